@@ -1,0 +1,117 @@
+//! Generates `docs/handoff-stage1-contract.md` from the schemas: per document, a table of
+//! field, type, owner, source, sink, validation and failure mode. The committed doc is checked
+//! against a fresh rendering by the test suite, so it cannot go stale.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::annotations::properties;
+use super::lock::ContractLock;
+use super::schemas::{ContractSet, ID_PREFIX};
+
+/// Path of the generated doc relative to the workspace root.
+pub const DOC_PATH: &str = "docs/handoff-stage1-contract.md";
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn type_of(definition: &Value) -> String {
+    if let Some(reference) = definition.get("$ref").and_then(Value::as_str) {
+        return format!("see `{}`", reference.trim_start_matches(ID_PREFIX));
+    }
+    if let Some(constant) = definition.get("const") {
+        return format!("const `{constant}`");
+    }
+    if let Some(values) = definition.get("enum").and_then(Value::as_array) {
+        let names: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+        return format!("one of {}", names.join(", "));
+    }
+    match definition.get("type") {
+        Some(Value::String(name)) => name.clone(),
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" \\| "),
+        _ => "any".to_owned(),
+    }
+}
+
+fn text(definition: &Value, key: &str) -> String {
+    cell(definition.get(key).and_then(Value::as_str).unwrap_or(""))
+}
+
+/// The whole doc for `set`, identified by `lock`.
+pub fn render(set: &ContractSet, lock: &ContractLock) -> String {
+    let mut out = String::new();
+    out.push_str("# Handoff / Stage-1 contract\n\n");
+    out.push_str("<!-- Generated from contracts/*.schema.json by `cargo run -p autocapture-gates -- contract doc`. Do not edit by hand. -->\n\n");
+    let _ = writeln!(out, "- `contract_version`: `{}`", lock.contract_version);
+    let _ = writeln!(out, "- `schema_hash`: `{}`\n", lock.schema_hash);
+    out.push_str(
+        "`schema_hash` is the lowercase hex sha256 of the canonical JSON (sorted keys, no whitespace, \
+         UTF-8 unescaped, NFC strings, floats rejected) of one object whose keys are the file names of \
+         every `contracts/*.schema.json` and whose values are those files' parsed JSON. The Hypervisor's \
+         sister document carries the same pair; a mismatch fails CI.\n\n",
+    );
+    out.push_str(
+        "Columns: **owner** writes the field (`repo` or `hypervisor`); **source** is where its value comes \
+         from; **sink** is who reads it; **validation** is the rule; **failure** says what a bad value does: \
+         `closed` rejects it (with an error code), `open` warns and the pipeline continues.\n\n",
+    );
+    out.push_str("## Documents\n\n");
+    for doc in set.docs.values() {
+        let title = doc
+            .value
+            .get("x-contract-doc")
+            .and_then(Value::as_str)
+            .unwrap_or(&doc.stem);
+        let _ = writeln!(
+            out,
+            "- [{title}](#{}) — `contracts/{}`",
+            doc.stem, doc.file_name
+        );
+    }
+    out.push('\n');
+    for doc in set.docs.values() {
+        let title = doc
+            .value
+            .get("x-contract-doc")
+            .and_then(Value::as_str)
+            .unwrap_or(&doc.stem);
+        let _ = writeln!(out, "<a id=\"{}\"></a>\n## {title}\n", doc.stem);
+        let _ = writeln!(
+            out,
+            "Schema `contracts/{}`, `$id` `{}{}`.\n",
+            doc.file_name, ID_PREFIX, doc.stem
+        );
+        if let Some(description) = doc.value.get("description").and_then(Value::as_str) {
+            let _ = writeln!(out, "{description}\n");
+        }
+        let extra = match doc.value.get("additionalProperties") {
+            Some(Value::Bool(false)) => "Unknown top-level fields are rejected.",
+            _ => "Unknown top-level fields are allowed and preserved.",
+        };
+        let _ = writeln!(out, "{extra}\n");
+        out.push_str("| field | type | owner | source | sink | validation | failure |\n");
+        out.push_str("|---|---|---|---|---|---|---|\n");
+        for property in properties(&doc.value) {
+            let d = &property.definition;
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                cell(&property.field),
+                cell(&type_of(d)),
+                text(d, "x-owner"),
+                text(d, "x-source"),
+                text(d, "x-sink"),
+                text(d, "x-validation"),
+                text(d, "x-failure"),
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
