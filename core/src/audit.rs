@@ -1,4 +1,4 @@
-//! The append-only, hash-chained audit log of privileged actions (`audit.ndjson`, CONTRACT §8).
+//! The append-only, hash-chained audit log of privileged actions (`audit.ndjson`, contract §8).
 //!
 //! Each line is the canonical JSON of `{schema_version, seq, ts_utc, action, actor, outcome,
 //! details, prev_hash, hash}` with `hash = sha256(canonical(line without hash))` and `prev_hash`

@@ -228,15 +228,14 @@ fn contract_lock(check: bool) -> anyhow::Result<bool> {
 fn contract_doc(check: bool) -> anyhow::Result<bool> {
     let dir = contract::default_contracts_dir();
     let set = ContractSet::load(&dir)?;
-    let rendered = doc::render(&set, &lock::compute(&dir)?);
     let path = contract::workspace_root().join(doc::DOC_PATH);
+    let committed =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    let rendered =
+        doc::regenerate(&set, &lock::compute(&dir)?, &committed).map_err(anyhow::Error::msg)?;
     if check {
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        if committed != rendered {
-            eprintln!(
-                "{} is stale: run `cargo run -p autocapture-gates -- contract doc`",
-                doc::DOC_PATH
-            );
+        if let Some(problem) = doc::staleness(&committed, &rendered) {
+            eprintln!("{problem}");
             return Ok(false);
         }
         return Ok(true);
@@ -257,14 +256,11 @@ fn contract_problems() -> anyhow::Result<Vec<String>> {
         }
     }
     problems.extend(lock::check(&dir)?);
-    let rendered = doc::render(&set, &lock::compute(&dir)?);
     let committed =
         std::fs::read_to_string(contract::workspace_root().join(doc::DOC_PATH)).unwrap_or_default();
-    if committed != rendered {
-        problems.push(format!(
-            "{} is stale: run `cargo run -p autocapture-gates -- contract doc`",
-            doc::DOC_PATH
-        ));
+    match doc::regenerate(&set, &lock::compute(&dir)?, &committed) {
+        Ok(rendered) => problems.extend(doc::staleness(&committed, &rendered)),
+        Err(problem) => problems.push(problem),
     }
     Ok(problems)
 }

@@ -146,15 +146,11 @@ fn lock_planted() -> Result<(), Failed> {
 
 fn doc_fresh(set: &ContractSet) -> Result<(), Failed> {
     let computed = lock::compute(&default_contracts_dir()).map_err(|e| e.to_string())?;
-    let rendered = doc::render(set, &computed);
     let committed =
         std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).map_err(|e| e.to_string())?;
-    if committed != rendered {
-        return Err(format!(
-            "{} is stale: run `cargo run -p autocapture-gates -- contract doc`",
-            doc::DOC_PATH
-        )
-        .into());
+    let rendered = doc::regenerate(set, &computed, &committed)?;
+    if let Some(problem) = doc::staleness(&committed, &rendered) {
+        return Err(problem.into());
     }
     // Every annotated field appears in the doc, so a stale doc cannot hide a field.
     for d in set.docs.values() {
@@ -167,6 +163,23 @@ fn doc_fresh(set: &ContractSet) -> Result<(), Failed> {
                 .into());
             }
         }
+    }
+    Ok(())
+}
+
+/// A doc with an edited table row, or without its marker line, is reported.
+fn doc_planted(set: &ContractSet) -> Result<(), Failed> {
+    let computed = lock::compute(&default_contracts_dir()).map_err(|e| e.to_string())?;
+    let committed =
+        std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).map_err(|e| e.to_string())?;
+    let edited = committed.replacen("| `ts_utc` |", "| `ts` |", 1);
+    let rendered = doc::regenerate(set, &computed, &edited)?;
+    if doc::staleness(&edited, &rendered).is_none() {
+        return Err("an edited field table was not reported stale".into());
+    }
+    let unmarked = committed.replace(doc::MARKER, "");
+    if doc::regenerate(set, &computed, &unmarked).is_ok() {
+        return Err("a doc without its marker line was accepted".into());
     }
     Ok(())
 }
@@ -222,6 +235,11 @@ fn main() {
     trials.push(Trial::test("contract::generated_doc_is_fresh", move || {
         doc_fresh(&s)
     }));
+    let s = set.clone();
+    trials.push(Trial::test(
+        "contract::planted_stale_doc_is_caught",
+        move || doc_planted(&s),
+    ));
     if fixture_trials == 0 {
         eprintln!(
             "no contract fixtures found under {}",

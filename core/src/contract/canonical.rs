@@ -1,4 +1,4 @@
-//! Canonical JSON (CONTRACT §8): sorted keys, no whitespace, UTF-8 unescaped, NFC strings,
+//! Canonical JSON (contract §8): sorted keys, no whitespace, UTF-8 unescaped, NFC strings,
 //! integers only. The same value always yields the same bytes, on every machine and in both
 //! repositories, so hashes over canonical JSON are comparable.
 

@@ -1,4 +1,4 @@
-//! Record ids, the `rid()` component and the derived-id recipe (CONTRACT §1.2).
+//! Record ids, the `rid()` component and the derived-id recipe (contract §1.2).
 //!
 //! A record id has the form `{run_id}/{kind}/{seq}`. Derived records are named
 //! `{run}/{type}/{rid(source_id)}` where `run` is the source id's text before its first `/`.

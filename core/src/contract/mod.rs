@@ -1,8 +1,8 @@
 //! The shared contract: record ids, canonical JSON, digests, timestamps and the contract identity.
 //!
 //! Everything else in the crate depends on this module and it depends on nothing else in the crate.
-//! - [`ids`]: `rid()` components, record ids and the derived-id recipe (CONTRACT §1.2).
-//! - [`canonical`]: canonical JSON bytes (CONTRACT §8).
+//! - [`ids`]: `rid()` components, record ids and the derived-id recipe (contract §1.2).
+//! - [`canonical`]: canonical JSON bytes (contract §8).
 //! - [`digest`]: sha256 of bytes, files and canonical values.
 //! - [`timestamp`]: ISO-8601 UTC timestamps and the `ingest_run_id` format.
 //! - [`identity`]: `contract_version` and `schema_hash` over the embedded schemas.

@@ -1,6 +1,7 @@
-//! Generates `docs/handoff-stage1-contract.md` from the schemas: per document, a table of
-//! field, type, owner, source, sink, validation and failure mode. The committed doc is checked
-//! against a fresh rendering by the test suite, so it cannot go stale.
+//! Generates the field tables of `docs/handoff-stage1-contract.md` from the schemas: per
+//! document, a table of field, type, owner, source, sink, validation and failure mode. The doc's
+//! hand-written sections (everything before [`MARKER`]) are kept as they are. The committed doc
+//! is checked against a fresh rendering by the test suite, so the tables cannot go stale.
 
 use std::fmt::Write as _;
 
@@ -43,25 +44,49 @@ fn text(definition: &Value, key: &str) -> String {
     cell(definition.get(key).and_then(Value::as_str).unwrap_or(""))
 }
 
-/// The whole doc for `set`, identified by `lock`.
-pub fn render(set: &ContractSet, lock: &ContractLock) -> String {
+/// The line that separates the hand-written sections from the generated field tables.
+pub const MARKER: &str = "<!-- Everything below is generated from contracts/*.schema.json by `cargo run -p autocapture-gates -- contract doc`. Edit the schemas, not this part. -->";
+
+/// The hand-written part of a committed doc: everything before [`MARKER`].
+pub fn prose(committed: &str) -> Result<&str, String> {
+    committed
+        .split_once(MARKER)
+        .map(|(prose, _)| prose.trim_end())
+        .ok_or_else(|| format!("{DOC_PATH} has no generated-part marker line"))
+}
+
+/// The doc as it should be: the committed prose, the marker, then fresh field tables.
+pub fn regenerate(
+    set: &ContractSet,
+    lock: &ContractLock,
+    committed: &str,
+) -> Result<String, String> {
+    Ok(format!(
+        "{}\n\n{MARKER}\n\n{}",
+        prose(committed)?,
+        render_tables(set, lock)
+    ))
+}
+
+/// A problem line when the committed doc differs from its regeneration.
+pub fn staleness(committed: &str, rendered: &str) -> Option<String> {
+    (committed != rendered).then(|| {
+        format!("{DOC_PATH} is stale: run `cargo run -p autocapture-gates -- contract doc`")
+    })
+}
+
+/// The generated part: the contract identity and a field table per schema.
+pub fn render_tables(set: &ContractSet, lock: &ContractLock) -> String {
     let mut out = String::new();
-    out.push_str("# Handoff / Stage-1 contract\n\n");
-    out.push_str("<!-- Generated from contracts/*.schema.json by `cargo run -p autocapture-gates -- contract doc`. Do not edit by hand. -->\n\n");
+    out.push_str("## Field tables\n\n");
     let _ = writeln!(out, "- `contract_version`: `{}`", lock.contract_version);
     let _ = writeln!(out, "- `schema_hash`: `{}`\n", lock.schema_hash);
-    out.push_str(
-        "`schema_hash` is the lowercase hex sha256 of the canonical JSON (sorted keys, no whitespace, \
-         UTF-8 unescaped, NFC strings, floats rejected) of one object whose keys are the file names of \
-         every `contracts/*.schema.json` and whose values are those files' parsed JSON. The Hypervisor's \
-         sister document carries the same pair; a mismatch fails CI.\n\n",
-    );
     out.push_str(
         "Columns: **owner** writes the field (`repo` or `hypervisor`); **source** is where its value comes \
          from; **sink** is who reads it; **validation** is the rule; **failure** says what a bad value does: \
          `closed` rejects it (with an error code), `open` warns and the pipeline continues.\n\n",
     );
-    out.push_str("## Documents\n\n");
+    out.push_str("### Documents\n\n");
     for doc in set.docs.values() {
         let title = doc
             .value
@@ -81,7 +106,7 @@ pub fn render(set: &ContractSet, lock: &ContractLock) -> String {
             .get("x-contract-doc")
             .and_then(Value::as_str)
             .unwrap_or(&doc.stem);
-        let _ = writeln!(out, "<a id=\"{}\"></a>\n## {title}\n", doc.stem);
+        let _ = writeln!(out, "<a id=\"{}\"></a>\n### {title}\n", doc.stem);
         let _ = writeln!(
             out,
             "Schema `contracts/{}`, `$id` `{}{}`.\n",
