@@ -4,8 +4,18 @@
 //! - [`contract`]: ids, canonical JSON, digests, timestamps, the contract identity.
 //! - [`durable`], [`lock`]: directory fsync and atomic replace; `flock`.
 //! - [`audit`]: the hash-chained audit log of privileged actions.
+//! - [`clock`]: time passed in.
+//! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
+//! - [`store`]: the DataRoot's layout and writable connections.
+//! - [`ingest`]: Stage 1, one handoff into the DataRoot.
+//! - [`marker`]: `reap_eligible.json`.
 
 pub mod audit;
+pub mod clock;
 pub mod contract;
 pub mod durable;
+pub mod handoff;
+pub mod ingest;
 pub mod lock;
+pub mod marker;
+pub mod store;

@@ -1,0 +1,396 @@
+//! Reading a handoff directory (contract §1): open `metadata.db` read-only, detect its table
+//! layout, stream its rows in id order, and find and normalise the media references in payloads.
+//! Nothing here writes; nothing here reads outside the handoff directory.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+use thiserror::Error;
+
+/// File name of the metadata database in a handoff and in a DataRoot.
+pub const METADATA_DB: &str = "metadata.db";
+/// The media folder of a handoff and of a DataRoot.
+pub const MEDIA_DIR: &str = "media";
+
+/// Errors reading a handoff, each with a stable code.
+#[derive(Debug, Error)]
+pub enum HandoffError {
+    #[error("find handoff metadata {path}: no metadata.db")]
+    MetadataMissing { path: PathBuf },
+    #[error("read handoff metadata {path}: neither a `metadata` nor a `records` table")]
+    TableMissing { path: PathBuf },
+    #[error("read handoff metadata {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("read handoff metadata {path}: row {row_index} has no id")]
+    RowIdMissing { path: PathBuf, row_index: u64 },
+}
+
+impl HandoffError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HandoffError::MetadataMissing { .. } => "handoff_metadata_missing",
+            HandoffError::TableMissing { .. } => "handoff_metadata_table_missing",
+            HandoffError::Corrupt { .. } => "handoff_metadata_corrupt",
+            HandoffError::RowIdMissing { .. } => "handoff_row_id_missing",
+        }
+    }
+}
+
+/// Which table holds the rows and under which column names (contract §1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// `metadata` (canonical) or `records` (legacy).
+    pub table: &'static str,
+    pub id_col: &'static str,
+    pub payload_col: &'static str,
+    pub record_type_col: Option<&'static str>,
+    pub ts_col: Option<&'static str>,
+    pub run_id_col: Option<&'static str>,
+    /// Encrypted-row columns present in the table (`nonce_b64`, `ciphertext_b64`, `key_id`).
+    pub encrypted_cols: Vec<&'static str>,
+}
+
+impl Layout {
+    /// A short name for reports: `canonical`, `canonical_alt_columns` or `legacy`.
+    pub fn name(&self) -> &'static str {
+        match (self.table, self.id_col, self.payload_col) {
+            ("records", ..) => "legacy",
+            (_, "id", "payload") => "canonical",
+            _ => "canonical_alt_columns",
+        }
+    }
+
+    /// `SELECT id, record_type, ts_utc, run_id, payload FROM <schema>.<table> ORDER BY id`.
+    pub fn select_sql(&self, schema: &str) -> String {
+        format!(
+            "SELECT {id}, {rt}, {ts}, {run}, {payload} FROM {schema}.{table} ORDER BY {id}",
+            id = self.id_col,
+            rt = self.record_type_col.unwrap_or("NULL"),
+            ts = self.ts_col.unwrap_or("NULL"),
+            run = self.run_id_col.unwrap_or("NULL"),
+            payload = self.payload_col,
+            table = self.table,
+        )
+    }
+}
+
+/// An open, read-only handoff database.
+pub struct HandoffDb {
+    pub root: PathBuf,
+    pub db_path: PathBuf,
+    pub layout: Layout,
+    conn: Connection,
+}
+
+/// One row as stored in the handoff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffRow {
+    pub id: String,
+    pub record_type: Option<String>,
+    pub ts_utc: Option<String>,
+    pub run_id: Option<String>,
+    /// The payload's bytes exactly as stored (text or blob); empty for NULL.
+    pub payload: Vec<u8>,
+}
+
+impl HandoffRow {
+    /// The payload parsed as a JSON object, if it is one.
+    pub fn payload_object(&self) -> Option<serde_json::Map<String, Value>> {
+        match serde_json::from_slice::<Value>(&self.payload) {
+            Ok(Value::Object(map)) => Some(map),
+            _ => None,
+        }
+    }
+}
+
+fn corrupt(path: &Path, error: impl std::fmt::Display) -> HandoffError {
+    HandoffError::Corrupt {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    }
+}
+
+/// SQLite URI that opens `path` read-only.
+pub fn read_only_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(byte as char),
+        }
+    }
+    uri.push_str("?mode=ro");
+    uri
+}
+
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let names = stmt.query_map([], |row| row.get::<_, String>(0))?.collect();
+    names
+}
+
+fn pick(columns: &[String], choices: &[&'static str]) -> Option<&'static str> {
+    choices.iter().copied().find(|choice| columns.iter().any(|c| c == choice))
+}
+
+/// Detects the layout of the database on `conn` (contract §1.1).
+pub fn detect_layout(conn: &Connection, db_path: &Path) -> Result<Layout, HandoffError> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(0))?.collect())
+        .map_err(|e| corrupt(db_path, e))?;
+    let has = |name: &str| tables.iter().any(|t| t == name);
+    let (table, id_choices, payload_choices): (&'static str, &[&'static str], &[&'static str]) = if has("metadata") {
+        ("metadata", &["id", "record_id"], &["payload", "payload_json"])
+    } else if has("records") {
+        ("records", &["id", "record_id"], &["json", "payload", "payload_json"])
+    } else {
+        return Err(HandoffError::TableMissing {
+            path: db_path.to_path_buf(),
+        });
+    };
+    let cols = columns(conn, table).map_err(|e| corrupt(db_path, e))?;
+    let (Some(id_col), Some(payload_col)) = (pick(&cols, id_choices), pick(&cols, payload_choices)) else {
+        return Err(HandoffError::TableMissing {
+            path: db_path.to_path_buf(),
+        });
+    };
+    Ok(Layout {
+        table,
+        id_col,
+        payload_col,
+        record_type_col: pick(&cols, &["record_type"]),
+        ts_col: pick(&cols, &["ts_utc"]),
+        run_id_col: pick(&cols, &["run_id"]),
+        encrypted_cols: ["nonce_b64", "ciphertext_b64", "key_id"]
+            .into_iter()
+            .filter(|name| cols.iter().any(|c| c == name))
+            .collect(),
+    })
+}
+
+impl HandoffDb {
+    /// Opens `<handoff_root>/metadata.db` read-only and detects its layout.
+    pub fn open(handoff_root: &Path) -> Result<HandoffDb, HandoffError> {
+        let db_path = handoff_root.join(METADATA_DB);
+        match std::fs::symlink_metadata(&db_path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(corrupt(&db_path, "not a regular file")),
+            Err(_) => return Err(HandoffError::MetadataMissing { path: db_path }),
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(read_only_uri(&db_path), flags).map_err(|e| corrupt(&db_path, e))?;
+        conn.execute_batch("PRAGMA query_only = 1").map_err(|e| corrupt(&db_path, e))?;
+        let layout = detect_layout(&conn, &db_path)?;
+        Ok(HandoffDb {
+            root: handoff_root.to_path_buf(),
+            db_path,
+            layout,
+            conn,
+        })
+    }
+
+    /// Calls `visit` for every row in id order, streaming (one row in memory at a time).
+    pub fn for_each_row<E>(&self, mut visit: impl FnMut(u64, HandoffRow) -> Result<(), E>) -> Result<u64, E>
+    where
+        E: From<HandoffError>,
+    {
+        let path = &self.db_path;
+        let mut stmt = self.conn.prepare(&self.layout.select_sql("main")).map_err(|e| corrupt(path, e))?;
+        let mut rows = stmt.query([]).map_err(|e| corrupt(path, e))?;
+        let mut index = 0u64;
+        while let Some(row) = rows.next().map_err(|e| corrupt(path, e))? {
+            let text = |i: usize| -> Option<String> {
+                match row.get_ref(i) {
+                    Ok(ValueRef::Text(t)) => Some(String::from_utf8_lossy(t).into_owned()),
+                    Ok(ValueRef::Integer(n)) => Some(n.to_string()),
+                    _ => None,
+                }
+            };
+            let id = text(0).filter(|id| !id.is_empty()).ok_or(HandoffError::RowIdMissing {
+                path: path.clone(),
+                row_index: index,
+            })?;
+            let payload = match row.get_ref(4).map_err(|e| corrupt(path, e))? {
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
+                ValueRef::Null => Vec::new(),
+                ValueRef::Integer(n) => n.to_string().into_bytes(),
+                ValueRef::Real(x) => x.to_string().into_bytes(),
+            };
+            visit(
+                index,
+                HandoffRow {
+                    id,
+                    record_type: text(1),
+                    ts_utc: text(2),
+                    run_id: text(3),
+                    payload,
+                },
+            )?;
+            index += 1;
+        }
+        Ok(index)
+    }
+}
+
+/// A media reference found in a payload: the key it was under and its raw text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRef {
+    pub key: String,
+    pub raw: String,
+}
+
+/// True when a payload key names a media reference (contract §1.4).
+pub fn is_media_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    matches!(lower.as_str(), "blob_path" | "media_path" | "media_relpath") || lower.ends_with("blob_path")
+}
+
+/// Every media reference in `payload`: strings under a media key, at any depth; list items
+/// inherit their parent's key. Empty strings are not references.
+pub fn media_refs(payload: &Value) -> Vec<MediaRef> {
+    let mut out = Vec::new();
+    collect_refs(payload, None, &mut out);
+    out
+}
+
+fn collect_refs(value: &Value, key: Option<&str>, out: &mut Vec<MediaRef>) {
+    match value {
+        Value::Object(map) => {
+            for (child_key, child) in map {
+                collect_refs(child, Some(child_key), out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect_refs(item, key, out);
+            }
+        }
+        Value::String(text) => {
+            if let Some(key) = key.filter(|k| is_media_key(k))
+                && !text.trim().is_empty()
+            {
+                out.push(MediaRef {
+                    key: key.to_owned(),
+                    raw: text.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Why a media reference was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsafeRef {
+    ParentComponent,
+    DriveLetter,
+    Nul,
+    Empty,
+}
+
+impl UnsafeRef {
+    pub fn reason(self) -> &'static str {
+        match self {
+            UnsafeRef::ParentComponent => "contains a `..` component",
+            UnsafeRef::DriveLetter => "contains a drive letter",
+            UnsafeRef::Nul => "contains NUL",
+            UnsafeRef::Empty => "names no file",
+        }
+    }
+}
+
+/// Normalises a media reference to a path relative to `media/` (contract §1.4): backslashes
+/// become `/`, surrounding whitespace is trimmed, everything up to and including the first
+/// `media/` path component is dropped, leading `/` are stripped, and `.` and empty components
+/// are removed. A `..` component, a drive letter or NUL makes the reference unsafe.
+pub fn normalize_media_ref(raw: &str) -> Result<String, UnsafeRef> {
+    if raw.contains('\0') {
+        return Err(UnsafeRef::Nul);
+    }
+    let slashed = raw.replace('\\', "/");
+    let trimmed = slashed.trim();
+    let after_media = match find_media_component(trimmed) {
+        Some(start) => &trimmed[start..],
+        None => trimmed,
+    };
+    let mut parts = Vec::new();
+    for component in after_media.split('/') {
+        match component {
+            "" | "." => continue,
+            ".." => return Err(UnsafeRef::ParentComponent),
+            c if is_drive(c) => return Err(UnsafeRef::DriveLetter),
+            c => parts.push(c),
+        }
+    }
+    if parts.is_empty() {
+        return Err(UnsafeRef::Empty);
+    }
+    Ok(parts.join("/"))
+}
+
+/// Byte offset just after the first `media/` that starts a path component.
+fn find_media_component(path: &str) -> Option<usize> {
+    let mut search_from = 0;
+    while let Some(found) = path[search_from..].find("media/") {
+        let at = search_from + found;
+        if at == 0 || path.as_bytes()[at - 1] == b'/' {
+            return Some(at + "media/".len());
+        }
+        search_from = at + 1;
+    }
+    None
+}
+
+fn is_drive(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[track_caller]
+    fn check(raw: &str, expected: Result<&str, UnsafeRef>) {
+        assert_eq!(normalize_media_ref(raw).as_deref(), expected.as_deref().map_err(|e| *e));
+    }
+
+    #[test]
+    fn normalisation_cases() {
+        check("media/run1/a.blob", Ok("run1/a.blob"));
+        check("/media/run1/a.blob", Ok("run1/a.blob"));
+        check("  media/run1/a.blob \n", Ok("run1/a.blob"));
+        check("C:\\ProgramData\\spool\\h1\\media\\run1\\a.blob", Ok("run1/a.blob"));
+        check("run1/a.blob", Ok("run1/a.blob"));
+        check("media//run1/./a.blob", Ok("run1/a.blob"));
+        check("social_media/x.blob", Ok("social_media/x.blob"));
+        check("x/media/media/y.blob", Ok("media/y.blob"));
+        check("media/../etc/passwd", Err(UnsafeRef::ParentComponent));
+        check("media\\..\\..\\x", Err(UnsafeRef::ParentComponent));
+        check("..", Err(UnsafeRef::ParentComponent));
+        check("C:\\Windows\\win.ini", Err(UnsafeRef::DriveLetter));
+        check("media/D:/x.blob", Err(UnsafeRef::DriveLetter));
+        check("media/a\0b", Err(UnsafeRef::Nul));
+        check("media/", Err(UnsafeRef::Empty));
+        check("/", Err(UnsafeRef::Empty));
+    }
+
+    #[test]
+    fn refs_are_found_at_any_depth_and_lists_inherit_keys() {
+        let payload = json!({
+            "blob_path": "media/a.blob",
+            "thumb_blob_path": "media/t.blob",
+            "Media_Path": "media/m.stream",
+            "nested": {"media_relpath": "run/x.blob", "other": "media/not-a-ref"},
+            "frames": {"blob_path": ["media/l1.blob", "media/l2.blob", 3]},
+            "empty": {"blob_path": "  "},
+        });
+        let mut raws: Vec<String> = media_refs(&payload).into_iter().map(|r| r.raw).collect();
+        raws.sort();
+        assert_eq!(raws, vec!["media/a.blob", "media/l1.blob", "media/l2.blob", "media/m.stream", "media/t.blob", "run/x.blob"]);
+    }
+}

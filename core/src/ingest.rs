@@ -1,0 +1,1016 @@
+//! Stage 1: ingest one handoff into the DataRoot (contract §1–§4), quickly and safely.
+//!
+//! 1. Take the DataRoot's single-writer lock (non-blocking; held → `instance_lock_held`).
+//! 2. Scan: stream the handoff's rows in id order, digest them, collect media references and
+//!    Stage-1 markers into temp tables. Walk `media/`, refusing anything that is not a regular
+//!    file. Hash every media file (in parallel) and check it against the frame's `content_hash`
+//!    and against any file already in the DataRoot. Nothing is written until all of this passes.
+//! 3. Write: in one transaction, copy the rows with `INSERT OR IGNORE` (payload bytes unchanged);
+//!    import media hardlink-first with a verified, fsynced copy as fallback; make the media
+//!    durable (`syncfs`); write the Stage-1 markers; commit with `synchronous=FULL`.
+//! 4. Append an audit line, release the lock, then write `reap_eligible.json` atomically.
+//!
+//! Stage 1 never decodes media and never runs Stage-2 work.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::audit::{AuditError, AuditEvent, AuditLog};
+use crate::clock::Clock;
+use crate::contract::digest::sha256_reader;
+use crate::contract::{ContractIdentity, derived_id, format_ts_utc, ingest_run_id, sha256_canonical, sha256_hex};
+use crate::durable::{fsync_dir, temp_path_for};
+use crate::handoff::{HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref, read_only_uri};
+use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
+use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
+use crate::store::{DataRoot, open_metadata_writer};
+
+pub const FRAME_RECORD_TYPE: &str = "evidence.capture.frame";
+pub const STAGE1_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage1.complete";
+/// Files hashed per parallel batch.
+const HASH_BATCH: usize = 256;
+
+/// How media files reach the DataRoot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Hardlink, falling back to a verified copy when linking is impossible (another filesystem).
+    Hardlink,
+    /// Always copy.
+    Copy,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub mode: ImportMode,
+    /// Strict: every media reference must resolve, in the handoff or already in the DataRoot.
+    pub strict: bool,
+    /// Threads used to hash media (at least 1).
+    pub workers: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            mode: ImportMode::Hardlink,
+            strict: true,
+            workers: 1,
+        }
+    }
+}
+
+/// A problem that did not stop the ingest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestWarning {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestTimings {
+    pub scan_ms: u64,
+    pub media_check_ms: u64,
+    pub write_ms: u64,
+    pub total_ms: u64,
+    pub rows_per_s: f64,
+    pub media_files_per_s: f64,
+    pub bytes_per_s: f64,
+}
+
+/// Everything an ingest did.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub handoff_root: PathBuf,
+    pub data_root: PathBuf,
+    pub layout: &'static str,
+    pub ingest_run_id: String,
+    pub ingested_at_utc: String,
+    pub rows_seen: u64,
+    pub payloads_not_json: u64,
+    pub frames: u64,
+    pub media_files_seen: u64,
+    pub media_files_present: u64,
+    pub media_refs: u64,
+    pub media_refs_missing: u64,
+    pub counts: MarkerCounts,
+    pub integrity: MarkerIntegrity,
+    pub marker_path: PathBuf,
+    pub warnings: Vec<IngestWarning>,
+    pub timings: IngestTimings,
+}
+
+/// Why an ingest failed. No marker is written for any of these.
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("find handoff {path}: not a directory")]
+    HandoffRootMissing { path: PathBuf },
+    #[error(transparent)]
+    Handoff(#[from] HandoffError),
+    #[error("lock data dir {path}: another process holds the instance lock")]
+    LockHeld { path: PathBuf },
+    #[error("prepare data dir {path}: {source}")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("read media ref {raw:?} of record {record_id}: {}", reason.reason())]
+    MediaRefUnsafe { record_id: String, raw: String, reason: UnsafeRef },
+    #[error("read media file {path}: not a regular file")]
+    MediaNotRegular { path: PathBuf },
+    #[error("read media file {path}: file name is not UTF-8")]
+    MediaNameInvalid { path: PathBuf },
+    #[error("resolve media ref {relpath} of record {record_id}: in neither the handoff nor the data dir")]
+    MediaRefMissing { record_id: String, relpath: String },
+    #[error("verify media file {relpath}: sha256 {actual}, but record {record_id} declares {expected}")]
+    MediaHashMismatch {
+        relpath: String,
+        record_id: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("import media file {relpath}: the data dir already holds a different file there")]
+    MediaConflict { relpath: String },
+    #[error("read or write {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("write data dir database {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("write marker in {path}: {source}")]
+    Marker { path: PathBuf, source: io::Error },
+}
+
+impl IngestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::HandoffRootMissing { .. } => "handoff_root_missing",
+            IngestError::Handoff(inner) => inner.code(),
+            IngestError::LockHeld { .. } => "instance_lock_held",
+            IngestError::DataDir { .. } => "data_dir_unwritable",
+            IngestError::MediaRefUnsafe { .. } => "media_ref_unsafe",
+            IngestError::MediaNotRegular { .. } => "media_not_regular",
+            IngestError::MediaNameInvalid { .. } => "media_name_invalid",
+            IngestError::MediaRefMissing { .. } => "media_ref_missing",
+            IngestError::MediaHashMismatch { .. } => "media_hash_mismatch",
+            IngestError::MediaConflict { .. } => "media_conflict",
+            IngestError::Io { .. } => "io_error",
+            IngestError::Store { .. } => "data_root_store_error",
+            IngestError::Audit(inner) => inner.code(),
+            IngestError::Marker { .. } => "marker_write_failed",
+        }
+    }
+
+    /// Usage or environment problems (exit 2) as opposed to bad input (exit 1).
+    pub fn is_environment(&self) -> bool {
+        matches!(
+            self,
+            IngestError::LockHeld { .. } | IngestError::DataDir { .. } | IngestError::Io { .. } | IngestError::Store { .. }
+        )
+    }
+}
+
+fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> IngestError + '_ {
+    move |e| IngestError::Store {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Takes the DataRoot's single-writer lock without waiting.
+pub fn acquire_instance_lock(data_root: &DataRoot) -> Result<ExclusiveLock, IngestError> {
+    let path = data_root.lock_path();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| IngestError::DataDir { path: path.clone(), source })?;
+    match try_lock_exclusive(file).map_err(io_err(&path))? {
+        TryLock::Acquired(lock) => Ok(lock),
+        TryLock::Held => Err(IngestError::LockHeld { path }),
+    }
+}
+
+/// Ingests `handoff_root` into `data_root`; see the module docs for the steps.
+pub fn ingest_handoff(
+    handoff_root: &Path,
+    data_root: &DataRoot,
+    options: &IngestOptions,
+    clock: &dyn Clock,
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let started_at = clock.now();
+    let run_id = ingest_run_id(started_at);
+    if !fs::metadata(handoff_root).is_ok_and(|m| m.is_dir()) {
+        return Err(IngestError::HandoffRootMissing {
+            path: handoff_root.to_path_buf(),
+        });
+    }
+    let handoff_root = handoff_root.canonicalize().map_err(io_err(handoff_root))?;
+    data_root.create_dirs().map_err(|source| IngestError::DataDir {
+        path: data_root.root.clone(),
+        source,
+    })?;
+    let data_root = DataRoot::new(data_root.root.canonicalize().map_err(io_err(&data_root.root))?);
+    let lock = acquire_instance_lock(&data_root)?;
+    let audit = AuditLog::in_data_root(&data_root.root);
+    let result = Ingest::new(&handoff_root, &data_root, options, &run_id, clock).and_then(|mut ingest| ingest.run(started));
+    let outcome = match &result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => format!("failed:{}", e.code()),
+    };
+    let details = match &result {
+        Ok(report) => json!({
+            "handoff_root": report.handoff_root, "ingest_run_id": run_id,
+            "rows_copied": report.counts.metadata_rows_copied,
+            "media_linked": report.counts.media_files_linked, "media_copied": report.counts.media_files_copied,
+            "rows_sha256": report.integrity.rows_sha256, "media_sha256": report.integrity.media_sha256,
+        }),
+        Err(e) => json!({"handoff_root": handoff_root, "ingest_run_id": run_id, "error": e.to_string()}),
+    };
+    let event = AuditEvent {
+        action: "handoff.ingest".into(),
+        actor: "autocapture".into(),
+        outcome,
+        details,
+    };
+    let audit_result = audit.append(&event, clock.now());
+    drop(lock);
+    let mut report = result?;
+    audit_result?;
+    // The marker comes last: everything it promises is committed and synced by now.
+    let marker = ReapMarker {
+        schema: MARKER_SCHEMA.to_owned(),
+        handoff_root: handoff_root.display().to_string(),
+        dest_data_root: data_root.root.display().to_string(),
+        ingested_at_utc: report.ingested_at_utc.clone(),
+        ingest_run_id: report.ingest_run_id.clone(),
+        counts: report.counts.clone(),
+        integrity: report.integrity.clone(),
+        contract_version: identity_pair().0,
+        schema_hash: identity_pair().1,
+    };
+    report.marker_path = marker::write(&handoff_root, &marker).map_err(|source| IngestError::Marker {
+        path: handoff_root.clone(),
+        source,
+    })?;
+    report.timings.total_ms = started.elapsed().as_millis() as u64;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    report.timings.rows_per_s = report.rows_seen as f64 / seconds;
+    report.timings.media_files_per_s = report.media_files_seen as f64 / seconds;
+    report.timings.bytes_per_s = report.counts.bytes_ingested as f64 / seconds;
+    Ok(report)
+}
+
+fn identity_pair() -> (String, String) {
+    match ContractIdentity::embedded() {
+        Ok(identity) => (identity.contract_version.clone(), identity.schema_hash.clone()),
+        // The test suite proves the embedded schemas hash; this arm only keeps the marker honest.
+        Err(_) => (crate::contract::CONTRACT_VERSION.to_owned(), String::new()),
+    }
+}
+
+/// What was decided for one media file during the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaAction {
+    /// Not in the DataRoot yet: link or copy it.
+    Import,
+    /// Already in the DataRoot with the same bytes.
+    Present,
+}
+
+struct Ingest<'a> {
+    handoff_root: &'a Path,
+    data_root: &'a DataRoot,
+    options: &'a IngestOptions,
+    run_id: &'a str,
+    clock: &'a dyn Clock,
+    handoff: HandoffDb,
+    conn: Connection,
+    warnings: Vec<IngestWarning>,
+}
+
+impl<'a> Ingest<'a> {
+    fn new(
+        handoff_root: &'a Path,
+        data_root: &'a DataRoot,
+        options: &'a IngestOptions,
+        run_id: &'a str,
+        clock: &'a dyn Clock,
+    ) -> Result<Ingest<'a>, IngestError> {
+        let handoff = HandoffDb::open(handoff_root)?;
+        let db_path = data_root.metadata_db();
+        let conn = open_metadata_writer(data_root).map_err(store_err(&db_path))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS media_files (
+                 relpath TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+                 dev INTEGER, ino INTEGER, ingest_run_id TEXT);
+             CREATE TEMP TABLE refs (relpath TEXT NOT NULL, expected_sha256 TEXT, record_id TEXT NOT NULL);
+             CREATE INDEX temp.idx_refs_relpath ON refs(relpath);
+             CREATE TEMP TABLE files (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT, action TEXT);
+             CREATE TEMP TABLE markers (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT, source_record_id TEXT);",
+        )
+        .map_err(store_err(&db_path))?;
+        Ok(Ingest {
+            handoff_root,
+            data_root,
+            options,
+            run_id,
+            clock,
+            handoff,
+            conn,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, started: Instant) -> Result<IngestReport, IngestError> {
+        let ingested_at = format_ts_utc(self.clock.now());
+        let scan = self.scan_rows(&ingested_at)?;
+        let scan_ms = started.elapsed().as_millis() as u64;
+        let media = self.check_media()?;
+        let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
+        let written = self.write(&media)?;
+        let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
+        let counts = MarkerCounts {
+            metadata_rows_copied: written.rows_copied,
+            media_files_linked: written.linked,
+            media_files_copied: written.copied,
+            bytes_ingested: written.bytes,
+            stage1_complete_records: written.stage1_complete,
+            stage1_retention_marked_records: 0,
+            stage1_missing_retention_marker_count: written.stage1_complete,
+            stage1_uia_docs_inserted: 0,
+            stage1_uia_frames_missing_count: scan.frames_with_uia_ref,
+        };
+        Ok(IngestReport {
+            handoff_root: self.handoff_root.to_path_buf(),
+            data_root: self.data_root.root.clone(),
+            layout: self.handoff.layout.name(),
+            ingest_run_id: self.run_id.to_owned(),
+            ingested_at_utc: ingested_at,
+            rows_seen: scan.rows,
+            payloads_not_json: scan.payloads_not_json,
+            frames: scan.frames,
+            media_files_seen: media.files,
+            media_files_present: media.present,
+            media_refs: scan.refs,
+            media_refs_missing: media.refs_missing,
+            counts,
+            integrity: MarkerIntegrity {
+                rows_sha256: scan.rows_sha256,
+                media_sha256: media.media_sha256,
+                rows_count: scan.rows,
+                media_count: media.files,
+            },
+            marker_path: PathBuf::new(),
+            warnings: std::mem::take(&mut self.warnings),
+            timings: IngestTimings {
+                scan_ms,
+                media_check_ms,
+                write_ms,
+                ..IngestTimings::default()
+            },
+        })
+    }
+
+    /// Streams the rows: digest, media refs, Stage-1 markers. Writes only temp tables.
+    fn scan_rows(&mut self, ingested_at: &str) -> Result<ScanSummary, IngestError> {
+        let db_path = self.data_root.metadata_db();
+        let mut summary = ScanSummary::default();
+        let mut rows_hasher = Sha256::new();
+        let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+        {
+            let mut insert_ref = tx
+                .prepare("INSERT INTO temp.refs (relpath, expected_sha256, record_id) VALUES (?1, ?2, ?3)")
+                .map_err(store_err(&db_path))?;
+            let mut insert_marker = tx
+                .prepare("INSERT OR IGNORE INTO temp.markers (id, record_type, ts_utc, payload, run_id, source_record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(store_err(&db_path))?;
+            self.handoff.for_each_row(|_, row| -> Result<(), IngestError> {
+                summary.rows += 1;
+                rows_hasher.update(row.id.as_bytes());
+                rows_hasher.update(b"\t");
+                rows_hasher.update(sha256_hex(&row.payload).as_bytes());
+                rows_hasher.update(b"\n");
+                let Some(payload) = row.payload_object() else {
+                    summary.payloads_not_json += 1;
+                    return Ok(());
+                };
+                let payload = Value::Object(payload);
+                let record_type = row
+                    .record_type
+                    .clone()
+                    .or_else(|| payload.get("record_type").and_then(Value::as_str).map(str::to_owned));
+                let is_frame = record_type.as_deref() == Some(FRAME_RECORD_TYPE);
+                let declared = payload
+                    .get("content_hash")
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .filter(|h| !h.is_empty());
+                for MediaRef { key, raw } in media_refs(&payload) {
+                    let relpath = normalize_media_ref(&raw).map_err(|reason| IngestError::MediaRefUnsafe {
+                        record_id: row.id.clone(),
+                        raw: raw.chars().take(200).collect(),
+                        reason,
+                    })?;
+                    // A frame's content_hash describes its own blob, named by `blob_path`.
+                    let expected = if is_frame && key.eq_ignore_ascii_case("blob_path") { declared.clone() } else { None };
+                    insert_ref.execute(params![relpath, expected, row.id]).map_err(store_err(&db_path))?;
+                    summary.refs += 1;
+                }
+                if is_frame {
+                    summary.frames += 1;
+                    if payload.get("uia_ref").and_then(|r| r.get("record_id")).and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+                        summary.frames_with_uia_ref += 1;
+                    }
+                    if let Some(marker) = stage1_complete_marker(&row.id, row.run_id.as_deref(), row.ts_utc.as_deref(), &payload, ingested_at) {
+                        insert_marker
+                            .execute(params![
+                                marker.id,
+                                STAGE1_COMPLETE_RECORD_TYPE,
+                                marker.ts_utc,
+                                marker.payload,
+                                marker.run_id,
+                                row.id
+                            ])
+                            .map_err(store_err(&db_path))?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        tx.commit().map_err(store_err(&db_path))?;
+        summary.rows_sha256 = hex::encode(rows_hasher.finalize());
+        Ok(summary)
+    }
+
+    /// Walks `media/`, resolves every ref, hashes and verifies every file, decides per file
+    /// whether to import it. Writes only temp tables.
+    fn check_media(&mut self) -> Result<MediaSummary, IngestError> {
+        let db_path = self.data_root.metadata_db();
+        let media_root = self.handoff_root.join(MEDIA_DIR);
+        let mut summary = MediaSummary::default();
+        // 1. Walk: every entry must be a directory or a regular file.
+        if fs::symlink_metadata(&media_root).is_ok() {
+            let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            {
+                let mut insert = tx
+                    .prepare("INSERT INTO temp.files (relpath, size) VALUES (?1, ?2)")
+                    .map_err(store_err(&db_path))?;
+                walk_media(&media_root, &media_root, &mut |relpath, size| {
+                    insert.execute(params![relpath, size as i64]).map_err(store_err(&db_path))?;
+                    Ok(())
+                })?;
+            }
+            tx.commit().map_err(store_err(&db_path))?;
+        }
+        // 2. Refs that name no file in the handoff must already be in the DataRoot (strict).
+        let missing: Vec<(String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT r.relpath, min(r.record_id) FROM temp.refs r LEFT JOIN temp.files f ON f.relpath = r.relpath
+                     WHERE f.relpath IS NULL GROUP BY r.relpath ORDER BY r.relpath",
+                )
+                .map_err(store_err(&db_path))?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(store_err(&db_path))?;
+            rows.collect::<Result<_, _>>().map_err(store_err(&db_path))?
+        };
+        for (relpath, record_id) in missing {
+            let in_data_root = fs::symlink_metadata(self.data_root.media_dir().join(&relpath)).is_ok_and(|m| m.is_file());
+            if in_data_root {
+                continue;
+            }
+            if self.options.strict {
+                return Err(IngestError::MediaRefMissing { record_id, relpath });
+            }
+            summary.refs_missing += 1;
+            self.warnings.push(IngestWarning {
+                code: "media_ref_missing",
+                detail: format!("record {record_id} names {relpath}, which is in neither the handoff nor the data dir"),
+            });
+        }
+        // 3. Hash and verify, in batches, the files in path order.
+        let mut media_hasher = Sha256::new();
+        let mut last: Option<String> = None;
+        loop {
+            let batch: Vec<(String, u64)> = {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT relpath, size FROM temp.files WHERE ?1 IS NULL OR relpath > ?1 ORDER BY relpath LIMIT ?2")
+                    .map_err(store_err(&db_path))?;
+                let rows = stmt
+                    .query_map(params![last, HASH_BATCH as i64], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))
+                    .map_err(store_err(&db_path))?;
+                rows.collect::<Result<_, _>>().map_err(store_err(&db_path))?
+            };
+            let Some((final_path, _)) = batch.last() else { break };
+            last = Some(final_path.clone());
+            let checked = self.check_batch(&batch)?;
+            let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            for file in &checked {
+                self.verify_expected(&tx, file)?;
+                tx.execute(
+                    "UPDATE temp.files SET sha256 = ?2, action = ?3 WHERE relpath = ?1",
+                    params![file.relpath, file.sha256, if file.action == MediaAction::Import { "import" } else { "present" }],
+                )
+                .map_err(store_err(&db_path))?;
+                media_hasher.update(file.relpath.as_bytes());
+                media_hasher.update(b"\t");
+                media_hasher.update(file.sha256.as_bytes());
+                media_hasher.update(b"\n");
+                summary.files += 1;
+                if file.action == MediaAction::Present {
+                    summary.present += 1;
+                }
+            }
+            tx.commit().map_err(store_err(&db_path))?;
+        }
+        summary.media_sha256 = hex::encode(media_hasher.finalize());
+        Ok(summary)
+    }
+
+    /// Hashes a batch of files on `workers` threads and decides each one's action.
+    fn check_batch(&self, batch: &[(String, u64)]) -> Result<Vec<CheckedFile>, IngestError> {
+        let known: Vec<Option<KnownMedia>> = batch
+            .iter()
+            .map(|(relpath, _)| self.known_media(relpath))
+            .collect::<Result<_, _>>()?;
+        let workers = self.options.workers.max(1).min(batch.len().max(1));
+        let chunk = batch.len().div_ceil(workers);
+        let media_root = self.handoff_root.join(MEDIA_DIR);
+        let dest_root = self.data_root.media_dir();
+        let results: Vec<Result<CheckedFile, IngestError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(chunk.max(1))
+                .zip(known.chunks(chunk.max(1)))
+                .map(|(files, known)| {
+                    let (media_root, dest_root) = (&media_root, &dest_root);
+                    scope.spawn(move || {
+                        files
+                            .iter()
+                            .zip(known)
+                            .map(|((relpath, size), known)| check_file(media_root, dest_root, relpath, *size, known.as_ref()))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| {
+                    handle.join().unwrap_or_else(|_| {
+                        vec![Err(IngestError::Io {
+                            path: media_root.clone(),
+                            source: io::Error::other("a hashing thread panicked"),
+                        })]
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    /// The DataRoot's record of a media file imported earlier, if any.
+    fn known_media(&self, relpath: &str) -> Result<Option<KnownMedia>, IngestError> {
+        let db_path = self.data_root.metadata_db();
+        self.conn
+            .prepare_cached("SELECT sha256, size, dev, ino FROM media_files WHERE relpath = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([relpath], |row| {
+                    Ok(KnownMedia {
+                        sha256: row.get(0)?,
+                        size: row.get::<_, i64>(1)? as u64,
+                        dev: row.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                        ino: row.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+                    })
+                })
+                .optional()
+            })
+            .map_err(store_err(&db_path))
+    }
+
+    /// Every frame that names this file must declare its actual hash.
+    fn verify_expected(&self, tx: &Connection, file: &CheckedFile) -> Result<(), IngestError> {
+        let db_path = self.data_root.metadata_db();
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT expected_sha256, min(record_id) FROM temp.refs WHERE relpath = ?1 AND expected_sha256 IS NOT NULL
+                 AND expected_sha256 != ?2 GROUP BY expected_sha256 LIMIT 1",
+            )
+            .map_err(store_err(&db_path))?;
+        let mismatch: Option<(String, String)> = stmt
+            .query_row(params![file.relpath, file.sha256], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .map_err(store_err(&db_path))?;
+        match mismatch {
+            Some((expected, record_id)) => Err(IngestError::MediaHashMismatch {
+                relpath: file.relpath.clone(),
+                record_id,
+                expected,
+                actual: file.sha256.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The write phase: rows, media, markers, durable commit.
+    fn write(&mut self, media: &MediaSummary) -> Result<Written, IngestError> {
+        let db_path = self.data_root.metadata_db();
+        let derived_path = self.data_root.derived_db();
+        let mut written = Written::default();
+        let layout = self.handoff.layout.clone();
+        // The derived database is created by its own writer so its schema exists before ATTACH.
+        drop(crate::store::open_derived_writer(self.data_root).map_err(store_err(&derived_path))?);
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS h", [read_only_uri(&self.handoff.db_path)])
+            .map_err(store_err(&db_path))?;
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS d", [derived_path.to_string_lossy()])
+            .map_err(store_err(&derived_path))?;
+        let result = (|| -> Result<(), IngestError> {
+            let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            let copy_sql = copy_rows_sql(&layout);
+            written.rows_copied = tx.execute(&copy_sql, []).map_err(store_err(&db_path))? as u64;
+            self.import_media(&tx, &mut written)?;
+            if media.files > 0 {
+                // One syncfs makes every linked file's data and every new directory entry durable.
+                let dir = File::open(self.data_root.media_dir()).map_err(io_err(&self.data_root.media_dir()))?;
+                nix::unistd::syncfs(&dir).map_err(|errno| IngestError::Io {
+                    path: self.data_root.media_dir(),
+                    source: io::Error::from(errno),
+                })?;
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO d.derived (id, record_type, ts_utc, payload, run_id, source_record_id)
+                 SELECT id, record_type, ts_utc, payload, run_id, source_record_id FROM temp.markers",
+                [],
+            )
+            .map_err(store_err(&derived_path))?;
+            written.stage1_complete = tx
+                .query_row(
+                    "SELECT count(*) FROM temp.markers m JOIN d.derived x ON x.id = m.id",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map_err(store_err(&derived_path))? as u64;
+            tx.commit().map_err(store_err(&db_path))?;
+            Ok(())
+        })();
+        let detach = self.conn.execute_batch("DETACH DATABASE h; DETACH DATABASE d;");
+        result?;
+        detach.map_err(store_err(&db_path))?;
+        Ok(written)
+    }
+
+    /// Links (or copies) every file marked for import, and records it in `media_files`.
+    fn import_media(&self, tx: &Connection, written: &mut Written) -> Result<(), IngestError> {
+        let db_path = self.data_root.metadata_db();
+        let media_root = self.handoff_root.join(MEDIA_DIR);
+        let dest_root = self.data_root.media_dir();
+        let mut created_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut stmt = tx
+            .prepare("SELECT relpath, size, sha256 FROM temp.files WHERE action = 'import' ORDER BY relpath")
+            .map_err(store_err(&db_path))?;
+        let mut rows = stmt.query([]).map_err(store_err(&db_path))?;
+        let mut record = tx
+            .prepare(
+                "INSERT INTO media_files (relpath, sha256, size, dev, ino, ingest_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(relpath) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, dev = excluded.dev,
+                 ino = excluded.ino, ingest_run_id = excluded.ingest_run_id",
+            )
+            .map_err(store_err(&db_path))?;
+        while let Some(row) = rows.next().map_err(store_err(&db_path))? {
+            let relpath: String = row.get(0).map_err(store_err(&db_path))?;
+            let size = row.get::<_, i64>(1).map_err(store_err(&db_path))? as u64;
+            let sha256: String = row.get(2).map_err(store_err(&db_path))?;
+            let source = media_root.join(&relpath);
+            let dest = dest_root.join(&relpath);
+            if let Some(parent) = dest.parent()
+                && !created_dirs.contains(parent)
+            {
+                create_dirs_durably(&dest_root, parent)?;
+                created_dirs.insert(parent.to_path_buf());
+            }
+            let linked = self.options.mode == ImportMode::Hardlink && fs::hard_link(&source, &dest).is_ok();
+            if linked {
+                written.linked += 1;
+            } else {
+                copy_verified(&source, &dest, &sha256)?;
+                written.copied += 1;
+            }
+            written.bytes += size;
+            let meta = fs::metadata(&dest).map_err(io_err(&dest))?;
+            record
+                .execute(params![relpath, sha256, size as i64, meta.dev() as i64, meta.ino() as i64, self.run_id])
+                .map_err(store_err(&db_path))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct ScanSummary {
+    rows: u64,
+    payloads_not_json: u64,
+    frames: u64,
+    frames_with_uia_ref: u64,
+    refs: u64,
+    rows_sha256: String,
+}
+
+#[derive(Debug, Default)]
+struct MediaSummary {
+    files: u64,
+    present: u64,
+    refs_missing: u64,
+    media_sha256: String,
+}
+
+#[derive(Debug, Default)]
+struct Written {
+    rows_copied: u64,
+    linked: u64,
+    copied: u64,
+    bytes: u64,
+    stage1_complete: u64,
+}
+
+struct KnownMedia {
+    sha256: String,
+    size: u64,
+    dev: Option<u64>,
+    ino: Option<u64>,
+}
+
+struct CheckedFile {
+    relpath: String,
+    sha256: String,
+    action: MediaAction,
+}
+
+/// Hashes the handoff's file (unless the DataRoot already holds this very inode, recorded with
+/// its hash) and compares it with any file already at the destination.
+fn check_file(media_root: &Path, dest_root: &Path, relpath: &str, size: u64, known: Option<&KnownMedia>) -> Result<CheckedFile, IngestError> {
+    let source = media_root.join(relpath);
+    let dest = dest_root.join(relpath);
+    let source_meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
+    if !source_meta.is_file() {
+        return Err(IngestError::MediaNotRegular { path: source });
+    }
+    let dest_meta = match fs::symlink_metadata(&dest) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(&dest)(e)),
+    };
+    if let Some(dest_meta) = &dest_meta {
+        if !dest_meta.is_file() {
+            return Err(IngestError::MediaConflict { relpath: relpath.to_owned() });
+        }
+        // The same inode as recorded when it was imported: the bytes are the ones hashed then.
+        let same_inode = dest_meta.dev() == source_meta.dev() && dest_meta.ino() == source_meta.ino();
+        if let Some(known) = known
+            && same_inode
+            && known.size == size
+            && dest_meta.len() == size
+            && known.dev == Some(dest_meta.dev())
+            && known.ino == Some(dest_meta.ino())
+        {
+            return Ok(CheckedFile {
+                relpath: relpath.to_owned(),
+                sha256: known.sha256.clone(),
+                action: MediaAction::Present,
+            });
+        }
+    }
+    let (sha256, len) = sha256_file_checked(&source)?;
+    if len != size {
+        return Err(IngestError::Io {
+            path: source,
+            source: io::Error::other(format!("file changed size while being read ({size} then {len} bytes)")),
+        });
+    }
+    let action = match dest_meta {
+        None => MediaAction::Import,
+        Some(_) => {
+            let (dest_sha, _) = sha256_file_checked(&dest)?;
+            if dest_sha != sha256 {
+                return Err(IngestError::MediaConflict { relpath: relpath.to_owned() });
+            }
+            MediaAction::Present
+        }
+    };
+    Ok(CheckedFile {
+        relpath: relpath.to_owned(),
+        sha256,
+        action,
+    })
+}
+
+fn sha256_file_checked(path: &Path) -> Result<(String, u64), IngestError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    sha256_reader(file).map_err(io_err(path))
+}
+
+/// Walks `dir` below `root` in name order, calling `found(relpath, size)` for each regular file.
+fn walk_media(root: &Path, dir: &Path, found: &mut dyn FnMut(&str, u64) -> Result<(), IngestError>) -> Result<(), IngestError> {
+    let meta = fs::symlink_metadata(dir).map_err(io_err(dir))?;
+    if !meta.is_dir() {
+        return Err(IngestError::MediaNotRegular { path: dir.to_path_buf() });
+    }
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_err(dir))?;
+    entries.sort();
+    for path in entries {
+        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
+        if meta.is_dir() {
+            walk_media(root, &path, found)?;
+        } else if meta.is_file() {
+            let relpath = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(Path::to_str)
+                .ok_or_else(|| IngestError::MediaNameInvalid { path: path.clone() })?;
+            found(relpath, meta.len())?;
+        } else {
+            return Err(IngestError::MediaNotRegular { path });
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir` (under `root`) and fsyncs the parent of every directory it creates.
+fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
+    let mut missing = Vec::new();
+    let mut current = dir.to_path_buf();
+    while !current.exists() && current.starts_with(root) {
+        missing.push(current.clone());
+        if !current.pop() {
+            break;
+        }
+    }
+    for path in missing.iter().rev() {
+        match fs::create_dir(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(path)(e)),
+        }
+        if let Some(parent) = path.parent() {
+            fsync_dir(parent).map_err(io_err(parent))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies `source` to `dest` through a temp file in the destination folder: copy while hashing,
+/// check the hash, fsync, rename, fsync the folder. Never overwrites an existing `dest`.
+fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<(), IngestError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = temp_path_for(dir, &name);
+    let result = (|| -> Result<(), IngestError> {
+        let mut input = File::open(source).map_err(io_err(source))?;
+        let mut output = File::options().write(true).create_new(true).open(&temp).map_err(io_err(&temp))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(source)(e)),
+            };
+            hasher.update(&buf[..n]);
+            output.write_all(&buf[..n]).map_err(io_err(&temp))?;
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != expected_sha256 {
+            return Err(IngestError::MediaHashMismatch {
+                relpath: dest.display().to_string(),
+                record_id: String::new(),
+                expected: expected_sha256.to_owned(),
+                actual,
+            });
+        }
+        output.sync_all().map_err(io_err(&temp))?;
+        drop(output);
+        // `link` + `unlink` rather than `rename`: it fails instead of replacing a file that
+        // appeared at `dest` meanwhile.
+        fs::hard_link(&temp, dest).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                IngestError::MediaConflict {
+                    relpath: dest.display().to_string(),
+                }
+            } else {
+                io_err(dest)(e)
+            }
+        })?;
+        fs::remove_file(&temp).map_err(io_err(&temp))?;
+        fsync_dir(dir).map_err(io_err(dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// `INSERT OR IGNORE` of every handoff row into the DataRoot, payload bytes unchanged; missing
+/// `record_type`, `ts_utc` or `run_id` columns are taken from the payload when it is JSON.
+fn copy_rows_sql(layout: &crate::handoff::Layout) -> String {
+    let payload = layout.payload_col;
+    let from_payload = |column: Option<&str>, field: &str| -> String {
+        let extracted = format!("CASE WHEN typeof({payload}) = 'text' AND json_valid({payload}) THEN json_extract({payload}, '$.{field}') END");
+        match column {
+            Some(column) => format!("coalesce({column}, {extracted})"),
+            None => extracted,
+        }
+    };
+    let encrypted = |name: &str| -> String {
+        if layout.encrypted_cols.contains(&name) { name.to_owned() } else { "NULL".to_owned() }
+    };
+    format!(
+        "INSERT OR IGNORE INTO main.metadata (id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id)
+         SELECT {id}, {rt}, {ts}, {payload}, {run}, {nonce}, {cipher}, {key} FROM h.{table} WHERE {id} IS NOT NULL AND {id} != ''",
+        id = layout.id_col,
+        rt = from_payload(layout.record_type_col, "record_type"),
+        ts = from_payload(layout.ts_col, "ts_utc"),
+        run = from_payload(layout.run_id_col, "run_id"),
+        nonce = encrypted("nonce_b64"),
+        cipher = encrypted("ciphertext_b64"),
+        key = encrypted("key_id"),
+        table = layout.table,
+    )
+}
+
+/// A derived marker row ready to insert.
+struct MarkerRow {
+    id: String,
+    ts_utc: Option<String>,
+    run_id: String,
+    payload: String,
+}
+
+fn nonempty<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(key))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The `derived.ingest.stage1.complete` marker of a frame, when the frame is Stage-1 complete
+/// (contract §3): blob and hash present, a `uia_ref` with id and hash, and an input ref.
+fn stage1_complete_marker(frame_id: &str, run_col: Option<&str>, ts_col: Option<&str>, payload: &Value, ingested_at: &str) -> Option<MarkerRow> {
+    nonempty(payload, &["blob_path"])?;
+    nonempty(payload, &["content_hash"])?;
+    let uia_record_id = nonempty(payload, &["uia_ref", "record_id"])?;
+    let uia_content_hash = nonempty(payload, &["uia_ref", "content_hash"])?;
+    let input_record_id = nonempty(payload, &["input_ref", "record_id"]);
+    let input_batch_record_id = nonempty(payload, &["input_batch_ref", "record_id"]);
+    if input_record_id.is_none() && input_batch_record_id.is_none() {
+        return None;
+    }
+    let run_id = run_col
+        .map(str::to_owned)
+        .or_else(|| nonempty(payload, &["run_id"]).map(str::to_owned))
+        .unwrap_or_else(|| crate::contract::run_of(frame_id).to_owned());
+    let ts_utc = ts_col.map(str::to_owned).or_else(|| nonempty(payload, &["ts_utc"]).map(str::to_owned));
+    let mut marker = json!({
+        "schema_version": 1,
+        "record_type": STAGE1_COMPLETE_RECORD_TYPE,
+        "run_id": run_id,
+        "ts_utc": ts_utc,
+        "source_record_id": frame_id,
+        "source_record_type": FRAME_RECORD_TYPE,
+        "reason": "stage1_complete",
+        "uia_record_id": uia_record_id,
+        "uia_content_hash": uia_content_hash,
+        "input_record_id": input_record_id,
+        "input_batch_record_id": input_batch_record_id,
+        "complete": true,
+        "ingested_at_utc": ingested_at,
+    });
+    let payload_hash = sha256_canonical(&marker).ok()?;
+    marker["payload_hash"] = Value::String(payload_hash);
+    Some(MarkerRow {
+        id: derived_id(frame_id, STAGE1_COMPLETE_RECORD_TYPE),
+        ts_utc,
+        run_id,
+        payload: serde_json::to_string(&marker).ok()?,
+    })
+}

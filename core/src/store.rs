@@ -1,0 +1,119 @@
+//! The DataRoot (contract §2): its layout on disk, its database schemas, and the only ways to
+//! open its databases for writing. Readers (the query engine) open them elsewhere, read-only.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::handoff::{MEDIA_DIR, METADATA_DB};
+
+/// Lock file that makes one process the DataRoot's single writer.
+pub const LOCK_FILE: &str = ".autocapture.instance.lock";
+/// Derived data (Stage-1 markers, UIA docs) lives apart from the raw evidence.
+pub const DERIVED_DIR: &str = "derived";
+pub const DERIVED_DB: &str = "stage1_derived.db";
+
+/// The raw evidence table: the handoff's canonical columns plus the optional encrypted-row
+/// columns, which stay NULL when a handoff has none.
+const METADATA_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS metadata (
+    id TEXT PRIMARY KEY,
+    record_type TEXT,
+    ts_utc TEXT,
+    payload TEXT,
+    run_id TEXT,
+    nonce_b64 TEXT,
+    ciphertext_b64 TEXT,
+    key_id TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_metadata_record_type ON metadata(record_type);
+CREATE INDEX IF NOT EXISTS idx_metadata_ts_utc ON metadata(ts_utc);
+CREATE INDEX IF NOT EXISTS idx_metadata_run_id ON metadata(run_id);
+";
+
+/// Derived records: same shape as the evidence table, in their own database.
+const DERIVED_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS derived (
+    id TEXT PRIMARY KEY,
+    record_type TEXT NOT NULL,
+    ts_utc TEXT,
+    payload TEXT NOT NULL,
+    run_id TEXT,
+    source_record_id TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_derived_record_type ON derived(record_type);
+CREATE INDEX IF NOT EXISTS idx_derived_source ON derived(source_record_id);
+CREATE INDEX IF NOT EXISTS idx_derived_ts_utc ON derived(ts_utc);
+";
+
+/// Paths of a DataRoot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataRoot {
+    pub root: PathBuf,
+}
+
+impl DataRoot {
+    pub fn new(root: impl Into<PathBuf>) -> DataRoot {
+        DataRoot { root: root.into() }
+    }
+
+    pub fn metadata_db(&self) -> PathBuf {
+        self.root.join(METADATA_DB)
+    }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.root.join(MEDIA_DIR)
+    }
+
+    pub fn derived_db(&self) -> PathBuf {
+        self.root.join(DERIVED_DIR).join(DERIVED_DB)
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(LOCK_FILE)
+    }
+
+    /// Creates the DataRoot's folders if missing.
+    pub fn create_dirs(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.media_dir())?;
+        std::fs::create_dir_all(self.root.join(DERIVED_DIR))
+    }
+}
+
+/// Settings every writable DataRoot connection uses: WAL so readers never block, full sync so a
+/// committed transaction survives power loss, and a bounded page cache.
+fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16384;
+         PRAGMA temp_store = FILE;",
+    )
+}
+
+/// Opens (creating if needed) the evidence database for writing. Only the holder of the
+/// instance lock may call this.
+pub fn open_metadata_writer(data_root: &DataRoot) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(data_root.metadata_db(), flags)?;
+    configure_writer(&conn)?;
+    conn.execute_batch(METADATA_SCHEMA)?;
+    Ok(conn)
+}
+
+/// Opens (creating if needed) the derived database for writing.
+pub fn open_derived_writer(data_root: &DataRoot) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(data_root.derived_db())?;
+    configure_writer(&conn)?;
+    conn.execute_batch(DERIVED_SCHEMA)?;
+    Ok(conn)
+}
+
+/// True when `path` exists and is a directory (a DataRoot or handoff root).
+pub fn is_dir(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_dir())
+}
