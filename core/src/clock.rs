@@ -39,6 +39,7 @@ impl SteppingClock {
 impl Clock for SteppingClock {
     fn now(&self) -> OffsetDateTime {
         let micros = self.micros.fetch_add(self.step_micros, Ordering::Relaxed);
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }

@@ -127,12 +127,14 @@ pub fn read_only_uri(path: &Path) -> String {
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
-    let names = stmt.query_map([], |row| row.get::<_, String>(0))?.collect();
-    names
+    stmt.query_map([], |row| row.get::<_, String>(0))?.collect()
 }
 
 fn pick(columns: &[String], choices: &[&'static str]) -> Option<&'static str> {
-    choices.iter().copied().find(|choice| columns.iter().any(|c| c == choice))
+    choices
+        .iter()
+        .copied()
+        .find(|choice| columns.iter().any(|c| c == choice))
 }
 
 /// Detects the layout of the database on `conn` (contract §1.1).
@@ -142,17 +144,27 @@ pub fn detect_layout(conn: &Connection, db_path: &Path) -> Result<Layout, Handof
         .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(0))?.collect())
         .map_err(|e| corrupt(db_path, e))?;
     let has = |name: &str| tables.iter().any(|t| t == name);
-    let (table, id_choices, payload_choices): (&'static str, &[&'static str], &[&'static str]) = if has("metadata") {
-        ("metadata", &["id", "record_id"], &["payload", "payload_json"])
-    } else if has("records") {
-        ("records", &["id", "record_id"], &["json", "payload", "payload_json"])
-    } else {
-        return Err(HandoffError::TableMissing {
-            path: db_path.to_path_buf(),
-        });
-    };
+    let (table, id_choices, payload_choices): (&'static str, &[&'static str], &[&'static str]) =
+        if has("metadata") {
+            (
+                "metadata",
+                &["id", "record_id"],
+                &["payload", "payload_json"],
+            )
+        } else if has("records") {
+            (
+                "records",
+                &["id", "record_id"],
+                &["json", "payload", "payload_json"],
+            )
+        } else {
+            return Err(HandoffError::TableMissing {
+                path: db_path.to_path_buf(),
+            });
+        };
     let cols = columns(conn, table).map_err(|e| corrupt(db_path, e))?;
-    let (Some(id_col), Some(payload_col)) = (pick(&cols, id_choices), pick(&cols, payload_choices)) else {
+    let (Some(id_col), Some(payload_col)) = (pick(&cols, id_choices), pick(&cols, payload_choices))
+    else {
         return Err(HandoffError::TableMissing {
             path: db_path.to_path_buf(),
         });
@@ -180,9 +192,13 @@ impl HandoffDb {
             Ok(_) => return Err(corrupt(&db_path, "not a regular file")),
             Err(_) => return Err(HandoffError::MetadataMissing { path: db_path }),
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(read_only_uri(&db_path), flags).map_err(|e| corrupt(&db_path, e))?;
-        conn.execute_batch("PRAGMA query_only = 1").map_err(|e| corrupt(&db_path, e))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(read_only_uri(&db_path), flags)
+            .map_err(|e| corrupt(&db_path, e))?;
+        conn.execute_batch("PRAGMA query_only = 1")
+            .map_err(|e| corrupt(&db_path, e))?;
         let layout = detect_layout(&conn, &db_path)?;
         Ok(HandoffDb {
             root: handoff_root.to_path_buf(),
@@ -193,12 +209,18 @@ impl HandoffDb {
     }
 
     /// Calls `visit` for every row in id order, streaming (one row in memory at a time).
-    pub fn for_each_row<E>(&self, mut visit: impl FnMut(u64, HandoffRow) -> Result<(), E>) -> Result<u64, E>
+    pub fn for_each_row<E>(
+        &self,
+        mut visit: impl FnMut(u64, HandoffRow) -> Result<(), E>,
+    ) -> Result<u64, E>
     where
         E: From<HandoffError>,
     {
         let path = &self.db_path;
-        let mut stmt = self.conn.prepare(&self.layout.select_sql("main")).map_err(|e| corrupt(path, e))?;
+        let mut stmt = self
+            .conn
+            .prepare(&self.layout.select_sql("main"))
+            .map_err(|e| corrupt(path, e))?;
         let mut rows = stmt.query([]).map_err(|e| corrupt(path, e))?;
         let mut index = 0u64;
         while let Some(row) = rows.next().map_err(|e| corrupt(path, e))? {
@@ -209,10 +231,12 @@ impl HandoffDb {
                     _ => None,
                 }
             };
-            let id = text(0).filter(|id| !id.is_empty()).ok_or(HandoffError::RowIdMissing {
-                path: path.clone(),
-                row_index: index,
-            })?;
+            let id = text(0)
+                .filter(|id| !id.is_empty())
+                .ok_or(HandoffError::RowIdMissing {
+                    path: path.clone(),
+                    row_index: index,
+                })?;
             let payload = match row.get_ref(4).map_err(|e| corrupt(path, e))? {
                 ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
                 ValueRef::Null => Vec::new(),
@@ -245,7 +269,8 @@ pub struct MediaRef {
 /// True when a payload key names a media reference (contract §1.4).
 pub fn is_media_key(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
-    matches!(lower.as_str(), "blob_path" | "media_path" | "media_relpath") || lower.ends_with("blob_path")
+    matches!(lower.as_str(), "blob_path" | "media_path" | "media_relpath")
+        || lower.ends_with("blob_path")
 }
 
 /// Every media reference in `payload`: strings under a media key, at any depth; list items
@@ -356,7 +381,7 @@ mod tests {
 
     #[track_caller]
     fn check(raw: &str, expected: Result<&str, UnsafeRef>) {
-        assert_eq!(normalize_media_ref(raw).as_deref(), expected.as_deref().map_err(|e| *e));
+        assert_eq!(normalize_media_ref(raw), expected.map(str::to_owned));
     }
 
     #[test]
@@ -364,7 +389,10 @@ mod tests {
         check("media/run1/a.blob", Ok("run1/a.blob"));
         check("/media/run1/a.blob", Ok("run1/a.blob"));
         check("  media/run1/a.blob \n", Ok("run1/a.blob"));
-        check("C:\\ProgramData\\spool\\h1\\media\\run1\\a.blob", Ok("run1/a.blob"));
+        check(
+            "C:\\ProgramData\\spool\\h1\\media\\run1\\a.blob",
+            Ok("run1/a.blob"),
+        );
         check("run1/a.blob", Ok("run1/a.blob"));
         check("media//run1/./a.blob", Ok("run1/a.blob"));
         check("social_media/x.blob", Ok("social_media/x.blob"));
@@ -391,6 +419,16 @@ mod tests {
         });
         let mut raws: Vec<String> = media_refs(&payload).into_iter().map(|r| r.raw).collect();
         raws.sort();
-        assert_eq!(raws, vec!["media/a.blob", "media/l1.blob", "media/l2.blob", "media/m.stream", "media/t.blob", "run/x.blob"]);
+        assert_eq!(
+            raws,
+            vec![
+                "media/a.blob",
+                "media/l1.blob",
+                "media/l2.blob",
+                "media/m.stream",
+                "media/t.blob",
+                "run/x.blob"
+            ]
+        );
     }
 }

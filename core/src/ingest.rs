@@ -28,9 +28,14 @@ use thiserror::Error;
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::contract::digest::sha256_reader;
-use crate::contract::{ContractIdentity, derived_id, format_ts_utc, ingest_run_id, sha256_canonical, sha256_hex};
+use crate::contract::{
+    ContractIdentity, derived_id, format_ts_utc, ingest_run_id, sha256_canonical, sha256_hex,
+};
 use crate::durable::{fsync_dir, temp_path_for};
-use crate::handoff::{HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref, read_only_uri};
+use crate::handoff::{
+    HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
+    read_only_uri,
+};
 use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
 use crate::store::{DataRoot, open_metadata_writer};
@@ -121,14 +126,22 @@ pub enum IngestError {
     #[error("prepare data dir {path}: {source}")]
     DataDir { path: PathBuf, source: io::Error },
     #[error("read media ref {raw:?} of record {record_id}: {}", reason.reason())]
-    MediaRefUnsafe { record_id: String, raw: String, reason: UnsafeRef },
+    MediaRefUnsafe {
+        record_id: String,
+        raw: String,
+        reason: UnsafeRef,
+    },
     #[error("read media file {path}: not a regular file")]
     MediaNotRegular { path: PathBuf },
     #[error("read media file {path}: file name is not UTF-8")]
     MediaNameInvalid { path: PathBuf },
-    #[error("resolve media ref {relpath} of record {record_id}: in neither the handoff nor the data dir")]
+    #[error(
+        "resolve media ref {relpath} of record {record_id}: in neither the handoff nor the data dir"
+    )]
     MediaRefMissing { record_id: String, relpath: String },
-    #[error("verify media file {relpath}: sha256 {actual}, but record {record_id} declares {expected}")]
+    #[error(
+        "verify media file {relpath}: sha256 {actual}, but record {record_id} declares {expected}"
+    )]
     MediaHashMismatch {
         relpath: String,
         record_id: String,
@@ -171,7 +184,10 @@ impl IngestError {
     pub fn is_environment(&self) -> bool {
         matches!(
             self,
-            IngestError::LockHeld { .. } | IngestError::DataDir { .. } | IngestError::Io { .. } | IngestError::Store { .. }
+            IngestError::LockHeld { .. }
+                | IngestError::DataDir { .. }
+                | IngestError::Io { .. }
+                | IngestError::Store { .. }
         )
     }
 }
@@ -198,7 +214,10 @@ pub fn acquire_instance_lock(data_root: &DataRoot) -> Result<ExclusiveLock, Inge
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| IngestError::DataDir { path: path.clone(), source })?;
+        .map_err(|source| IngestError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
     match try_lock_exclusive(file).map_err(io_err(&path))? {
         TryLock::Acquired(lock) => Ok(lock),
         TryLock::Held => Err(IngestError::LockHeld { path }),
@@ -221,14 +240,22 @@ pub fn ingest_handoff(
         });
     }
     let handoff_root = handoff_root.canonicalize().map_err(io_err(handoff_root))?;
-    data_root.create_dirs().map_err(|source| IngestError::DataDir {
-        path: data_root.root.clone(),
-        source,
-    })?;
-    let data_root = DataRoot::new(data_root.root.canonicalize().map_err(io_err(&data_root.root))?);
+    data_root
+        .create_dirs()
+        .map_err(|source| IngestError::DataDir {
+            path: data_root.root.clone(),
+            source,
+        })?;
+    let data_root = DataRoot::new(
+        data_root
+            .root
+            .canonicalize()
+            .map_err(io_err(&data_root.root))?,
+    );
     let lock = acquire_instance_lock(&data_root)?;
     let audit = AuditLog::in_data_root(&data_root.root);
-    let result = Ingest::new(&handoff_root, &data_root, options, &run_id, clock).and_then(|mut ingest| ingest.run(started));
+    let result = Ingest::new(&handoff_root, &data_root, options, &run_id, clock)
+        .and_then(|mut ingest| ingest.run(started));
     let outcome = match &result {
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("failed:{}", e.code()),
@@ -240,7 +267,9 @@ pub fn ingest_handoff(
             "media_linked": report.counts.media_files_linked, "media_copied": report.counts.media_files_copied,
             "rows_sha256": report.integrity.rows_sha256, "media_sha256": report.integrity.media_sha256,
         }),
-        Err(e) => json!({"handoff_root": handoff_root, "ingest_run_id": run_id, "error": e.to_string()}),
+        Err(e) => {
+            json!({"handoff_root": handoff_root, "ingest_run_id": run_id, "error": e.to_string()})
+        }
     };
     let event = AuditEvent {
         action: "handoff.ingest".into(),
@@ -264,10 +293,11 @@ pub fn ingest_handoff(
         contract_version: identity_pair().0,
         schema_hash: identity_pair().1,
     };
-    report.marker_path = marker::write(&handoff_root, &marker).map_err(|source| IngestError::Marker {
-        path: handoff_root.clone(),
-        source,
-    })?;
+    report.marker_path =
+        marker::write(&handoff_root, &marker).map_err(|source| IngestError::Marker {
+            path: handoff_root.clone(),
+            source,
+        })?;
     report.timings.total_ms = started.elapsed().as_millis() as u64;
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     report.timings.rows_per_s = report.rows_seen as f64 / seconds;
@@ -278,7 +308,10 @@ pub fn ingest_handoff(
 
 fn identity_pair() -> (String, String) {
     match ContractIdentity::embedded() {
-        Ok(identity) => (identity.contract_version.clone(), identity.schema_hash.clone()),
+        Ok(identity) => (
+            identity.contract_version.clone(),
+            identity.schema_hash.clone(),
+        ),
         // The test suite proves the embedded schemas hash; this arm only keeps the marker honest.
         Err(_) => (crate::contract::CONTRACT_VERSION.to_owned(), String::new()),
     }
@@ -392,7 +425,10 @@ impl<'a> Ingest<'a> {
         let db_path = self.data_root.metadata_db();
         let mut summary = ScanSummary::default();
         let mut rows_hasher = Sha256::new();
-        let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(store_err(&db_path))?;
         {
             let mut insert_ref = tx
                 .prepare("INSERT INTO temp.refs (relpath, expected_sha256, record_id) VALUES (?1, ?2, ?3)")
@@ -400,58 +436,80 @@ impl<'a> Ingest<'a> {
             let mut insert_marker = tx
                 .prepare("INSERT OR IGNORE INTO temp.markers (id, record_type, ts_utc, payload, run_id, source_record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(store_err(&db_path))?;
-            self.handoff.for_each_row(|_, row| -> Result<(), IngestError> {
-                summary.rows += 1;
-                rows_hasher.update(row.id.as_bytes());
-                rows_hasher.update(b"\t");
-                rows_hasher.update(sha256_hex(&row.payload).as_bytes());
-                rows_hasher.update(b"\n");
-                let Some(payload) = row.payload_object() else {
-                    summary.payloads_not_json += 1;
-                    return Ok(());
-                };
-                let payload = Value::Object(payload);
-                let record_type = row
-                    .record_type
-                    .clone()
-                    .or_else(|| payload.get("record_type").and_then(Value::as_str).map(str::to_owned));
-                let is_frame = record_type.as_deref() == Some(FRAME_RECORD_TYPE);
-                let declared = payload
-                    .get("content_hash")
-                    .and_then(Value::as_str)
-                    .map(str::to_ascii_lowercase)
-                    .filter(|h| !h.is_empty());
-                for MediaRef { key, raw } in media_refs(&payload) {
-                    let relpath = normalize_media_ref(&raw).map_err(|reason| IngestError::MediaRefUnsafe {
-                        record_id: row.id.clone(),
-                        raw: raw.chars().take(200).collect(),
-                        reason,
-                    })?;
-                    // A frame's content_hash describes its own blob, named by `blob_path`.
-                    let expected = if is_frame && key.eq_ignore_ascii_case("blob_path") { declared.clone() } else { None };
-                    insert_ref.execute(params![relpath, expected, row.id]).map_err(store_err(&db_path))?;
-                    summary.refs += 1;
-                }
-                if is_frame {
-                    summary.frames += 1;
-                    if payload.get("uia_ref").and_then(|r| r.get("record_id")).and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
-                        summary.frames_with_uia_ref += 1;
-                    }
-                    if let Some(marker) = stage1_complete_marker(&row.id, row.run_id.as_deref(), row.ts_utc.as_deref(), &payload, ingested_at) {
-                        insert_marker
-                            .execute(params![
-                                marker.id,
-                                STAGE1_COMPLETE_RECORD_TYPE,
-                                marker.ts_utc,
-                                marker.payload,
-                                marker.run_id,
-                                row.id
-                            ])
+            self.handoff
+                .for_each_row(|_, row| -> Result<(), IngestError> {
+                    summary.rows += 1;
+                    rows_hasher.update(row.id.as_bytes());
+                    rows_hasher.update(b"\t");
+                    rows_hasher.update(sha256_hex(&row.payload).as_bytes());
+                    rows_hasher.update(b"\n");
+                    let Some(payload) = row.payload_object() else {
+                        summary.payloads_not_json += 1;
+                        return Ok(());
+                    };
+                    let payload = Value::Object(payload);
+                    let record_type = row.record_type.clone().or_else(|| {
+                        payload
+                            .get("record_type")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    });
+                    let is_frame = record_type.as_deref() == Some(FRAME_RECORD_TYPE);
+                    let declared = payload
+                        .get("content_hash")
+                        .and_then(Value::as_str)
+                        .map(str::to_ascii_lowercase)
+                        .filter(|h| !h.is_empty());
+                    for MediaRef { key, raw } in media_refs(&payload) {
+                        let relpath = normalize_media_ref(&raw).map_err(|reason| {
+                            IngestError::MediaRefUnsafe {
+                                record_id: row.id.clone(),
+                                raw: raw.chars().take(200).collect(),
+                                reason,
+                            }
+                        })?;
+                        // A frame's content_hash describes its own blob, named by `blob_path`.
+                        let expected = if is_frame && key.eq_ignore_ascii_case("blob_path") {
+                            declared.clone()
+                        } else {
+                            None
+                        };
+                        insert_ref
+                            .execute(params![relpath, expected, row.id])
                             .map_err(store_err(&db_path))?;
+                        summary.refs += 1;
                     }
-                }
-                Ok(())
-            })?;
+                    if is_frame {
+                        summary.frames += 1;
+                        if payload
+                            .get("uia_ref")
+                            .and_then(|r| r.get("record_id"))
+                            .and_then(Value::as_str)
+                            .is_some_and(|s| !s.is_empty())
+                        {
+                            summary.frames_with_uia_ref += 1;
+                        }
+                        if let Some(marker) = stage1_complete_marker(
+                            &row.id,
+                            row.run_id.as_deref(),
+                            row.ts_utc.as_deref(),
+                            &payload,
+                            ingested_at,
+                        ) {
+                            insert_marker
+                                .execute(params![
+                                    marker.id,
+                                    STAGE1_COMPLETE_RECORD_TYPE,
+                                    marker.ts_utc,
+                                    marker.payload,
+                                    marker.run_id,
+                                    row.id
+                                ])
+                                .map_err(store_err(&db_path))?;
+                        }
+                    }
+                    Ok(())
+                })?;
         }
         tx.commit().map_err(store_err(&db_path))?;
         summary.rows_sha256 = hex::encode(rows_hasher.finalize());
@@ -466,13 +524,18 @@ impl<'a> Ingest<'a> {
         let mut summary = MediaSummary::default();
         // 1. Walk: every entry must be a directory or a regular file.
         if fs::symlink_metadata(&media_root).is_ok() {
-            let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(store_err(&db_path))?;
             {
                 let mut insert = tx
                     .prepare("INSERT INTO temp.files (relpath, size) VALUES (?1, ?2)")
                     .map_err(store_err(&db_path))?;
                 walk_media(&media_root, &media_root, &mut |relpath, size| {
-                    insert.execute(params![relpath, size as i64]).map_err(store_err(&db_path))?;
+                    insert
+                        .execute(params![relpath, size as i64])
+                        .map_err(store_err(&db_path))?;
                     Ok(())
                 })?;
             }
@@ -487,11 +550,15 @@ impl<'a> Ingest<'a> {
                      WHERE f.relpath IS NULL GROUP BY r.relpath ORDER BY r.relpath",
                 )
                 .map_err(store_err(&db_path))?;
-            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(store_err(&db_path))?;
-            rows.collect::<Result<_, _>>().map_err(store_err(&db_path))?
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(store_err(&db_path))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(store_err(&db_path))?
         };
         for (relpath, record_id) in missing {
-            let in_data_root = fs::symlink_metadata(self.data_root.media_dir().join(&relpath)).is_ok_and(|m| m.is_file());
+            let in_data_root = fs::symlink_metadata(self.data_root.media_dir().join(&relpath))
+                .is_ok_and(|m| m.is_file());
             if in_data_root {
                 continue;
             }
@@ -514,19 +581,35 @@ impl<'a> Ingest<'a> {
                     .prepare_cached("SELECT relpath, size FROM temp.files WHERE ?1 IS NULL OR relpath > ?1 ORDER BY relpath LIMIT ?2")
                     .map_err(store_err(&db_path))?;
                 let rows = stmt
-                    .query_map(params![last, HASH_BATCH as i64], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))
+                    .query_map(params![last, HASH_BATCH as i64], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+                    })
                     .map_err(store_err(&db_path))?;
-                rows.collect::<Result<_, _>>().map_err(store_err(&db_path))?
+                rows.collect::<Result<_, _>>()
+                    .map_err(store_err(&db_path))?
             };
-            let Some((final_path, _)) = batch.last() else { break };
+            let Some((final_path, _)) = batch.last() else {
+                break;
+            };
             last = Some(final_path.clone());
             let checked = self.check_batch(&batch)?;
-            let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(store_err(&db_path))?;
             for file in &checked {
                 self.verify_expected(&tx, file)?;
                 tx.execute(
                     "UPDATE temp.files SET sha256 = ?2, action = ?3 WHERE relpath = ?1",
-                    params![file.relpath, file.sha256, if file.action == MediaAction::Import { "import" } else { "present" }],
+                    params![
+                        file.relpath,
+                        file.sha256,
+                        if file.action == MediaAction::Import {
+                            "import"
+                        } else {
+                            "present"
+                        }
+                    ],
                 )
                 .map_err(store_err(&db_path))?;
                 media_hasher.update(file.relpath.as_bytes());
@@ -564,7 +647,9 @@ impl<'a> Ingest<'a> {
                         files
                             .iter()
                             .zip(known)
-                            .map(|((relpath, size), known)| check_file(media_root, dest_root, relpath, *size, known.as_ref()))
+                            .map(|((relpath, size), known)| {
+                                check_file(media_root, dest_root, relpath, *size, known.as_ref())
+                            })
                             .collect::<Vec<_>>()
                     })
                 })
@@ -613,7 +698,9 @@ impl<'a> Ingest<'a> {
             )
             .map_err(store_err(&db_path))?;
         let mismatch: Option<(String, String)> = stmt
-            .query_row(params![file.relpath, file.sha256], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(params![file.relpath, file.sha256], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
             .map_err(store_err(&db_path))?;
         match mismatch {
@@ -636,19 +723,26 @@ impl<'a> Ingest<'a> {
         // The derived database is created by its own writer so its schema exists before ATTACH.
         drop(crate::store::open_derived_writer(self.data_root).map_err(store_err(&derived_path))?);
         self.conn
-            .execute("ATTACH DATABASE ?1 AS h", [read_only_uri(&self.handoff.db_path)])
+            .execute(
+                "ATTACH DATABASE ?1 AS h",
+                [read_only_uri(&self.handoff.db_path)],
+            )
             .map_err(store_err(&db_path))?;
         self.conn
             .execute("ATTACH DATABASE ?1 AS d", [derived_path.to_string_lossy()])
             .map_err(store_err(&derived_path))?;
         let result = (|| -> Result<(), IngestError> {
-            let tx = self.conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(store_err(&db_path))?;
             let copy_sql = copy_rows_sql(&layout);
             written.rows_copied = tx.execute(&copy_sql, []).map_err(store_err(&db_path))? as u64;
             self.import_media(&tx, &mut written)?;
             if media.files > 0 {
                 // One syncfs makes every linked file's data and every new directory entry durable.
-                let dir = File::open(self.data_root.media_dir()).map_err(io_err(&self.data_root.media_dir()))?;
+                let dir = File::open(self.data_root.media_dir())
+                    .map_err(io_err(&self.data_root.media_dir()))?;
                 nix::unistd::syncfs(&dir).map_err(|errno| IngestError::Io {
                     path: self.data_root.media_dir(),
                     source: io::Error::from(errno),
@@ -670,7 +764,9 @@ impl<'a> Ingest<'a> {
             tx.commit().map_err(store_err(&db_path))?;
             Ok(())
         })();
-        let detach = self.conn.execute_batch("DETACH DATABASE h; DETACH DATABASE d;");
+        let detach = self
+            .conn
+            .execute_batch("DETACH DATABASE h; DETACH DATABASE d;");
         result?;
         detach.map_err(store_err(&db_path))?;
         Ok(written)
@@ -705,7 +801,8 @@ impl<'a> Ingest<'a> {
                 create_dirs_durably(&dest_root, parent)?;
                 created_dirs.insert(parent.to_path_buf());
             }
-            let linked = self.options.mode == ImportMode::Hardlink && fs::hard_link(&source, &dest).is_ok();
+            let linked =
+                self.options.mode == ImportMode::Hardlink && fs::hard_link(&source, &dest).is_ok();
             if linked {
                 written.linked += 1;
             } else {
@@ -715,7 +812,14 @@ impl<'a> Ingest<'a> {
             written.bytes += size;
             let meta = fs::metadata(&dest).map_err(io_err(&dest))?;
             record
-                .execute(params![relpath, sha256, size as i64, meta.dev() as i64, meta.ino() as i64, self.run_id])
+                .execute(params![
+                    relpath,
+                    sha256,
+                    size as i64,
+                    meta.dev() as i64,
+                    meta.ino() as i64,
+                    self.run_id
+                ])
                 .map_err(store_err(&db_path))?;
         }
         Ok(())
@@ -764,7 +868,13 @@ struct CheckedFile {
 
 /// Hashes the handoff's file (unless the DataRoot already holds this very inode, recorded with
 /// its hash) and compares it with any file already at the destination.
-fn check_file(media_root: &Path, dest_root: &Path, relpath: &str, size: u64, known: Option<&KnownMedia>) -> Result<CheckedFile, IngestError> {
+fn check_file(
+    media_root: &Path,
+    dest_root: &Path,
+    relpath: &str,
+    size: u64,
+    known: Option<&KnownMedia>,
+) -> Result<CheckedFile, IngestError> {
     let source = media_root.join(relpath);
     let dest = dest_root.join(relpath);
     let source_meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
@@ -778,10 +888,13 @@ fn check_file(media_root: &Path, dest_root: &Path, relpath: &str, size: u64, kno
     };
     if let Some(dest_meta) = &dest_meta {
         if !dest_meta.is_file() {
-            return Err(IngestError::MediaConflict { relpath: relpath.to_owned() });
+            return Err(IngestError::MediaConflict {
+                relpath: relpath.to_owned(),
+            });
         }
         // The same inode as recorded when it was imported: the bytes are the ones hashed then.
-        let same_inode = dest_meta.dev() == source_meta.dev() && dest_meta.ino() == source_meta.ino();
+        let same_inode =
+            dest_meta.dev() == source_meta.dev() && dest_meta.ino() == source_meta.ino();
         if let Some(known) = known
             && same_inode
             && known.size == size
@@ -800,7 +913,9 @@ fn check_file(media_root: &Path, dest_root: &Path, relpath: &str, size: u64, kno
     if len != size {
         return Err(IngestError::Io {
             path: source,
-            source: io::Error::other(format!("file changed size while being read ({size} then {len} bytes)")),
+            source: io::Error::other(format!(
+                "file changed size while being read ({size} then {len} bytes)"
+            )),
         });
     }
     let action = match dest_meta {
@@ -808,7 +923,9 @@ fn check_file(media_root: &Path, dest_root: &Path, relpath: &str, size: u64, kno
         Some(_) => {
             let (dest_sha, _) = sha256_file_checked(&dest)?;
             if dest_sha != sha256 {
-                return Err(IngestError::MediaConflict { relpath: relpath.to_owned() });
+                return Err(IngestError::MediaConflict {
+                    relpath: relpath.to_owned(),
+                });
             }
             MediaAction::Present
         }
@@ -826,10 +943,16 @@ fn sha256_file_checked(path: &Path) -> Result<(String, u64), IngestError> {
 }
 
 /// Walks `dir` below `root` in name order, calling `found(relpath, size)` for each regular file.
-fn walk_media(root: &Path, dir: &Path, found: &mut dyn FnMut(&str, u64) -> Result<(), IngestError>) -> Result<(), IngestError> {
+fn walk_media(
+    root: &Path,
+    dir: &Path,
+    found: &mut dyn FnMut(&str, u64) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
     let meta = fs::symlink_metadata(dir).map_err(io_err(dir))?;
     if !meta.is_dir() {
-        return Err(IngestError::MediaNotRegular { path: dir.to_path_buf() });
+        return Err(IngestError::MediaNotRegular {
+            path: dir.to_path_buf(),
+        });
     }
     let mut entries: Vec<_> = fs::read_dir(dir)
         .map_err(io_err(dir))?
@@ -882,11 +1005,18 @@ fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
 /// check the hash, fsync, rename, fsync the folder. Never overwrites an existing `dest`.
 fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<(), IngestError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = temp_path_for(dir, &name);
     let result = (|| -> Result<(), IngestError> {
         let mut input = File::open(source).map_err(io_err(source))?;
-        let mut output = File::options().write(true).create_new(true).open(&temp).map_err(io_err(&temp))?;
+        let mut output = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(io_err(&temp))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -935,14 +1065,20 @@ fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<()
 fn copy_rows_sql(layout: &crate::handoff::Layout) -> String {
     let payload = layout.payload_col;
     let from_payload = |column: Option<&str>, field: &str| -> String {
-        let extracted = format!("CASE WHEN typeof({payload}) = 'text' AND json_valid({payload}) THEN json_extract({payload}, '$.{field}') END");
+        let extracted = format!(
+            "CASE WHEN typeof({payload}) = 'text' AND json_valid({payload}) THEN json_extract({payload}, '$.{field}') END"
+        );
         match column {
             Some(column) => format!("coalesce({column}, {extracted})"),
             None => extracted,
         }
     };
     let encrypted = |name: &str| -> String {
-        if layout.encrypted_cols.contains(&name) { name.to_owned() } else { "NULL".to_owned() }
+        if layout.encrypted_cols.contains(&name) {
+            name.to_owned()
+        } else {
+            "NULL".to_owned()
+        }
     };
     format!(
         "INSERT OR IGNORE INTO main.metadata (id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id)
@@ -975,7 +1111,13 @@ fn nonempty<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
 
 /// The `derived.ingest.stage1.complete` marker of a frame, when the frame is Stage-1 complete
 /// (contract §3): blob and hash present, a `uia_ref` with id and hash, and an input ref.
-fn stage1_complete_marker(frame_id: &str, run_col: Option<&str>, ts_col: Option<&str>, payload: &Value, ingested_at: &str) -> Option<MarkerRow> {
+fn stage1_complete_marker(
+    frame_id: &str,
+    run_col: Option<&str>,
+    ts_col: Option<&str>,
+    payload: &Value,
+    ingested_at: &str,
+) -> Option<MarkerRow> {
     nonempty(payload, &["blob_path"])?;
     nonempty(payload, &["content_hash"])?;
     let uia_record_id = nonempty(payload, &["uia_ref", "record_id"])?;
@@ -989,7 +1131,9 @@ fn stage1_complete_marker(frame_id: &str, run_col: Option<&str>, ts_col: Option<
         .map(str::to_owned)
         .or_else(|| nonempty(payload, &["run_id"]).map(str::to_owned))
         .unwrap_or_else(|| crate::contract::run_of(frame_id).to_owned());
-    let ts_utc = ts_col.map(str::to_owned).or_else(|| nonempty(payload, &["ts_utc"]).map(str::to_owned));
+    let ts_utc = ts_col
+        .map(str::to_owned)
+        .or_else(|| nonempty(payload, &["ts_utc"]).map(str::to_owned));
     let mut marker = json!({
         "schema_version": 1,
         "record_type": STAGE1_COMPLETE_RECORD_TYPE,

@@ -8,7 +8,7 @@
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
-//! - [`marker`]: `reap_eligible.json`.
+//! - [`marker`]: the reap marker, `reap_eligible.json`.
 
 pub mod audit;
 pub mod clock;

@@ -86,7 +86,9 @@ pub fn read(handoff_root: &Path) -> MarkerState {
     };
     match serde_json::from_slice::<ReapMarker>(&bytes) {
         Ok(marker) if marker.schema == MARKER_SCHEMA => MarkerState::Valid(Box::new(marker)),
-        Ok(marker) => MarkerState::Invalid(format!("schema {:?} is not {MARKER_SCHEMA}", marker.schema)),
+        Ok(marker) => {
+            MarkerState::Invalid(format!("schema {:?} is not {MARKER_SCHEMA}", marker.schema))
+        }
         Err(e) => MarkerState::Invalid(format!("parse {}: {e}", path.display())),
     }
 }

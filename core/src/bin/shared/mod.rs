@@ -1,15 +1,18 @@
 //! The `autocapture` command line, shared by the `autocapture` and `autocapture-prime` binaries
-//! so both run the same code path. One place ([`run`]) maps outcomes to exit codes:
-//! 0 ok, 1 operation failed, 2 usage or environment error.
+//! so both run the same code path. Every command returns a [`Reply`] or a [`CodedError`]; one
+//! place ([`run`]) prints it and maps it to an exit code: 0 ok, 1 operation failed (bad input,
+//! gate not met), 2 usage or environment error. With `--json`, stdout is exactly one JSON document.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use autocapture_core::audit;
+use autocapture_core::clock::SystemClock;
 use autocapture_core::contract::ContractIdentity;
-use clap::{Parser, Subcommand};
+use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
+use autocapture_core::store::DataRoot;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
@@ -25,12 +28,45 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Stage 1: ingest handoff directories into a DataRoot.
+    #[command(subcommand)]
+    Handoff(HandoffCommand),
     /// The contract this build implements.
     #[command(subcommand)]
     Contract(ContractCommand),
     /// The DataRoot's audit log of privileged actions.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HandoffCommand {
+    /// Ingest one handoff directory, then write its reap_eligible.json.
+    Ingest(IngestArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Hardlink,
+    Copy,
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    #[arg(long)]
+    handoff_root: PathBuf,
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "hardlink")]
+    mode: ModeArg,
+    /// Every media reference must resolve (the default).
+    #[arg(long, overrides_with = "no_strict")]
+    strict: bool,
+    /// Count unresolvable media references as warnings instead of failing.
+    #[arg(long)]
+    no_strict: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,21 +89,43 @@ enum AuditCommand {
     },
 }
 
-/// How a command ended, before it becomes an exit code.
-enum Outcome {
-    Ok,
-    /// The operation ran and failed (bad input, broken log): exit 1.
-    Failed,
+/// What a command has to say: its JSON document, its human text, and whether it succeeded.
+struct Reply {
+    ok: bool,
+    json: Value,
+    human: String,
 }
 
-/// An error with the stable code reported in `--json` mode.
+/// An error with the stable code reported in `--json` mode and its exit code.
 struct CodedError {
     code: &'static str,
-    error: anyhow::Error,
+    message: String,
     exit: u8,
+    extra: Value,
 }
 
-/// Runs the CLI with `argv`; `program` names the binary in messages.
+impl CodedError {
+    fn new(code: &'static str, message: impl Into<String>, exit: u8) -> CodedError {
+        CodedError {
+            code,
+            message: message.into(),
+            exit,
+            extra: Value::Null,
+        }
+    }
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Command::Handoff(HandoffCommand::Ingest(args)) => args.json,
+            Command::Contract(ContractCommand::Show { json })
+            | Command::Audit(AuditCommand::Verify { json, .. }) => *json,
+        }
+    }
+}
+
+/// Runs the CLI; `program` names the binary in messages.
 pub fn run(program: &str) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -77,115 +135,161 @@ pub fn run(program: &str) -> ExitCode {
             return ExitCode::from(exit);
         }
     };
-    let json_mode = match &cli.command {
-        Command::Contract(ContractCommand::Show { json }) => *json,
-        Command::Audit(AuditCommand::Verify { json, .. }) => *json,
-    };
+    let json_mode = cli.command.json();
     match dispatch(cli.command) {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Failed) => ExitCode::from(1),
-        Err(coded) => {
+        Ok(reply) => {
             if json_mode {
-                emit_json(&json!({
-                    "ok": false,
-                    "error": {"code": coded.code, "message": format!("{:#}", coded.error)},
-                }));
-            } else {
-                eprintln!("{program}: error[{}]: {:#}", coded.code, coded.error);
-            }
-            ExitCode::from(coded.exit)
-        }
-    }
-}
-
-fn dispatch(command: Command) -> Result<Outcome, CodedError> {
-    match command {
-        Command::Contract(ContractCommand::Show { json }) => {
-            let identity = ContractIdentity::embedded().map_err(|e| CodedError {
-                code: e.code(),
-                error: anyhow::Error::new(e.clone()),
-                exit: 2,
-            })?;
-            if json {
-                emit_json(
-                    &json!({"ok": true, "contract_version": identity.contract_version, "schema_hash": identity.schema_hash}),
+                emit_line(
+                    &serde_json::to_string(&reply.json).unwrap_or_else(|_| "{\"ok\":false}".into()),
                 );
+            } else if !reply.human.is_empty() {
+                emit_line(reply.human.trim_end());
+            }
+            if reply.ok {
+                ExitCode::SUCCESS
             } else {
-                emit_line(&format!("contract_version {}", identity.contract_version));
-                emit_line(&format!("schema_hash {}", identity.schema_hash));
+                ExitCode::from(1)
             }
-            Ok(Outcome::Ok)
         }
-        Command::Audit(AuditCommand::Verify { data_dir, json }) => {
-            if !data_dir.is_dir() {
-                return Err(CodedError {
-                    code: "data_dir_missing",
-                    error: anyhow::anyhow!("data dir {} is not a directory", data_dir.display()),
-                    exit: 2,
-                });
-            }
-            let log = audit::AuditLog::in_data_root(&data_dir);
-            match log.verify() {
-                Ok(head) => {
-                    if json {
-                        emit_json(
-                            &json!({"ok": true, "lines": head.lines, "last_hash": head.last_hash}),
-                        );
-                    } else {
-                        emit_line(&format!(
-                            "audit ok: {} lines, head {}",
-                            head.lines,
-                            head.last_hash.as_deref().unwrap_or("(empty)")
-                        ));
-                    }
-                    Ok(Outcome::Ok)
+        Err(error) => {
+            if json_mode {
+                let mut body = json!({"code": error.code, "message": error.message});
+                if let (Some(body), Some(extra)) = (body.as_object_mut(), error.extra.as_object()) {
+                    body.extend(extra.clone());
                 }
-                Err(audit::AuditError::Broken {
-                    path,
-                    line,
-                    kind,
-                    detail,
-                }) => {
-                    if json {
-                        emit_json(
-                            &json!({"ok": false, "error": {"code": kind.code(), "message": detail, "path": path, "line": line}}),
-                        );
-                    } else {
-                        eprintln!(
-                            "audit broken at {}:{line} [{}]: {detail}",
-                            path.display(),
-                            kind.code()
-                        );
-                    }
-                    Ok(Outcome::Failed)
-                }
-                Err(e) => Err(CodedError {
-                    code: e.code(),
-                    error: anyhow::Error::new(e).context("verify audit log"),
-                    exit: 2,
-                }),
+                emit_line(&json!({"ok": false, "error": body}).to_string());
+            } else {
+                eprintln!("{program}: error[{}]: {}", error.code, error.message);
             }
+            ExitCode::from(error.exit)
         }
     }
 }
 
-/// Writes one JSON document on stdout.
-fn emit_json(value: &Value) {
-    let text = serde_json::to_string(value).unwrap_or_else(|_| "{\"ok\":false}".to_owned());
-    emit_line(&text);
+fn dispatch(command: Command) -> Result<Reply, CodedError> {
+    match command {
+        Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args),
+        Command::Contract(ContractCommand::Show { .. }) => contract_show(),
+        Command::Audit(AuditCommand::Verify { data_dir, .. }) => audit_verify(data_dir),
+    }
+}
+
+fn ingest_error(error: IngestError) -> CodedError {
+    let exit = if error.is_environment() { 2 } else { 1 };
+    CodedError::new(error.code(), format!("failed to ingest: {error}"), exit)
+}
+
+fn handoff_ingest(args: &IngestArgs) -> Result<Reply, CodedError> {
+    let options = IngestOptions {
+        mode: match args.mode {
+            ModeArg::Hardlink => ImportMode::Hardlink,
+            ModeArg::Copy => ImportMode::Copy,
+        },
+        strict: !args.no_strict,
+        workers: std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1),
+    };
+    let report = ingest_handoff(
+        &args.handoff_root,
+        &DataRoot::new(&args.data_dir),
+        &options,
+        &SystemClock,
+    )
+    .map_err(ingest_error)?;
+    let mut document =
+        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    document["ok"] = json!(true);
+    let c = &report.counts;
+    let human = format!(
+        "ingested {} ({} layout) into {}\n  rows: {} seen, {} copied; media: {} files, {} linked, {} copied, {} already present, {} bytes\n  stage 1: {} complete frames of {}\n  {} warnings; {} ms; marker {}",
+        report.handoff_root.display(),
+        report.layout,
+        report.data_root.display(),
+        report.rows_seen,
+        c.metadata_rows_copied,
+        report.media_files_seen,
+        c.media_files_linked,
+        c.media_files_copied,
+        report.media_files_present,
+        c.bytes_ingested,
+        c.stage1_complete_records,
+        report.frames,
+        report.warnings.len(),
+        report.timings.total_ms,
+        report.marker_path.display(),
+    );
+    Ok(Reply {
+        ok: true,
+        json: document,
+        human,
+    })
+}
+
+fn contract_show() -> Result<Reply, CodedError> {
+    let identity =
+        ContractIdentity::embedded().map_err(|e| CodedError::new(e.code(), e.to_string(), 2))?;
+    Ok(Reply {
+        ok: true,
+        json: json!({"ok": true, "contract_version": identity.contract_version, "schema_hash": identity.schema_hash}),
+        human: format!(
+            "contract_version {}\nschema_hash {}",
+            identity.contract_version, identity.schema_hash
+        ),
+    })
+}
+
+fn audit_verify(data_dir: PathBuf) -> Result<Reply, CodedError> {
+    if !data_dir.is_dir() {
+        return Err(CodedError::new(
+            "data_dir_missing",
+            format!("data dir {} is not a directory", data_dir.display()),
+            2,
+        ));
+    }
+    match audit::AuditLog::in_data_root(&data_dir).verify() {
+        Ok(head) => Ok(Reply {
+            ok: true,
+            json: json!({"ok": true, "lines": head.lines, "last_hash": head.last_hash}),
+            human: format!(
+                "audit ok: {} lines, head {}",
+                head.lines,
+                head.last_hash.as_deref().unwrap_or("(empty)")
+            ),
+        }),
+        Err(audit::AuditError::Broken {
+            path,
+            line,
+            kind,
+            detail,
+        }) => {
+            let mut error = CodedError::new(
+                kind.code(),
+                format!(
+                    "audit log {} is broken at line {line}: {detail}",
+                    path.display()
+                ),
+                1,
+            );
+            error.extra = json!({"path": path, "line": line});
+            Err(error)
+        }
+        Err(e) => Err(CodedError::new(
+            e.code(),
+            format!("failed to verify audit log: {e}"),
+            2,
+        )),
+    }
 }
 
 /// Writes a line on stdout; a closed pipe ends the process quietly with exit 0.
 fn emit_line(text: &str) {
     let mut stdout = io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{text}")
-        .and_then(|()| stdout.flush())
-        .context("write stdout")
-    {
-        if e.downcast_ref::<io::Error>().map(io::Error::kind) == Some(io::ErrorKind::BrokenPipe) {
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("autocapture: {e:#}");
+        eprintln!("autocapture: write stdout: {e}");
         std::process::exit(2);
     }
 }

@@ -1,0 +1,105 @@
+//! Digests of a DataRoot's logical content, for comparing two DataRoots (re-ingest changes
+//! nothing, ingest order does not matter, a crash-and-rerun converges): every row of the evidence
+//! and derived tables in id order with every column quoted, and every media file with its hash.
+
+use std::path::Path;
+
+use anyhow::Context;
+use autocapture_core::contract::sha256_file;
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableDigest {
+    pub rows: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataRootDigest {
+    pub metadata: TableDigest,
+    pub derived: TableDigest,
+    pub media: TableDigest,
+}
+
+/// Digest of `table` in the database at `db` (an absent database is an empty table).
+pub fn table_digest(db: &Path, table: &str, columns: &str) -> anyhow::Result<TableDigest> {
+    let mut hasher = Sha256::new();
+    let mut rows = 0u64;
+    if db.is_file() {
+        let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("open {}", db.display()))?;
+        let quoted: Vec<String> = columns
+            .split(',')
+            .map(|c| format!("quote({})", c.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {table} ORDER BY id",
+            quoted.join(" || ',' || ")
+        );
+        let mut stmt = conn
+            .prepare(&sql)
+            .with_context(|| format!("query {table} in {}", db.display()))?;
+        let mut cursor = stmt.query([])?;
+        while let Some(row) = cursor.next()? {
+            let line: String = row.get(0)?;
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+            rows += 1;
+        }
+    }
+    Ok(TableDigest {
+        rows,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// Every regular file under `dir` with its sha256, in path order.
+pub fn tree_digest(dir: &Path) -> anyhow::Result<TableDigest> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for (relpath, sha) in &files {
+        hasher.update(format!("{relpath}\t{sha}\n").as_bytes());
+    }
+    Ok(TableDigest {
+        rows: files.len() as u64,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            let relpath = path.strip_prefix(root)?.to_string_lossy().into_owned();
+            out.push((relpath, sha256_file(&path)?.0));
+        }
+    }
+    Ok(())
+}
+
+/// The logical content of the DataRoot at `root`.
+pub fn digest(root: &Path) -> anyhow::Result<DataRootDigest> {
+    Ok(DataRootDigest {
+        metadata: table_digest(
+            &root.join("metadata.db"),
+            "metadata",
+            "id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id",
+        )?,
+        derived: table_digest(
+            &root.join("derived").join("stage1_derived.db"),
+            "derived",
+            "id, record_type, ts_utc, payload, run_id, source_record_id",
+        )?,
+        media: tree_digest(&root.join("media"))?,
+    })
+}

@@ -1,0 +1,546 @@
+//! Stage-1 ingest on real generated handoffs: copies everything once, nothing twice, the same
+//! DataRoot whatever the order, a marker that validates, and for every bad input a stable error
+//! code, no marker, and a DataRoot left exactly as it was.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use autocapture_core::clock::SteppingClock;
+use autocapture_core::ingest::{
+    ImportMode, IngestError, IngestOptions, IngestReport, acquire_instance_lock, ingest_handoff,
+};
+use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::store::DataRoot;
+use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
+use autocapture_gates::dataroot::{DataRootDigest, digest};
+use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
+use autocapture_gates::fixtures::story::Story;
+use rusqlite::Connection;
+use serde_json::Value;
+use time::macros::datetime;
+
+struct Corpus {
+    dir: tempfile::TempDir,
+    handoffs: Vec<PathBuf>,
+}
+
+impl Corpus {
+    fn data_root(&self, name: &str) -> DataRoot {
+        DataRoot::new(self.dir.path().join(name))
+    }
+}
+
+fn corpus(frames: u64, handoffs: u32) -> Corpus {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spool = dir.path().join("spool");
+    let story = Story::default_story().expect("story");
+    generate(
+        &story,
+        &GenerateOptions {
+            out: spool.clone(),
+            seed: 5,
+            frames,
+            handoffs,
+        },
+    )
+    .expect("generate");
+    let mut list: Vec<PathBuf> = fs::read_dir(&spool)
+        .expect("spool")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    list.sort();
+    Corpus {
+        dir,
+        handoffs: list,
+    }
+}
+
+fn options(mode: ImportMode) -> IngestOptions {
+    IngestOptions {
+        mode,
+        strict: true,
+        workers: 2,
+    }
+}
+
+fn ingest(
+    handoff: &Path,
+    data_root: &DataRoot,
+    opts: &IngestOptions,
+) -> Result<IngestReport, IngestError> {
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 08:00:00 UTC),
+        time::Duration::milliseconds(3),
+    );
+    ingest_handoff(handoff, data_root, opts, &clock)
+}
+
+fn truth_rows(corpus: &Corpus) -> Vec<u64> {
+    let truth: Value = serde_json::from_str(
+        &fs::read_to_string(corpus.dir.path().join("spool/truth.json")).expect("truth"),
+    )
+    .expect("json");
+    truth["handoffs"]
+        .as_array()
+        .expect("handoffs")
+        .iter()
+        .map(|h| h["rows"].as_u64().unwrap_or(0))
+        .collect()
+}
+
+/// Files whose names mark them as temporary, anywhere under `dir`.
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".tmp"))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn first_ingest_copies_everything_and_a_second_changes_nothing() {
+    let corpus = corpus(300, 3);
+    let data = corpus.data_root("data");
+    let rows = truth_rows(&corpus);
+    for (handoff, expected_rows) in corpus.handoffs.iter().zip(&rows) {
+        let report = ingest(handoff, &data, &options(ImportMode::Hardlink)).expect("first ingest");
+        assert_eq!(
+            report.counts.metadata_rows_copied, *expected_rows,
+            "{}",
+            report.layout
+        );
+        assert_eq!(report.rows_seen, *expected_rows);
+        assert_eq!(report.counts.media_files_linked, 100);
+        assert_eq!(report.counts.media_files_copied, 0);
+        assert_eq!(report.payloads_not_json, 0);
+        assert!(report.counts.stage1_complete_records > 0);
+        assert!(matches!(marker::read(handoff), MarkerState::Valid(_)));
+    }
+    let before = digest(&data.root).expect("digest");
+    assert_eq!(before.metadata.rows, rows.iter().sum::<u64>());
+    assert_eq!(before.media.rows, 300);
+    for handoff in &corpus.handoffs {
+        let report = ingest(handoff, &data, &options(ImportMode::Hardlink)).expect("re-ingest");
+        assert_eq!(report.counts.metadata_rows_copied, 0);
+        assert_eq!(
+            report.counts.media_files_linked + report.counts.media_files_copied,
+            0
+        );
+        assert_eq!(report.media_files_present, 100);
+        assert_eq!(report.counts.bytes_ingested, 0);
+    }
+    assert_eq!(
+        digest(&data.root).expect("digest"),
+        before,
+        "re-ingest changed the DataRoot"
+    );
+    assert!(
+        temp_files(corpus.dir.path()).is_empty(),
+        "{:?}",
+        temp_files(corpus.dir.path())
+    );
+    autocapture_core::audit::AuditLog::in_data_root(&data.root)
+        .verify()
+        .expect("audit chain verifies");
+}
+
+#[test]
+fn ingest_order_does_not_change_the_evidence() {
+    let corpus = corpus(240, 3);
+    let (forward, backward) = (corpus.data_root("forward"), corpus.data_root("backward"));
+    for handoff in &corpus.handoffs {
+        ingest(handoff, &forward, &options(ImportMode::Hardlink)).expect("forward");
+    }
+    for handoff in corpus.handoffs.iter().rev() {
+        ingest(handoff, &backward, &options(ImportMode::Copy)).expect("backward");
+    }
+    let (a, b) = (
+        digest(&forward.root).expect("digest"),
+        digest(&backward.root).expect("digest"),
+    );
+    assert_eq!(a.metadata, b.metadata);
+    assert_eq!(a.media, b.media);
+    assert_eq!(a.derived.rows, b.derived.rows);
+}
+
+#[test]
+fn marker_validates_and_digests_match_a_reingest() {
+    let corpus = corpus(120, 1);
+    let data = corpus.data_root("data");
+    let handoff = &corpus.handoffs[0];
+    let first = ingest(handoff, &data, &options(ImportMode::Hardlink)).expect("ingest");
+    let text = fs::read_to_string(handoff.join("reap_eligible.json")).expect("marker");
+    assert!(
+        text.ends_with("}\n") && text.contains("\n  \"counts\": {"),
+        "2-space indent, trailing newline"
+    );
+    let value: Value = serde_json::from_str(&text).expect("json");
+    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    assert_eq!(
+        set.validate("reap-eligible", &value).expect("validate"),
+        Vec::<String>::new()
+    );
+    assert_eq!(value["integrity"]["rows_count"], first.rows_seen);
+    assert_eq!(value["ingest_run_id"], "ingest_20260221T080000000000Z");
+    let again = ingest(handoff, &data, &options(ImportMode::Hardlink)).expect("re-ingest");
+    assert_eq!(
+        again.integrity, first.integrity,
+        "the digests describe the handoff, not the run"
+    );
+    // Stage-1 markers validate too.
+    let conn = Connection::open(data.derived_db()).expect("derived db");
+    let payload: String = conn
+        .query_row("SELECT payload FROM derived LIMIT 1", [], |r| r.get(0))
+        .expect("a marker");
+    let payload: Value = serde_json::from_str(&payload).expect("json");
+    assert_eq!(
+        set.validate("stage1-complete", &payload).expect("validate"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn copy_mode_and_a_real_cross_device_fallback_import_the_same_bytes() {
+    let corpus = corpus(90, 1);
+    let copied = corpus.data_root("copied");
+    let report =
+        ingest(&corpus.handoffs[0], &copied, &options(ImportMode::Copy)).expect("copy mode");
+    assert_eq!(
+        (
+            report.counts.media_files_linked,
+            report.counts.media_files_copied
+        ),
+        (0, 90)
+    );
+    // /dev/shm is another filesystem on Linux: hardlinks into it fail with EXDEV.
+    let shm = Path::new("/dev/shm");
+    let other_fs = shm.is_dir()
+        && fs::metadata(shm)
+            .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+            .ok()
+            != fs::metadata(corpus.dir.path())
+                .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+                .ok();
+    let fallback_dir = if other_fs {
+        tempfile::tempdir_in(shm).expect("tmpfs dir")
+    } else {
+        tempfile::tempdir().expect("dir")
+    };
+    let fallback = DataRoot::new(fallback_dir.path().join("data"));
+    let report = ingest(
+        &corpus.handoffs[0],
+        &fallback,
+        &options(if other_fs {
+            ImportMode::Hardlink
+        } else {
+            ImportMode::Copy
+        }),
+    )
+    .expect("fallback");
+    assert_eq!(
+        (
+            report.counts.media_files_linked,
+            report.counts.media_files_copied
+        ),
+        (0, 90)
+    );
+    assert_eq!(
+        digest(&copied.root).expect("digest").media,
+        digest(&fallback.root).expect("digest").media
+    );
+    assert!(temp_files(fallback_dir.path()).is_empty());
+}
+
+/// Breaks a fresh handoff with `damage`, ingests it into a DataRoot that already holds another
+/// handoff, and expects `code`, no marker, and the DataRoot's content unchanged.
+#[track_caller]
+fn check_failure(damage: impl FnOnce(&Path, &DataRoot), code: &str) {
+    let corpus = corpus(60, 2);
+    let data = corpus.data_root("data");
+    ingest(&corpus.handoffs[0], &data, &options(ImportMode::Hardlink)).expect("baseline ingest");
+    let target = &corpus.handoffs[1];
+    damage(target, &data);
+    let before: DataRootDigest = digest(&data.root).expect("digest");
+    let err = ingest(target, &data, &options(ImportMode::Hardlink)).expect_err("must fail");
+    assert_eq!(err.code(), code, "{err}");
+    assert!(
+        matches!(marker::read(target), MarkerState::Missing),
+        "no marker on failure"
+    );
+    assert_eq!(
+        digest(&data.root).expect("digest"),
+        before,
+        "DataRoot changed by a failed ingest"
+    );
+    assert!(temp_files(corpus.dir.path()).is_empty());
+}
+
+fn first_frame_blob(handoff: &Path) -> PathBuf {
+    let conn = Connection::open(handoff.join("metadata.db")).expect("open");
+    let (table, payload) = table_and_payload(&conn);
+    let json: String = conn
+        .query_row(&format!("SELECT {payload} FROM {table} WHERE record_type = 'evidence.capture.frame' ORDER BY 1 LIMIT 1"), [], |r| r.get(0))
+        .expect("frame");
+    let frame: Value = serde_json::from_str(&json).expect("json");
+    let blob = frame["blob_path"]
+        .as_str()
+        .expect("blob_path")
+        .replace('\\', "/");
+    handoff
+        .join("media")
+        .join(blob.split_once("media/").expect("media/").1)
+}
+
+fn table_and_payload(conn: &Connection) -> (&'static str, &'static str) {
+    let has_records: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'records'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("q");
+    if has_records {
+        ("records", "json")
+    } else {
+        ("metadata", "payload")
+    }
+}
+
+fn set_first_frame_blob_path(handoff: &Path, blob_path: &str) {
+    let conn = Connection::open(handoff.join("metadata.db")).expect("open");
+    let (table, payload) = table_and_payload(&conn);
+    let sql = format!(
+        "UPDATE {table} SET {payload} = json_set({payload}, '$.blob_path', ?1) WHERE id = (SELECT id FROM {table} WHERE record_type = 'evidence.capture.frame' ORDER BY id LIMIT 1)"
+    );
+    assert_eq!(conn.execute(&sql, [blob_path]).expect("update"), 1);
+}
+
+#[test]
+fn missing_metadata_db() {
+    check_failure(
+        |h, _| fs::remove_file(h.join("metadata.db")).expect("rm"),
+        "handoff_metadata_missing",
+    );
+}
+
+#[test]
+fn garbage_metadata_db() {
+    check_failure(
+        |h, _| {
+            fs::write(h.join("metadata.db"), b"this is not a database, just text").expect("write")
+        },
+        "handoff_metadata_corrupt",
+    );
+}
+
+#[test]
+fn truncated_metadata_db() {
+    check_failure(
+        |h, _| {
+            let bytes = fs::read(h.join("metadata.db")).expect("read");
+            fs::write(h.join("metadata.db"), &bytes[..bytes.len() / 3]).expect("truncate");
+        },
+        "handoff_metadata_corrupt",
+    );
+}
+
+#[test]
+fn neither_table() {
+    check_failure(
+        |h, _| {
+            fs::remove_file(h.join("metadata.db")).expect("rm");
+            Connection::open(h.join("metadata.db"))
+                .expect("create")
+                .execute_batch("CREATE TABLE events (x TEXT)")
+                .expect("ddl");
+        },
+        "handoff_metadata_table_missing",
+    );
+}
+
+#[test]
+fn parent_traversal_ref() {
+    check_failure(
+        |h, _| set_first_frame_blob_path(h, "media/../../../etc/passwd"),
+        "media_ref_unsafe",
+    );
+}
+
+#[test]
+fn drive_letter_ref() {
+    check_failure(
+        |h, _| set_first_frame_blob_path(h, "media/C:/Windows/win.ini"),
+        "media_ref_unsafe",
+    );
+}
+
+#[test]
+fn symlink_in_media() {
+    check_failure(
+        |h, _| {
+            std::os::unix::fs::symlink("/etc/passwd", h.join("media").join("evil.blob"))
+                .expect("symlink")
+        },
+        "media_not_regular",
+    );
+}
+
+#[test]
+fn fifo_in_media() {
+    check_failure(
+        |h, _| {
+            nix::unistd::mkfifo(
+                &h.join("media").join("pipe.blob"),
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            )
+            .expect("mkfifo")
+        },
+        "media_not_regular",
+    );
+}
+
+#[test]
+fn missing_media_in_strict_mode() {
+    check_failure(
+        |h, _| fs::remove_file(first_frame_blob(h)).expect("rm"),
+        "media_ref_missing",
+    );
+}
+
+#[test]
+fn blob_does_not_match_its_content_hash() {
+    check_failure(
+        |h, _| {
+            let blob = first_frame_blob(h);
+            let mut bytes = fs::read(&blob).expect("read");
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xff;
+            fs::write(&blob, bytes).expect("write");
+        },
+        "media_hash_mismatch",
+    );
+}
+
+#[test]
+fn a_different_file_already_in_the_data_dir() {
+    check_failure(
+        |h, data| {
+            let blob = first_frame_blob(h);
+            let rel = blob.strip_prefix(h.join("media")).expect("under media");
+            let dest = data.media_dir().join(rel);
+            fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            fs::write(&dest, b"someone else's bytes").expect("write");
+        },
+        "media_conflict",
+    );
+}
+
+#[test]
+fn lock_held_by_another_writer() {
+    let corpus = corpus(30, 1);
+    let data = corpus.data_root("data");
+    data.create_dirs().expect("dirs");
+    let _held = acquire_instance_lock(&data).expect("first lock");
+    let err =
+        ingest(&corpus.handoffs[0], &data, &options(ImportMode::Hardlink)).expect_err("lock held");
+    assert_eq!(err.code(), "instance_lock_held");
+    assert!(matches!(
+        marker::read(&corpus.handoffs[0]),
+        MarkerState::Missing
+    ));
+}
+
+#[test]
+fn data_dir_that_is_a_file() {
+    let corpus = corpus(30, 1);
+    let path = corpus.dir.path().join("data");
+    fs::write(&path, b"not a dir").expect("write");
+    let err = ingest(
+        &corpus.handoffs[0],
+        &DataRoot::new(&path),
+        &options(ImportMode::Hardlink),
+    )
+    .expect_err("unwritable");
+    assert_eq!(err.code(), "data_dir_unwritable");
+    assert!(matches!(
+        marker::read(&corpus.handoffs[0]),
+        MarkerState::Missing
+    ));
+}
+
+#[test]
+fn row_without_id() {
+    check_failure(
+        |h, _| {
+            let conn = Connection::open(h.join("metadata.db")).expect("open");
+            let (table, payload) = table_and_payload(&conn);
+            conn.execute(&format!("INSERT INTO {table} (id, record_type, ts_utc, {payload}) VALUES (NULL, 'x', 'y', '{{}}')"), [])
+                .expect("insert");
+        },
+        "handoff_row_id_missing",
+    );
+}
+
+#[test]
+fn non_json_payloads_are_kept_raw_and_counted() {
+    let corpus = corpus(30, 1);
+    let data = corpus.data_root("data");
+    let conn = Connection::open(corpus.handoffs[0].join("metadata.db")).expect("open");
+    conn.execute(
+        "INSERT INTO metadata (id, record_type, ts_utc, payload, run_id) VALUES ('run1/odd/1', 'odd', '2026-02-20T09:00:00Z', 'not json {', 'run1'), ('run1/odd/2', 'odd', NULL, X'00FF10', 'run1')",
+        [],
+    )
+    .expect("insert");
+    let report =
+        ingest(&corpus.handoffs[0], &data, &options(ImportMode::Hardlink)).expect("not fatal");
+    assert_eq!(report.payloads_not_json, 2);
+    let db = Connection::open(data.metadata_db()).expect("open");
+    let text: String = db
+        .query_row(
+            "SELECT payload FROM metadata WHERE id = 'run1/odd/1'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_eq!(text, "not json {");
+    let blob: Vec<u8> = db
+        .query_row(
+            "SELECT payload FROM metadata WHERE id = 'run1/odd/2'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_eq!(blob, vec![0x00, 0xff, 0x10], "payload bytes unchanged");
+}
+
+#[test]
+fn missing_media_without_strict_is_a_warning() {
+    let corpus = corpus(30, 1);
+    let data = corpus.data_root("data");
+    fs::remove_file(first_frame_blob(&corpus.handoffs[0])).expect("rm");
+    let opts = IngestOptions {
+        strict: false,
+        ..options(ImportMode::Hardlink)
+    };
+    let report = ingest(&corpus.handoffs[0], &data, &opts).expect("non-strict");
+    assert_eq!(report.media_refs_missing, 1);
+    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.warnings[0].code, "media_ref_missing");
+    assert!(matches!(
+        marker::read(&corpus.handoffs[0]),
+        MarkerState::Valid(_)
+    ));
+}
