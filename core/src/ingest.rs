@@ -62,6 +62,9 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Threads used to hash media (at least 1).
     pub workers: usize,
+    /// With a cap in (0, 1], media hashing pauses between batches so that it uses at most this
+    /// share of one core (the `active-safe` budget). `None` runs flat out.
+    pub cpu_cap: Option<f64>,
 }
 
 impl Default for IngestOptions {
@@ -70,6 +73,7 @@ impl Default for IngestOptions {
             mode: ImportMode::Hardlink,
             strict: true,
             workers: 1,
+            cpu_cap: None,
         }
     }
 }
@@ -592,7 +596,9 @@ impl<'a> Ingest<'a> {
                 break;
             };
             last = Some(final_path.clone());
+            let batch_started = Instant::now();
             let checked = self.check_batch(&batch)?;
+            throttle(self.options.cpu_cap, batch_started.elapsed());
             let tx = self
                 .conn
                 .unchecked_transaction()
@@ -823,6 +829,13 @@ impl<'a> Ingest<'a> {
                 .map_err(store_err(&db_path))?;
         }
         Ok(())
+    }
+}
+
+/// Sleeps so that `busy` is at most `cap` of the wall time (duty-cycle throttle).
+fn throttle(cap: Option<f64>, busy: std::time::Duration) {
+    if let Some(cap) = cap.filter(|c| *c > 0.0 && *c < 1.0) {
+        std::thread::sleep(busy.mul_f64((1.0 - cap) / cap));
     }
 }
 

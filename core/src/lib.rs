@@ -9,10 +9,14 @@
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
+//! - [`activity`]: the activity signal and the fail-closed foreground gate.
+//! - [`drain`]: a whole spool through Stage 1, gated on activity.
 
+pub mod activity;
 pub mod audit;
 pub mod clock;
 pub mod contract;
+pub mod drain;
 pub mod durable;
 pub mod handoff;
 pub mod ingest;

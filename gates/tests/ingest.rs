@@ -62,6 +62,7 @@ fn options(mode: ImportMode) -> IngestOptions {
         mode,
         strict: true,
         workers: 2,
+        cpu_cap: None,
     }
 }
 

@@ -7,9 +7,11 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use autocapture_core::activity::DEFAULT_FRESH_SECONDS;
 use autocapture_core::audit;
 use autocapture_core::clock::SystemClock;
 use autocapture_core::contract::ContractIdentity;
+use autocapture_core::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
 use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -43,6 +45,40 @@ enum Command {
 enum HandoffCommand {
     /// Ingest one handoff directory, then write its reap_eligible.json.
     Ingest(IngestArgs),
+    /// Ingest every handoff of a spool in name order, gated on the user's activity.
+    Drain(DrainArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BudgetArg {
+    /// Work only while a fresh activity signal says the user is idle; pause otherwise.
+    Auto,
+    /// Work even while the user is active, with one throttled worker.
+    ActiveSafe,
+    /// Work with every core.
+    IdleMax,
+}
+
+#[derive(Debug, Args)]
+struct DrainArgs {
+    #[arg(long)]
+    spool_root: PathBuf,
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    budget: BudgetArg,
+    /// The activity signal file (default: <data-dir>/activity/activity_signal.json, then
+    /// <data-dir>/activity_signal.json).
+    #[arg(long)]
+    activity_signal: Option<PathBuf>,
+    /// Re-ingest handoffs that already have a valid marker.
+    #[arg(long)]
+    include_marked: bool,
+    /// Stop at the first failing handoff.
+    #[arg(long)]
+    fail_fast: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -119,6 +155,7 @@ impl Command {
     fn json(&self) -> bool {
         match self {
             Command::Handoff(HandoffCommand::Ingest(args)) => args.json,
+            Command::Handoff(HandoffCommand::Drain(args)) => args.json,
             Command::Contract(ContractCommand::Show { json })
             | Command::Audit(AuditCommand::Verify { json, .. }) => *json,
         }
@@ -169,6 +206,7 @@ pub fn run(program: &str) -> ExitCode {
 fn dispatch(command: Command) -> Result<Reply, CodedError> {
     match command {
         Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args),
+        Command::Handoff(HandoffCommand::Drain(args)) => handoff_drain(&args),
         Command::Contract(ContractCommand::Show { .. }) => contract_show(),
         Command::Audit(AuditCommand::Verify { data_dir, .. }) => audit_verify(data_dir),
     }
@@ -189,6 +227,7 @@ fn handoff_ingest(args: &IngestArgs) -> Result<Reply, CodedError> {
         workers: std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1),
+        cpu_cap: None,
     };
     let report = ingest_handoff(
         &args.handoff_root,
@@ -221,6 +260,92 @@ fn handoff_ingest(args: &IngestArgs) -> Result<Reply, CodedError> {
     );
     Ok(Reply {
         ok: true,
+        json: document,
+        human,
+    })
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+}
+
+fn handoff_drain(args: &DrainArgs) -> Result<Reply, CodedError> {
+    let options = DrainOptions {
+        budget: match args.budget {
+            BudgetArg::Auto => Budget::Auto,
+            BudgetArg::ActiveSafe => Budget::ActiveSafe,
+            BudgetArg::IdleMax => Budget::IdleMax,
+        },
+        activity_signal: args.activity_signal.clone(),
+        fresh_seconds: DEFAULT_FRESH_SECONDS,
+        include_marked: args.include_marked,
+        fail_fast: args.fail_fast,
+        ingest: IngestOptions::default(),
+        cores: cores(),
+    };
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut on_event = |event: DrainEvent<'_>| match event {
+        DrainEvent::Started { handoffs } => {
+            if io::IsTerminal::is_terminal(&io::stderr()) {
+                let progress = indicatif::ProgressBar::new(handoffs as u64);
+                progress.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} handoffs {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar = Some(progress);
+            }
+        }
+        DrainEvent::Finished { name, status } => {
+            if let Some(progress) = &bar {
+                progress.set_message(format!("{name}: {status:?}"));
+                progress.inc(1);
+            }
+        }
+    };
+    let report = drain(
+        &args.spool_root,
+        &DataRoot::new(&args.data_dir),
+        &options,
+        &SystemClock,
+        &mut on_event,
+    )
+    .map_err(|e| match e {
+        autocapture_core::drain::DrainError::Ingest(inner) => ingest_error(inner),
+        other => CodedError::new(other.code(), format!("failed to drain: {other}"), 2),
+    })?;
+    if let Some(progress) = bar {
+        progress.finish_and_clear();
+    }
+    let ok = report.state != DrainState::Failed;
+    let mut document =
+        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    document["ok"] = json!(ok);
+    let t = &report.totals;
+    let mut human = format!(
+        "drain {:?}: {} handoffs: {} ingested, {} skipped (marked), {} failed, {} not run; activity: {} ({})\n",
+        report.state,
+        t.handoffs,
+        t.ingested,
+        t.skipped_marked,
+        t.failed,
+        t.not_run,
+        report.activity.reason,
+        report.activity.detail
+    );
+    for outcome in &report.handoffs {
+        if outcome.status == HandoffStatus::Failed
+            && let Some(error) = &outcome.error
+        {
+            human.push_str(&format!(
+                "  {}: error[{}]: {}\n",
+                outcome.name, error.code, error.message
+            ));
+        }
+    }
+    Ok(Reply {
+        ok,
         json: document,
         human,
     })

@@ -1,0 +1,276 @@
+//! Draining a spool: every handoff under it, in sorted name order, through Stage 1, gated on the
+//! user's activity (contract §6).
+//!
+//! Budgets: `auto` works only while a fresh signal says the user is idle and pauses otherwise
+//! (checked before every handoff); `active-safe` always works, with one throttled hashing worker;
+//! `idle-max` always works, with every core. Handoffs with a valid v1 marker are skipped unless
+//! asked to re-ingest. The DataRoot's single-writer lock is respected: a drain that cannot have it
+//! fails before touching anything.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::activity::{ActivityState, read_state, signal_path};
+use crate::clock::Clock;
+use crate::handoff::METADATA_DB;
+use crate::ingest::{
+    IngestError, IngestOptions, IngestReport, acquire_instance_lock, ingest_handoff,
+};
+use crate::marker::{self, MarkerState};
+use crate::store::DataRoot;
+
+/// Share of one core the `active-safe` budget may use for hashing.
+pub const ACTIVE_SAFE_CPU_CAP: f64 = 0.25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Budget {
+    Auto,
+    ActiveSafe,
+    IdleMax,
+}
+
+#[derive(Debug, Clone)]
+pub struct DrainOptions {
+    pub budget: Budget,
+    pub activity_signal: Option<PathBuf>,
+    pub fresh_seconds: u32,
+    pub include_marked: bool,
+    pub fail_fast: bool,
+    /// Mode and strictness for every ingest; workers and CPU cap are set by the budget.
+    pub ingest: IngestOptions,
+    /// Cores available to `idle-max`.
+    pub cores: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffStatus {
+    Ingested,
+    SkippedMarked,
+    Failed,
+    /// Not reached: the drain paused or stopped first.
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandoffOutcome {
+    pub name: String,
+    pub path: PathBuf,
+    pub status: HandoffStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<OutcomeError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<IngestReport>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomeError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainState {
+    /// Every handoff was ingested or skipped.
+    Completed,
+    /// The user is active (or the signal cannot be trusted) and the budget is `auto`.
+    PausedActive,
+    /// At least one handoff failed.
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DrainTotals {
+    pub handoffs: u64,
+    pub ingested: u64,
+    pub skipped_marked: u64,
+    pub failed: u64,
+    pub not_run: u64,
+    pub rows_copied: u64,
+    pub media_files_linked: u64,
+    pub media_files_copied: u64,
+    pub bytes_ingested: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DrainReport {
+    pub state: DrainState,
+    pub budget: Budget,
+    pub workers: usize,
+    pub activity: ActivityState,
+    pub handoffs: Vec<HandoffOutcome>,
+    pub totals: DrainTotals,
+}
+
+#[derive(Debug, Error)]
+pub enum DrainError {
+    #[error("list spool {path}: {source}")]
+    Spool {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl DrainError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DrainError::Spool { .. } => "spool_unreadable",
+            DrainError::Ingest(inner) => inner.code(),
+        }
+    }
+}
+
+/// What the drain tells its caller as it goes (for a progress bar).
+#[derive(Debug, Clone, Copy)]
+pub enum DrainEvent<'a> {
+    Started {
+        handoffs: usize,
+    },
+    Finished {
+        name: &'a str,
+        status: HandoffStatus,
+    },
+}
+
+/// The handoffs of a spool: immediate subdirectories (not symlinks) holding `metadata.db`,
+/// sorted by name.
+pub fn list_handoffs(spool: &Path) -> Result<Vec<PathBuf>, DrainError> {
+    let spool_err = |source| DrainError::Spool {
+        path: spool.to_path_buf(),
+        source,
+    };
+    let mut handoffs = Vec::new();
+    for entry in std::fs::read_dir(spool).map_err(spool_err)? {
+        let path = entry.map_err(spool_err)?.path();
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if is_dir && path.join(METADATA_DB).exists() {
+            handoffs.push(path);
+        }
+    }
+    handoffs.sort();
+    Ok(handoffs)
+}
+
+/// Drains `spool` into `data_root`.
+pub fn drain(
+    spool: &Path,
+    data_root: &DataRoot,
+    options: &DrainOptions,
+    clock: &dyn Clock,
+    progress: &mut dyn FnMut(DrainEvent<'_>),
+) -> Result<DrainReport, DrainError> {
+    let handoffs = list_handoffs(spool)?;
+    data_root
+        .create_dirs()
+        .map_err(|source| IngestError::DataDir {
+            path: data_root.root.clone(),
+            source,
+        })?;
+    // Fail early, touching nothing, when another writer holds the DataRoot.
+    drop(acquire_instance_lock(data_root)?);
+    let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
+    let read_activity = || read_state(signal.as_deref(), clock.now(), options.fresh_seconds);
+    let mut activity = read_activity();
+    let (workers, cpu_cap) = match options.budget {
+        Budget::ActiveSafe => (1, Some(ACTIVE_SAFE_CPU_CAP)),
+        Budget::Auto | Budget::IdleMax => (options.cores.max(1), None),
+    };
+    let ingest_options = IngestOptions {
+        workers,
+        cpu_cap,
+        ..options.ingest.clone()
+    };
+    let mut outcomes: Vec<HandoffOutcome> = handoffs
+        .iter()
+        .map(|path| HandoffOutcome {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: path.clone(),
+            status: HandoffStatus::NotRun,
+            error: None,
+            report: None,
+        })
+        .collect();
+    progress(DrainEvent::Started {
+        handoffs: outcomes.len(),
+    });
+    let mut paused = false;
+    for outcome in &mut outcomes {
+        if !options.include_marked && matches!(marker::read(&outcome.path), MarkerState::Valid(_)) {
+            outcome.status = HandoffStatus::SkippedMarked;
+            progress(DrainEvent::Finished {
+                name: &outcome.name,
+                status: outcome.status,
+            });
+            continue;
+        }
+        if options.budget == Budget::Auto {
+            activity = read_activity();
+            if !activity.idle {
+                paused = true;
+                break;
+            }
+        }
+        match ingest_handoff(&outcome.path, data_root, &ingest_options, clock) {
+            Ok(report) => {
+                outcome.status = HandoffStatus::Ingested;
+                outcome.report = Some(Box::new(report));
+            }
+            Err(e) => {
+                outcome.status = HandoffStatus::Failed;
+                outcome.error = Some(OutcomeError {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        progress(DrainEvent::Finished {
+            name: &outcome.name,
+            status: outcome.status,
+        });
+        if outcome.status == HandoffStatus::Failed && options.fail_fast {
+            break;
+        }
+    }
+    let mut totals = DrainTotals {
+        handoffs: outcomes.len() as u64,
+        ..DrainTotals::default()
+    };
+    for outcome in &outcomes {
+        match outcome.status {
+            HandoffStatus::Ingested => totals.ingested += 1,
+            HandoffStatus::SkippedMarked => totals.skipped_marked += 1,
+            HandoffStatus::Failed => totals.failed += 1,
+            HandoffStatus::NotRun => totals.not_run += 1,
+        }
+        if let Some(report) = &outcome.report {
+            totals.rows_copied += report.counts.metadata_rows_copied;
+            totals.media_files_linked += report.counts.media_files_linked;
+            totals.media_files_copied += report.counts.media_files_copied;
+            totals.bytes_ingested += report.counts.bytes_ingested;
+        }
+    }
+    let state = if totals.failed > 0 {
+        DrainState::Failed
+    } else if paused {
+        DrainState::PausedActive
+    } else {
+        DrainState::Completed
+    };
+    Ok(DrainReport {
+        state,
+        budget: options.budget,
+        workers,
+        activity,
+        handoffs: outcomes,
+        totals,
+    })
+}
