@@ -164,7 +164,11 @@ impl Command {
 
 /// Runs the CLI; `program` names the binary in messages.
 pub fn run(program: &str) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Name the program `autocapture` in usage and help whatever the binary is called, so the
+    // deprecated name prints exactly the same text.
+    let args =
+        std::iter::once(std::ffi::OsString::from("autocapture")).chain(std::env::args_os().skip(1));
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let exit = if e.use_stderr() { 2 } else { 0 };

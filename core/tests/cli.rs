@@ -1,0 +1,367 @@
+//! The real `autocapture` and `autocapture-prime` binaries on real files: `--json` prints one
+//! document, errors carry stable codes and exit codes (0 ok, 1 failed, 2 usage/environment), and
+//! the deprecated name behaves identically apart from one line on stderr.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const CANONICAL: &str = env!("CARGO_BIN_EXE_autocapture");
+const PRIME: &str = env!("CARGO_BIN_EXE_autocapture-prime");
+
+/// A small handoff: one frame with its blob and a UIA snapshot, canonical layout.
+fn handoff(root: &Path, blob: &[u8]) -> PathBuf {
+    let dir = root.join("handoff_0001");
+    fs::create_dir_all(dir.join("media/run1")).expect("mkdir");
+    fs::write(dir.join("media/run1/frame_0.blob"), blob).expect("blob");
+    let conn = Connection::open(dir.join("metadata.db")).expect("db");
+    conn.execute_batch("CREATE TABLE metadata (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT)")
+        .expect("ddl");
+    let frame = json!({
+        "schema_version": 1, "record_type": "evidence.capture.frame", "run_id": "run1",
+        "ts_utc": "2026-02-20T09:00:00.000000Z", "width": 64, "height": 32,
+        "content_hash": hex::encode(Sha256::digest(b"frame zero")), "blob_path": "media/run1/frame_0.blob",
+        "uia_ref": {"record_id": "run1/evidence.uia.snapshot/0", "content_hash": "ab".repeat(32)},
+        "input_ref": {"record_id": "run1/derived.input.summary/0"},
+    });
+    let snapshot = json!({"schema_version": 1, "record_type": "evidence.uia.snapshot", "record_id": "run1/evidence.uia.snapshot/0"});
+    for (id, record_type, payload) in [
+        (
+            "run1/evidence.capture.frame/0",
+            "evidence.capture.frame",
+            frame,
+        ),
+        (
+            "run1/evidence.uia.snapshot/0",
+            "evidence.uia.snapshot",
+            snapshot,
+        ),
+    ] {
+        conn.execute(
+            "INSERT INTO metadata VALUES (?1, ?2, '2026-02-20T09:00:00.000000Z', ?3, 'run1')",
+            (id, record_type, payload.to_string()),
+        )
+        .expect("insert");
+    }
+    dir
+}
+
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run binary")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    let text = String::from_utf8(output.stdout.clone()).expect("utf8");
+    assert_eq!(text.lines().count(), 1, "exactly one line of JSON: {text}");
+    serde_json::from_str(&text).expect("stdout is JSON")
+}
+
+/// Blanks what legitimately differs between two runs: times, run ids and temp paths.
+fn normalise(mut value: Value, paths: &[&Path]) -> Value {
+    fn walk(value: &mut Value, paths: &[String]) {
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map.iter_mut() {
+                    if ["timings", "ingest_run_id", "ingested_at_utc"].contains(&key.as_str()) {
+                        *item = Value::Null;
+                    } else {
+                        walk(item, paths);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| walk(item, paths)),
+            Value::String(text) => {
+                for path in paths {
+                    *text = text.replace(path.as_str(), "<dir>");
+                }
+            }
+            _ => {}
+        }
+    }
+    let paths: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            p.canonicalize()
+                .unwrap_or(p.to_path_buf())
+                .display()
+                .to_string()
+        })
+        .collect();
+    walk(&mut value, &paths);
+    value
+}
+
+/// Blanks 64-character hex digests (audit heads differ between runs by their timestamps).
+fn blank_hashes(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.trim_end().len() == 64 && word.trim_end().bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                "<sha256>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn ingest_json_success_and_reingest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handoff = handoff(dir.path(), b"frame zero");
+    let data = dir.path().join("data");
+    let args = [
+        "handoff",
+        "ingest",
+        "--handoff-root",
+        handoff.to_str().expect("utf8"),
+        "--data-dir",
+        data.to_str().expect("utf8"),
+        "--json",
+    ];
+    let output = run(CANONICAL, &args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["counts"]["metadata_rows_copied"], 2);
+    assert_eq!(report["counts"]["media_files_linked"], 1);
+    assert_eq!(report["counts"]["stage1_complete_records"], 1);
+    assert!(report["timings"]["rows_per_s"].as_f64().is_some());
+    assert!(handoff.join("reap_eligible.json").is_file());
+    let again = stdout_json(&run(CANONICAL, &args));
+    assert_eq!(again["counts"]["metadata_rows_copied"], 0);
+    let verify = run(
+        CANONICAL,
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            data.to_str().expect("utf8"),
+            "--json",
+        ],
+    );
+    assert_eq!(stdout_json(&verify)["lines"], 2);
+}
+
+#[test]
+fn errors_have_codes_and_exit_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handoff = handoff(dir.path(), b"not the declared bytes");
+    let data = dir.path().join("data");
+    let (h, d) = (
+        handoff.to_str().expect("utf8"),
+        data.to_str().expect("utf8"),
+    );
+    // Bad input: exit 1, code in JSON, no marker.
+    let output = run(
+        CANONICAL,
+        &[
+            "handoff",
+            "ingest",
+            "--handoff-root",
+            h,
+            "--data-dir",
+            d,
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let error = stdout_json(&output);
+    assert_eq!(error["ok"], false);
+    assert_eq!(error["error"]["code"], "media_hash_mismatch");
+    assert!(!handoff.join("reap_eligible.json").exists());
+    // Without --json the code is on stderr and stdout is empty.
+    let output = run(
+        CANONICAL,
+        &["handoff", "ingest", "--handoff-root", h, "--data-dir", d],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("error[media_hash_mismatch]"));
+    // Usage errors: exit 2.
+    assert_eq!(
+        run(CANONICAL, &["handoff", "ingest", "--bogus"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(
+            CANONICAL,
+            &[
+                "handoff",
+                "ingest",
+                "--handoff-root",
+                h,
+                "--data-dir",
+                d,
+                "--mode",
+                "teleport"
+            ]
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(run(CANONICAL, &["--help"]).status.code(), Some(0));
+    // Environment: a data dir that is a file is exit 2.
+    fs::write(dir.path().join("file"), b"x").expect("write");
+    let output = run(
+        CANONICAL,
+        &[
+            "handoff",
+            "ingest",
+            "--handoff-root",
+            h,
+            "--data-dir",
+            dir.path().join("file").to_str().expect("utf8"),
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout_json(&output)["error"]["code"], "data_dir_unwritable");
+}
+
+#[test]
+fn prime_is_the_same_program_with_one_deprecation_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let handoff_a = handoff(&a, b"frame zero");
+    let handoff_b = handoff(&b, b"frame zero");
+    let empty_spool = dir.path().join("empty_spool");
+    fs::create_dir_all(&empty_spool).expect("mkdir");
+    let cases: Vec<(Vec<String>, Vec<String>)> = {
+        let s = |p: &Path| p.to_str().expect("utf8").to_owned();
+        let ingest = |h: &Path, d: &Path| {
+            vec![
+                "handoff".into(),
+                "ingest".into(),
+                "--handoff-root".into(),
+                s(h),
+                "--data-dir".into(),
+                s(d),
+                "--json".into(),
+            ]
+        };
+        let drain = |d: &Path| {
+            vec![
+                "handoff".into(),
+                "drain".into(),
+                "--spool-root".into(),
+                s(&empty_spool),
+                "--data-dir".into(),
+                s(d),
+                "--json".into(),
+            ]
+        };
+        vec![
+            (
+                ingest(&handoff_a, &a.join("data")),
+                ingest(&handoff_b, &b.join("data")),
+            ),
+            (
+                ingest(&handoff_a, &a.join("data")),
+                ingest(&handoff_b, &b.join("data")),
+            ),
+            (
+                ingest(&a.join("missing"), &a.join("data")),
+                ingest(&b.join("missing"), &b.join("data")),
+            ),
+            (drain(&a.join("data")), drain(&b.join("data"))),
+            (
+                vec!["contract".into(), "show".into(), "--json".into()],
+                vec!["contract".into(), "show".into(), "--json".into()],
+            ),
+            (
+                vec![
+                    "audit".into(),
+                    "verify".into(),
+                    "--data-dir".into(),
+                    s(&a.join("data")),
+                ],
+                vec![
+                    "audit".into(),
+                    "verify".into(),
+                    "--data-dir".into(),
+                    s(&b.join("data")),
+                ],
+            ),
+            (
+                vec!["handoff".into(), "drain".into()],
+                vec!["handoff".into(), "drain".into()],
+            ),
+        ]
+    };
+    for (args_a, args_b) in cases {
+        let canonical = run(
+            CANONICAL,
+            &args_a.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        let prime = run(
+            PRIME,
+            &args_b.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            canonical.status.code(),
+            prime.status.code(),
+            "exit codes differ for {args_a:?}"
+        );
+        let (text_a, text_b) = (
+            String::from_utf8_lossy(&canonical.stdout),
+            String::from_utf8_lossy(&prime.stdout),
+        );
+        if args_a.contains(&"--json".to_owned()) {
+            assert_eq!(
+                normalise(stdout_json(&canonical), &[&a]),
+                normalise(stdout_json(&prime), &[&b]),
+                "stdout differs for {args_a:?}"
+            );
+        } else {
+            assert_eq!(
+                blank_hashes(&text_a.replace(a.to_str().expect("utf8"), "<dir>")),
+                blank_hashes(&text_b.replace(b.to_str().expect("utf8"), "<dir>")),
+                "stdout differs for {args_a:?}"
+            );
+        }
+        let stderr = String::from_utf8_lossy(&prime.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("autocapture-prime: deprecated"),
+            "{stderr}"
+        );
+        let rest: Vec<&str> = stderr.lines().skip(1).collect();
+        let canonical_stderr =
+            String::from_utf8_lossy(&canonical.stderr).replace(a.to_str().expect("utf8"), "<dir>");
+        assert_eq!(
+            rest.join("\n").replace(b.to_str().expect("utf8"), "<dir>"),
+            canonical_stderr.trim_end(),
+            "stderr differs for {args_a:?}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let mut child = Command::new(CANONICAL)
+        .args(["contract", "show"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
