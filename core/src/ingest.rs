@@ -12,10 +12,8 @@
 //!
 //! Stage 1 never decodes media and never runs Stage-2 work.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,23 +25,20 @@ use thiserror::Error;
 
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::clock::Clock;
-use crate::contract::digest::sha256_reader;
 use crate::contract::{
     ContractIdentity, derived_id, format_ts_utc, ingest_run_id, sha256_canonical, sha256_hex,
 };
-use crate::durable::{fsync_dir, temp_path_for};
 use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
     read_only_uri,
 };
 use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
+use crate::media;
 use crate::store::{DataRoot, open_metadata_writer};
 
 pub const FRAME_RECORD_TYPE: &str = "evidence.capture.frame";
 pub const STAGE1_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage1.complete";
-/// Files hashed per parallel batch.
-const HASH_BATCH: usize = 256;
 
 /// How media files reach the DataRoot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -321,14 +316,8 @@ fn identity_pair() -> (String, String) {
     }
 }
 
-/// What was decided for one media file during the checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MediaAction {
-    /// Not in the DataRoot yet: link or copy it.
-    Import,
-    /// Already in the DataRoot with the same bytes.
-    Present,
-}
+/// Scratch database of the media threads, inside the DataRoot (removed after every run).
+const MEDIA_SCRATCH: &str = ".ingest-media.scratch.db";
 
 struct Ingest<'a> {
     handoff_root: &'a Path,
@@ -338,6 +327,7 @@ struct Ingest<'a> {
     clock: &'a dyn Clock,
     handoff: HandoffDb,
     conn: Connection,
+    scratch: PathBuf,
     warnings: Vec<IngestWarning>,
 }
 
@@ -357,11 +347,15 @@ impl<'a> Ingest<'a> {
                  relpath TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
                  dev INTEGER, ino INTEGER, ingest_run_id TEXT);
              CREATE TEMP TABLE refs (relpath TEXT NOT NULL, expected_sha256 TEXT, record_id TEXT NOT NULL);
-             CREATE INDEX temp.idx_refs_relpath ON refs(relpath);
-             CREATE TEMP TABLE files (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT, action TEXT);
              CREATE TEMP TABLE markers (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT, source_record_id TEXT);",
         )
         .map_err(store_err(&db_path))?;
+        // A scratch file left by a killed run is stale: only the lock holder gets here.
+        let scratch = data_root.root.join(MEDIA_SCRATCH);
+        let _ = fs::remove_file(&scratch);
+        Connection::open(&scratch)
+            .and_then(|c| c.execute_batch(media::SCRATCH_SCHEMA))
+            .map_err(store_err(&scratch))?;
         Ok(Ingest {
             handoff_root,
             data_root,
@@ -370,17 +364,62 @@ impl<'a> Ingest<'a> {
             clock,
             handoff,
             conn,
+            scratch,
             warnings: Vec::new(),
         })
     }
 
     fn run(&mut self, started: Instant) -> Result<IngestReport, IngestError> {
+        let result = self.run_phases(started);
+        let _ = self.conn.execute_batch("DETACH DATABASE m");
+        let _ = fs::remove_file(&self.scratch);
+        result
+    }
+
+    fn run_phases(&mut self, started: Instant) -> Result<IngestReport, IngestError> {
         let ingested_at = format_ts_utc(self.clock.now());
-        let scan = self.scan_rows(&ingested_at)?;
+        // Phase 1: rows on this thread, media on another; nothing outside temp and scratch
+        // tables is written until both pass.
+        let media_root = self.handoff_root.join(MEDIA_DIR);
+        let dest_root = self.data_root.media_dir();
+        let known_db = self.data_root.metadata_db();
+        let (workers, cpu_cap, scratch) = (
+            self.options.workers.max(1),
+            self.options.cpu_cap,
+            self.scratch.clone(),
+        );
+        let (scan, tree) = std::thread::scope(|scope| {
+            let media = scope.spawn(|| {
+                media::check_tree(
+                    &media_root,
+                    &dest_root,
+                    &known_db,
+                    &scratch,
+                    workers,
+                    cpu_cap,
+                )
+            });
+            let scan = self.scan_rows(&ingested_at);
+            let tree = media.join().unwrap_or_else(|_| {
+                Err(IngestError::Io {
+                    path: media_root.clone(),
+                    source: io::Error::other("the media thread panicked"),
+                })
+            });
+            (scan, tree)
+        });
+        // A ref-level problem (unsafe ref) is reported before a file-level one.
+        let scan = scan?;
+        let tree = tree?;
         let scan_ms = started.elapsed().as_millis() as u64;
-        let media = self.check_media()?;
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS m", [self.scratch.to_string_lossy()])
+            .map_err(store_err(&self.scratch))?;
+        let refs_missing = self.resolve_refs()?;
+        self.verify_declared_hashes()?;
+        let media_sha256 = self.media_digest()?;
         let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
-        let written = self.write(&media)?;
+        let written = self.write()?;
         let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
         let counts = MarkerCounts {
             metadata_rows_copied: written.rows_copied,
@@ -402,16 +441,16 @@ impl<'a> Ingest<'a> {
             rows_seen: scan.rows,
             payloads_not_json: scan.payloads_not_json,
             frames: scan.frames,
-            media_files_seen: media.files,
-            media_files_present: media.present,
+            media_files_seen: tree.files,
+            media_files_present: tree.present,
             media_refs: scan.refs,
-            media_refs_missing: media.refs_missing,
+            media_refs_missing: refs_missing,
             counts,
             integrity: MarkerIntegrity {
                 rows_sha256: scan.rows_sha256,
-                media_sha256: media.media_sha256,
+                media_sha256,
                 rows_count: scan.rows,
-                media_count: media.files,
+                media_count: tree.files,
             },
             marker_path: PathBuf::new(),
             warnings: std::mem::take(&mut self.warnings),
@@ -424,7 +463,6 @@ impl<'a> Ingest<'a> {
         })
     }
 
-    /// Streams the rows: digest, media refs, Stage-1 markers. Writes only temp tables.
     fn scan_rows(&mut self, ingested_at: &str) -> Result<ScanSummary, IngestError> {
         let db_path = self.data_root.metadata_db();
         let mut summary = ScanSummary::default();
@@ -520,38 +558,16 @@ impl<'a> Ingest<'a> {
         Ok(summary)
     }
 
-    /// Walks `media/`, resolves every ref, hashes and verifies every file, decides per file
-    /// whether to import it. Writes only temp tables.
-    fn check_media(&mut self) -> Result<MediaSummary, IngestError> {
+    /// Refs that name no file of the handoff must already be in the DataRoot (strict), or are
+    /// counted as warnings. Returns how many are missing.
+    fn resolve_refs(&mut self) -> Result<u64, IngestError> {
         let db_path = self.data_root.metadata_db();
-        let media_root = self.handoff_root.join(MEDIA_DIR);
-        let mut summary = MediaSummary::default();
-        // 1. Walk: every entry must be a directory or a regular file.
-        if fs::symlink_metadata(&media_root).is_ok() {
-            let tx = self
-                .conn
-                .unchecked_transaction()
-                .map_err(store_err(&db_path))?;
-            {
-                let mut insert = tx
-                    .prepare("INSERT INTO temp.files (relpath, size) VALUES (?1, ?2)")
-                    .map_err(store_err(&db_path))?;
-                walk_media(&media_root, &media_root, &mut |relpath, size| {
-                    insert
-                        .execute(params![relpath, size as i64])
-                        .map_err(store_err(&db_path))?;
-                    Ok(())
-                })?;
-            }
-            tx.commit().map_err(store_err(&db_path))?;
-        }
-        // 2. Refs that name no file in the handoff must already be in the DataRoot (strict).
         let missing: Vec<(String, String)> = {
             let mut stmt = self
                 .conn
                 .prepare(
-                    "SELECT r.relpath, min(r.record_id) FROM temp.refs r LEFT JOIN temp.files f ON f.relpath = r.relpath
-                     WHERE f.relpath IS NULL GROUP BY r.relpath ORDER BY r.relpath",
+                    "SELECT r.relpath, min(r.record_id) FROM temp.refs r LEFT JOIN m.checked c ON c.relpath = r.relpath
+                     WHERE c.relpath IS NULL GROUP BY r.relpath ORDER BY r.relpath",
                 )
                 .map_err(store_err(&db_path))?;
             let rows = stmt
@@ -560,6 +576,7 @@ impl<'a> Ingest<'a> {
             rows.collect::<Result<_, _>>()
                 .map_err(store_err(&db_path))?
         };
+        let mut count = 0;
         for (relpath, record_id) in missing {
             let in_data_root = fs::symlink_metadata(self.data_root.media_dir().join(&relpath))
                 .is_ok_and(|m| m.is_file());
@@ -569,159 +586,61 @@ impl<'a> Ingest<'a> {
             if self.options.strict {
                 return Err(IngestError::MediaRefMissing { record_id, relpath });
             }
-            summary.refs_missing += 1;
+            count += 1;
             self.warnings.push(IngestWarning {
                 code: "media_ref_missing",
                 detail: format!("record {record_id} names {relpath}, which is in neither the handoff nor the data dir"),
             });
         }
-        // 3. Hash and verify, in batches, the files in path order.
-        let mut media_hasher = Sha256::new();
-        let mut last: Option<String> = None;
-        loop {
-            let batch: Vec<(String, u64)> = {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached("SELECT relpath, size FROM temp.files WHERE ?1 IS NULL OR relpath > ?1 ORDER BY relpath LIMIT ?2")
-                    .map_err(store_err(&db_path))?;
-                let rows = stmt
-                    .query_map(params![last, HASH_BATCH as i64], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
-                    })
-                    .map_err(store_err(&db_path))?;
-                rows.collect::<Result<_, _>>()
-                    .map_err(store_err(&db_path))?
-            };
-            let Some((final_path, _)) = batch.last() else {
-                break;
-            };
-            last = Some(final_path.clone());
-            let batch_started = Instant::now();
-            let checked = self.check_batch(&batch)?;
-            throttle(self.options.cpu_cap, batch_started.elapsed());
-            let tx = self
-                .conn
-                .unchecked_transaction()
-                .map_err(store_err(&db_path))?;
-            for file in &checked {
-                self.verify_expected(&tx, file)?;
-                tx.execute(
-                    "UPDATE temp.files SET sha256 = ?2, action = ?3 WHERE relpath = ?1",
-                    params![
-                        file.relpath,
-                        file.sha256,
-                        if file.action == MediaAction::Import {
-                            "import"
-                        } else {
-                            "present"
-                        }
-                    ],
-                )
-                .map_err(store_err(&db_path))?;
-                media_hasher.update(file.relpath.as_bytes());
-                media_hasher.update(b"\t");
-                media_hasher.update(file.sha256.as_bytes());
-                media_hasher.update(b"\n");
-                summary.files += 1;
-                if file.action == MediaAction::Present {
-                    summary.present += 1;
-                }
-            }
-            tx.commit().map_err(store_err(&db_path))?;
-        }
-        summary.media_sha256 = hex::encode(media_hasher.finalize());
-        Ok(summary)
+        Ok(count)
     }
 
-    /// Hashes a batch of files on `workers` threads and decides each one's action.
-    fn check_batch(&self, batch: &[(String, u64)]) -> Result<Vec<CheckedFile>, IngestError> {
-        let known: Vec<Option<KnownMedia>> = batch
-            .iter()
-            .map(|(relpath, _)| self.known_media(relpath))
-            .collect::<Result<_, _>>()?;
-        let workers = self.options.workers.max(1).min(batch.len().max(1));
-        let chunk = batch.len().div_ceil(workers);
-        let media_root = self.handoff_root.join(MEDIA_DIR);
-        let dest_root = self.data_root.media_dir();
-        let results: Vec<Result<CheckedFile, IngestError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(chunk.max(1))
-                .zip(known.chunks(chunk.max(1)))
-                .map(|(files, known)| {
-                    let (media_root, dest_root) = (&media_root, &dest_root);
-                    scope.spawn(move || {
-                        files
-                            .iter()
-                            .zip(known)
-                            .map(|((relpath, size), known)| {
-                                check_file(media_root, dest_root, relpath, *size, known.as_ref())
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| {
-                    handle.join().unwrap_or_else(|_| {
-                        vec![Err(IngestError::Io {
-                            path: media_root.clone(),
-                            source: io::Error::other("a hashing thread panicked"),
-                        })]
-                    })
-                })
-                .collect()
-        });
-        results.into_iter().collect()
-    }
-
-    /// The DataRoot's record of a media file imported earlier, if any.
-    fn known_media(&self, relpath: &str) -> Result<Option<KnownMedia>, IngestError> {
+    /// Every frame's declared `content_hash` must equal its blob's sha256.
+    fn verify_declared_hashes(&self) -> Result<(), IngestError> {
         let db_path = self.data_root.metadata_db();
-        self.conn
-            .prepare_cached("SELECT sha256, size, dev, ino FROM media_files WHERE relpath = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([relpath], |row| {
-                    Ok(KnownMedia {
-                        sha256: row.get(0)?,
-                        size: row.get::<_, i64>(1)? as u64,
-                        dev: row.get::<_, Option<i64>>(2)?.map(|v| v as u64),
-                        ino: row.get::<_, Option<i64>>(3)?.map(|v| v as u64),
-                    })
-                })
-                .optional()
-            })
-            .map_err(store_err(&db_path))
-    }
-
-    /// Every frame that names this file must declare its actual hash.
-    fn verify_expected(&self, tx: &Connection, file: &CheckedFile) -> Result<(), IngestError> {
-        let db_path = self.data_root.metadata_db();
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT expected_sha256, min(record_id) FROM temp.refs WHERE relpath = ?1 AND expected_sha256 IS NOT NULL
-                 AND expected_sha256 != ?2 GROUP BY expected_sha256 LIMIT 1",
+        let mismatch: Option<(String, String, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT r.relpath, r.record_id, r.expected_sha256, c.sha256 FROM temp.refs r JOIN m.checked c ON c.relpath = r.relpath
+                 WHERE r.expected_sha256 IS NOT NULL AND r.expected_sha256 != c.sha256 ORDER BY r.relpath, r.record_id LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
-            .map_err(store_err(&db_path))?;
-        let mismatch: Option<(String, String)> = stmt
-            .query_row(params![file.relpath, file.sha256], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
             .optional()
             .map_err(store_err(&db_path))?;
         match mismatch {
-            Some((expected, record_id)) => Err(IngestError::MediaHashMismatch {
-                relpath: file.relpath.clone(),
+            Some((relpath, record_id, expected, actual)) => Err(IngestError::MediaHashMismatch {
+                relpath,
                 record_id,
                 expected,
-                actual: file.sha256.clone(),
+                actual,
             }),
             None => Ok(()),
         }
     }
 
-    /// The write phase: rows, media, markers, durable commit.
-    fn write(&mut self, media: &MediaSummary) -> Result<Written, IngestError> {
+    /// sha256 over `relpath \t sha256 \n` of every media file, in path order.
+    fn media_digest(&self) -> Result<String, IngestError> {
+        let mut hasher = Sha256::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT relpath, sha256 FROM m.checked ORDER BY relpath")
+            .map_err(store_err(&self.scratch))?;
+        let mut rows = stmt.query([]).map_err(store_err(&self.scratch))?;
+        while let Some(row) = rows.next().map_err(store_err(&self.scratch))? {
+            let relpath: String = row.get(0).map_err(store_err(&self.scratch))?;
+            let sha256: String = row.get(1).map_err(store_err(&self.scratch))?;
+            hasher.update(relpath.as_bytes());
+            hasher.update(b"\t");
+            hasher.update(sha256.as_bytes());
+            hasher.update(b"\n");
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// The write phase: rows here while another thread imports the media; then the media
+    /// index, one `syncfs`, the Stage-1 markers, and a full-sync commit.
+    fn write(&mut self) -> Result<Written, IngestError> {
         let db_path = self.data_root.metadata_db();
         let derived_path = self.data_root.derived_db();
         let mut written = Written::default();
@@ -742,15 +661,40 @@ impl<'a> Ingest<'a> {
                 .conn
                 .unchecked_transaction()
                 .map_err(store_err(&db_path))?;
-            let copy_sql = copy_rows_sql(&layout);
-            written.rows_copied = tx.execute(&copy_sql, []).map_err(store_err(&db_path))? as u64;
-            self.import_media(&tx, &mut written)?;
-            if media.files > 0 {
+            let media_root = self.handoff_root.join(MEDIA_DIR);
+            let dest_root = self.data_root.media_dir();
+            let (mode, scratch) = (self.options.mode, &self.scratch);
+            let (rows, imported) = std::thread::scope(|scope| {
+                let import =
+                    scope.spawn(|| media::import_checked(scratch, &media_root, &dest_root, mode));
+                let rows = tx
+                    .execute(&copy_rows_sql(&layout), [])
+                    .map_err(store_err(&db_path));
+                let imported = import.join().unwrap_or_else(|_| {
+                    Err(IngestError::Io {
+                        path: media_root.clone(),
+                        source: io::Error::other("the import thread panicked"),
+                    })
+                });
+                (rows, imported)
+            });
+            written.rows_copied = rows? as u64;
+            let imported = imported?;
+            (written.linked, written.copied, written.bytes) =
+                (imported.linked, imported.copied, imported.bytes);
+            tx.execute(
+                "INSERT INTO media_files (relpath, sha256, size, dev, ino, ingest_run_id)
+                 SELECT c.relpath, c.sha256, c.size, i.dev, i.ino, ?1 FROM m.checked c JOIN m.imported i ON i.relpath = c.relpath WHERE true
+                 ON CONFLICT(relpath) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, dev = excluded.dev,
+                 ino = excluded.ino, ingest_run_id = excluded.ingest_run_id",
+                [self.run_id],
+            )
+            .map_err(store_err(&db_path))?;
+            if imported.linked + imported.copied > 0 {
                 // One syncfs makes every linked file's data and every new directory entry durable.
-                let dir = File::open(self.data_root.media_dir())
-                    .map_err(io_err(&self.data_root.media_dir()))?;
+                let dir = File::open(&dest_root).map_err(io_err(&dest_root))?;
                 nix::unistd::syncfs(&dir).map_err(|errno| IngestError::Io {
-                    path: self.data_root.media_dir(),
+                    path: dest_root.clone(),
                     source: io::Error::from(errno),
                 })?;
             }
@@ -777,66 +721,6 @@ impl<'a> Ingest<'a> {
         detach.map_err(store_err(&db_path))?;
         Ok(written)
     }
-
-    /// Links (or copies) every file marked for import, and records it in `media_files`.
-    fn import_media(&self, tx: &Connection, written: &mut Written) -> Result<(), IngestError> {
-        let db_path = self.data_root.metadata_db();
-        let media_root = self.handoff_root.join(MEDIA_DIR);
-        let dest_root = self.data_root.media_dir();
-        let mut created_dirs: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut stmt = tx
-            .prepare("SELECT relpath, size, sha256 FROM temp.files WHERE action = 'import' ORDER BY relpath")
-            .map_err(store_err(&db_path))?;
-        let mut rows = stmt.query([]).map_err(store_err(&db_path))?;
-        let mut record = tx
-            .prepare(
-                "INSERT INTO media_files (relpath, sha256, size, dev, ino, ingest_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(relpath) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, dev = excluded.dev,
-                 ino = excluded.ino, ingest_run_id = excluded.ingest_run_id",
-            )
-            .map_err(store_err(&db_path))?;
-        while let Some(row) = rows.next().map_err(store_err(&db_path))? {
-            let relpath: String = row.get(0).map_err(store_err(&db_path))?;
-            let size = row.get::<_, i64>(1).map_err(store_err(&db_path))? as u64;
-            let sha256: String = row.get(2).map_err(store_err(&db_path))?;
-            let source = media_root.join(&relpath);
-            let dest = dest_root.join(&relpath);
-            if let Some(parent) = dest.parent()
-                && !created_dirs.contains(parent)
-            {
-                create_dirs_durably(&dest_root, parent)?;
-                created_dirs.insert(parent.to_path_buf());
-            }
-            let linked =
-                self.options.mode == ImportMode::Hardlink && fs::hard_link(&source, &dest).is_ok();
-            if linked {
-                written.linked += 1;
-            } else {
-                copy_verified(&source, &dest, &sha256)?;
-                written.copied += 1;
-            }
-            written.bytes += size;
-            let meta = fs::metadata(&dest).map_err(io_err(&dest))?;
-            record
-                .execute(params![
-                    relpath,
-                    sha256,
-                    size as i64,
-                    meta.dev() as i64,
-                    meta.ino() as i64,
-                    self.run_id
-                ])
-                .map_err(store_err(&db_path))?;
-        }
-        Ok(())
-    }
-}
-
-/// Sleeps so that `busy` is at most `cap` of the wall time (duty-cycle throttle).
-fn throttle(cap: Option<f64>, busy: std::time::Duration) {
-    if let Some(cap) = cap.filter(|c| *c > 0.0 && *c < 1.0) {
-        std::thread::sleep(busy.mul_f64((1.0 - cap) / cap));
-    }
 }
 
 #[derive(Debug, Default)]
@@ -850,227 +734,12 @@ struct ScanSummary {
 }
 
 #[derive(Debug, Default)]
-struct MediaSummary {
-    files: u64,
-    present: u64,
-    refs_missing: u64,
-    media_sha256: String,
-}
-
-#[derive(Debug, Default)]
 struct Written {
     rows_copied: u64,
     linked: u64,
     copied: u64,
     bytes: u64,
     stage1_complete: u64,
-}
-
-struct KnownMedia {
-    sha256: String,
-    size: u64,
-    dev: Option<u64>,
-    ino: Option<u64>,
-}
-
-struct CheckedFile {
-    relpath: String,
-    sha256: String,
-    action: MediaAction,
-}
-
-/// Hashes the handoff's file (unless the DataRoot already holds this very inode, recorded with
-/// its hash) and compares it with any file already at the destination.
-fn check_file(
-    media_root: &Path,
-    dest_root: &Path,
-    relpath: &str,
-    size: u64,
-    known: Option<&KnownMedia>,
-) -> Result<CheckedFile, IngestError> {
-    let source = media_root.join(relpath);
-    let dest = dest_root.join(relpath);
-    let source_meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
-    if !source_meta.is_file() {
-        return Err(IngestError::MediaNotRegular { path: source });
-    }
-    let dest_meta = match fs::symlink_metadata(&dest) {
-        Ok(meta) => Some(meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_err(&dest)(e)),
-    };
-    if let Some(dest_meta) = &dest_meta {
-        if !dest_meta.is_file() {
-            return Err(IngestError::MediaConflict {
-                relpath: relpath.to_owned(),
-            });
-        }
-        // The same inode as recorded when it was imported: the bytes are the ones hashed then.
-        let same_inode =
-            dest_meta.dev() == source_meta.dev() && dest_meta.ino() == source_meta.ino();
-        if let Some(known) = known
-            && same_inode
-            && known.size == size
-            && dest_meta.len() == size
-            && known.dev == Some(dest_meta.dev())
-            && known.ino == Some(dest_meta.ino())
-        {
-            return Ok(CheckedFile {
-                relpath: relpath.to_owned(),
-                sha256: known.sha256.clone(),
-                action: MediaAction::Present,
-            });
-        }
-    }
-    let (sha256, len) = sha256_file_checked(&source)?;
-    if len != size {
-        return Err(IngestError::Io {
-            path: source,
-            source: io::Error::other(format!(
-                "file changed size while being read ({size} then {len} bytes)"
-            )),
-        });
-    }
-    let action = match dest_meta {
-        None => MediaAction::Import,
-        Some(_) => {
-            let (dest_sha, _) = sha256_file_checked(&dest)?;
-            if dest_sha != sha256 {
-                return Err(IngestError::MediaConflict {
-                    relpath: relpath.to_owned(),
-                });
-            }
-            MediaAction::Present
-        }
-    };
-    Ok(CheckedFile {
-        relpath: relpath.to_owned(),
-        sha256,
-        action,
-    })
-}
-
-fn sha256_file_checked(path: &Path) -> Result<(String, u64), IngestError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    sha256_reader(file).map_err(io_err(path))
-}
-
-/// Walks `dir` below `root` in name order, calling `found(relpath, size)` for each regular file.
-fn walk_media(
-    root: &Path,
-    dir: &Path,
-    found: &mut dyn FnMut(&str, u64) -> Result<(), IngestError>,
-) -> Result<(), IngestError> {
-    let meta = fs::symlink_metadata(dir).map_err(io_err(dir))?;
-    if !meta.is_dir() {
-        return Err(IngestError::MediaNotRegular {
-            path: dir.to_path_buf(),
-        });
-    }
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io_err(dir))?;
-    entries.sort();
-    for path in entries {
-        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
-        if meta.is_dir() {
-            walk_media(root, &path, found)?;
-        } else if meta.is_file() {
-            let relpath = path
-                .strip_prefix(root)
-                .ok()
-                .and_then(Path::to_str)
-                .ok_or_else(|| IngestError::MediaNameInvalid { path: path.clone() })?;
-            found(relpath, meta.len())?;
-        } else {
-            return Err(IngestError::MediaNotRegular { path });
-        }
-    }
-    Ok(())
-}
-
-/// Creates `dir` (under `root`) and fsyncs the parent of every directory it creates.
-fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
-    let mut missing = Vec::new();
-    let mut current = dir.to_path_buf();
-    while !current.exists() && current.starts_with(root) {
-        missing.push(current.clone());
-        if !current.pop() {
-            break;
-        }
-    }
-    for path in missing.iter().rev() {
-        match fs::create_dir(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_err(path)(e)),
-        }
-        if let Some(parent) = path.parent() {
-            fsync_dir(parent).map_err(io_err(parent))?;
-        }
-    }
-    Ok(())
-}
-
-/// Copies `source` to `dest` through a temp file in the destination folder: copy while hashing,
-/// check the hash, fsync, rename, fsync the folder. Never overwrites an existing `dest`.
-fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<(), IngestError> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = temp_path_for(dir, &name);
-    let result = (|| -> Result<(), IngestError> {
-        let mut input = File::open(source).map_err(io_err(source))?;
-        let mut output = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(io_err(&temp))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(source)(e)),
-            };
-            hasher.update(&buf[..n]);
-            output.write_all(&buf[..n]).map_err(io_err(&temp))?;
-        }
-        let actual = hex::encode(hasher.finalize());
-        if actual != expected_sha256 {
-            return Err(IngestError::MediaHashMismatch {
-                relpath: dest.display().to_string(),
-                record_id: String::new(),
-                expected: expected_sha256.to_owned(),
-                actual,
-            });
-        }
-        output.sync_all().map_err(io_err(&temp))?;
-        drop(output);
-        // `link` + `unlink` rather than `rename`: it fails instead of replacing a file that
-        // appeared at `dest` meanwhile.
-        fs::hard_link(&temp, dest).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                IngestError::MediaConflict {
-                    relpath: dest.display().to_string(),
-                }
-            } else {
-                io_err(dest)(e)
-            }
-        })?;
-        fs::remove_file(&temp).map_err(io_err(&temp))?;
-        fsync_dir(dir).map_err(io_err(dir))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
 }
 
 /// `INSERT OR IGNORE` of every handoff row into the DataRoot, payload bytes unchanged; missing

@@ -8,6 +8,7 @@
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
+//! - [`media`]: checking and importing a handoff's media files.
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
 //! - [`activity`]: the activity signal and the fail-closed foreground gate.
 //! - [`drain`]: a whole spool through Stage 1, gated on activity.
@@ -22,4 +23,5 @@ pub mod handoff;
 pub mod ingest;
 pub mod lock;
 pub mod marker;
+pub mod media;
 pub mod store;

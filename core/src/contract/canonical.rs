@@ -3,7 +3,7 @@
 //! repositories, so hashes over canonical JSON are comparable.
 
 use serde_json::Value;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use super::error::ContractError;
 
@@ -55,15 +55,13 @@ fn write_value(value: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<()
             out.push(b']');
         }
         Value::Object(map) => {
-            let mut entries: Vec<(String, &Value)> = map
-                .iter()
-                .map(|(key, item)| (key.nfc().collect::<String>(), item))
-                .collect();
+            let mut entries: Vec<(std::borrow::Cow<'_, str>, &Value)> =
+                map.iter().map(|(key, item)| (nfc(key), item)).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             if let Some(pair) = entries.windows(2).find(|pair| pair[0].0 == pair[1].0) {
                 return Err(ContractError::DuplicateKeyAfterNfc {
                     path: pointer_or_root(path),
-                    key: pair[0].0.clone(),
+                    key: pair[0].0.to_string(),
                 });
             }
             out.push(b'{');
@@ -90,7 +88,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>, path: &mut String) -> Result<()
 fn write_string(text: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for ch in text.nfc() {
+    for ch in nfc(text).chars() {
         match ch {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
@@ -112,6 +110,15 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
         }
     }
     out.push(b'"');
+}
+
+/// `text` in NFC, borrowed when it already is (always for ASCII, the common case).
+fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfc().collect())
+    }
 }
 
 fn pointer_or_root(path: &str) -> String {

@@ -1,0 +1,478 @@
+//! Media files of a handoff on their way into the DataRoot (contract §1.4, §2).
+//!
+//! - [`check_tree`] walks the handoff's `media/` (refusing anything that is not a directory or a
+//!   regular file), hashes every file on `workers` threads and decides, against the DataRoot,
+//!   whether it must be imported or is already there; results go to a scratch database. It runs
+//!   on its own thread while the ingest scans the rows.
+//! - [`import_checked`] links (or copies, verified and fsynced) every file marked for import.
+//!   It also runs on its own thread, while the ingest copies the rows.
+//!
+//! Nothing outside the handoff's `media/` is ever read, and an existing file in the DataRoot is
+//! never overwritten.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use crate::contract::digest::sha256_reader;
+use crate::durable::{fsync_dir, temp_path_for};
+use crate::ingest::{ImportMode, IngestError};
+
+/// Files checked per parallel batch.
+const BATCH: usize = 256;
+
+/// Schema of the scratch database shared by the media threads and the ingest.
+pub const SCRATCH_SCHEMA: &str = "
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL);
+CREATE TABLE imported (relpath TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, linked INTEGER NOT NULL);
+";
+
+fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> IngestError + '_ {
+    move |e| IngestError::Store {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
+    move |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What [`check_tree`] found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TreeCheck {
+    pub files: u64,
+    pub present: u64,
+}
+
+/// A file the DataRoot recorded when it imported it.
+struct KnownMedia {
+    sha256: String,
+    size: u64,
+    dev: u64,
+    ino: u64,
+}
+
+struct Checked {
+    relpath: String,
+    size: u64,
+    sha256: String,
+    import: bool,
+}
+
+/// Sleeps so that `busy` is at most `cap` of the wall time (duty-cycle throttle).
+fn throttle(cap: Option<f64>, busy: Duration) {
+    if let Some(cap) = cap.filter(|c| *c > 0.0 && *c < 1.0) {
+        std::thread::sleep(busy.mul_f64((1.0 - cap) / cap));
+    }
+}
+
+/// Walks, hashes and checks every file under `media_root`, writing one `checked` row per file
+/// into the scratch database at `scratch`. `known_db` is the DataRoot's evidence database,
+/// whose `media_files` table lets a file that is the very inode imported earlier skip hashing.
+pub fn check_tree(
+    media_root: &Path,
+    dest_root: &Path,
+    known_db: &Path,
+    scratch: &Path,
+    workers: usize,
+    cpu_cap: Option<f64>,
+) -> Result<TreeCheck, IngestError> {
+    let mut summary = TreeCheck::default();
+    if fs::symlink_metadata(media_root).is_err() {
+        return Ok(summary);
+    }
+    let out = Connection::open(scratch).map_err(store_err(scratch))?;
+    let known = open_known(known_db)?;
+    let mut batch: Vec<(String, u64)> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<(String, u64)>,
+                 summary: &mut TreeCheck|
+     -> Result<(), IngestError> {
+        let started = Instant::now();
+        let known: Vec<Option<KnownMedia>> = batch
+            .iter()
+            .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
+            .collect::<Result<_, _>>()?;
+        let checked = check_batch(media_root, dest_root, batch, &known, workers)?;
+        let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO checked (relpath, size, sha256, import) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(store_err(scratch))?;
+            for file in &checked {
+                insert
+                    .execute(params![
+                        file.relpath,
+                        file.size as i64,
+                        file.sha256,
+                        file.import
+                    ])
+                    .map_err(store_err(scratch))?;
+                summary.files += 1;
+                summary.present += u64::from(!file.import);
+            }
+        }
+        tx.commit().map_err(store_err(scratch))?;
+        batch.clear();
+        throttle(cpu_cap, started.elapsed());
+        Ok(())
+    };
+    walk(media_root, media_root, &mut |relpath, size| {
+        batch.push((relpath.to_owned(), size));
+        if batch.len() == BATCH {
+            flush(&mut batch, &mut summary)?;
+        }
+        Ok(())
+    })?;
+    if !batch.is_empty() {
+        flush(&mut batch, &mut summary)?;
+    }
+    Ok(summary)
+}
+
+fn open_known(known_db: &Path) -> Result<Option<Connection>, IngestError> {
+    if !known_db.is_file() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(
+        known_db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(store_err(known_db))?;
+    let has_table: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'media_files'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(store_err(known_db))?;
+    Ok(has_table.then_some(conn))
+}
+
+fn lookup_known(
+    conn: Option<&Connection>,
+    known_db: &Path,
+    relpath: &str,
+) -> Result<Option<KnownMedia>, IngestError> {
+    let Some(conn) = conn else { return Ok(None) };
+    let mut stmt = conn
+        .prepare_cached("SELECT sha256, size, dev, ino FROM media_files WHERE relpath = ?1")
+        .map_err(store_err(known_db))?;
+    stmt.query_row([relpath], |row| {
+        Ok(KnownMedia {
+            sha256: row.get(0)?,
+            size: row.get::<_, i64>(1)? as u64,
+            dev: row.get::<_, Option<i64>>(2)?.unwrap_or(-1) as u64,
+            ino: row.get::<_, Option<i64>>(3)?.unwrap_or(-1) as u64,
+        })
+    })
+    .optional()
+    .map_err(store_err(known_db))
+}
+
+/// Checks a batch of files on up to `workers` threads, keeping the batch's order.
+fn check_batch(
+    media_root: &Path,
+    dest_root: &Path,
+    batch: &[(String, u64)],
+    known: &[Option<KnownMedia>],
+    workers: usize,
+) -> Result<Vec<Checked>, IngestError> {
+    let chunk = batch.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .zip(known.chunks(chunk))
+            .map(|(files, known)| {
+                scope.spawn(move || {
+                    files
+                        .iter()
+                        .zip(known)
+                        .map(|((relpath, size), known)| {
+                            check_file(media_root, dest_root, relpath, *size, known.as_ref())
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(batch.len());
+        for handle in handles {
+            let part = handle.join().map_err(|_| IngestError::Io {
+                path: media_root.to_path_buf(),
+                source: io::Error::other("a hashing thread panicked"),
+            })??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+/// Hashes one handoff file (unless the DataRoot holds this very inode, recorded with its hash)
+/// and compares it with any file already at its destination.
+fn check_file(
+    media_root: &Path,
+    dest_root: &Path,
+    relpath: &str,
+    size: u64,
+    known: Option<&KnownMedia>,
+) -> Result<Checked, IngestError> {
+    let source = media_root.join(relpath);
+    let dest = dest_root.join(relpath);
+    let source_meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
+    if !source_meta.is_file() {
+        return Err(IngestError::MediaNotRegular { path: source });
+    }
+    let dest_meta = match fs::symlink_metadata(&dest) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(&dest)(e)),
+    };
+    if let Some(dest_meta) = &dest_meta {
+        if !dest_meta.is_file() {
+            return Err(IngestError::MediaConflict {
+                relpath: relpath.to_owned(),
+            });
+        }
+        // The very inode recorded at import: its bytes are the ones hashed then.
+        let same_inode =
+            dest_meta.dev() == source_meta.dev() && dest_meta.ino() == source_meta.ino();
+        if let Some(known) = known
+            && same_inode
+            && known.size == size
+            && dest_meta.len() == size
+            && known.dev == dest_meta.dev()
+            && known.ino == dest_meta.ino()
+        {
+            return Ok(Checked {
+                relpath: relpath.to_owned(),
+                size,
+                sha256: known.sha256.clone(),
+                import: false,
+            });
+        }
+    }
+    let (sha256, len) = hash_file(&source)?;
+    if len != size {
+        return Err(IngestError::Io {
+            path: source,
+            source: io::Error::other(format!(
+                "file changed size while being read ({size} then {len} bytes)"
+            )),
+        });
+    }
+    if dest_meta.is_some() && hash_file(&dest)?.0 != sha256 {
+        return Err(IngestError::MediaConflict {
+            relpath: relpath.to_owned(),
+        });
+    }
+    Ok(Checked {
+        relpath: relpath.to_owned(),
+        size,
+        sha256,
+        import: dest_meta.is_none(),
+    })
+}
+
+fn hash_file(path: &Path) -> Result<(String, u64), IngestError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    sha256_reader(file).map_err(io_err(path))
+}
+
+/// Walks `dir` below `root` in name order, calling `found(relpath, size)` for each regular
+/// file; anything else (symlink, FIFO, socket, device) is refused.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    found: &mut dyn FnMut(&str, u64) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    let meta = fs::symlink_metadata(dir).map_err(io_err(dir))?;
+    if !meta.is_dir() {
+        return Err(IngestError::MediaNotRegular {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_err(dir))?;
+    entries.sort();
+    for path in entries {
+        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
+        if meta.is_dir() {
+            walk(root, &path, found)?;
+        } else if meta.is_file() {
+            let relpath = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(Path::to_str)
+                .ok_or_else(|| IngestError::MediaNameInvalid { path: path.clone() })?;
+            found(relpath, meta.len())?;
+        } else {
+            return Err(IngestError::MediaNotRegular { path });
+        }
+    }
+    Ok(())
+}
+
+/// What [`import_checked`] did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ImportSummary {
+    pub linked: u64,
+    pub copied: u64,
+    pub bytes: u64,
+}
+
+/// Imports every file the scratch database marks for import, and records each in its
+/// `imported` table. Hardlinks first (unless `mode` is copy); a verified copy when linking is
+/// impossible.
+pub fn import_checked(
+    scratch: &Path,
+    media_root: &Path,
+    dest_root: &Path,
+    mode: ImportMode,
+) -> Result<ImportSummary, IngestError> {
+    let conn = Connection::open(scratch).map_err(store_err(scratch))?;
+    let mut summary = ImportSummary::default();
+    let mut created_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut last = String::new();
+    loop {
+        let batch: Vec<(String, u64, String)> = {
+            let mut stmt = conn
+                .prepare_cached("SELECT relpath, size, sha256 FROM checked WHERE import AND relpath > ?1 ORDER BY relpath LIMIT ?2")
+                .map_err(store_err(scratch))?;
+            let rows = stmt
+                .query_map(params![last, BATCH as i64], |row| {
+                    Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?))
+                })
+                .map_err(store_err(scratch))?;
+            rows.collect::<Result<_, _>>().map_err(store_err(scratch))?
+        };
+        let Some((final_path, ..)) = batch.last() else {
+            break;
+        };
+        last = final_path.clone();
+        let tx = conn.unchecked_transaction().map_err(store_err(scratch))?;
+        for (relpath, size, sha256) in &batch {
+            let source = media_root.join(relpath);
+            let dest = dest_root.join(relpath);
+            if let Some(parent) = dest.parent()
+                && !created_dirs.contains(parent)
+            {
+                create_dirs_durably(dest_root, parent)?;
+                created_dirs.insert(parent.to_path_buf());
+            }
+            let linked = mode == ImportMode::Hardlink && fs::hard_link(&source, &dest).is_ok();
+            if linked {
+                summary.linked += 1;
+            } else {
+                copy_verified(&source, &dest, sha256)?;
+                summary.copied += 1;
+            }
+            summary.bytes += size;
+            let meta = fs::metadata(&dest).map_err(io_err(&dest))?;
+            tx.execute(
+                "INSERT INTO imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, ?4)",
+                params![relpath, meta.dev() as i64, meta.ino() as i64, linked],
+            )
+            .map_err(store_err(scratch))?;
+        }
+        tx.commit().map_err(store_err(scratch))?;
+    }
+    Ok(summary)
+}
+
+/// Creates `dir` (under `root`) and fsyncs the parent of every directory it creates.
+fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
+    let mut missing = Vec::new();
+    let mut current = dir.to_path_buf();
+    while !current.exists() && current.starts_with(root) {
+        missing.push(current.clone());
+        if !current.pop() {
+            break;
+        }
+    }
+    for path in missing.iter().rev() {
+        match fs::create_dir(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(path)(e)),
+        }
+        if let Some(parent) = path.parent() {
+            fsync_dir(parent).map_err(io_err(parent))?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies `source` to `dest` through a temp file in the destination folder: copy while hashing,
+/// check the hash, fsync, link into place (never replacing a file), fsync the folder.
+fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<(), IngestError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = temp_path_for(dir, &name);
+    let result = (|| -> Result<(), IngestError> {
+        let mut input = File::open(source).map_err(io_err(source))?;
+        let mut output = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(io_err(&temp))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(source)(e)),
+            };
+            hasher.update(&buf[..n]);
+            output.write_all(&buf[..n]).map_err(io_err(&temp))?;
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != expected_sha256 {
+            return Err(IngestError::MediaHashMismatch {
+                relpath: dest.display().to_string(),
+                record_id: String::new(),
+                expected: expected_sha256.to_owned(),
+                actual,
+            });
+        }
+        output.sync_all().map_err(io_err(&temp))?;
+        drop(output);
+        // `link` + `unlink` rather than `rename`: it fails instead of replacing a file that
+        // appeared at `dest` meanwhile.
+        fs::hard_link(&temp, dest).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                IngestError::MediaConflict {
+                    relpath: dest.display().to_string(),
+                }
+            } else {
+                io_err(dest)(e)
+            }
+        })?;
+        fs::remove_file(&temp).map_err(io_err(&temp))?;
+        fsync_dir(dir).map_err(io_err(dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
