@@ -96,40 +96,39 @@ pub fn check_tree(
     let out = Connection::open(scratch).map_err(store_err(scratch))?;
     let known = open_known(known_db)?;
     let mut batch: Vec<(String, u64)> = Vec::with_capacity(BATCH);
-    let flush = |batch: &mut Vec<(String, u64)>,
-                 summary: &mut TreeCheck|
-     -> Result<(), IngestError> {
-        let started = Instant::now();
-        let known: Vec<Option<KnownMedia>> = batch
-            .iter()
-            .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
-            .collect::<Result<_, _>>()?;
-        let checked = check_batch(media_root, dest_root, batch, &known, workers)?;
-        let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
-        {
-            let mut insert = tx
+    let flush =
+        |batch: &mut Vec<(String, u64)>, summary: &mut TreeCheck| -> Result<(), IngestError> {
+            let started = Instant::now();
+            let known: Vec<Option<KnownMedia>> = batch
+                .iter()
+                .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
+                .collect::<Result<_, _>>()?;
+            let checked = check_batch(media_root, dest_root, batch, &known, workers)?;
+            let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
+            {
+                let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO checked (relpath, size, sha256, import) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(store_err(scratch))?;
-            for file in &checked {
-                insert
-                    .execute(params![
-                        file.relpath,
-                        file.size as i64,
-                        file.sha256,
-                        file.import
-                    ])
-                    .map_err(store_err(scratch))?;
-                summary.files += 1;
-                summary.present += u64::from(!file.import);
+                for file in &checked {
+                    insert
+                        .execute(params![
+                            file.relpath,
+                            file.size as i64,
+                            file.sha256,
+                            file.import
+                        ])
+                        .map_err(store_err(scratch))?;
+                    summary.files += 1;
+                    summary.present += u64::from(!file.import);
+                }
             }
-        }
-        tx.commit().map_err(store_err(scratch))?;
-        batch.clear();
-        throttle(cpu_cap, started.elapsed());
-        Ok(())
-    };
+            tx.commit().map_err(store_err(scratch))?;
+            batch.clear();
+            throttle(cpu_cap, started.elapsed());
+            Ok(())
+        };
     walk(media_root, media_root, &mut |relpath, size| {
         batch.push((relpath.to_owned(), size));
         if batch.len() == BATCH {
