@@ -3,9 +3,13 @@
 //! - [`fixtures`]: the seeded fixture corpus generator and its story.
 //! - [`contract`]: the contract schemas on disk: validation, annotations, lock, generated doc.
 //! - [`corpus_check`]: validates a generated spool against the schemas.
+//! - [`harness`]: the gate model, the runner, the signed report and the summaries.
+//! - [`gates`]: the gates, in run order.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 
 pub mod contract;
 pub mod corpus_check;
 pub mod dataroot;
 pub mod fixtures;
+pub mod gates;
+pub mod harness;

@@ -1,38 +1,93 @@
-//! `autocapture-gates`: generate the fixture corpus, check the contract, run the gates.
-//! Exit codes: 0 all passed, 1 a check failed, 2 usage or harness error.
+//! `autocapture-gates`: run the gates and sign the result; contract and fixture tooling.
+//! Exit codes: 0 every gate passed, 1 a gate (or a check) failed, 2 a gate errored or the harness
+//! itself could not run (usage, environment).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use autocapture_core::clock::SystemClock;
+use autocapture_core::contract::ContractIdentity;
 use autocapture_gates::contract::{self, annotations, doc, lock, schemas::ContractSet};
-use autocapture_gates::corpus_check;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;
-use clap::{Parser, Subcommand};
+use autocapture_gates::gates::{PLAN, registry};
+use autocapture_gates::harness::gate::{Target, Verdict};
+use autocapture_gates::harness::report::{ReportInputs, statement};
+use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
+use autocapture_gates::harness::sister::{SisterCheckpoint, checkpoint};
+use autocapture_gates::harness::{dsse, junit, keys, summary};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "autocapture-gates",
     version,
-    about = "Proves the release hard gates of autocapture"
+    about = "Proves the release hard gates of autocapture and signs the result"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Run only these gates (repeatable); the order is always the registry's.
+    #[arg(long = "gate")]
+    gates: Vec<String>,
+    /// Where the report, JUnit, summaries, corpus and work files go.
+    #[arg(long, default_value = "out/gates")]
+    out: PathBuf,
+    /// Ed25519 key file (see `keygen`); else $AUTOCAPTURE_GATES_SIGNING_KEY; else a throwaway key
+    /// and the report says dev-signed.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// The system under test for the query gates: `embedded` or a popup URL on loopback.
+    #[arg(long, default_value = "embedded")]
+    target: String,
+    /// Worker threads for the gates that use them.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run each gate N times; any difference in verdict or figures fails it.
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Frames in the generated corpus.
+    #[arg(long, default_value_t = 2400)]
+    frames: u64,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the gates on the embedded default corpus and print a table.
-    Run {
-        /// Where the corpus and results go (default: a fresh temp dir, removed afterwards).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    /// Run the gates on the embedded default corpus; write report.json, report.dsse.json,
+    /// junit.xml, summary.md and summary.html; print a table.
+    Run(RunArgs),
     /// List the gates in run order with what each proves.
     List,
+    /// Write an Ed25519 key pair: F (private, mode 0600) and F.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a signed report against a public key.
+    Verify {
+        envelope: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Release signoff: run every gate, record the Hypervisor checkpoint from its sister
+    /// document, and fail unless it matches our contract and every gate passes.
+    Signoff {
+        #[arg(long)]
+        sister: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
+    },
     /// Contract tooling: lock, generated doc, checks.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -48,13 +103,18 @@ enum ContractCommand {
         #[arg(long)]
         check: bool,
     },
-    /// Regenerate docs/handoff-stage1-contract.md (or, with --check, fail when stale).
+    /// Regenerate the field tables of docs/handoff-stage1-contract.md (or, with --check, fail
+    /// when stale).
     Doc {
         #[arg(long)]
         check: bool,
     },
-    /// Schemas valid, annotations complete, lock fresh, doc fresh.
-    Check,
+    /// Schemas valid, annotations complete, lock and doc fresh; with --sister, the Hypervisor's
+    /// contract_version and schema_hash equal ours.
+    Check {
+        #[arg(long)]
+        sister: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,66 +135,6 @@ enum FixturesCommand {
     },
 }
 
-/// The gates in run order: (name, what it proves, built in this harness yet).
-const GATES: &[(&str, &str)] = &[
-    (
-        "contract",
-        "schemas valid and annotated; fixtures and outputs validate; lock fresh; schema_hash matches the sister",
-    ),
-    (
-        "features",
-        "every shared .feature scenario passes against the core",
-    ),
-    (
-        "import-guard",
-        "Stage-1 code reaches no heavy module or crate",
-    ),
-    (
-        "ingest",
-        "idempotent, restartable, deterministic; marker only on success",
-    ),
-    (
-        "crash",
-        "kill at every crash point: marker implies durable data; rerun converges",
-    ),
-    (
-        "uia",
-        "metadata-first, hash-gated fallback, deterministic ids, linkage, bbox validity",
-    ),
-    (
-        "query-readonly",
-        "query handle cannot write; counters stay 0; DataRoot unchanged",
-    ),
-    (
-        "bind",
-        "non-loopback binds refused; no deletion route; token required",
-    ),
-    (
-        "golden-q40",
-        "strict 40/40, 3 identical repro runs, latency within budget",
-    ),
-    (
-        "sla",
-        "backlog clears before the 144 h reap boundary at p99 with margin",
-    ),
-    (
-        "audit",
-        "privileged actions leave a verifiable chain; tampering detected",
-    ),
-    (
-        "budget",
-        "Stage-1 peak RSS and CPU within caps; no Stage-2 work while active",
-    ),
-    (
-        "raw-first",
-        "DataRoot bytes equal the handoff's; sanitising only on export",
-    ),
-    (
-        "hostile",
-        "hostile inputs give documented codes; nothing lost; no panic",
-    ),
-];
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -144,8 +144,7 @@ fn main() -> ExitCode {
         }
     };
     match dispatch(cli.command) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("autocapture-gates: error: {e:#}");
             ExitCode::from(2)
@@ -153,25 +152,69 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(command: Command) -> anyhow::Result<bool> {
+fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::List => {
-            for (name, proves) in GATES {
-                println!("{name:<15} {proves}");
+            let built: Vec<&str> = registry().iter().map(|g| g.name()).collect();
+            for (name, proves) in PLAN {
+                let state = if built.contains(name) {
+                    ""
+                } else {
+                    " (not built)"
+                };
+                println!("{name:<15} {proves}{state}");
             }
-            Ok(true)
+            Ok(0)
         }
+        Command::Run(args) => run(&args, None),
+        Command::Signoff {
+            sister,
+            out,
+            signing_key,
+        } => {
+            let args = RunArgs {
+                gates: Vec::new(),
+                out,
+                signing_key,
+                target: "embedded".into(),
+                jobs: None,
+                repeat: 1,
+                seed: 7,
+                frames: 2400,
+            };
+            run(&args, Some(checkpoint(&sister)?))
+        }
+        Command::Keygen { out } => {
+            let (public, key) = keys::keygen(&out)?;
+            println!(
+                "wrote {} and {} (keyid {})",
+                out.display(),
+                public.display(),
+                keys::keyid(&key)
+            );
+            Ok(0)
+        }
+        Command::Verify {
+            envelope,
+            public_key,
+        } => verify(&envelope, &public_key),
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
-        Command::Contract(ContractCommand::Check) => {
-            let problems = contract_problems()?;
+        Command::Contract(ContractCommand::Check { sister }) => {
+            let mut problems = contract_problems()?;
+            if let Some(path) = sister {
+                let sister = checkpoint(&path)?;
+                if !sister.matches {
+                    problems.push(sister_mismatch(&sister)?);
+                }
+            }
             for problem in &problems {
                 eprintln!("{problem}");
             }
             if problems.is_empty() {
                 println!("contract ok");
             }
-            Ok(problems.is_empty())
+            Ok(if problems.is_empty() { 0 } else { 1 })
         }
         Command::Fixtures(FixturesCommand::Generate {
             out,
@@ -201,20 +244,222 @@ fn dispatch(command: Command) -> anyhow::Result<bool> {
                 summary.frames,
                 summary.frames as f64 / seconds.max(1e-9)
             );
-            Ok(true)
+            Ok(0)
         }
-        Command::Run { out } => run(out),
     }
 }
 
-fn contract_lock(check: bool) -> anyhow::Result<bool> {
+fn sister_mismatch(sister: &SisterCheckpoint) -> anyhow::Result<String> {
+    let ours = ContractIdentity::embedded()?;
+    Ok(format!(
+        "the Hypervisor's sister document has contract_version {} and schema_hash {}; ours are {} and {}",
+        sister.contract_version, sister.schema_hash, ours.contract_version, ours.schema_hash
+    ))
+}
+
+/// The `autocapture` binary beside this one; built when missing and cargo is at hand.
+fn autocapture_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("the harness binary has no folder")?;
+    let bin = dir.join("autocapture");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let cargo = std::env::var_os("CARGO").context("the autocapture binary is not built beside autocapture-gates; run `cargo build --release -p autocapture-core`")?;
+    let profile = if dir.ends_with("release") {
+        "release"
+    } else {
+        "dev"
+    };
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            profile,
+            "-p",
+            "autocapture-core",
+            "--bins",
+        ])
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .status()
+        .context("run cargo to build autocapture")?;
+    anyhow::ensure!(
+        status.success() && bin.is_file(),
+        "could not build the autocapture binary"
+    );
+    Ok(bin)
+}
+
+fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
+    let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
+    // Usage problems first, before any building or generating.
+    autocapture_gates::harness::runner::select(&registry(), &args.gates)?;
+    let bin = autocapture_bin()?;
+    let (key, dev_signed) = keys::resolve(args.signing_key.as_deref())?;
+    let options = RunOptions {
+        out: args.out.clone(),
+        select: args.gates.clone(),
+        target: target.clone(),
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+        }),
+        repeat: args.repeat,
+        seed: args.seed,
+        frames: args.frames,
+        handoffs: 3,
+        autocapture_bin: Some(bin.clone()),
+    };
+    let results = run_gates(&registry(), &options, &SystemClock)?;
+    let contracts_dir = contract::default_contracts_dir();
+    let statement = statement(&ReportInputs {
+        results: &results,
+        target: &target,
+        dev_signed,
+        autocapture_bin: Some(&bin),
+        contracts_dir: &contracts_dir,
+        workspace_root: &contract::workspace_root(),
+        sister: sister.as_ref(),
+    })?;
+    // The harness checks its own report against the contract before signing it.
+    let set = ContractSet::load(&contracts_dir)?;
+    let violations = set.validate("gate-report-predicate", &statement["predicate"])?;
+    anyhow::ensure!(
+        violations.is_empty(),
+        "the report does not validate against its schema: {violations:?}"
+    );
+    let body = serde_json::to_vec_pretty(&statement)?;
+    let out = &args.out;
+    std::fs::write(out.join("report.json"), [body.as_slice(), b"\n"].concat())?;
+    let envelope = dsse::sign(&body, &key);
+    std::fs::write(
+        out.join("report.dsse.json"),
+        serde_json::to_string_pretty(&envelope)? + "\n",
+    )?;
+    let public = out.join("signing-key.pub.json");
+    keys::write_public(&public, &key.verifying_key())?;
+    std::fs::write(out.join("junit.xml"), junit::render(&results)?)?;
+    std::fs::write(
+        out.join("summary.md"),
+        summary::markdown(&results, dev_signed),
+    )?;
+    std::fs::write(
+        out.join("summary.html"),
+        summary::html(&results, dev_signed),
+    )?;
+    print_table(&results, out, dev_signed);
+    let mut code = exit_code(results.verdict());
+    if let Some(sister) = &sister {
+        if sister.matches {
+            println!(
+                "Hypervisor checkpoint: contract_version {} and schema_hash {} match",
+                sister.contract_version, sister.schema_hash
+            );
+        } else {
+            eprintln!("signoff refused: {}", sister_mismatch(sister)?);
+            code = code.max(1);
+        }
+        if results.gates.len() < PLAN.len() {
+            eprintln!(
+                "signoff refused: {} of {} release gates are built",
+                results.gates.len(),
+                PLAN.len()
+            );
+            code = code.max(1);
+        }
+    }
+    Ok(code)
+}
+
+fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
+    println!(
+        "{:<15} {:<8} {:>7} {:>8}  figures",
+        "gate", "verdict", "checks", "ms"
+    );
+    for g in &results.gates {
+        let passed = g.checks.iter().filter(|c| c.passed).count();
+        let figures: Vec<String> = g
+            .measurements
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "{:<15} {:<8} {:>3}/{:<3} {:>8}  {}",
+            g.name,
+            g.verdict.as_str(),
+            passed,
+            g.checks.len(),
+            g.duration_ms,
+            figures.join(" ")
+        );
+        if g.verdict != Verdict::Pass {
+            for e in &g.evidence {
+                println!(
+                    "    {}: {}",
+                    e.check,
+                    e.detail.clone().unwrap_or_else(|| format!(
+                        "expected {:?}, got {:?}",
+                        e.expected, e.actual
+                    ))
+                );
+            }
+        }
+    }
+    let registry = registry();
+    let built: Vec<&str> = registry.iter().map(|g| g.name()).collect();
+    let missing: Vec<&str> = PLAN
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !built.contains(n))
+        .collect();
+    println!(
+        "\nverdict {}; outputs in {}{}",
+        results.verdict().as_str(),
+        out.display(),
+        if dev_signed {
+            " (dev-signed with a throwaway key)"
+        } else {
+            ""
+        }
+    );
+    if !missing.is_empty() {
+        println!("not built yet: {}", missing.join(", "));
+    }
+}
+
+fn verify(envelope: &Path, public_key: &Path) -> anyhow::Result<u8> {
+    let key = keys::load_public(public_key)?;
+    let bytes = std::fs::read(envelope).with_context(|| format!("read {}", envelope.display()))?;
+    match dsse::verify(&bytes, &key) {
+        Ok(statement) => {
+            let predicate = &statement["predicate"];
+            println!(
+                "verified: signed by {}; verdict {}; {} gates; dev_signed {}",
+                keys::keyid(&key),
+                predicate["verdict"].as_str().unwrap_or("?"),
+                predicate["gates"].as_array().map_or(0, Vec::len),
+                predicate["dev_signed"]
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("autocapture-gates: verify failed [{}]: {e}", e.code());
+            Ok(1)
+        }
+    }
+}
+
+fn contract_lock(check: bool) -> anyhow::Result<u8> {
     let dir = contract::default_contracts_dir();
     if check {
         let problems = lock::check(&dir)?;
         for problem in &problems {
             eprintln!("{problem}");
         }
-        return Ok(problems.is_empty());
+        return Ok(if problems.is_empty() { 0 } else { 1 });
     }
     let computed = lock::compute(&dir)?;
     std::fs::write(dir.join(lock::LOCK_FILE), lock::render(&computed)?)?;
@@ -222,10 +467,10 @@ fn contract_lock(check: bool) -> anyhow::Result<bool> {
         "contract_version {}\nschema_hash {}",
         computed.contract_version, computed.schema_hash
     );
-    Ok(true)
+    Ok(0)
 }
 
-fn contract_doc(check: bool) -> anyhow::Result<bool> {
+fn contract_doc(check: bool) -> anyhow::Result<u8> {
     let dir = contract::default_contracts_dir();
     let set = ContractSet::load(&dir)?;
     let path = contract::workspace_root().join(doc::DOC_PATH);
@@ -236,13 +481,13 @@ fn contract_doc(check: bool) -> anyhow::Result<bool> {
     if check {
         if let Some(problem) = doc::staleness(&committed, &rendered) {
             eprintln!("{problem}");
-            return Ok(false);
+            return Ok(1);
         }
-        return Ok(true);
+        return Ok(0);
     }
     std::fs::write(&path, rendered).with_context(|| format!("write {}", path.display()))?;
     println!("wrote {}", doc::DOC_PATH);
-    Ok(true)
+    Ok(0)
 }
 
 /// Schemas, annotations, lock and doc problems of the workspace's contracts.
@@ -263,71 +508,4 @@ fn contract_problems() -> anyhow::Result<Vec<String>> {
         Err(problem) => problems.push(problem),
     }
     Ok(problems)
-}
-
-/// Runs what the harness has so far on the embedded default corpus and prints a table.
-fn run(out: Option<PathBuf>) -> anyhow::Result<bool> {
-    let temp;
-    let out = match out {
-        Some(out) => out,
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
-    let spool = out.join("corpus");
-    let started = Instant::now();
-    let story = Story::default_story()?;
-    let summary = generate(
-        &story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 7,
-            frames: 2400,
-            handoffs: 3,
-        },
-    )?;
-    let mut rows: Vec<(String, &str, String)> = Vec::new();
-    rows.push((
-        "corpus".into(),
-        "pass",
-        format!(
-            "{} frames, {} handoffs, {} rows in {:.1} s",
-            summary.frames,
-            summary.handoffs,
-            summary.rows,
-            started.elapsed().as_secs_f64()
-        ),
-    ));
-    let problems = contract_problems()?;
-    let set = ContractSet::load(&contract::default_contracts_dir())?;
-    let report = corpus_check::check_spool(&set, &spool, true)?;
-    let mut all = problems;
-    all.extend(report.problems.iter().cloned());
-    let verdict = if all.is_empty() { "pass" } else { "fail" };
-    rows.push((
-        "contract".into(),
-        verdict,
-        if all.is_empty() {
-            format!("{} schemas annotated, lock and doc fresh; {} rows and {} blobs of the corpus valid", set.docs.len(), report.rows_validated, report.blobs_verified)
-        } else {
-            format!("{} problems; first: {}", all.len(), all[0])
-        },
-    ));
-    for (name, _) in GATES.iter().skip(1) {
-        rows.push(((*name).into(), "not built", String::new()));
-    }
-    println!("{:<15} {:<10} detail", "gate", "verdict");
-    for (name, verdict, detail) in &rows {
-        println!("{name:<15} {verdict:<10} {detail}");
-    }
-    for problem in all.iter().take(20) {
-        eprintln!("  {problem}");
-    }
-    let not_built = GATES.len() - 1;
-    println!(
-        "\n{not_built} of {} gates are not built yet: this run is not a release signoff.",
-        GATES.len()
-    );
-    Ok(all.is_empty())
 }

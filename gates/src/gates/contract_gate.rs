@@ -1,0 +1,81 @@
+//! The `contract` gate: the schemas are valid and every property annotated, the lock, this
+//! build's embedded `schema_hash`, the compatibility matrix and the generated doc all agree, and
+//! everything the generated corpus holds validates against the schemas.
+
+use serde_json::json;
+
+use crate::contract::{
+    annotations, default_contracts_dir, doc, lock, schemas::ContractSet, workspace_root,
+};
+use crate::corpus_check::check_spool;
+use crate::harness::gate::{Gate, GateContext, GateOutcome};
+
+pub struct ContractGate;
+
+impl Gate for ContractGate {
+    fn name(&self) -> &'static str {
+        "contract"
+    }
+
+    fn proves(&self) -> &'static str {
+        "schemas valid and annotated; lock, build, matrix and doc agree; the corpus validates"
+    }
+
+    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
+        let dir = default_contracts_dir();
+        let set = ContractSet::load(&dir)?;
+        let mut outcome = GateOutcome::default();
+        outcome.measure("schemas", set.docs.len() as u64);
+        let problems: Vec<String> = set
+            .docs
+            .values()
+            .flat_map(|d| annotations::check(&d.file_name, &d.value))
+            .map(|p| format!("{}{}: {}", p.file, p.pointer, p.problem))
+            .collect();
+        outcome.check(
+            "every property annotated",
+            problems.is_empty(),
+            problems.join("; "),
+        );
+        let lock_problems = lock::check(&dir)?;
+        outcome.check(
+            "lock, build and matrix agree",
+            lock_problems.is_empty(),
+            lock_problems.join("; "),
+        );
+        let committed =
+            std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).unwrap_or_default();
+        let doc_problem = match doc::regenerate(&set, &lock::compute(&dir)?, &committed) {
+            Ok(rendered) => doc::staleness(&committed, &rendered),
+            Err(problem) => Some(problem),
+        };
+        outcome.check(
+            "contract doc fresh",
+            doc_problem.is_none(),
+            doc_problem.unwrap_or_default(),
+        );
+        let report = check_spool(&set, &ctx.corpus, true)?;
+        outcome.measure("corpus_rows_validated", report.rows_validated);
+        outcome.measure("corpus_blobs_verified", report.blobs_verified);
+        outcome.measure("corpus_signals_validated", report.signals_validated);
+        outcome.check(
+            "corpus validates against the schemas",
+            report.problems.is_empty() && report.rows_validated == report.rows && report.rows > 0,
+            report
+                .problems
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        let frames = super::support::truth(&ctx.corpus)?["frames_total"].clone();
+        outcome.check_eq(
+            "every frame blob re-hashed to its content_hash",
+            None,
+            frames,
+            json!(report.blobs_verified),
+        );
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,78 @@
+//! The gates, in their fixed run order (see `docs/release-gates.md`). Each is a value
+//! implementing [`Gate`]; [`registry`] lists the ones built so far.
+
+pub mod audit_gate;
+pub mod contract_gate;
+pub mod ingest_gate;
+pub mod support;
+
+use crate::harness::gate::Gate;
+
+/// Every built gate, in run order.
+pub fn registry() -> Vec<Box<dyn Gate>> {
+    vec![
+        Box::new(contract_gate::ContractGate),
+        Box::new(ingest_gate::IngestGate),
+        Box::new(audit_gate::AuditGate),
+    ]
+}
+
+/// Every gate of the release plan in run order, with whether it is built.
+pub const PLAN: &[(&str, &str)] = &[
+    (
+        "contract",
+        "schemas valid and annotated; fixtures and outputs validate; lock and doc fresh; schema_hash matches the sister",
+    ),
+    (
+        "features",
+        "every shared .feature scenario passes against the core",
+    ),
+    (
+        "import-guard",
+        "Stage-1 code reaches no heavy module or crate",
+    ),
+    (
+        "ingest",
+        "idempotent, restartable, order-independent; marker only on success; bad handoffs give their codes",
+    ),
+    (
+        "crash",
+        "kill at every crash point: marker implies durable data; rerun converges",
+    ),
+    (
+        "uia",
+        "metadata-first, hash-gated fallback, deterministic ids, linkage, bbox validity",
+    ),
+    (
+        "query-readonly",
+        "query handle cannot write; counters stay 0; DataRoot unchanged",
+    ),
+    (
+        "bind",
+        "non-loopback binds refused; no deletion route; token required",
+    ),
+    (
+        "golden-q40",
+        "strict 40/40, 3 identical repro runs, latency within budget",
+    ),
+    (
+        "sla",
+        "backlog clears before the 144 h reap boundary at p99 with margin",
+    ),
+    (
+        "audit",
+        "privileged actions leave a verifiable chain; tampering detected",
+    ),
+    (
+        "budget",
+        "Stage-1 peak RSS and CPU within caps; no Stage-2 work while active",
+    ),
+    (
+        "raw-first",
+        "DataRoot bytes equal the handoff's; sanitising only on export",
+    ),
+    (
+        "hostile",
+        "hostile inputs give documented codes; nothing lost; no panic",
+    ),
+];

@@ -1,0 +1,240 @@
+//! A gate is a value: a name, what it proves, and a `run` that returns checks, measurements and
+//! evidence. Its verdict is data, not an error: `fail` when a check does not hold, `error` when
+//! the gate could not run (or made no check at all: a gate that proves nothing never passes).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// One thing a gate checked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// What a failing check looked at: which record, expected vs actual.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub check: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What a gate's run produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateOutcome {
+    pub checks: Vec<Check>,
+    /// Figures: counts, ratios, latencies. Keys ending in `_ms`, `_s`, `_per_s` or `_ratio` are
+    /// timings; they are left out of the determinism signature.
+    pub measurements: BTreeMap<String, Value>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl GateOutcome {
+    /// Records a check; a failing one also gets an evidence entry.
+    pub fn check(&mut self, name: &str, passed: bool, detail: impl Into<String>) -> bool {
+        let detail = detail.into();
+        if !passed {
+            self.evidence.push(Evidence {
+                check: name.to_owned(),
+                record: None,
+                expected: None,
+                actual: None,
+                detail: Some(detail.clone()),
+            });
+        }
+        self.checks.push(Check {
+            name: name.to_owned(),
+            passed,
+            detail: if passed { String::new() } else { detail },
+        });
+        passed
+    }
+
+    /// Records an equality check with expected and actual values as evidence.
+    pub fn check_eq(
+        &mut self,
+        name: &str,
+        record: Option<&str>,
+        expected: Value,
+        actual: Value,
+    ) -> bool {
+        let passed = expected == actual;
+        self.checks.push(Check {
+            name: name.to_owned(),
+            passed,
+            detail: if passed {
+                String::new()
+            } else {
+                format!("expected {expected}, got {actual}")
+            },
+        });
+        if !passed {
+            self.evidence.push(Evidence {
+                check: name.to_owned(),
+                record: record.map(str::to_owned),
+                expected: Some(expected),
+                actual: Some(actual),
+                detail: None,
+            });
+        }
+        passed
+    }
+
+    pub fn measure(&mut self, key: &str, value: impl Into<Value>) {
+        self.measurements.insert(key.to_owned(), value.into());
+    }
+
+    /// `pass` when every check held, `fail` when one did not, `error` when there were none.
+    pub fn verdict(&self) -> Verdict {
+        if self.checks.is_empty() {
+            Verdict::Error
+        } else if self.checks.iter().all(|c| c.passed) {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+}
+
+/// The system the query gates exercise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Target {
+    /// The core library in this process.
+    Embedded,
+    /// A popup endpoint on loopback.
+    Url(String),
+}
+
+impl Target {
+    /// `embedded`, or an http(s) URL whose host is on loopback (anything else is refused).
+    pub fn parse(text: &str) -> Result<Target, String> {
+        if text == "embedded" {
+            return Ok(Target::Embedded);
+        }
+        let rest = text
+            .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"))
+            .ok_or_else(|| format!("target {text:?} is neither `embedded` nor an http(s) URL"))?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = if authority.starts_with('[') {
+            authority
+                .split(']')
+                .next()
+                .map(|h| format!("{h}]"))
+                .unwrap_or_default()
+        } else {
+            authority.split(':').next().unwrap_or_default().to_owned()
+        };
+        let loopback = host == "localhost"
+            || host == "[::1]"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if loopback {
+            Ok(Target::Url(text.to_owned()))
+        } else {
+            Err(format!(
+                "target {text:?} is not on loopback; only 127.0.0.0/8, localhost and [::1] are allowed"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Target::Embedded => "embedded",
+            Target::Url(url) => url,
+        }
+    }
+}
+
+/// What every gate may use: the generated corpus, a private work dir, the target.
+#[derive(Debug, Clone)]
+pub struct GateContext {
+    /// The generated spool (read-only for gates: copy it before changing anything).
+    pub corpus: PathBuf,
+    /// A fresh directory for this gate run.
+    pub work: PathBuf,
+    pub target: Target,
+    pub seed: u64,
+    pub jobs: usize,
+    /// The `autocapture` binary, when a gate needs the real program.
+    pub autocapture_bin: Option<PathBuf>,
+}
+
+/// A gate of the registry.
+pub trait Gate: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn proves(&self) -> &'static str;
+    /// Runs the gate. `Err` means it could not run: the verdict is `error`.
+    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_must_be_loopback() {
+        for ok in [
+            "embedded",
+            "http://127.0.0.1:8787",
+            "http://127.9.9.9/api",
+            "http://localhost:1",
+            "https://[::1]:8787/x",
+        ] {
+            assert!(Target::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1:8787",
+            "http://192.168.1.2",
+            "http://example.com",
+            "ftp://127.0.0.1",
+            "127.0.0.1:8787",
+            "http://127.0.0.1.evil.com",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let mut outcome = GateOutcome::default();
+        assert_eq!(outcome.verdict(), Verdict::Error, "no checks is an error");
+        outcome.check("a", true, "");
+        assert_eq!(outcome.verdict(), Verdict::Pass);
+        outcome.check_eq("b", Some("r/1"), serde_json::json!(1), serde_json::json!(2));
+        assert_eq!(outcome.verdict(), Verdict::Fail);
+        assert_eq!(outcome.evidence.len(), 1);
+        assert_eq!(outcome.evidence[0].record.as_deref(), Some("r/1"));
+    }
+}

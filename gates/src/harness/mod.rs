@@ -1,0 +1,12 @@
+//! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`]), the
+//! signed in-toto report ([`report`], [`dsse`], [`keys`]) and the outputs for people and CI
+//! ([`junit`], [`summary`]), and the release checkpoint against the Hypervisor ([`sister`]).
+
+pub mod dsse;
+pub mod gate;
+pub mod junit;
+pub mod keys;
+pub mod report;
+pub mod runner;
+pub mod sister;
+pub mod summary;

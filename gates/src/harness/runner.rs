@@ -1,0 +1,261 @@
+//! Runs a registry of gates in its fixed order, strictly: an unknown `--gate` is a harness error,
+//! a gate that cannot run (or panics, or checks nothing) is `error`, never skipped. With
+//! `--repeat N` every gate runs N times and must give the same verdict and figures each time.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use autocapture_core::clock::Clock;
+use autocapture_core::contract::{format_ts_utc, sha256_hex};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::gate::{Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
+use crate::dataroot::tree_digest;
+use crate::fixtures::generate::{GenerateOptions, generate};
+use crate::fixtures::story::Story;
+
+/// Everything a run needs to know.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Gate names to run (empty: all), in registry order whatever the order given.
+    pub select: Vec<String>,
+    pub target: Target,
+    pub jobs: usize,
+    pub repeat: u32,
+    pub seed: u64,
+    pub frames: u64,
+    pub handoffs: u32,
+    pub autocapture_bin: Option<PathBuf>,
+}
+
+/// One gate's result as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateResult {
+    pub name: String,
+    pub proves: String,
+    pub verdict: Verdict,
+    pub duration_ms: u64,
+    pub measurements: BTreeMap<String, Value>,
+    pub checks: Vec<Check>,
+    pub evidence: Vec<Evidence>,
+    pub repeats: u32,
+    pub flake_rate: u32,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResults {
+    pub run_id: String,
+    pub started_at_utc: String,
+    pub finished_at_utc: String,
+    pub corpus: PathBuf,
+    pub corpus_sha256: String,
+    pub options_seed: u64,
+    pub options_frames: u64,
+    pub repeat: u32,
+    pub gates: Vec<GateResult>,
+}
+
+impl RunResults {
+    /// pass when every gate passed; error when any errored; fail otherwise.
+    pub fn verdict(&self) -> Verdict {
+        self.gates
+            .iter()
+            .map(|g| g.verdict)
+            .max()
+            .unwrap_or(Verdict::Error)
+    }
+}
+
+/// 0 all passed, 1 a gate failed, 2 a gate errored (could not run).
+pub fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Pass => 0,
+        Verdict::Fail => 1,
+        Verdict::Error => 2,
+    }
+}
+
+/// The registry entries `select` names, in registry order; an unknown name is an error.
+pub fn select<'a>(
+    registry: &'a [Box<dyn Gate>],
+    names: &[String],
+) -> anyhow::Result<Vec<&'a dyn Gate>> {
+    for name in names {
+        if !registry.iter().any(|g| g.name() == name) {
+            let known: Vec<&str> = registry.iter().map(|g| g.name()).collect();
+            bail!("unknown gate {name:?}; the gates are: {}", known.join(", "));
+        }
+    }
+    Ok(registry
+        .iter()
+        .filter(|g| names.is_empty() || names.iter().any(|n| n == g.name()))
+        .map(|g| g.as_ref())
+        .collect())
+}
+
+/// Generates the corpus and runs the selected gates.
+pub fn run_gates(
+    registry: &[Box<dyn Gate>],
+    options: &RunOptions,
+    clock: &dyn Clock,
+) -> anyhow::Result<RunResults> {
+    let gates = select(registry, &options.select)?;
+    if options.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let started_at = clock.now();
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("create {}", options.out.display()))?;
+    let corpus = options.out.join("corpus");
+    let work = options.out.join("work");
+    for dir in [&corpus, &work] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("clear {}", dir.display()))?;
+        }
+    }
+    let story = Story::default_story()?;
+    generate(
+        &story,
+        &GenerateOptions {
+            out: corpus.clone(),
+            seed: options.seed,
+            frames: options.frames,
+            handoffs: options.handoffs,
+        },
+    )?;
+    let corpus_sha256 = tree_digest(&corpus)?.sha256;
+    let mut results = Vec::with_capacity(gates.len());
+    for gate in gates {
+        results.push(run_one(gate, options, &corpus, &work)?);
+    }
+    let finished_at = clock.now();
+    Ok(RunResults {
+        run_id: format!(
+            "gates_{}",
+            autocapture_core::contract::ingest_run_id(started_at).trim_start_matches("ingest_")
+        ),
+        started_at_utc: format_ts_utc(started_at),
+        finished_at_utc: format_ts_utc(finished_at),
+        corpus,
+        corpus_sha256,
+        options_seed: options.seed,
+        options_frames: options.frames,
+        repeat: options.repeat,
+        gates: results,
+    })
+}
+
+/// Figures that are not timings, for the determinism signature.
+fn signature(verdict: Verdict, outcome: &GateOutcome) -> String {
+    let figures: BTreeMap<&String, &Value> = outcome
+        .measurements
+        .iter()
+        .filter(|(key, _)| {
+            !["_ms", "_s", "_per_s", "_ratio"]
+                .iter()
+                .any(|suffix| key.ends_with(suffix))
+        })
+        .collect();
+    let checks: Vec<(&str, bool)> = outcome
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.passed))
+        .collect();
+    let text = serde_json::to_string(&(verdict.as_str(), figures, checks)).unwrap_or_default();
+    sha256_hex(text.as_bytes())
+}
+
+fn run_once(gate: &dyn Gate, ctx: &GateContext) -> GateOutcome {
+    match catch_unwind(AssertUnwindSafe(|| gate.run(ctx))) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => errored(format!("{error:#}")),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            errored(format!("the gate panicked: {message}"))
+        }
+    }
+}
+
+/// An outcome with no checks (so its verdict is `error`) and the reason as evidence.
+fn errored(detail: String) -> GateOutcome {
+    GateOutcome {
+        checks: Vec::new(),
+        measurements: BTreeMap::new(),
+        evidence: vec![Evidence {
+            check: "run".into(),
+            record: None,
+            expected: None,
+            actual: None,
+            detail: Some(detail),
+        }],
+    }
+}
+
+fn run_one(
+    gate: &dyn Gate,
+    options: &RunOptions,
+    corpus: &Path,
+    work: &Path,
+) -> anyhow::Result<GateResult> {
+    let mut first: Option<(GateOutcome, Verdict, String, u64)> = None;
+    let mut differing = 0u32;
+    for repeat in 0..options.repeat {
+        let gate_work = work.join(gate.name()).join(repeat.to_string());
+        std::fs::create_dir_all(&gate_work)
+            .with_context(|| format!("create {}", gate_work.display()))?;
+        let ctx = GateContext {
+            corpus: corpus.to_path_buf(),
+            work: gate_work,
+            target: options.target.clone(),
+            seed: options.seed,
+            jobs: options.jobs.max(1),
+            autocapture_bin: options.autocapture_bin.clone(),
+        };
+        let started = Instant::now();
+        let outcome = run_once(gate, &ctx);
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let verdict = outcome.verdict();
+        let sig = signature(verdict, &outcome);
+        match &first {
+            None => first = Some((outcome, verdict, sig, duration_ms)),
+            Some((_, _, first_sig, _)) => differing += u32::from(*first_sig != sig),
+        }
+    }
+    let (mut outcome, _, _, duration_ms) = first.context("a gate ran zero times")?;
+    if options.repeat > 1 {
+        outcome.check(
+            "deterministic across repeats",
+            differing == 0,
+            format!(
+                "{differing} of {} repeats differed from the first in verdict or figures",
+                options.repeat - 1
+            ),
+        );
+    }
+    let verdict = outcome.verdict();
+    Ok(GateResult {
+        name: gate.name().to_owned(),
+        proves: gate.proves().to_owned(),
+        verdict,
+        duration_ms,
+        measurements: outcome.measurements,
+        checks: outcome.checks,
+        evidence: outcome.evidence,
+        repeats: options.repeat,
+        flake_rate: if options.repeat > 1 {
+            differing * 100 / (options.repeat - 1)
+        } else {
+            0
+        },
+    })
+}
