@@ -9,6 +9,7 @@ use crate::contract::{
 };
 use crate::corpus_check::check_spool;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
+use crate::harness::sister::checkpoint;
 
 pub struct ContractGate;
 
@@ -18,7 +19,7 @@ impl Gate for ContractGate {
     }
 
     fn proves(&self) -> &'static str {
-        "schemas valid and annotated; lock, build, matrix and doc agree; the corpus validates"
+        "schemas valid and annotated; lock, build, matrix, doc and the sister document agree; the corpus validates"
     }
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
@@ -53,6 +54,17 @@ impl Gate for ContractGate {
             "contract doc fresh",
             doc_problem.is_none(),
             doc_problem.unwrap_or_default(),
+        );
+        let sister =
+            checkpoint(&workspace_root().join("fixtures/sister/hypervisor-contract.json"))?;
+        outcome.measure("sister_schema_hash", sister.schema_hash.clone());
+        outcome.check(
+            "schema_hash equals the Hypervisor's sister document",
+            sister.matches,
+            format!(
+                "sister has contract_version {} and schema_hash {}",
+                sister.contract_version, sister.schema_hash
+            ),
         );
         let report = check_spool(&set, &ctx.corpus, true)?;
         outcome.measure("corpus_rows_validated", report.rows_validated);

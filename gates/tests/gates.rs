@@ -1,0 +1,73 @@
+//! Every registered gate as a named trial, so `cargo test` and `cargo nextest` run the gates on a
+//! generated corpus. The target fails when the registry is empty.
+
+use std::sync::Arc;
+
+use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
+use autocapture_gates::fixtures::story::Story;
+use autocapture_gates::gates::registry;
+use autocapture_gates::harness::gate::{GateContext, Target, Verdict};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn main() {
+    let args = Arguments::from_args();
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => Arc::new(dir),
+        Err(e) => {
+            eprintln!("temp dir: {e}");
+            std::process::exit(101);
+        }
+    };
+    let corpus = dir.path().join("corpus");
+    let generated = Story::default_story()
+        .map_err(anyhow::Error::from)
+        .and_then(|story| {
+            generate(
+                &story,
+                &GenerateOptions {
+                    out: corpus.clone(),
+                    seed: 7,
+                    frames: 600,
+                    handoffs: 3,
+                },
+            )
+        });
+    if let Err(e) = generated {
+        eprintln!("generate the corpus: {e:#}");
+        std::process::exit(101);
+    }
+    let gates = registry();
+    if gates.is_empty() {
+        eprintln!("the gate registry is empty");
+        std::process::exit(101);
+    }
+    let trials: Vec<Trial> = gates
+        .into_iter()
+        .map(|gate| {
+            let (dir, corpus) = (dir.clone(), corpus.clone());
+            Trial::test(
+                format!("gate::{}", gate.name()),
+                move || -> Result<(), Failed> {
+                    let work = dir.path().join("work").join(gate.name());
+                    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+                    let ctx = GateContext {
+                        corpus,
+                        work,
+                        target: Target::Embedded,
+                        seed: 7,
+                        jobs: 2,
+                        autocapture_bin: None,
+                    };
+                    let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;
+                    match outcome.verdict() {
+                        Verdict::Pass => Ok(()),
+                        verdict => {
+                            Err(format!("{}: {:#?}", verdict.as_str(), outcome.evidence).into())
+                        }
+                    }
+                },
+            )
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -1,0 +1,394 @@
+//! The harness with planted gates: a passing, a failing, an erroring, a panicking, an empty and a
+//! flaky one. Verdicts and exit codes, the signed report (verify accepts it; a changed byte, a
+//! wrong key and a truncated file are refused), the schema of the predicate, JUnit that parses,
+//! and an HTML summary that shows the table and the figures.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use autocapture_core::clock::SteppingClock;
+use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
+use autocapture_gates::harness::dsse::{self, VerifyError};
+use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target, Verdict};
+use autocapture_gates::harness::report::{ReportInputs, statement};
+use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
+use autocapture_gates::harness::{junit, keys, sister, summary};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+struct Planted {
+    name: &'static str,
+    behaviour: Behaviour,
+    calls: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Pass,
+    Fail,
+    Error,
+    Panic,
+    NoChecks,
+    Flaky,
+}
+
+impl Planted {
+    fn boxed(name: &'static str, behaviour: Behaviour) -> Box<dyn Gate> {
+        Box::new(Planted {
+            name,
+            behaviour,
+            calls: AtomicU64::new(0),
+        })
+    }
+}
+
+impl Gate for Planted {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn proves(&self) -> &'static str {
+        "a planted behaviour"
+    }
+
+    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut outcome = GateOutcome::default();
+        outcome.measure("corpus_exists", ctx.corpus.join("truth.json").is_file());
+        outcome.measure("elapsed_ms", call * 7);
+        match self.behaviour {
+            Behaviour::Pass => {
+                outcome.check("holds", true, "");
+            }
+            Behaviour::Fail => {
+                outcome.check("holds", true, "");
+                outcome.check_eq(
+                    "count <matches> & \"more\"",
+                    Some("run1/x/1"),
+                    json!(3),
+                    json!(4),
+                );
+            }
+            Behaviour::Error => anyhow::bail!("planted: the gate cannot run"),
+            Behaviour::Panic => panic!("planted panic"),
+            Behaviour::NoChecks => {}
+            Behaviour::Flaky => {
+                outcome.measure("rows", call % 2);
+                outcome.check("holds", true, "");
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
+    RunOptions {
+        out: out.to_path_buf(),
+        select: select.iter().map(|s| (*s).to_owned()).collect(),
+        target: Target::Embedded,
+        jobs: 1,
+        repeat,
+        seed: 3,
+        frames: 40,
+        handoffs: 2,
+        autocapture_bin: None,
+    }
+}
+
+fn planted_registry() -> Vec<Box<dyn Gate>> {
+    vec![
+        Planted::boxed("pass-gate", Behaviour::Pass),
+        Planted::boxed("fail-gate", Behaviour::Fail),
+        Planted::boxed("error-gate", Behaviour::Error),
+        Planted::boxed("panic-gate", Behaviour::Panic),
+        Planted::boxed("empty-gate", Behaviour::NoChecks),
+        Planted::boxed("flaky-gate", Behaviour::Flaky),
+    ]
+}
+
+fn run(select: &[&str], repeat: u32) -> (tempfile::TempDir, RunResults) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 09:00:00 UTC),
+        time::Duration::seconds(1),
+    );
+    let results = run_gates(
+        &planted_registry(),
+        &options(dir.path(), select, repeat),
+        &clock,
+    )
+    .expect("run");
+    (dir, results)
+}
+
+fn verdicts(results: &RunResults) -> Vec<(&str, Verdict)> {
+    results
+        .gates
+        .iter()
+        .map(|g| (g.name.as_str(), g.verdict))
+        .collect()
+}
+
+#[test]
+fn planted_verdicts_and_exit_codes() {
+    let (_dir, results) = run(&[], 1);
+    assert_eq!(
+        verdicts(&results),
+        vec![
+            ("pass-gate", Verdict::Pass),
+            ("fail-gate", Verdict::Fail),
+            ("error-gate", Verdict::Error),
+            ("panic-gate", Verdict::Error),
+            ("empty-gate", Verdict::Error),
+            ("flaky-gate", Verdict::Pass),
+        ]
+    );
+    assert_eq!(exit_code(results.verdict()), 2);
+    assert!(
+        results.gates[0].measurements["corpus_exists"] == json!(true),
+        "gates see the generated corpus"
+    );
+    let panic = &results.gates[3].evidence[0];
+    assert!(
+        panic
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("planted panic")
+    );
+    let (_dir, results) = run(&["pass-gate", "fail-gate"], 1);
+    assert_eq!(exit_code(results.verdict()), 1, "a failing gate exits 1");
+    let (_dir, results) = run(&["error-gate", "pass-gate"], 1);
+    assert_eq!(exit_code(results.verdict()), 2, "an erroring gate exits 2");
+    assert_eq!(
+        verdicts(&results)[0].0,
+        "pass-gate",
+        "registry order, whatever the order asked"
+    );
+    let (_dir, results) = run(&["pass-gate"], 1);
+    assert_eq!(exit_code(results.verdict()), 0);
+}
+
+#[test]
+fn an_unknown_gate_is_a_harness_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 09:00:00 UTC),
+        time::Duration::seconds(1),
+    );
+    let err = run_gates(
+        &planted_registry(),
+        &options(dir.path(), &["nope"], 1),
+        &clock,
+    )
+    .expect_err("unknown");
+    assert!(err.to_string().contains("unknown gate \"nope\""), "{err}");
+}
+
+#[test]
+fn repeats_catch_a_flaky_gate_but_not_timings() {
+    let (_dir, results) = run(&["pass-gate", "flaky-gate"], 3);
+    assert_eq!(
+        verdicts(&results),
+        vec![("pass-gate", Verdict::Pass), ("flaky-gate", Verdict::Fail)]
+    );
+    assert_eq!(
+        results.gates[0].flake_rate, 0,
+        "elapsed_ms differs per call but is a timing"
+    );
+    assert_eq!(results.gates[1].flake_rate, 50);
+    assert_eq!(results.gates[1].repeats, 3);
+}
+
+/// A report of the planted run, signed with a fresh key.
+fn signed_report(results: &RunResults, dir: &Path) -> (Value, Vec<u8>, ed25519_dalek::SigningKey) {
+    let statement = statement(&ReportInputs {
+        results,
+        target: &Target::Embedded,
+        dev_signed: true,
+        autocapture_bin: None,
+        contracts_dir: &default_contracts_dir(),
+        workspace_root: &workspace_root(),
+        sister: None,
+    })
+    .expect("statement");
+    let key = keys::generate().expect("key");
+    let body = serde_json::to_vec_pretty(&statement).expect("json");
+    let envelope = serde_json::to_vec_pretty(&dsse::sign(&body, &key)).expect("envelope");
+    std::fs::write(dir.join("report.dsse.json"), &envelope).expect("write");
+    (statement, envelope, key)
+}
+
+#[test]
+fn the_report_validates_and_its_signature_is_strict() {
+    let (dir, results) = run(&[], 1);
+    let (statement, envelope, key) = signed_report(&results, dir.path());
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicate"]["verdict"], "error");
+    assert_eq!(statement["predicate"]["controls"]["tz"], "UTC");
+    let names: Vec<&str> = statement["subject"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"contracts/contract.lock.json") && names.contains(&"fixture-corpus"),
+        "{names:?}"
+    );
+    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    assert_eq!(
+        set.validate("gate-report-predicate", &statement["predicate"])
+            .expect("validate"),
+        Vec::<String>::new()
+    );
+
+    let public = key.verifying_key();
+    assert_eq!(
+        dsse::verify(&envelope, &public).expect("verifies"),
+        statement
+    );
+    // One changed byte inside the base64 payload.
+    let text = String::from_utf8(envelope.clone()).expect("utf8");
+    let at = text.find("\"payload\": \"").expect("payload") + 30;
+    let mut changed = envelope.clone();
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    assert!(matches!(
+        dsse::verify(&changed, &public),
+        Err(VerifyError::BadSignature | VerifyError::Base64)
+    ));
+    // Every single-byte change anywhere is refused.
+    for index in (0..envelope.len()).step_by(97) {
+        let mut flipped = envelope.clone();
+        flipped[index] ^= 0x01;
+        assert!(
+            dsse::verify(&flipped, &public).is_err(),
+            "byte {index} changed and still verified"
+        );
+    }
+    let other = keys::generate().expect("key").verifying_key();
+    assert_eq!(
+        dsse::verify(&envelope, &other).map_err(|e| e.code()),
+        Err("envelope_wrong_key")
+    );
+    assert_eq!(
+        dsse::verify(&envelope[..envelope.len() / 2], &public).map_err(|e| e.code()),
+        Err("envelope_invalid")
+    );
+}
+
+#[test]
+fn key_files_round_trip_and_are_never_overwritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let private = dir.path().join("release.key");
+    let (public_path, public) = keys::keygen(&private).expect("keygen");
+    assert_eq!(
+        keys::load_signing(&private)
+            .expect("private")
+            .verifying_key(),
+        public
+    );
+    assert_eq!(keys::load_public(&public_path).expect("public"), public);
+    assert_eq!(
+        keys::load_public(&private).expect("public from private"),
+        public
+    );
+    assert!(
+        keys::load_signing(&public_path).is_err(),
+        "a public key file cannot sign"
+    );
+    assert!(keys::keygen(&private).is_err(), "refuses to overwrite");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&private).expect("meta").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let (key, dev_signed) = keys::resolve(Some(&private)).expect("resolve");
+    assert!(!dev_signed);
+    assert_eq!(key.verifying_key(), public);
+}
+
+#[test]
+fn junit_parses_with_a_case_per_gate_and_per_check() {
+    let (_dir, results) = run(&[], 1);
+    let xml = junit::render(&results).expect("junit");
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml parses");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let checks: usize = results.gates.iter().map(|g| g.checks.len()).sum();
+    assert_eq!(cases.len(), results.gates.len() + checks);
+    let failing = |name: &str| {
+        cases
+            .iter()
+            .find(|c| c.attribute("name") == Some(name))
+            .map(|c| {
+                c.children()
+                    .filter(|n| n.is_element())
+                    .map(|n| n.tag_name().name().to_owned())
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(failing("pass-gate"), Some(vec![]));
+    assert_eq!(failing("fail-gate"), Some(vec!["failure".to_owned()]));
+    assert_eq!(failing("error-gate"), Some(vec!["error".to_owned()]));
+    assert!(
+        failing("fail-gate::count <matches> & \"more\"").is_some(),
+        "check names survive escaping"
+    );
+}
+
+#[test]
+fn summaries_show_the_table_figures_and_failures() {
+    let (_dir, results) = run(&[], 1);
+    let html = summary::html(&results, true);
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(html.contains("<table id=\"gates\">"));
+    for gate in &results.gates {
+        assert!(
+            html.contains(&format!("<tr data-gate=\"{}\">", gate.name)),
+            "row for {}",
+            gate.name
+        );
+    }
+    assert!(html.contains("<strong class=\"error\" id=\"verdict\">error</strong>"));
+    assert!(html.contains("corpus_exists=true"), "figures are shown");
+    assert_eq!(
+        html.matches("<rect class=\"bar\"").count(),
+        results.gates.len(),
+        "one bar per gate"
+    );
+    assert!(
+        html.contains("count &lt;matches&gt; &amp; &quot;more&quot;"),
+        "evidence is escaped"
+    );
+    assert!(!html.contains("<script"), "self-contained and static");
+    assert!(html.contains("dev-signed"));
+    let md = summary::markdown(&results, false);
+    assert!(md.contains("| fail-gate | fail | 1/2 |"), "{md}");
+    assert!(md.contains("on `run1/x/1`: expected 3, got 4"), "{md}");
+}
+
+#[test]
+fn sister_checkpoint_matches_only_our_pair() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ours = autocapture_core::contract::ContractIdentity::embedded().expect("identity");
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, json!({"hypervisor_version": "1.0.0", "contract_version": ours.contract_version, "schema_hash": ours.schema_hash}).to_string())
+        .expect("write");
+    assert!(sister::checkpoint(&good).expect("read").matches);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({"contract_version": ours.contract_version, "schema_hash": "0".repeat(64)})
+            .to_string(),
+    )
+    .expect("write");
+    assert!(!sister::checkpoint(&bad).expect("read").matches);
+    // The committed sample is the Hypervisor's current document.
+    let sample = workspace_root().join("fixtures/sister/hypervisor-contract.json");
+    assert!(
+        sister::checkpoint(&sample).expect("sample").matches,
+        "fixtures/sister sample is stale"
+    );
+}
