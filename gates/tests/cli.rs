@@ -1,0 +1,116 @@
+//! The real `autocapture-gates` binary: usage errors exit 2 before any work, `keygen` and
+//! `verify` round-trip, and `verify` refuses a changed, foreign or truncated envelope with exit 1.
+
+use std::process::{Command, Output};
+
+use autocapture_gates::harness::{dsse, keys};
+
+const BIN: &str = env!("CARGO_BIN_EXE_autocapture-gates");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run autocapture-gates")
+}
+
+#[test]
+fn usage_errors_exit_2_before_any_work() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let output = run(&[
+        "run",
+        "--gate",
+        "nope",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown gate \"nope\""));
+    assert!(!out.exists(), "nothing generated for a usage error");
+    let output = run(&[
+        "run",
+        "--target",
+        "http://10.1.2.3:8787",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not on loopback"));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn keygen_then_verify_accepts_and_refuses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_path = dir.path().join("release.key");
+    let output = run(&["keygen", "--out", key_path.to_str().expect("utf8")]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let public = keys::public_path(&key_path);
+    let key = keys::load_signing(&key_path).expect("key");
+    let statement = serde_json::json!({"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": "urn:x", "predicate": {"verdict": "pass", "gates": []}});
+    let body = serde_json::to_vec(&statement).expect("json");
+    let envelope = serde_json::to_vec_pretty(&dsse::sign(&body, &key)).expect("envelope");
+    let good = dir.path().join("good.dsse.json");
+    std::fs::write(&good, &envelope).expect("write");
+    let verify = |path: &std::path::Path, public: &std::path::Path| {
+        run(&[
+            "verify",
+            path.to_str().expect("utf8"),
+            "--public-key",
+            public.to_str().expect("utf8"),
+        ])
+    };
+    let output = verify(&good, &public);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("verified: signed by"));
+
+    let changed = dir.path().join("changed.dsse.json");
+    let mut bytes = envelope.clone();
+    let at = String::from_utf8(envelope.clone())
+        .expect("utf8")
+        .find("\"sig\": \"")
+        .expect("sig")
+        + 12;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&changed, &bytes).expect("write");
+    let output = verify(&changed, &public);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_signature_invalid]"));
+
+    let other = dir.path().join("other.key");
+    assert_eq!(
+        run(&["keygen", "--out", other.to_str().expect("utf8")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let output = verify(&good, &keys::public_path(&other));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_wrong_key]"));
+
+    let truncated = dir.path().join("truncated.dsse.json");
+    std::fs::write(&truncated, &envelope[..envelope.len() - 5]).expect("write");
+    let output = verify(&truncated, &public);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_invalid]"));
+
+    assert_eq!(
+        run(&["keygen", "--out", key_path.to_str().expect("utf8")])
+            .status
+            .code(),
+        Some(2),
+        "never overwrites a key"
+    );
+}
