@@ -208,6 +208,24 @@ impl HandoffDb {
         })
     }
 
+    /// The payload bytes of the row with id `id`, if there is one.
+    pub fn payload_of(&self, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+        use rusqlite::OptionalExtension;
+        let sql = format!(
+            "SELECT {} FROM main.{} WHERE {} = ?1",
+            self.layout.payload_col, self.layout.table, self.layout.id_col
+        );
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row([id], |row| {
+                Ok(match row.get_ref(0)? {
+                    ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
+                    _ => Vec::new(),
+                })
+            })
+            .optional()
+    }
+
     /// Calls `visit` for every row in id order, streaming (one row in memory at a time).
     pub fn for_each_row<E>(
         &self,

@@ -25,9 +25,8 @@ use thiserror::Error;
 
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::clock::Clock;
-use crate::contract::{
-    ContractIdentity, derived_id, format_ts_utc, ingest_run_id, sha256_canonical, sha256_hex,
-};
+use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id, sha256_hex};
+use crate::derive::{Deriver, UiaState};
 use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
     read_only_uri,
@@ -36,9 +35,9 @@ use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
 use crate::media;
 use crate::store::{DataRoot, open_metadata_writer};
+use crate::uia::{Lookup, SnapshotLookup, UiaSettings};
 
-pub const FRAME_RECORD_TYPE: &str = "evidence.capture.frame";
-pub const STAGE1_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage1.complete";
+pub use crate::derive::{FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
 
 /// How media files reach the DataRoot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,6 +105,8 @@ pub struct IngestReport {
     pub media_files_present: u64,
     pub media_refs: u64,
     pub media_refs_missing: u64,
+    /// Frames that got no UIA docs, by reason code (fail-open: the ingest went on).
+    pub uia_problems: std::collections::BTreeMap<&'static str, u64>,
     pub counts: MarkerCounts,
     pub integrity: MarkerIntegrity,
     pub marker_path: PathBuf,
@@ -427,10 +428,12 @@ impl<'a> Ingest<'a> {
             media_files_copied: written.copied,
             bytes_ingested: written.bytes,
             stage1_complete_records: written.stage1_complete,
-            stage1_retention_marked_records: 0,
-            stage1_missing_retention_marker_count: written.stage1_complete,
-            stage1_uia_docs_inserted: 0,
-            stage1_uia_frames_missing_count: scan.frames_with_uia_ref,
+            stage1_retention_marked_records: written.retention_marked,
+            stage1_missing_retention_marker_count: written
+                .stage1_complete
+                .saturating_sub(written.retention_marked),
+            stage1_uia_docs_inserted: written.uia_docs_inserted,
+            stage1_uia_frames_missing_count: scan.frames_without_uia_docs,
         };
         Ok(IngestReport {
             handoff_root: self.handoff_root.to_path_buf(),
@@ -453,7 +456,12 @@ impl<'a> Ingest<'a> {
                 media_count: tree.files,
             },
             marker_path: PathBuf::new(),
-            warnings: std::mem::take(&mut self.warnings),
+            uia_problems: scan.uia_problems,
+            warnings: {
+                let mut warnings = std::mem::take(&mut self.warnings);
+                warnings.extend(scan.uia_examples);
+                warnings
+            },
             timings: IngestTimings {
                 scan_ms,
                 media_check_ms,
@@ -467,6 +475,7 @@ impl<'a> Ingest<'a> {
         let db_path = self.data_root.metadata_db();
         let mut summary = ScanSummary::default();
         let mut rows_hasher = Sha256::new();
+        let mut deriver = Deriver::new(UiaSettings::default(), self.data_root.root.join("uia"));
         let tx = self
             .conn
             .unchecked_transaction()
@@ -523,29 +532,42 @@ impl<'a> Ingest<'a> {
                     }
                     if is_frame {
                         summary.frames += 1;
-                        if payload
-                            .get("uia_ref")
-                            .and_then(|r| r.get("record_id"))
-                            .and_then(Value::as_str)
-                            .is_some_and(|s| !s.is_empty())
-                        {
-                            summary.frames_with_uia_ref += 1;
-                        }
-                        if let Some(marker) = stage1_complete_marker(
+                        let stores = Stores {
+                            handoff: &self.handoff,
+                            data_root: &tx,
+                        };
+                        let derived = deriver.frame(
                             &row.id,
                             row.run_id.as_deref(),
                             row.ts_utc.as_deref(),
                             &payload,
                             ingested_at,
-                        ) {
+                            &stores,
+                        );
+                        match &derived.uia {
+                            UiaState::NoRef => {}
+                            UiaState::Docs { .. } => summary.frames_with_uia_docs += 1,
+                            UiaState::Missing(reason) => {
+                                summary.frames_without_uia_docs += 1;
+                                let count = summary.uia_problems.entry(reason.code).or_insert(0);
+                                *count += 1;
+                                if *count <= 3 {
+                                    summary.uia_examples.push(IngestWarning {
+                                        code: reason.code,
+                                        detail: format!("frame {}: {}", row.id, reason.detail),
+                                    });
+                                }
+                            }
+                        }
+                        for derived_row in derived.rows {
                             insert_marker
                                 .execute(params![
-                                    marker.id,
-                                    STAGE1_COMPLETE_RECORD_TYPE,
-                                    marker.ts_utc,
-                                    marker.payload,
-                                    marker.run_id,
-                                    row.id
+                                    derived_row.id,
+                                    derived_row.record_type,
+                                    derived_row.ts_utc,
+                                    derived_row.payload,
+                                    derived_row.run_id,
+                                    derived_row.source_record_id
                                 ])
                                 .map_err(store_err(&db_path))?;
                         }
@@ -698,19 +720,33 @@ impl<'a> Ingest<'a> {
                     source: io::Error::from(errno),
                 })?;
             }
+            // First writer wins: docs and markers already in the DataRoot are kept as they are.
+            written.uia_docs_inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO d.derived (id, record_type, ts_utc, payload, run_id, source_record_id)
+                     SELECT id, record_type, ts_utc, payload, run_id, source_record_id FROM temp.markers
+                     WHERE record_type LIKE 'obs.uia.%'",
+                    [],
+                )
+                .map_err(store_err(&derived_path))? as u64;
             tx.execute(
                 "INSERT OR IGNORE INTO d.derived (id, record_type, ts_utc, payload, run_id, source_record_id)
-                 SELECT id, record_type, ts_utc, payload, run_id, source_record_id FROM temp.markers",
+                 SELECT id, record_type, ts_utc, payload, run_id, source_record_id FROM temp.markers
+                 WHERE record_type NOT LIKE 'obs.uia.%'",
                 [],
             )
             .map_err(store_err(&derived_path))?;
-            written.stage1_complete = tx
-                .query_row(
-                    "SELECT count(*) FROM temp.markers m JOIN d.derived x ON x.id = m.id",
-                    [],
+            let present = |record_type: &str| -> Result<u64, IngestError> {
+                tx.query_row(
+                    "SELECT count(*) FROM temp.markers m JOIN d.derived x ON x.id = m.id WHERE m.record_type = ?1",
+                    [record_type],
                     |row| row.get::<_, i64>(0),
                 )
-                .map_err(store_err(&derived_path))? as u64;
+                .map(|n| n as u64)
+                .map_err(store_err(&derived_path))
+            };
+            written.stage1_complete = present(STAGE1_COMPLETE_RECORD_TYPE)?;
+            written.retention_marked = present(RETENTION_RECORD_TYPE)?;
             tx.commit().map_err(store_err(&db_path))?;
             Ok(())
         })();
@@ -728,9 +764,40 @@ struct ScanSummary {
     rows: u64,
     payloads_not_json: u64,
     frames: u64,
-    frames_with_uia_ref: u64,
+    frames_with_uia_docs: u64,
+    frames_without_uia_docs: u64,
+    uia_problems: std::collections::BTreeMap<&'static str, u64>,
+    uia_examples: Vec<IngestWarning>,
     refs: u64,
     rows_sha256: String,
+}
+
+/// The metadata stores a snapshot is looked up in: the handoff first, then the DataRoot.
+struct Stores<'c> {
+    handoff: &'c HandoffDb,
+    data_root: &'c Connection,
+}
+
+impl SnapshotLookup for Stores<'_> {
+    fn lookup(&self, record_id: &str) -> Lookup {
+        match self.handoff.payload_of(record_id) {
+            Ok(Some(bytes)) => return Lookup::Found(bytes),
+            Ok(None) => {}
+            Err(e) => return Lookup::Failed(e.to_string()),
+        }
+        let found = self
+            .data_root
+            .prepare_cached("SELECT payload FROM main.metadata WHERE id = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([record_id], |row| row.get::<_, Vec<u8>>(0))
+                    .optional()
+            });
+        match found {
+            Ok(Some(bytes)) => Lookup::Found(bytes),
+            Ok(None) => Lookup::Missing,
+            Err(e) => Lookup::Failed(e.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -740,6 +807,8 @@ struct Written {
     copied: u64,
     bytes: u64,
     stage1_complete: u64,
+    retention_marked: u64,
+    uia_docs_inserted: u64,
 }
 
 /// `INSERT OR IGNORE` of every handoff row into the DataRoot, payload bytes unchanged; missing
@@ -774,69 +843,4 @@ fn copy_rows_sql(layout: &crate::handoff::Layout) -> String {
         key = encrypted("key_id"),
         table = layout.table,
     )
-}
-
-/// A derived marker row ready to insert.
-struct MarkerRow {
-    id: String,
-    ts_utc: Option<String>,
-    run_id: String,
-    payload: String,
-}
-
-fn nonempty<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
-    path.iter()
-        .try_fold(value, |v, key| v.get(key))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-/// The `derived.ingest.stage1.complete` marker of a frame, when the frame is Stage-1 complete
-/// (contract §3): blob and hash present, a `uia_ref` with id and hash, and an input ref.
-fn stage1_complete_marker(
-    frame_id: &str,
-    run_col: Option<&str>,
-    ts_col: Option<&str>,
-    payload: &Value,
-    ingested_at: &str,
-) -> Option<MarkerRow> {
-    nonempty(payload, &["blob_path"])?;
-    nonempty(payload, &["content_hash"])?;
-    let uia_record_id = nonempty(payload, &["uia_ref", "record_id"])?;
-    let uia_content_hash = nonempty(payload, &["uia_ref", "content_hash"])?;
-    let input_record_id = nonempty(payload, &["input_ref", "record_id"]);
-    let input_batch_record_id = nonempty(payload, &["input_batch_ref", "record_id"]);
-    if input_record_id.is_none() && input_batch_record_id.is_none() {
-        return None;
-    }
-    let run_id = run_col
-        .map(str::to_owned)
-        .or_else(|| nonempty(payload, &["run_id"]).map(str::to_owned))
-        .unwrap_or_else(|| crate::contract::run_of(frame_id).to_owned());
-    let ts_utc = ts_col
-        .map(str::to_owned)
-        .or_else(|| nonempty(payload, &["ts_utc"]).map(str::to_owned));
-    let mut marker = json!({
-        "schema_version": 1,
-        "record_type": STAGE1_COMPLETE_RECORD_TYPE,
-        "run_id": run_id,
-        "ts_utc": ts_utc,
-        "source_record_id": frame_id,
-        "source_record_type": FRAME_RECORD_TYPE,
-        "reason": "stage1_complete",
-        "uia_record_id": uia_record_id,
-        "uia_content_hash": uia_content_hash,
-        "input_record_id": input_record_id,
-        "input_batch_record_id": input_batch_record_id,
-        "complete": true,
-        "ingested_at_utc": ingested_at,
-    });
-    let payload_hash = sha256_canonical(&marker).ok()?;
-    marker["payload_hash"] = Value::String(payload_hash);
-    Some(MarkerRow {
-        id: derived_id(frame_id, STAGE1_COMPLETE_RECORD_TYPE),
-        ts_utc,
-        run_id,
-        payload: serde_json::to_string(&marker).ok()?,
-    })
 }

@@ -12,11 +12,14 @@
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
 //! - [`activity`]: the activity signal and the fail-closed foreground gate.
 //! - [`drain`]: a whole spool through Stage 1, gated on activity.
+//! - [`uia`]: UIA context docs from a frame and its snapshot (pure).
+//! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
 
 pub mod activity;
 pub mod audit;
 pub mod clock;
 pub mod contract;
+pub mod derive;
 pub mod drain;
 pub mod durable;
 pub mod handoff;
@@ -25,3 +28,4 @@ pub mod lock;
 pub mod marker;
 pub mod media;
 pub mod store;
+pub mod uia;

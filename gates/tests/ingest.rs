@@ -201,16 +201,27 @@ fn marker_validates_and_digests_match_a_reingest() {
         again.integrity, first.integrity,
         "the digests describe the handoff, not the run"
     );
-    // Stage-1 markers validate too.
+    // Every derived record (markers and UIA docs) validates against its schema.
     let conn = Connection::open(data.derived_db()).expect("derived db");
-    let payload: String = conn
-        .query_row("SELECT payload FROM derived LIMIT 1", [], |r| r.get(0))
-        .expect("a marker");
-    let payload: Value = serde_json::from_str(&payload).expect("json");
-    assert_eq!(
-        set.validate("stage1-complete", &payload).expect("validate"),
-        Vec::<String>::new()
-    );
+    let mut stmt = conn.prepare("SELECT id, record_type, payload FROM derived ORDER BY id").expect("query");
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let mut kinds = std::collections::BTreeMap::new();
+    for (id, record_type, payload) in &rows {
+        let stem = match record_type.as_str() {
+            "derived.ingest.stage1.complete" => "stage1-complete",
+            "retention.eligible" => "retention-eligible",
+            kind if kind.starts_with("obs.uia.") => "uia-doc",
+            other => panic!("unexpected derived record type {other}"),
+        };
+        let value: Value = serde_json::from_str(payload).expect("json");
+        assert_eq!(set.validate(stem, &value).expect("validate"), Vec::<String>::new(), "{id}");
+        *kinds.entry(record_type.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
 }
 
 #[test]
