@@ -135,7 +135,11 @@ impl Deriver {
                         if self.cache.len() >= CACHE_LIMIT {
                             self.cache.clear();
                         }
-                        self.cache.insert(key, result.clone());
+                        // A frame's own defect must not deny docs to other frames of the snapshot.
+                        let frame_specific = matches!(&result, Err(reason) if reason.code == "frame_dims_missing");
+                        if !frame_specific {
+                            self.cache.insert(key, result.clone());
+                        }
                         result
                     }
                 };

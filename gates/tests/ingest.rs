@@ -203,7 +203,9 @@ fn marker_validates_and_digests_match_a_reingest() {
     );
     // Every derived record (markers and UIA docs) validates against its schema.
     let conn = Connection::open(data.derived_db()).expect("derived db");
-    let mut stmt = conn.prepare("SELECT id, record_type, payload FROM derived ORDER BY id").expect("query");
+    let mut stmt = conn
+        .prepare("SELECT id, record_type, payload FROM derived ORDER BY id")
+        .expect("query");
     let rows: Vec<(String, String, String)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .expect("rows")
@@ -218,7 +220,11 @@ fn marker_validates_and_digests_match_a_reingest() {
             other => panic!("unexpected derived record type {other}"),
         };
         let value: Value = serde_json::from_str(payload).expect("json");
-        assert_eq!(set.validate(stem, &value).expect("validate"), Vec::<String>::new(), "{id}");
+        assert_eq!(
+            set.validate(stem, &value).expect("validate"),
+            Vec::<String>::new(),
+            "{id}"
+        );
         *kinds.entry(record_type.clone()).or_insert(0) += 1;
     }
     assert_eq!(kinds.len(), 5, "{kinds:?}");
