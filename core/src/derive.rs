@@ -136,7 +136,8 @@ impl Deriver {
                             self.cache.clear();
                         }
                         // A frame's own defect must not deny docs to other frames of the snapshot.
-                        let frame_specific = matches!(&result, Err(reason) if reason.code == "frame_dims_missing");
+                        let frame_specific =
+                            matches!(&result, Err(reason) if reason.code == "frame_dims_missing");
                         if !frame_specific {
                             self.cache.insert(key, result.clone());
                         }

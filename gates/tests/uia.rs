@@ -287,8 +287,17 @@ fn an_invalid_row_never_falls_back() {
 #[test]
 fn a_frame_without_dimensions_is_reported_not_clamped() {
     let s = setup();
-    let (id, _) = first_snapshot(&s.handoff);
     let conn = Connection::open(s.handoff.join("metadata.db")).expect("open");
+    // A snapshot shared by several frames; the first of them (by id) loses its dimensions.
+    let (id, frames): (String, u64) = conn
+        .query_row(
+            "SELECT json_extract(payload, '$.uia_ref.record_id') AS r, count(*) AS c FROM metadata
+             WHERE record_type = 'evidence.capture.frame' AND r IS NOT NULL GROUP BY r HAVING c > 1 ORDER BY r LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("a shared snapshot");
+    assert!(frames > 1);
     let changed = conn
         .execute(
             "UPDATE metadata SET payload = json_remove(payload, '$.width', '$.height') WHERE id = (SELECT min(id) FROM metadata
@@ -296,15 +305,20 @@ fn a_frame_without_dimensions_is_reported_not_clamped() {
             [&id],
         )
         .expect("update");
-    assert!(changed > 0);
+    assert_eq!(changed, 1);
     let report = ingest(&s.handoff, &s.data);
     assert_eq!(
         report.uia_problems.get("frame_dims_missing").copied(),
-        Some(changed as u64),
+        Some(1),
         "{:?}",
         report.uia_problems
     );
-    assert!(focus_doc(&s.data, &id).is_none());
+    assert_eq!(report.counts.stage1_uia_frames_missing_count, 1);
+    let doc = focus_doc(&s.data, &id).expect("the snapshot's other frames still get its docs");
+    assert!(
+        doc["bboxes"].as_array().is_some_and(|b| !b.is_empty()),
+        "built with real dimensions, not 1x1"
+    );
 }
 
 #[test]
