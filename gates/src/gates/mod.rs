@@ -5,6 +5,7 @@ pub mod audit_gate;
 pub mod contract_gate;
 pub mod ingest_gate;
 pub mod support;
+pub mod uia_gate;
 
 use crate::harness::gate::Gate;
 
@@ -13,6 +14,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
     vec![
         Box::new(contract_gate::ContractGate),
         Box::new(ingest_gate::IngestGate),
+        Box::new(uia_gate::UiaGate),
         Box::new(audit_gate::AuditGate),
     ]
 }
