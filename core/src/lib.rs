@@ -14,10 +14,13 @@
 //! - [`drain`]: a whole spool through Stage 1, gated on activity.
 //! - [`uia`]: UIA context docs from a frame and its snapshot (pure).
 //! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
+//! - [`stage2`]: the idle-only search index with its watermark and processing trace.
+//! - [`completeness`]: which frames are queryable, which are blocked and why.
 
 pub mod activity;
 pub mod audit;
 pub mod clock;
+pub mod completeness;
 pub mod contract;
 pub mod derive;
 pub mod drain;
@@ -27,5 +30,6 @@ pub mod ingest;
 pub mod lock;
 pub mod marker;
 pub mod media;
+pub mod stage2;
 pub mod store;
 pub mod uia;

@@ -10,9 +10,11 @@ use std::process::ExitCode;
 use autocapture_core::activity::DEFAULT_FRESH_SECONDS;
 use autocapture_core::audit;
 use autocapture_core::clock::SystemClock;
+use autocapture_core::completeness;
 use autocapture_core::contract::ContractIdentity;
 use autocapture_core::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
 use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
+use autocapture_core::stage2::{Stage2Error, Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -33,6 +35,12 @@ enum Command {
     /// Stage 1: ingest handoff directories into a DataRoot.
     #[command(subcommand)]
     Handoff(HandoffCommand),
+    /// Stage 2: build the search index while the user is idle.
+    #[command(subcommand)]
+    Stage2(Stage2Command),
+    /// Stage-1 completeness.
+    #[command(subcommand)]
+    Stage1(Stage1Command),
     /// The contract this build implements.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -106,6 +114,32 @@ struct IngestArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum Stage2Command {
+    /// Index every Stage-1-complete frame not yet searchable; only while the user is idle.
+    Run {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The activity signal file (default: <data-dir>/activity/activity_signal.json, then
+        /// <data-dir>/activity_signal.json).
+        #[arg(long)]
+        activity_signal: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Stage1Command {
+    /// Frames total, queryable, blocked with reasons, and contiguous queryable windows.
+    Audit {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ContractCommand {
     /// Print contract_version and schema_hash.
     Show {
@@ -156,6 +190,8 @@ impl Command {
         match self {
             Command::Handoff(HandoffCommand::Ingest(args)) => args.json,
             Command::Handoff(HandoffCommand::Drain(args)) => args.json,
+            Command::Stage2(Stage2Command::Run { json, .. })
+            | Command::Stage1(Stage1Command::Audit { json, .. }) => *json,
             Command::Contract(ContractCommand::Show { json })
             | Command::Audit(AuditCommand::Verify { json, .. }) => *json,
         }
@@ -211,6 +247,12 @@ fn dispatch(command: Command) -> Result<Reply, CodedError> {
     match command {
         Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args),
         Command::Handoff(HandoffCommand::Drain(args)) => handoff_drain(&args),
+        Command::Stage2(Stage2Command::Run {
+            data_dir,
+            activity_signal,
+            ..
+        }) => stage2_run(data_dir, activity_signal),
+        Command::Stage1(Stage1Command::Audit { data_dir, .. }) => stage1_audit(data_dir),
         Command::Contract(ContractCommand::Show { .. }) => contract_show(),
         Command::Audit(AuditCommand::Verify { data_dir, .. }) => audit_verify(data_dir),
     }
@@ -350,6 +392,88 @@ fn handoff_drain(args: &DrainArgs) -> Result<Reply, CodedError> {
     }
     Ok(Reply {
         ok,
+        json: document,
+        human,
+    })
+}
+
+fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
+    if data_dir.join("metadata.db").is_file() {
+        Ok(())
+    } else {
+        Err(CodedError::new(
+            "data_dir_missing",
+            format!("{} holds no DataRoot (no metadata.db)", data_dir.display()),
+            2,
+        ))
+    }
+}
+
+fn stage2_run(data_dir: PathBuf, activity_signal: Option<PathBuf>) -> Result<Reply, CodedError> {
+    require_data_dir(&data_dir)?;
+    let options = Stage2Options {
+        activity_signal,
+        fresh_seconds: DEFAULT_FRESH_SECONDS,
+    };
+    let report = run_stage2(&DataRoot::new(&data_dir), &options, &SystemClock).map_err(|e| {
+        let exit = if matches!(&e, Stage2Error::Ingest(inner) if !inner.is_environment()) {
+            1
+        } else {
+            2
+        };
+        CodedError::new(e.code(), format!("failed to run stage 2: {e}"), exit)
+    })?;
+    let mut document =
+        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    document["ok"] = json!(true);
+    let human = format!(
+        "stage 2 {:?}: {} frames processed, {} docs indexed; {} searchable, {} pending; activity {} ({}); {:.0} frames/s",
+        report.state,
+        report.frames_processed,
+        report.docs_indexed,
+        report.frames_searchable,
+        report.frames_pending,
+        report.activity.reason,
+        report.activity.detail,
+        report.frames_per_s
+    );
+    Ok(Reply {
+        ok: true,
+        json: document,
+        human,
+    })
+}
+
+fn stage1_audit(data_dir: PathBuf) -> Result<Reply, CodedError> {
+    require_data_dir(&data_dir)?;
+    let report = completeness::audit(&DataRoot::new(&data_dir)).map_err(|e| {
+        CodedError::new(
+            "data_root_store_error",
+            format!("failed to audit {}: {e}", data_dir.display()),
+            2,
+        )
+    })?;
+    let mut document =
+        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    document["ok"] = json!(true);
+    let blocked: Vec<String> = report
+        .blocked
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let human = format!(
+        "{} frames, {} queryable in {} windows; blocked: {}",
+        report.frames_total,
+        report.frames_queryable,
+        report.windows_total,
+        if blocked.is_empty() {
+            "none".to_owned()
+        } else {
+            blocked.join(", ")
+        }
+    );
+    Ok(Reply {
+        ok: true,
         json: document,
         human,
     })

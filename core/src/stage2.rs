@@ -1,0 +1,452 @@
+//! Stage 2 (contract §6): the search index, built only while the user is idle.
+//!
+//! It walks the Stage-1-complete frames in time order and, for each one not yet processed, puts
+//! its snapshot's UIA docs into an FTS5 index (once per doc), records the frame as searchable and
+//! writes a `derived.ingest.stage2.complete` marker, all in `derived/stage2.db`. The activity gate
+//! is read before every frame: when the user becomes active the current batch commits and the run
+//! stops (`paused_active`). Each batch commits with its watermark, so a stopped or killed run
+//! resumes where it left off and never indexes a frame twice. Per-frame durations go to the
+//! processing trace `derived/stage2_trace.ndjson` for the SLA estimator.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::activity::{ActivityState, read_state, signal_path};
+use crate::clock::Clock;
+use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
+use crate::derive::STAGE1_COMPLETE_RECORD_TYPE;
+use crate::handoff::read_only_uri;
+use crate::ingest::{IngestError, acquire_instance_lock};
+use crate::store::{DERIVED_DIR, DataRoot};
+use crate::uia::{Section, doc_id};
+
+pub const STAGE2_DB: &str = "stage2.db";
+pub const TRACE_FILE: &str = "stage2_trace.ndjson";
+pub const STAGE2_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage2.complete";
+pub const PROVIDER_NAME: &str = "autocapture.stage2.fts5";
+/// Frames per transaction.
+const BATCH: usize = 256;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS search_docs (
+    rowid INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    source_record_id TEXT NOT NULL,
+    uia_record_id TEXT NOT NULL,
+    ts_utc TEXT,
+    window_title TEXT NOT NULL,
+    process_name TEXT NOT NULL,
+    hwnd TEXT,
+    text TEXT NOT NULL,
+    bboxes TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    provider_fingerprint TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
+    text, window_title, process_name, content = 'search_docs', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS search_frames (
+    frame_id TEXT PRIMARY KEY,
+    ts_utc TEXT NOT NULL,
+    uia_record_id TEXT NOT NULL,
+    window_title TEXT NOT NULL,
+    process_name TEXT NOT NULL,
+    hwnd TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_search_frames_ts ON search_frames(ts_utc);
+CREATE INDEX IF NOT EXISTS idx_search_frames_uia ON search_frames(uia_record_id);
+CREATE TABLE IF NOT EXISTS derived (
+    id TEXT PRIMARY KEY, record_type TEXT NOT NULL, ts_utc TEXT, payload TEXT NOT NULL, run_id TEXT, source_record_id TEXT
+);
+CREATE TABLE IF NOT EXISTS stage2_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+#[derive(Debug, Clone)]
+pub struct Stage2Options {
+    pub activity_signal: Option<PathBuf>,
+    pub fresh_seconds: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage2State {
+    /// Every Stage-1-complete frame is searchable.
+    Completed,
+    /// The user is active (or the signal cannot be trusted): nothing more was done.
+    PausedActive,
+}
+
+/// The provider that produced the index, recorded on every derived record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderFingerprint {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub settings_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage2Report {
+    pub state: Stage2State,
+    pub activity: ActivityState,
+    pub frames_processed: u64,
+    pub docs_indexed: u64,
+    pub frames_searchable: u64,
+    pub frames_pending: u64,
+    pub watermark: Option<Watermark>,
+    pub provider: ProviderFingerprint,
+    pub duration_ms: u64,
+    pub frames_per_s: f64,
+}
+
+/// The last frame committed: Stage 2 resumes after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Watermark {
+    pub ts_utc: String,
+    pub frame_id: String,
+    pub frames_total: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum Stage2Error {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error("write stage-2 index {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+    #[error("append processing trace {path}: {source}")]
+    Trace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Stage2Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Stage2Error::Ingest(inner) => inner.code(),
+            Stage2Error::Store { .. } => "stage2_store_error",
+            Stage2Error::Trace { .. } => "stage2_trace_error",
+        }
+    }
+}
+
+fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> Stage2Error + '_ {
+    move |e| Stage2Error::Store {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// `derived/stage2.db` of a DataRoot.
+pub fn stage2_db(data_root: &DataRoot) -> PathBuf {
+    data_root.root.join(DERIVED_DIR).join(STAGE2_DB)
+}
+
+/// The fingerprint of this build's index provider.
+pub fn provider() -> ProviderFingerprint {
+    let settings = json!({"tokenizer": "unicode61 remove_diacritics 2", "fields": ["text", "window_title", "process_name"], "text": "node names and values, one per line"});
+    ProviderFingerprint {
+        name: PROVIDER_NAME,
+        version: env!("CARGO_PKG_VERSION"),
+        settings_hash: sha256_canonical(&settings).unwrap_or_default(),
+    }
+}
+
+/// The executable name of a Windows or POSIX process path.
+pub fn process_name(process_path: &str) -> String {
+    process_path
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(process_path)
+        .to_owned()
+}
+
+/// The searchable text of a UIA doc: each node's name, one per line.
+fn doc_text(doc: &Value) -> String {
+    doc["meta"]["uia_nodes"]
+        .as_array()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter_map(|n| n["name"].as_str())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// Runs Stage 2 on `data_root` if the activity gate allows.
+pub fn run_stage2(
+    data_root: &DataRoot,
+    options: &Stage2Options,
+    clock: &dyn Clock,
+) -> Result<Stage2Report, Stage2Error> {
+    let started = Instant::now();
+    let _lock = acquire_instance_lock(data_root)?;
+    let db_path = stage2_db(data_root);
+    let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
+    let gate = || read_state(signal.as_deref(), clock.now(), options.fresh_seconds);
+    let mut activity = gate();
+    let conn = Connection::open(&db_path).map_err(store_err(&db_path))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+        .map_err(store_err(&db_path))?;
+    conn.execute_batch(SCHEMA).map_err(store_err(&db_path))?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS m",
+        [read_only_uri(&data_root.metadata_db())],
+    )
+    .map_err(store_err(&db_path))?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS d",
+        [read_only_uri(&data_root.derived_db())],
+    )
+    .map_err(store_err(&db_path))?;
+    let provider = provider();
+    let fingerprint = serde_json::to_string(&provider).unwrap_or_default();
+    let trace_path = data_root.root.join(DERIVED_DIR).join(TRACE_FILE);
+    let mut watermark: Option<Watermark> = conn
+        .query_row(
+            "SELECT value FROM stage2_state WHERE key = 'watermark'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(store_err(&db_path))?
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let (mut processed, mut docs_indexed) = (0u64, 0u64);
+    let mut paused = !activity.idle;
+    // Keyset over (ts, id) within this run; frames already searchable are skipped by the
+    // anti-join, so frames ingested late (older timestamps) are still picked up.
+    let mut cursor = (String::new(), String::new());
+    'batches: while !paused {
+        let batch: Vec<(String, String)> = {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT x.source_record_id, coalesce(x.ts_utc, '') FROM d.derived x
+                     WHERE x.record_type = ?1 AND (coalesce(x.ts_utc, ''), x.source_record_id) > (?2, ?3)
+                       AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)
+                     ORDER BY coalesce(x.ts_utc, ''), x.source_record_id LIMIT ?4",
+                )
+                .map_err(store_err(&db_path))?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        STAGE1_COMPLETE_RECORD_TYPE,
+                        cursor.0,
+                        cursor.1,
+                        BATCH as i64
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(store_err(&db_path))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(store_err(&db_path))?
+        };
+        if batch.is_empty() {
+            break;
+        }
+        let tx = conn.unchecked_transaction().map_err(store_err(&db_path))?;
+        let mut trace = Vec::with_capacity(batch.len());
+        for (frame_id, ts_utc) in &batch {
+            activity = gate();
+            if !activity.idle {
+                paused = true;
+                save_watermark(&tx, watermark.as_ref()).map_err(store_err(&db_path))?;
+                tx.commit().map_err(store_err(&db_path))?;
+                append_trace(&trace_path, &trace)?;
+                break 'batches;
+            }
+            let frame_started = Instant::now();
+            let indexed = index_frame(&tx, frame_id, ts_utc, &fingerprint, clock)
+                .map_err(store_err(&db_path))?;
+            docs_indexed += indexed;
+            processed += 1;
+            let total = watermark.as_ref().map_or(0, |w| w.frames_total) + 1;
+            watermark = Some(Watermark {
+                ts_utc: ts_utc.clone(),
+                frame_id: frame_id.clone(),
+                frames_total: total,
+            });
+            trace.push(json!({
+                "schema_version": 1, "record_id": frame_id, "record_type": "evidence.capture.frame", "stage": "stage2.index",
+                "ts_utc": ts_utc, "processed_at_utc": format_ts_utc(clock.now()),
+                "duration_us": frame_started.elapsed().as_micros() as u64, "docs_indexed": indexed, "worker": 0,
+            }));
+            cursor = (ts_utc.clone(), frame_id.clone());
+        }
+        save_watermark(&tx, watermark.as_ref()).map_err(store_err(&db_path))?;
+        tx.commit().map_err(store_err(&db_path))?;
+        append_trace(&trace_path, &trace)?;
+    }
+    let count = |sql: &str| -> Result<u64, Stage2Error> {
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(store_err(&db_path))
+    };
+    let frames_searchable = count("SELECT count(*) FROM main.search_frames")?;
+    let frames_pending = conn
+        .query_row(
+            "SELECT count(*) FROM d.derived x WHERE x.record_type = ?1
+             AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)",
+            [STAGE1_COMPLETE_RECORD_TYPE],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(store_err(&db_path))? as u64;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    Ok(Stage2Report {
+        state: if paused {
+            Stage2State::PausedActive
+        } else {
+            Stage2State::Completed
+        },
+        activity,
+        frames_processed: processed,
+        docs_indexed,
+        frames_searchable,
+        frames_pending,
+        watermark,
+        provider,
+        duration_ms: (seconds * 1000.0) as u64,
+        frames_per_s: processed as f64 / seconds,
+    })
+}
+
+/// Records the watermark in the same transaction as the frames it covers.
+fn save_watermark(tx: &Connection, watermark: Option<&Watermark>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO stage2_state (key, value) VALUES ('watermark', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [serde_json::to_string(&watermark).unwrap_or_default()],
+    )?;
+    Ok(())
+}
+
+/// Indexes one frame: its snapshot's docs (once each), the frame row and its marker.
+fn index_frame(
+    tx: &Connection,
+    frame_id: &str,
+    ts_utc: &str,
+    fingerprint: &str,
+    clock: &dyn Clock,
+) -> rusqlite::Result<u64> {
+    let frame: Value = tx
+        .query_row(
+            "SELECT payload FROM m.metadata WHERE id = ?1",
+            [frame_id],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or(Value::Null);
+    let uia_record_id = frame["uia_ref"]["record_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let window = &frame["window_ref"]["window"];
+    let mut window_title = window["title"].as_str().unwrap_or_default().to_owned();
+    let process = process_name(window["process_path"].as_str().unwrap_or_default());
+    let mut hwnd = window["hwnd"].as_str().map(str::to_owned);
+    let mut indexed = 0;
+    let mut doc_ids = Vec::new();
+    for section in Section::ALL {
+        let id = doc_id(&uia_record_id, section);
+        let Some(payload) = tx
+            .query_row("SELECT payload FROM d.derived WHERE id = ?1", [&id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        if window_title.is_empty() {
+            window_title = doc["window_title"].as_str().unwrap_or_default().to_owned();
+        }
+        if hwnd.is_none() {
+            hwnd = doc["hwnd"].as_str().map(str::to_owned);
+        }
+        doc_ids.push(id.clone());
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO search_docs (doc_id, kind, source_record_id, uia_record_id, ts_utc, window_title, process_name, hwnd, text, bboxes, provider_id, provider_fingerprint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                id,
+                section.kind(),
+                doc["source_record_id"].as_str().unwrap_or(frame_id),
+                uia_record_id,
+                doc["ts_utc"].as_str(),
+                doc["window_title"].as_str().unwrap_or_default(),
+                process,
+                doc["hwnd"].as_str(),
+                doc_text(&doc),
+                doc["bboxes"].to_string(),
+                doc["provider_id"].as_str().unwrap_or_default(),
+                fingerprint,
+            ],
+        )?;
+        if inserted == 1 {
+            let rowid = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO search_fts (rowid, text, window_title, process_name) SELECT rowid, text, window_title, process_name FROM search_docs WHERE rowid = ?1",
+                [rowid],
+            )?;
+            indexed += 1;
+        }
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO search_frames (frame_id, ts_utc, uia_record_id, window_title, process_name, hwnd) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![frame_id, ts_utc, uia_record_id, window_title, process, hwnd],
+    )?;
+    let mut marker = json!({
+        "schema_version": 1, "record_type": STAGE2_COMPLETE_RECORD_TYPE, "run_id": crate::contract::run_of(frame_id),
+        "ts_utc": ts_utc, "source_record_id": frame_id, "source_record_type": "evidence.capture.frame",
+        "uia_record_id": uia_record_id, "doc_ids": doc_ids, "provider_id": PROVIDER_NAME,
+        "provider_fingerprint": serde_json::from_str::<Value>(fingerprint).unwrap_or(Value::Null),
+        "processed_at_utc": format_ts_utc(clock.now()),
+    });
+    if let Ok(hash) = sha256_canonical(&marker) {
+        marker["payload_hash"] = Value::String(hash);
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO derived (id, record_type, ts_utc, payload, run_id, source_record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            derived_id(frame_id, STAGE2_COMPLETE_RECORD_TYPE),
+            STAGE2_COMPLETE_RECORD_TYPE,
+            ts_utc,
+            marker.to_string(),
+            crate::contract::run_of(frame_id),
+            frame_id
+        ],
+    )?;
+    Ok(indexed)
+}
+
+/// Appends trace lines (after the batch committed: a crash may lose lines, never duplicate them).
+fn append_trace(path: &Path, lines: &[Value]) -> Result<(), Stage2Error> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let err = |source| Stage2Error::Trace {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    file.write_all(text.as_bytes()).map_err(err)?;
+    file.sync_data().map_err(err)
+}
