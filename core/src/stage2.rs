@@ -286,6 +286,17 @@ pub fn run_stage2(
         tx.commit().map_err(store_err(&db_path))?;
         append_trace(&trace_path, &trace)?;
     }
+    if !paused {
+        // Text records other producers left in the evidence store (`derived.text.*`).
+        activity = gate();
+        if activity.idle {
+            let tx = conn.unchecked_transaction().map_err(store_err(&db_path))?;
+            docs_indexed += index_text_records(&tx, &fingerprint).map_err(store_err(&db_path))?;
+            tx.commit().map_err(store_err(&db_path))?;
+        } else {
+            paused = true;
+        }
+    }
     let count = |sql: &str| -> Result<u64, Stage2Error> {
         conn.query_row(sql, [], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
@@ -425,6 +436,62 @@ fn index_frame(
             frame_id
         ],
     )?;
+    Ok(indexed)
+}
+
+/// Indexes every `derived.text.*` record of the evidence store not indexed yet: its `text`
+/// (or `summary`) field, linked to its source frame when the payload names one.
+fn index_text_records(tx: &Connection, fingerprint: &str) -> rusqlite::Result<u64> {
+    let mut stmt = tx.prepare(
+        "SELECT m.id, m.record_type, m.ts_utc, m.payload FROM m.metadata m
+         WHERE m.record_type LIKE 'derived.text.%' AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.doc_id = m.id)
+         ORDER BY m.id",
+    )?;
+    let records: Vec<(String, String, Option<String>, String)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut indexed = 0;
+    for (id, record_type, ts_utc, payload) in records {
+        let value: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        let text = value["text"]
+            .as_str()
+            .or_else(|| value["summary"].as_str())
+            .unwrap_or_default();
+        if text.is_empty() {
+            continue;
+        }
+        let source = value["source_record_id"].as_str().unwrap_or(&id).to_owned();
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO search_docs (doc_id, kind, source_record_id, uia_record_id, ts_utc, window_title, process_name, hwnd, text, bboxes, provider_id, provider_fingerprint)
+             VALUES (?1, ?2, ?3, '', ?4, ?5, '', NULL, ?6, ?7, ?8, ?9)",
+            params![
+                id,
+                record_type,
+                source,
+                ts_utc,
+                value["window_title"].as_str().unwrap_or_default(),
+                text,
+                value.get("bboxes").map(Value::to_string).unwrap_or_else(|| "[]".into()),
+                value["provider_id"].as_str().unwrap_or_default(),
+                fingerprint
+            ],
+        )?;
+        if inserted == 1 {
+            let rowid = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO search_fts (rowid, text, window_title, process_name) SELECT rowid, text, window_title, process_name FROM search_docs WHERE rowid = ?1",
+                [rowid],
+            )?;
+            indexed += 1;
+        }
+    }
     Ok(indexed)
 }
 

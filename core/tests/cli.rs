@@ -70,7 +70,15 @@ fn normalise(mut value: Value, paths: &[&Path]) -> Value {
         match value {
             Value::Object(map) => {
                 for (key, item) in map.iter_mut() {
-                    if ["timings", "ingest_run_id", "ingested_at_utc"].contains(&key.as_str()) {
+                    if [
+                        "timings",
+                        "ingest_run_id",
+                        "ingested_at_utc",
+                        "duration_ms",
+                        "frames_per_s",
+                    ]
+                    .contains(&key.as_str())
+                    {
                         *item = Value::Null;
                     } else {
                         walk(item, paths);
@@ -282,6 +290,38 @@ fn prime_is_the_same_program_with_one_deprecation_line() {
                 ingest(&b.join("missing"), &b.join("data")),
             ),
             (drain(&a.join("data")), drain(&b.join("data"))),
+            (
+                vec![
+                    "stage2".into(),
+                    "run".into(),
+                    "--data-dir".into(),
+                    s(&a.join("data")),
+                    "--json".into(),
+                ],
+                vec![
+                    "stage2".into(),
+                    "run".into(),
+                    "--data-dir".into(),
+                    s(&b.join("data")),
+                    "--json".into(),
+                ],
+            ),
+            (
+                vec![
+                    "stage1".into(),
+                    "audit".into(),
+                    "--data-dir".into(),
+                    s(&a.join("data")),
+                    "--json".into(),
+                ],
+                vec![
+                    "stage1".into(),
+                    "audit".into(),
+                    "--data-dir".into(),
+                    s(&b.join("data")),
+                    "--json".into(),
+                ],
+            ),
             (
                 vec!["contract".into(), "show".into(), "--json".into()],
                 vec!["contract".into(), "show".into(), "--json".into()],

@@ -279,6 +279,84 @@ fn a_signal_going_stale_stops_it_and_a_rerun_finishes_without_duplicates() {
     assert_eq!(third.frames_processed, 0, "nothing left to do");
 }
 
+/// A clock that rewrites the signal file to "active" at its `flip_at`-th reading: the signal
+/// really flips while Stage 2 runs.
+struct FlippingClock {
+    readings: std::sync::atomic::AtomicU64,
+    flip_at: u64,
+    signal: std::path::PathBuf,
+}
+
+impl autocapture_core::clock::Clock for FlippingClock {
+    fn now(&self) -> OffsetDateTime {
+        let n = self
+            .readings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == self.flip_at {
+            fs::write(
+                &self.signal,
+                r#"{"ts_utc": "2026-02-21T02:00:00Z", "idle_seconds": 0, "user_active": true}"#,
+            )
+            .expect("flip");
+        }
+        NOW
+    }
+}
+
+#[test]
+fn flipping_the_signal_to_active_stops_within_one_frame() {
+    let s = setup(200);
+    write_signal(&s.data, &idle_signal("2026-02-21T02:00:00Z"));
+    let clock = FlippingClock {
+        readings: std::sync::atomic::AtomicU64::new(0),
+        flip_at: 31,
+        signal: s.data.root.join("activity_signal.json"),
+    };
+    let options = Stage2Options {
+        activity_signal: None,
+        fresh_seconds: 5,
+    };
+    let report = run_stage2(&s.data, &options, &clock).expect("stage 2");
+    assert_eq!(report.state, Stage2State::PausedActive);
+    assert_eq!(report.activity.reason, "user_active");
+    // Reading 0 is the start gate; each frame reads the gate, the trace time and the marker time,
+    // so the flip at reading 31 is seen by the gate of frame 11.
+    assert_eq!(report.frames_processed, 10);
+    assert_eq!(
+        count(&stage2_db(&s.data), "SELECT count(*) FROM search_frames"),
+        10
+    );
+}
+
+#[test]
+fn derived_text_records_are_searchable_too() {
+    let s = setup(60);
+    let conn = Connection::open(s.data.metadata_db()).expect("open");
+    conn.execute(
+        "INSERT INTO metadata (id, record_type, ts_utc, payload, run_id) VALUES ('run1/derived.text.ocr/1', 'derived.text.ocr', '2026-02-20T09:03:00Z', ?1, 'run1')",
+        [r#"{"record_type": "derived.text.ocr", "text": "quarterly zeppelin maintenance", "source_record_id": "run1/evidence.capture.frame/3", "provider_id": "ocr.test"}"#],
+    )
+    .expect("insert");
+    write_signal(&s.data, &idle_signal("2026-02-21T02:00:00Z"));
+    run(&s.data, 1);
+    let db = stage2_db(&s.data);
+    let hit: String = Connection::open(&db)
+        .expect("open")
+        .query_row(
+            "SELECT d.source_record_id FROM search_fts JOIN search_docs d ON d.rowid = search_fts.rowid WHERE search_fts MATCH 'zeppelin'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the text record is found");
+    assert_eq!(hit, "run1/evidence.capture.frame/3");
+    let again = run(&s.data, 1);
+    assert_eq!(again.docs_indexed, 0, "indexed once");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM search_fts"),
+        count(&db, "SELECT count(*) FROM search_docs")
+    );
+}
+
 #[test]
 fn a_held_lock_stops_stage2() {
     let s = setup(30);
