@@ -16,6 +16,7 @@
 //! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
 //! - [`stage2`]: the idle-only search index with its watermark and processing trace.
 //! - [`completeness`]: which frames are queryable, which are blocked and why.
+//! - [`query`]: the read-only query engine with citations.
 
 pub mod activity;
 pub mod audit;
@@ -30,6 +31,7 @@ pub mod ingest;
 pub mod lock;
 pub mod marker;
 pub mod media;
+pub mod query;
 pub mod stage2;
 pub mod store;
 pub mod uia;

@@ -14,6 +14,7 @@ use autocapture_core::completeness;
 use autocapture_core::contract::ContractIdentity;
 use autocapture_core::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
 use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
+use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::stage2::{Stage2Error, Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -41,6 +42,8 @@ enum Command {
     /// Stage-1 completeness.
     #[command(subcommand)]
     Stage1(Stage1Command),
+    /// Answer a question from the DataRoot, read-only, with citations.
+    Query(QueryArgs),
     /// The contract this build implements.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -111,6 +114,20 @@ struct IngestArgs {
     no_strict: bool,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct QueryArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Citations per answer (clamped to 1..32).
+    #[arg(long, default_value_t = 8)]
+    max_citations: usize,
+    #[arg(long)]
+    json: bool,
+    /// The question, in the query language of docs/query.md.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    query: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +207,7 @@ impl Command {
         match self {
             Command::Handoff(HandoffCommand::Ingest(args)) => args.json,
             Command::Handoff(HandoffCommand::Drain(args)) => args.json,
+            Command::Query(args) => args.json,
             Command::Stage2(Stage2Command::Run { json, .. })
             | Command::Stage1(Stage1Command::Audit { json, .. }) => *json,
             Command::Contract(ContractCommand::Show { json })
@@ -247,6 +265,7 @@ fn dispatch(command: Command) -> Result<Reply, CodedError> {
     match command {
         Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args),
         Command::Handoff(HandoffCommand::Drain(args)) => handoff_drain(&args),
+        Command::Query(args) => query(&args),
         Command::Stage2(Stage2Command::Run {
             data_dir,
             activity_signal,
@@ -472,6 +491,62 @@ fn stage1_audit(data_dir: PathBuf) -> Result<Reply, CodedError> {
             blocked.join(", ")
         }
     );
+    Ok(Reply {
+        ok: true,
+        json: document,
+        human,
+    })
+}
+
+fn query(args: &QueryArgs) -> Result<Reply, CodedError> {
+    let started = std::time::Instant::now();
+    let handle = QueryHandle::open(&DataRoot::new(&args.data_dir))
+        .map_err(|e| CodedError::new(e.code(), format!("failed to open: {e}"), 2))?;
+    let text = args.query.join(" ");
+    let answer = query::answer(
+        &handle,
+        &text,
+        &QueryOptions {
+            max_citations: args.max_citations,
+        },
+    )
+    .map_err(|e| {
+        let mut error = CodedError::new(e.code(), format!("failed to answer: {e}"), 1);
+        if let query::engine::QueryError::Syntax(syntax) = &e {
+            error.extra = json!({"position": syntax.position});
+        }
+        error
+    })?;
+    let document = answer.to_popup(started.elapsed().as_millis() as u64);
+    let mut human = format!(
+        "[{}] {}\n",
+        serde_json::to_value(answer.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        answer.summary
+    );
+    for bullet in &answer.bullets {
+        human.push_str(&format!("  - {bullet}\n"));
+    }
+    for c in &answer.citations {
+        human.push_str(&format!(
+            "  [{}.{}] {} {}{}\n",
+            c.claim_index,
+            c.citation_index,
+            c.record_type,
+            c.record_id,
+            c.bbox.map(|b| format!(" bbox {b:?}")).unwrap_or_default()
+        ));
+    }
+    if let Some(missing) = &answer.not_available {
+        human.push_str(&format!(
+            "  missing: {}; newest processed: {}; run: {}\n",
+            missing.missing,
+            missing.newest_processed_ts_utc.as_deref().unwrap_or("none"),
+            missing.how_to_produce
+        ));
+    }
     Ok(Reply {
         ok: true,
         json: document,

@@ -1,0 +1,784 @@
+//! Answers a query from the precomputed artifacts: the Stage-2 index (`search_frames`,
+//! `search_docs`, `search_fts`) and the evidence store's window records. Every `ok` answer
+//! carries citations to real records; a time the index has not reached yet answers
+//! `not_available_yet` with what to run; nothing found answers `no_evidence`.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+use serde_json::{Map, Value, json};
+
+use super::answer::{Answer, AnswerState, Citation, NotAvailable};
+use super::handle::QueryHandle;
+use super::language::{Intent, Parsed, SyntaxError, TimeSpec, content_words, intent, parse};
+use crate::contract::sha256_hex;
+use crate::uia::{Section, doc_id};
+
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// Citations per answer, clamped to 1..=32.
+    pub max_citations: usize,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        QueryOptions { max_citations: 8 }
+    }
+}
+
+/// Why a query could not be answered at all.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
+    #[error("read the DataRoot: {0}")]
+    Store(#[from] rusqlite::Error),
+}
+
+impl QueryError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            QueryError::Syntax(_) => "query_syntax",
+            QueryError::Store(_) => "query_store_error",
+        }
+    }
+}
+
+/// A frame row of the index.
+#[derive(Debug, Clone)]
+struct Frame {
+    id: String,
+    ts: String,
+    uia_record_id: String,
+    title: String,
+    process: String,
+}
+
+const FRAME_COLUMNS: &str = "frame_id, ts_utc, uia_record_id, window_title, process_name";
+
+fn frame(row: &rusqlite::Row<'_>) -> rusqlite::Result<Frame> {
+    Ok(Frame {
+        id: row.get(0)?,
+        ts: row.get(1)?,
+        uia_record_id: row.get(2)?,
+        title: row.get(3)?,
+        process: row.get(4)?,
+    })
+}
+
+/// What a citation points at.
+struct Cited<'a> {
+    record_id: &'a str,
+    record_type: &'a str,
+    source: &'a str,
+    doc: Option<&'a str>,
+    frame: Option<&'a str>,
+    bbox: Option<[u64; 4]>,
+    span: (u64, u64),
+}
+
+struct Ctx<'h> {
+    handle: &'h QueryHandle,
+    day: Option<String>,
+    newest_processed: Option<String>,
+    max_citations: usize,
+    citations: Vec<Citation>,
+}
+
+impl Ctx<'_> {
+    /// The timestamp text of a time spec (clock times fall on the data's day).
+    fn ts(&self, time: &TimeSpec) -> String {
+        match time {
+            TimeSpec::Instant(text) => text.clone(),
+            TimeSpec::Clock(seconds) => format!(
+                "{}T{:02}:{:02}:{:02}.999999Z",
+                self.day.as_deref().unwrap_or("1970-01-01"),
+                seconds / 3600,
+                seconds / 60 % 60,
+                seconds % 60
+            ),
+        }
+    }
+
+    fn cite(&mut self, claim_index: u32, claim: &str, cited: Cited<'_>) {
+        if self.citations.len() >= self.max_citations {
+            return;
+        }
+        let citation_index = self
+            .citations
+            .iter()
+            .filter(|c| c.claim_index == claim_index)
+            .count() as u32;
+        self.citations.push(Citation {
+            claim_index,
+            citation_index,
+            claim_text: claim.to_owned(),
+            record_id: cited.record_id.to_owned(),
+            record_type: cited.record_type.to_owned(),
+            source: cited.source.to_owned(),
+            span_kind: if cited.doc.is_some() {
+                "doc_text".into()
+            } else {
+                "record".into()
+            },
+            offset_start: cited.span.0,
+            offset_end: cited.span.1,
+            stale: false,
+            stale_reason: None,
+            doc_id: cited.doc.map(str::to_owned),
+            frame_id: cited.frame.map(str::to_owned),
+            bbox: cited.bbox,
+        });
+    }
+
+    /// Cites a frame and the bbox of its focused element.
+    fn cite_frame(&mut self, claim_index: u32, claim: &str, f: &Frame) -> rusqlite::Result<()> {
+        let focus = doc_id(&f.uia_record_id, Section::Focus);
+        let bbox = self.focus_bbox(&focus)?;
+        self.cite(
+            claim_index,
+            claim,
+            Cited {
+                record_id: &f.id,
+                record_type: "evidence.capture.frame",
+                source: "metadata",
+                doc: None,
+                frame: Some(&f.id),
+                bbox: None,
+                span: (0, 0),
+            },
+        );
+        if let Some(bbox) = bbox {
+            self.cite(
+                claim_index,
+                claim,
+                Cited {
+                    record_id: &focus,
+                    record_type: "obs.uia.focus",
+                    source: "stage2_index",
+                    doc: Some(&focus),
+                    frame: Some(&f.id),
+                    bbox: Some(bbox),
+                    span: (0, 0),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn focus_bbox(&self, focus_doc: &str) -> rusqlite::Result<Option<[u64; 4]>> {
+        let rows = self.handle.rows(
+            "SELECT bboxes FROM s.search_docs WHERE doc_id = ?1",
+            [focus_doc],
+            |r| r.get::<_, String>(0),
+        )?;
+        Ok(rows
+            .first()
+            .and_then(|text| serde_json::from_str::<Vec<[u64; 4]>>(text).ok())
+            .and_then(|boxes| boxes.last().copied()))
+    }
+
+    /// The latest indexed frame at or before `ts`, and the latest frame of any kind there.
+    fn frame_at(&self, ts: &str) -> rusqlite::Result<Option<Frame>> {
+        let sql = format!(
+            "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc <= ?1 ORDER BY ts_utc DESC, frame_id DESC LIMIT 1"
+        );
+        Ok(self.handle.rows(&sql, [ts], frame)?.into_iter().next())
+    }
+
+    /// Frames in the evidence store after the newest indexed one, up to `ts`: work Stage 2 has
+    /// not done yet for the asked moment.
+    fn unprocessed_until(&self, ts: &str) -> rusqlite::Result<bool> {
+        let newest = self.newest_processed.clone().unwrap_or_default();
+        let rows = self.handle.rows(
+            "SELECT count(*) FROM metadata WHERE record_type = 'evidence.capture.frame' AND ts_utc > ?1 AND ts_utc <= ?2",
+            params![newest, ts],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(rows.first().copied().unwrap_or(0) > 0)
+    }
+}
+
+fn hms(ts: &str) -> &str {
+    ts.get(11..19).unwrap_or(ts)
+}
+
+fn fts_query(parsed: &Parsed, text_override: Option<&str>) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    match text_override {
+        Some(text) => quote(text),
+        None => parsed
+            .phrases
+            .iter()
+            .map(|p| quote(p))
+            .chain(content_words(&parsed.words, &[]).iter().map(|w| quote(w)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// The first node of a doc whose name contains `needle`, as (bbox, byte span in the doc text).
+fn locate(text: &str, bboxes: &str, needle: &str) -> (Option<[u64; 4]>, (u64, u64)) {
+    let lower = text.to_lowercase();
+    let needle = needle.to_lowercase();
+    let Some(start) = lower.find(&needle) else {
+        return (None, (0, 0));
+    };
+    let line = lower[..start].matches('\n').count();
+    let boxes: Vec<[u64; 4]> = serde_json::from_str(bboxes).unwrap_or_default();
+    (
+        boxes.get(line).copied(),
+        (start as u64, (start + needle.len()) as u64),
+    )
+}
+
+/// Answers `query` against `handle`.
+pub fn answer(
+    handle: &QueryHandle,
+    query: &str,
+    options: &QueryOptions,
+) -> Result<Answer, QueryError> {
+    let parsed = parse(query)?;
+    let intent = intent(&parsed);
+    let newest_processed: Option<String> = if handle.has_index {
+        handle
+            .rows("SELECT max(ts_utc) FROM s.search_frames", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })?
+            .into_iter()
+            .flatten()
+            .next()
+    } else {
+        None
+    };
+    let newest_any: Option<String> = handle
+        .rows(
+            "SELECT max(ts_utc) FROM metadata WHERE record_type = 'evidence.capture.frame'",
+            [],
+            |r| r.get::<_, Option<String>>(0),
+        )?
+        .into_iter()
+        .flatten()
+        .next();
+    let day = newest_processed
+        .clone()
+        .or(newest_any.clone())
+        .map(|ts| ts.chars().take(10).collect());
+    let mut ctx = Ctx {
+        handle,
+        day,
+        newest_processed: newest_processed.clone(),
+        max_citations: options.max_citations.clamp(1, 32),
+        citations: Vec::new(),
+    };
+    let mut out = Draft::default();
+    if !handle.has_index {
+        out.not_available("the Stage-2 search index", None);
+    } else {
+        run_intent(&mut ctx, &parsed, &intent, &mut out)?;
+    }
+    let state = out.state.unwrap_or(if ctx.citations.is_empty() {
+        AnswerState::NoEvidence
+    } else {
+        AnswerState::Ok
+    });
+    // No citation, no `ok` (contract §7).
+    let state = if state == AnswerState::Ok && ctx.citations.is_empty() {
+        AnswerState::NoEvidence
+    } else {
+        state
+    };
+    let fingerprint = format!(
+        "{query}\u{0}{}\u{0}{}",
+        newest_processed.as_deref().unwrap_or(""),
+        newest_any.as_deref().unwrap_or("")
+    );
+    Ok(Answer {
+        query: query.to_owned(),
+        query_run_id: format!("q_{}", &sha256_hex(fingerprint.as_bytes())[..16]),
+        state,
+        summary: out.summary,
+        bullets: out.bullets,
+        fields: out.fields,
+        topic: Some(topic(&intent).to_owned()),
+        confidence_pct: match state {
+            AnswerState::Ok => out.confidence.unwrap_or(90),
+            _ => 0,
+        },
+        needs_processing: state == AnswerState::NotAvailableYet,
+        processing_blocked_reason: out.blocked,
+        citations: ctx.citations,
+        counters: handle.counters.values(),
+        not_available: out.not_available_info,
+    })
+}
+
+#[derive(Default)]
+struct Draft {
+    state: Option<AnswerState>,
+    summary: String,
+    bullets: Vec<String>,
+    fields: Map<String, Value>,
+    confidence: Option<u32>,
+    blocked: Option<String>,
+    not_available_info: Option<NotAvailable>,
+}
+
+impl Draft {
+    fn not_available(&mut self, missing: &str, newest: Option<String>) {
+        self.state = Some(AnswerState::NotAvailableYet);
+        self.summary = format!("not available yet: {missing} does not cover that time");
+        self.blocked = Some("stage2_pending".into());
+        self.not_available_info = Some(NotAvailable {
+            missing: missing.to_owned(),
+            newest_processed_ts_utc: newest,
+            how_to_produce:
+                "autocapture stage2 run --data-dir <data-dir> (runs while the user is idle)".into(),
+        });
+    }
+
+    fn no_evidence(&mut self, summary: String) {
+        self.state = Some(AnswerState::NoEvidence);
+        self.summary = summary;
+    }
+}
+
+fn topic(intent: &Intent) -> &'static str {
+    match intent {
+        Intent::FocusAt(_) => "focus_at",
+        Intent::FocusAdjacent { .. } => "focus_adjacent",
+        Intent::FocusTimeline { .. } => "focus_timeline",
+        Intent::WindowsAt(_) => "window_inventory",
+        Intent::Seen { .. } => "seen",
+        Intent::ProcessOwner { .. } => "process_owner",
+        Intent::FocusDuration { .. } => "focus_duration",
+        Intent::Search => "search",
+    }
+}
+
+fn run_intent(
+    ctx: &mut Ctx<'_>,
+    parsed: &Parsed,
+    intent: &Intent,
+    out: &mut Draft,
+) -> rusqlite::Result<()> {
+    match intent {
+        Intent::FocusAt(time) | Intent::FocusAdjacent { at: time, .. } => {
+            let ts = ctx.ts(time);
+            if ctx.unprocessed_until(&ts)? {
+                out.not_available(
+                    &format!("the search index at {}", hms(&ts)),
+                    ctx.newest_processed.clone(),
+                );
+                return Ok(());
+            }
+            let Some(at) = ctx.frame_at(&ts)? else {
+                out.no_evidence(format!(
+                    "no focused window is recorded at or before {}",
+                    hms(&ts)
+                ));
+                return Ok(());
+            };
+            let target = match intent {
+                Intent::FocusAdjacent { before, .. } => {
+                    let sql = if *before {
+                        format!(
+                            "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc < ?1 AND window_title != ?2 ORDER BY ts_utc DESC LIMIT 1"
+                        )
+                    } else {
+                        format!(
+                            "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc > ?1 AND window_title != ?2 ORDER BY ts_utc ASC LIMIT 1"
+                        )
+                    };
+                    let anchor = if *before { &at.ts } else { &ts };
+                    match ctx
+                        .handle
+                        .rows(&sql, params![anchor, at.title], frame)?
+                        .into_iter()
+                        .next()
+                    {
+                        Some(f) => f,
+                        None => {
+                            out.no_evidence(format!(
+                                "no other window had focus {} {}",
+                                if *before { "before" } else { "after" },
+                                hms(&ts)
+                            ));
+                            return Ok(());
+                        }
+                    }
+                }
+                _ => at,
+            };
+            let claim = format!(
+                "\"{}\" ({}) had focus at {}",
+                target.title,
+                target.process,
+                hms(&target.ts)
+            );
+            out.summary = claim.clone();
+            out.fields
+                .insert("window_title".into(), json!(target.title));
+            out.fields
+                .insert("process_name".into(), json!(target.process));
+            out.fields.insert("ts_utc".into(), json!(target.ts));
+            out.fields.insert("frame_id".into(), json!(target.id));
+            ctx.cite_frame(0, &claim, &target)?;
+        }
+        Intent::FocusTimeline { from, to } => {
+            let (from, to) = (ctx.ts(from), ctx.ts(to));
+            let frames = ctx.handle.rows(
+                &format!("SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc >= ?1 AND ts_utc <= ?2 ORDER BY ts_utc, frame_id"),
+                params![from, to],
+                frame,
+            )?;
+            let mut segments: Vec<(Frame, String)> = Vec::new();
+            for f in frames {
+                match segments.last_mut() {
+                    Some((first, end)) if first.title == f.title => *end = f.ts.clone(),
+                    _ => {
+                        let end = f.ts.clone();
+                        segments.push((f, end));
+                    }
+                }
+            }
+            if segments.is_empty() {
+                out.no_evidence(format!(
+                    "no focused window is recorded between {} and {}",
+                    hms(&from),
+                    hms(&to)
+                ));
+                return Ok(());
+            }
+            out.summary = format!(
+                "{} focus changes between {} and {}",
+                segments.len(),
+                hms(&from),
+                hms(&to)
+            );
+            let mut timeline = Vec::new();
+            for (index, (first, end)) in segments.iter().enumerate() {
+                let bullet = format!(
+                    "{}–{} {} ({})",
+                    hms(&first.ts),
+                    hms(end),
+                    first.title,
+                    first.process
+                );
+                ctx.cite_frame(index as u32, &bullet, first)?;
+                timeline.push(json!({"start_ts_utc": first.ts, "last_seen_ts_utc": end, "window_title": first.title, "process_name": first.process}));
+                out.bullets.push(bullet);
+            }
+            out.fields.insert("timeline".into(), Value::Array(timeline));
+        }
+        Intent::WindowsAt(time) => {
+            let ts = ctx.ts(time);
+            let records = ctx.handle.rows(
+                "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' AND ts_utc <= ?1 ORDER BY ts_utc, id",
+                [&ts],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?;
+            let mut open: BTreeMap<String, (String, Value)> = BTreeMap::new();
+            for (id, payload) in records {
+                let value: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+                let hwnd = value["window"]["hwnd"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if value["event"] == "closed" {
+                    open.remove(&hwnd);
+                } else {
+                    open.insert(hwnd, (id, value));
+                }
+            }
+            if open.is_empty() {
+                out.no_evidence(format!("no window records at or before {}", hms(&ts)));
+                return Ok(());
+            }
+            out.summary = format!("{} windows were open at {}", open.len(), hms(&ts));
+            let mut windows = Vec::new();
+            for (index, (hwnd, (id, value))) in open.iter().enumerate() {
+                let title = value["window"]["title"].as_str().unwrap_or_default();
+                let process = crate::stage2::process_name(
+                    value["window"]["process_path"].as_str().unwrap_or_default(),
+                );
+                let bullet = format!("{title} ({process})");
+                ctx.cite(
+                    index as u32,
+                    &bullet,
+                    Cited {
+                        record_id: id,
+                        record_type: "evidence.window.meta",
+                        source: "metadata",
+                        doc: None,
+                        frame: None,
+                        bbox: None,
+                        span: (0, 0),
+                    },
+                );
+                windows.push(json!({"hwnd": hwnd, "window_title": title, "process_name": process}));
+                out.bullets.push(bullet);
+            }
+            out.fields.insert("windows".into(), Value::Array(windows));
+        }
+        Intent::Seen { text, first } => {
+            if text.trim().is_empty() {
+                out.no_evidence("say which text to look for, in quotes".into());
+                return Ok(());
+            }
+            let order = if *first { "ASC" } else { "DESC" };
+            let sql = format!(
+                "SELECT f.frame_id, f.ts_utc, d.doc_id, d.kind, d.text, d.bboxes FROM search_fts
+                 JOIN s.search_docs d ON d.rowid = search_fts.rowid
+                 JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
+                 WHERE search_fts MATCH ?1 ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1"
+            );
+            let hit = ctx
+                .handle
+                .rows(&sql, [fts_query(parsed, Some(text))], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                })?;
+            let Some((frame_id, ts, doc, kind, doc_text, bboxes)) = hit.into_iter().next() else {
+                out.no_evidence(format!("\"{text}\" was not seen"));
+                return Ok(());
+            };
+            let claim = format!(
+                "\"{text}\" was {} seen at {}",
+                if *first { "first" } else { "last" },
+                hms(&ts)
+            );
+            out.summary = claim.clone();
+            out.fields.insert("ts_utc".into(), json!(ts));
+            out.fields.insert("frame_id".into(), json!(frame_id));
+            let (bbox, span) = locate(&doc_text, &bboxes, text);
+            ctx.cite(
+                0,
+                &claim,
+                Cited {
+                    record_id: &frame_id,
+                    record_type: "evidence.capture.frame",
+                    source: "metadata",
+                    doc: None,
+                    frame: Some(&frame_id),
+                    bbox: None,
+                    span: (0, 0),
+                },
+            );
+            ctx.cite(
+                0,
+                &claim,
+                Cited {
+                    record_id: &doc,
+                    record_type: &kind,
+                    source: "stage2_index",
+                    doc: Some(&doc),
+                    frame: Some(&frame_id),
+                    bbox,
+                    span,
+                },
+            );
+        }
+        Intent::ProcessOwner { window } => {
+            let words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
+            let records = ctx.handle.rows(
+                "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' ORDER BY ts_utc, id",
+                [],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?;
+            let mut owners: BTreeMap<String, (String, String)> = BTreeMap::new();
+            for (id, payload) in records {
+                let value: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+                let title = value["window"]["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let lower = title.to_lowercase();
+                if !words.is_empty() && words.iter().all(|w| lower.contains(w.as_str())) {
+                    let path = value["window"]["process_path"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    owners.entry(path).or_insert((id, title));
+                }
+            }
+            if owners.is_empty() {
+                out.no_evidence(format!("no window titled like \"{window}\" was recorded"));
+                return Ok(());
+            }
+            for (index, (path, (id, title))) in owners.iter().enumerate() {
+                let claim = format!(
+                    "\"{title}\" belonged to {} ({path})",
+                    crate::stage2::process_name(path)
+                );
+                if index == 0 {
+                    out.summary = claim.clone();
+                    out.fields.insert("process_path".into(), json!(path));
+                    out.fields.insert(
+                        "process_name".into(),
+                        json!(crate::stage2::process_name(path)),
+                    );
+                    out.fields.insert("window_title".into(), json!(title));
+                }
+                out.bullets.push(claim.clone());
+                ctx.cite(
+                    index as u32,
+                    &claim,
+                    Cited {
+                        record_id: id,
+                        record_type: "evidence.window.meta",
+                        source: "metadata",
+                        doc: None,
+                        frame: None,
+                        bbox: None,
+                        span: (0, 0),
+                    },
+                );
+            }
+        }
+        Intent::FocusDuration { target, from, to } => {
+            let from = from.as_ref().map(|t| ctx.ts(t)).unwrap_or_default();
+            let to = to
+                .as_ref()
+                .map(|t| ctx.ts(t))
+                .unwrap_or_else(|| "9999".into());
+            let frames = ctx.handle.rows(
+                &format!("SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc >= ?1 AND ts_utc <= ?2 ORDER BY ts_utc, frame_id"),
+                params![from, to],
+                frame,
+            )?;
+            let needle = target.to_lowercase();
+            let matches = |f: &Frame| {
+                !needle.is_empty()
+                    && (f.title.to_lowercase().contains(&needle)
+                        || f.process.to_lowercase().contains(&needle))
+            };
+            let seconds = |a: &str, b: &str| -> f64 {
+                match (
+                    crate::contract::parse_ts_utc(a),
+                    crate::contract::parse_ts_utc(b),
+                ) {
+                    (Ok(a), Ok(b)) => (b - a).as_seconds_f64().max(0.0),
+                    _ => 0.0,
+                }
+            };
+            // Each frame's focus lasts until the next frame, capped at 10 minutes (a gap is not focus).
+            let mut total = 0.0;
+            let mut first_match: Option<Frame> = None;
+            for pair in frames.windows(2) {
+                if matches(&pair[0]) {
+                    total += seconds(&pair[0].ts, &pair[1].ts).min(600.0);
+                    first_match.get_or_insert_with(|| pair[0].clone());
+                }
+            }
+            let Some(first) = first_match else {
+                out.no_evidence(format!("\"{target}\" never had focus in that range"));
+                return Ok(());
+            };
+            let minutes = (total / 60.0).round() as u64;
+            let claim = format!(
+                "\"{target}\" had focus for about {} h {:02} min",
+                minutes / 60,
+                minutes % 60
+            );
+            out.summary = claim.clone();
+            out.fields
+                .insert("focus_seconds".into(), json!(total.round() as u64));
+            ctx.cite_frame(0, &claim, &first)?;
+        }
+        Intent::Search => search(ctx, parsed, out)?,
+    }
+    Ok(())
+}
+
+fn search(ctx: &mut Ctx<'_>, parsed: &Parsed, out: &mut Draft) -> rusqlite::Result<()> {
+    let fts = fts_query(parsed, None);
+    if fts.is_empty() {
+        out.no_evidence("nothing to search for".into());
+        return Ok(());
+    }
+    let after = parsed.after.as_ref().map(|t| ctx.ts(t)).unwrap_or_default();
+    let before = parsed
+        .before
+        .as_ref()
+        .map(|t| ctx.ts(t))
+        .unwrap_or_else(|| "9999".into());
+    let like = |s: &Option<String>| {
+        s.as_ref()
+            .map(|v| format!("%{}%", v.to_lowercase()))
+            .unwrap_or_else(|| "%".into())
+    };
+    let sql = "SELECT d.doc_id, d.kind, d.text, d.bboxes, d.window_title, d.process_name,
+                      (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id AND f.ts_utc >= ?2 AND f.ts_utc <= ?3
+                       ORDER BY f.ts_utc LIMIT 1) AS frame_id,
+                      (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id AND f.ts_utc >= ?2 AND f.ts_utc <= ?3
+                       ORDER BY f.ts_utc LIMIT 1) AS ts
+               FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
+               WHERE search_fts MATCH ?1 AND lower(d.process_name) LIKE ?4 AND lower(d.window_title) LIKE ?5
+               ORDER BY bm25(search_fts), d.doc_id LIMIT 64";
+    let rows = ctx.handle.rows(
+        sql,
+        params![fts, after, before, like(&parsed.app), like(&parsed.window)],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        },
+    )?;
+    let needle = parsed
+        .phrases
+        .first()
+        .cloned()
+        .or_else(|| content_words(&parsed.words, &[]).first().cloned())
+        .unwrap_or_default();
+    let mut claim_index = 0;
+    for (doc, kind, text, bboxes, title, process, frame_id, ts) in rows {
+        let (Some(frame_id), Some(ts)) = (frame_id, ts) else {
+            continue;
+        };
+        let (bbox, span) = locate(&text, &bboxes, &needle);
+        let line = text
+            .lines()
+            .nth(text[..span.0 as usize].matches('\n').count())
+            .unwrap_or_default();
+        let claim = format!("{} — \"{title}\" ({process}) at {}", line, hms(&ts));
+        out.bullets.push(claim.clone());
+        ctx.cite(
+            claim_index,
+            &claim,
+            Cited {
+                record_id: &doc,
+                record_type: &kind,
+                source: "stage2_index",
+                doc: Some(&doc),
+                frame: Some(&frame_id),
+                bbox,
+                span,
+            },
+        );
+        claim_index += 1;
+        if claim_index as usize >= ctx.max_citations {
+            break;
+        }
+    }
+    if out.bullets.is_empty() {
+        out.no_evidence(format!("nothing matches {fts}"));
+        return Ok(());
+    }
+    out.summary = format!("{} matches; best: {}", out.bullets.len(), out.bullets[0]);
+    out.confidence = Some(75);
+    Ok(())
+}

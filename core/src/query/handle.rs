@@ -1,0 +1,133 @@
+//! `QueryHandle`: one SQLite connection that opens the evidence database, the Stage-1 derived
+//! database and the Stage-2 index with `SQLITE_OPEN_READ_ONLY` and `PRAGMA query_only = 1`. It
+//! hands out no connection: callers run read queries through it and nothing else. The counters
+//! of contract §7 live here; nothing in the query path can increment them.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{Connection, OpenFlags, Params, Row};
+use serde::Serialize;
+
+use crate::handoff::read_only_uri;
+use crate::stage2::stage2_db;
+use crate::store::DataRoot;
+
+/// Work the query path must never do; each stays 0 (contract §7).
+#[derive(Debug, Default)]
+pub struct Counters {
+    extractor_launches: AtomicU64,
+    schedule_extract_requests: AtomicU64,
+    raw_media_reads: AtomicU64,
+}
+
+/// The counters as reported with every answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CounterValues {
+    pub query_extractor_launch_total: u64,
+    pub query_schedule_extract_requests_total: u64,
+    pub query_raw_media_reads_total: u64,
+}
+
+impl Counters {
+    pub fn values(&self) -> CounterValues {
+        CounterValues {
+            query_extractor_launch_total: self.extractor_launches.load(Ordering::Relaxed),
+            query_schedule_extract_requests_total: self
+                .schedule_extract_requests
+                .load(Ordering::Relaxed),
+            query_raw_media_reads_total: self.raw_media_reads.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A read-only view of one DataRoot.
+pub struct QueryHandle {
+    conn: Connection,
+    pub has_derived: bool,
+    pub has_index: bool,
+    pub counters: Counters,
+}
+
+/// Why the DataRoot could not be opened for queries.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error("open {path} read-only: no DataRoot there (no metadata.db)")]
+    Missing { path: std::path::PathBuf },
+    #[error("open {path} read-only: {reason}")]
+    Open {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+impl HandleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HandleError::Missing { .. } => "data_dir_missing",
+            HandleError::Open { .. } => "data_root_unreadable",
+        }
+    }
+}
+
+impl QueryHandle {
+    /// Opens `data_root` read-only.
+    pub fn open(data_root: &DataRoot) -> Result<QueryHandle, HandleError> {
+        let metadata = data_root.metadata_db();
+        if !metadata.is_file() {
+            return Err(HandleError::Missing {
+                path: data_root.root.clone(),
+            });
+        }
+        let open_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e: rusqlite::Error| HandleError::Open {
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(read_only_uri(&metadata), flags)
+            .map_err(open_err(&metadata))?;
+        conn.execute_batch("PRAGMA query_only = 1")
+            .map_err(open_err(&metadata))?;
+        let attach = |path: &Path, alias: &str| -> Result<bool, HandleError> {
+            if !path.is_file() {
+                return Ok(false);
+            }
+            conn.execute(
+                &format!("ATTACH DATABASE ?1 AS {alias}"),
+                [read_only_uri(path)],
+            )
+            .map_err(open_err(path))?;
+            Ok(true)
+        };
+        let has_derived = attach(&data_root.derived_db(), "d")?;
+        let has_index = attach(&stage2_db(data_root), "s")?;
+        Ok(QueryHandle {
+            conn,
+            has_derived,
+            has_index,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Runs a read query, mapping each row.
+    pub fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, map)?;
+        rows.collect()
+    }
+
+    /// Tries to execute `sql` as a statement; used by tests to prove writes fail.
+    pub fn try_execute(&self, sql: &str) -> rusqlite::Result<usize> {
+        self.conn.execute(sql, [])
+    }
+}

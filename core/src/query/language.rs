@@ -1,0 +1,445 @@
+//! The query language (grammar in `docs/query.md`): words, quoted phrases and the operators
+//! `app:`, `window:`, `after:`, `before:`, `at:`; times as `HH:MM[:SS]` (on the data's day) or
+//! ISO-8601. A question's intent is recognised from its words and times, not from any fixed
+//! sentence, so natural phrasings ("which window had focus at 12:08?") work.
+
+use serde::Serialize;
+use thiserror::Error;
+
+/// A syntax error, with the 0-based character position it was found at.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("query syntax error at position {position}: {message}")]
+pub struct SyntaxError {
+    pub position: usize,
+    pub message: String,
+}
+
+/// A time as written: a clock time on the data's day, or a full timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum TimeSpec {
+    /// Seconds since midnight.
+    Clock(u32),
+    /// An RFC 3339 timestamp, normalised to UTC text.
+    Instant(String),
+}
+
+/// A parsed query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Parsed {
+    /// Lower-cased words outside operators and quotes, in order.
+    pub words: Vec<String>,
+    pub phrases: Vec<String>,
+    pub app: Option<String>,
+    pub window: Option<String>,
+    pub after: Option<TimeSpec>,
+    pub before: Option<TimeSpec>,
+    pub at: Option<TimeSpec>,
+    /// Times written in the free text ("at 12:08", "from 10:00 to 11:00"), in order.
+    pub times: Vec<TimeSpec>,
+}
+
+/// What a question asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Intent {
+    /// Which window had focus at a moment.
+    FocusAt(TimeSpec),
+    /// The window that had focus just before or just after a moment.
+    FocusAdjacent { at: TimeSpec, before: bool },
+    /// The sequence of focused windows over a range.
+    FocusTimeline { from: TimeSpec, to: TimeSpec },
+    /// The windows open at a moment.
+    WindowsAt(TimeSpec),
+    /// The first or last time a text was on screen.
+    Seen { text: String, first: bool },
+    /// The process that owned a window (matched by title words).
+    ProcessOwner { window: String },
+    /// How long an app or window had focus (over a range, or the whole day).
+    FocusDuration {
+        target: String,
+        from: Option<TimeSpec>,
+        to: Option<TimeSpec>,
+    },
+    /// Free text search with filters.
+    Search,
+}
+
+fn parse_clock(text: &str) -> Option<u32> {
+    let text = text.trim_end_matches(['?', '.', ',', '!', ')']);
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+    let (h, m, s) = (nums[0], nums[1], nums.get(2).copied().unwrap_or(0));
+    (h < 24 && m < 60 && s < 60).then_some(h * 3600 + m * 60 + s)
+}
+
+/// Parses a time as written (`12:08`, `12:08:30`, or RFC 3339).
+pub fn parse_time(text: &str) -> Option<TimeSpec> {
+    if let Some(clock) = parse_clock(text) {
+        return Some(TimeSpec::Clock(clock));
+    }
+    crate::contract::parse_ts_utc(text)
+        .ok()
+        .map(|at| TimeSpec::Instant(crate::contract::format_ts_utc(at)))
+}
+
+const OPERATORS: [&str; 5] = ["app", "window", "after", "before", "at"];
+
+/// Parses `input` into words, phrases, operators and times.
+pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
+    let chars: Vec<char> = input.chars().collect();
+    let mut parsed = Parsed::default();
+    let mut i = 0;
+    let err = |position: usize, message: String| SyntaxError { position, message };
+    let read_quoted = |start: usize| -> Result<(String, usize), SyntaxError> {
+        let mut j = start + 1;
+        let mut text = String::new();
+        while j < chars.len() && chars[j] != '"' {
+            text.push(chars[j]);
+            j += 1;
+        }
+        if j >= chars.len() {
+            return Err(err(start, "unterminated quote".into()));
+        }
+        Ok((text, j + 1))
+    };
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if chars[i] == '"' {
+            let (text, next) = read_quoted(i)?;
+            if text.trim().is_empty() {
+                return Err(err(i, "empty quoted phrase".into()));
+            }
+            parsed.phrases.push(text);
+            i = next;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '"' {
+            i += 1;
+        }
+        let token: String = chars[start..i].iter().collect();
+        // `name:value` is an operator when `name` is a word; `12:08` is a time.
+        if let Some((name, rest)) = token.split_once(':')
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphabetic())
+        {
+            let name_lower = name.to_ascii_lowercase();
+            if !OPERATORS.contains(&name_lower.as_str()) {
+                return Err(err(
+                    start,
+                    format!(
+                        "unknown operator `{name}:` (known: app:, window:, after:, before:, at:)"
+                    ),
+                ));
+            }
+            let value_pos = start + name.chars().count() + 1;
+            let value = if rest.is_empty() && i < chars.len() && chars[i] == '"' {
+                let (text, next) = read_quoted(i)?;
+                i = next;
+                text
+            } else {
+                rest.to_owned()
+            };
+            if value.trim().is_empty() {
+                return Err(err(value_pos, format!("`{name}:` needs a value")));
+            }
+            match name_lower.as_str() {
+                "app" => parsed.app = Some(value),
+                "window" => parsed.window = Some(value),
+                time_op => {
+                    let time = parse_time(&value).ok_or_else(|| {
+                        err(
+                            value_pos,
+                            format!("`{value}` is not a time (HH:MM, HH:MM:SS or ISO-8601)"),
+                        )
+                    })?;
+                    match time_op {
+                        "after" => parsed.after = Some(time),
+                        "before" => parsed.before = Some(time),
+                        _ => parsed.at = Some(time),
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(time) = parse_time(&token) {
+            parsed.times.push(time);
+            continue;
+        }
+        let word: String = token
+            .trim_matches(|c: char| {
+                !c.is_alphanumeric() && c != '-' && c != '#' && c != '$' && c != '.'
+            })
+            .trim_end_matches('.')
+            .to_lowercase();
+        if !word.is_empty() {
+            parsed.words.push(word);
+        }
+    }
+    Ok(parsed)
+}
+
+const STOP: [&str; 40] = [
+    "a", "an", "the", "at", "on", "in", "of", "to", "for", "was", "is", "were", "did", "do",
+    "does", "what", "which", "who", "when", "how", "i", "my", "me", "it", "that", "this", "and",
+    "or", "from", "between", "by", "with", "have", "had", "has", "there", "time", "see", "saw",
+    "seen",
+];
+
+fn has(words: &[String], any: &[&str]) -> bool {
+    words.iter().any(|w| any.contains(&w.as_str()))
+}
+
+/// The content words: what remains after question words, intent words and fillers.
+pub fn content_words(words: &[String], intent_words: &[&str]) -> Vec<String> {
+    words
+        .iter()
+        .filter(|w| !STOP.contains(&w.as_str()) && !intent_words.contains(&w.as_str()))
+        .cloned()
+        .collect()
+}
+
+const FOCUS: [&str; 7] = [
+    "focus",
+    "focused",
+    "foreground",
+    "front",
+    "active",
+    "focussed",
+    "using",
+];
+const SEEN: [&str; 6] = ["seen", "see", "saw", "appear", "appeared", "shown"];
+const PROCESS: [&str; 5] = ["process", "executable", "program", "exe", "binary"];
+const DURATION: [&str; 5] = ["long", "duration", "spent", "minutes", "hours"];
+const WINDOWS: [&str; 3] = ["windows", "inventory", "open"];
+
+/// The intent of a parsed question.
+pub fn intent(parsed: &Parsed) -> Intent {
+    let w = &parsed.words;
+    let mut times: Vec<TimeSpec> = parsed.times.clone();
+    if let Some(at) = &parsed.at {
+        times.insert(0, at.clone());
+    }
+    let range = || -> Option<(TimeSpec, TimeSpec)> {
+        match (&parsed.after, &parsed.before, parsed.times.as_slice()) {
+            (Some(a), Some(b), _) => Some((a.clone(), b.clone())),
+            (_, _, [a, b, ..]) => Some((a.clone(), b.clone())),
+            _ => None,
+        }
+    };
+    let quoted_or_content = |intent_words: &[&str]| -> String {
+        parsed
+            .phrases
+            .first()
+            .cloned()
+            .unwrap_or_else(|| content_words(w, intent_words).join(" "))
+    };
+    if has(w, &["first", "last", "earliest", "latest"])
+        && (has(w, &SEEN) || !parsed.phrases.is_empty())
+    {
+        let first = has(w, &["first", "earliest"]);
+        return Intent::Seen {
+            text: quoted_or_content(&[
+                "first", "last", "earliest", "latest", "seen", "see", "saw", "appear", "appeared",
+                "shown", "screen", "on",
+            ]),
+            first,
+        };
+    }
+    if has(w, &PROCESS)
+        && has(
+            w,
+            &[
+                "owned", "owns", "owning", "behind", "ran", "runs", "running",
+            ],
+        )
+    {
+        return Intent::ProcessOwner {
+            window: quoted_or_content(&[
+                "process",
+                "executable",
+                "program",
+                "exe",
+                "binary",
+                "owned",
+                "owns",
+                "owning",
+                "behind",
+                "ran",
+                "runs",
+                "running",
+                "window",
+            ]),
+        };
+    }
+    if has(w, &DURATION) && (has(w, &FOCUS) || has(w, &["spend", "spent", "use", "used"])) {
+        let (from, to) = range().map_or((None, None), |(a, b)| (Some(a), Some(b)));
+        return Intent::FocusDuration {
+            target: parsed
+                .app
+                .clone()
+                .or_else(|| parsed.window.clone())
+                .or_else(|| parsed.phrases.first().cloned())
+                .unwrap_or_else(|| {
+                    content_words(
+                        w,
+                        &[
+                            "long", "duration", "spent", "spend", "minutes", "hours", "focus",
+                            "focused", "use", "used", "active", "in", "window", "app",
+                        ],
+                    )
+                    .join(" ")
+                }),
+            from,
+            to,
+        };
+    }
+    if has(w, &WINDOWS)
+        && has(w, &["windows", "inventory"])
+        && let Some(at) = times.first()
+    {
+        return Intent::WindowsAt(at.clone());
+    }
+    if has(w, &FOCUS) || has(w, &["window"]) && !times.is_empty() {
+        if (has(w, &["timeline", "sequence"])
+            || (times.len() >= 2 && !has(w, &["before", "after"])))
+            && let Some((from, to)) = range()
+        {
+            return Intent::FocusTimeline { from, to };
+        }
+        if let Some(at) = times.first() {
+            if has(w, &["before", "after", "previously", "next"])
+                && parsed.before.is_none()
+                && parsed.after.is_none()
+            {
+                return Intent::FocusAdjacent {
+                    at: at.clone(),
+                    before: has(w, &["before", "previously"]),
+                };
+            }
+            return Intent::FocusAt(at.clone());
+        }
+    }
+    Intent::Search
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(query: &str, expected: Intent) {
+        let parsed = parse(query).expect("parses");
+        assert_eq!(intent(&parsed), expected, "{query}");
+    }
+
+    #[test]
+    fn natural_phrasings() {
+        let t = |h: u32, m: u32| TimeSpec::Clock(h * 3600 + m * 60);
+        check(
+            "which window had focus at 12:08?",
+            Intent::FocusAt(t(12, 8)),
+        );
+        check(
+            "What was I focused on at 10:20:30",
+            Intent::FocusAt(TimeSpec::Clock(10 * 3600 + 20 * 60 + 30)),
+        );
+        check(
+            "what app was in the foreground at:09:45",
+            Intent::FocusAt(t(9, 45)),
+        );
+        check(
+            "what window was focused just before 10:21",
+            Intent::FocusAdjacent {
+                at: t(10, 21),
+                before: true,
+            },
+        );
+        check(
+            "which window had focus right after 10:21",
+            Intent::FocusAdjacent {
+                at: t(10, 21),
+                before: false,
+            },
+        );
+        check(
+            "focus timeline from 10:00 to 11:00",
+            Intent::FocusTimeline {
+                from: t(10, 0),
+                to: t(11, 0),
+            },
+        );
+        check(
+            "which windows were open at 14:10?",
+            Intent::WindowsAt(t(14, 10)),
+        );
+        check(
+            "when did I first see \"INC-4821\"",
+            Intent::Seen {
+                text: "INC-4821".into(),
+                first: true,
+            },
+        );
+        check(
+            "last time Globex was seen",
+            Intent::Seen {
+                text: "globex".into(),
+                first: false,
+            },
+        );
+        check(
+            "which process owned the Save As window?",
+            Intent::ProcessOwner {
+                window: "save as".into(),
+            },
+        );
+        check(
+            "how long was chat focused between 09:00 and 12:00",
+            Intent::FocusDuration {
+                target: "chat".into(),
+                from: Some(t(9, 0)),
+                to: Some(t(12, 0)),
+            },
+        );
+        check("Globex invoice amount", Intent::Search);
+    }
+
+    #[test]
+    fn operators_and_phrases() {
+        let parsed = parse(r#"app:"Relay" window:Inbox after:09:00 before:2026-02-20T12:00:00Z "vendor invoices" total"#).expect("parses");
+        assert_eq!(parsed.app.as_deref(), Some("Relay"));
+        assert_eq!(parsed.window.as_deref(), Some("Inbox"));
+        assert_eq!(parsed.after, Some(TimeSpec::Clock(9 * 3600)));
+        assert_eq!(
+            parsed.before,
+            Some(TimeSpec::Instant("2026-02-20T12:00:00.000000Z".into()))
+        );
+        assert_eq!(parsed.phrases, vec!["vendor invoices".to_owned()]);
+        assert_eq!(parsed.words, vec!["total".to_owned()]);
+    }
+
+    #[test]
+    fn errors_name_their_position() {
+        let cases = [
+            ("hello \"world", 6, "unterminated quote"),
+            ("foo bar:baz", 4, "unknown operator `bar:`"),
+            ("after:noon", 6, "`noon` is not a time"),
+            ("at: x", 3, "`at:` needs a value"),
+            ("\"\"", 0, "empty quoted phrase"),
+        ];
+        for (query, position, message) in cases {
+            let err = parse(query).expect_err(query);
+            assert_eq!(err.position, position, "{query}");
+            assert!(err.message.starts_with(message), "{query}: {}", err.message);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The read-only query engine (contract §7): a query string becomes an answer with citations,
+//! computed from precomputed artifacts only.
+//!
+//! - [`handle`]: `QueryHandle`, the only way to reach the DataRoot from here: read-only by type.
+//! - [`language`]: the query language: tokens, operators, times, and the intent of a question.
+//! - [`answer`]: the answer shape shared by the CLI and the popup API.
+//! - [`engine`]: runs an intent against the handle.
+
+pub mod answer;
+pub mod engine;
+pub mod handle;
+pub mod language;
+
+pub use answer::{Answer, AnswerState, Citation};
+pub use engine::{QueryOptions, answer};
+pub use handle::{Counters, QueryHandle};

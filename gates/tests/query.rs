@@ -1,0 +1,403 @@
+//! The query engine on a generated, ingested and indexed DataRoot: read-only by construction,
+//! counters at 0, every intent answered as the story's ground truth says with citations to real
+//! records, `not_available_yet` for a period Stage 2 has not reached, `no_evidence` when nothing
+//! matches, byte-identical answers, and popup responses that validate against their schema.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use autocapture_core::clock::SteppingClock;
+use autocapture_core::contract::sha256_file;
+use autocapture_core::drain::list_handoffs;
+use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
+use autocapture_core::stage2::{Stage2Options, run_stage2};
+use autocapture_core::store::DataRoot;
+use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
+use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
+use autocapture_gates::fixtures::story::Story;
+use rusqlite::Connection;
+use serde_json::Value;
+use time::macros::datetime;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    data: DataRoot,
+    truth: Value,
+}
+
+/// A DataRoot with the whole corpus ingested and (unless `partial`) indexed.
+fn setup(partial: bool) -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spool = dir.path().join("spool");
+    let story = Story::default_story().expect("story");
+    generate(
+        &story,
+        &GenerateOptions {
+            out: spool.clone(),
+            seed: 6,
+            frames: 900,
+            handoffs: 3,
+        },
+    )
+    .expect("generate");
+    let data = DataRoot::new(dir.path().join("data"));
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 02:00:00 UTC),
+        time::Duration::milliseconds(1),
+    );
+    for handoff in list_handoffs(&spool).expect("list") {
+        ingest_handoff(&handoff, &data, &IngestOptions::default(), &clock).expect("ingest");
+    }
+    fs::write(
+        data.root.join("activity_signal.json"),
+        r#"{"ts_utc": "2026-02-21T02:00:00Z", "idle_seconds": 600, "user_active": false}"#,
+    )
+    .expect("signal");
+    // A partial run: the signal goes stale after about 100 frames.
+    let step = if partial { 16 } else { 0 };
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 02:00:00 UTC),
+        time::Duration::milliseconds(step),
+    );
+    run_stage2(
+        &data,
+        &Stage2Options {
+            activity_signal: None,
+            fresh_seconds: 5,
+        },
+        &clock,
+    )
+    .expect("stage 2");
+    let truth = serde_json::from_str(&fs::read_to_string(spool.join("truth.json")).expect("truth"))
+        .expect("json");
+    Setup {
+        _dir: dir,
+        data,
+        truth,
+    }
+}
+
+fn ask(handle: &QueryHandle, q: &str) -> query::Answer {
+    query::answer(handle, q, &QueryOptions::default()).expect("answers")
+}
+
+/// Every file of the DataRoot with its hash. SQLite's shared-memory index and an empty WAL (which
+/// a read-only connection may create and holds no data) are runtime state, not content.
+fn files(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.to_string_lossy().ends_with("-shm")
+                && !(path.to_string_lossy().ends_with("-wal")
+                    && fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0)
+            {
+                out.insert(
+                    path.display().to_string(),
+                    sha256_file(&path).expect("hash").0,
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The window that truth says had focus at `ts`.
+fn truth_focus(truth: &Value, ts: &str) -> String {
+    truth["focus_timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .rev()
+        .find(|s| s["start_ts_utc"].as_str().unwrap_or("") <= ts)
+        .and_then(|s| s["title"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn the_handle_is_read_only_and_queries_change_nothing() {
+    let s = setup(false);
+    let before = files(&s.data.root);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    for sql in [
+        "INSERT INTO metadata (id) VALUES ('x')",
+        "DELETE FROM metadata",
+        "UPDATE d.derived SET payload = ''",
+        "CREATE TABLE t (x)",
+        "DROP TABLE s.search_frames",
+        "PRAGMA query_only = 0",
+    ] {
+        let result = handle.try_execute(sql);
+        if sql.starts_with("PRAGMA") {
+            assert!(
+                handle
+                    .try_execute("INSERT INTO metadata (id) VALUES ('y')")
+                    .is_err(),
+                "writes still refused after {sql}"
+            );
+        } else {
+            assert!(result.is_err(), "{sql} succeeded through the query handle");
+        }
+    }
+    for q in [
+        "which window had focus at 10:20:10?",
+        "Globex",
+        "which windows were open at 14:10",
+        "last time Globex was seen",
+    ] {
+        let answer = ask(&handle, q);
+        let c = answer.counters;
+        assert_eq!(
+            (
+                c.query_extractor_launch_total,
+                c.query_schedule_extract_requests_total,
+                c.query_raw_media_reads_total
+            ),
+            (0, 0, 0)
+        );
+    }
+    drop(handle);
+    assert_eq!(
+        files(&s.data.root),
+        before,
+        "the DataRoot changed during queries"
+    );
+}
+
+#[test]
+fn focus_intents_match_the_story() {
+    let s = setup(false);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    for (q, ts) in [
+        (
+            "which window had focus at 10:20:10?",
+            "2026-02-20T10:20:10Z",
+        ),
+        ("what was focused at 09:06:40", "2026-02-20T09:06:40Z"),
+        (
+            "What app was in the foreground at 16:12:30?",
+            "2026-02-20T16:12:30Z",
+        ),
+    ] {
+        let answer = ask(&handle, q);
+        assert_eq!(answer.state, AnswerState::Ok, "{q}: {}", answer.summary);
+        assert_eq!(
+            answer.fields["window_title"],
+            truth_focus(&s.truth, ts).as_str(),
+            "{q}"
+        );
+        assert!(
+            answer
+                .citations
+                .iter()
+                .any(|c| c.record_type == "evidence.capture.frame")
+        );
+        assert!(
+            answer
+                .citations
+                .iter()
+                .any(|c| c.record_type == "obs.uia.focus" && c.bbox.is_some()),
+            "{q}: focus bbox cited"
+        );
+    }
+    let before = ask(&handle, "what window was focused just before 10:21:00");
+    assert_eq!(
+        before.fields["window_title"],
+        "● invoice_totals.rs - ledger - Visual Studio Code"
+    );
+    let after = ask(&handle, "which window had focus right after 10:20:30");
+    assert_eq!(
+        after.fields["window_title"],
+        "invoice_totals.rs - ledger - Visual Studio Code"
+    );
+    let timeline = ask(&handle, "focus timeline from 10:15 to 10:25");
+    let titles: Vec<&str> = timeline.fields["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|s| s["window_title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            "● invoice_totals.rs - ledger - Visual Studio Code",
+            "Save As",
+            "invoice_totals.rs - ledger - Visual Studio Code",
+            "Relay - Priya Raman"
+        ]
+    );
+}
+
+#[test]
+fn text_windows_and_processes_match_the_story() {
+    let s = setup(false);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    let seen = &s.truth["texts"]["can you confirm the Globex amount before 11?"];
+    let first = ask(
+        &handle,
+        "when did I first see \"confirm the Globex amount\"?",
+    );
+    assert_eq!(first.state, AnswerState::Ok, "{}", first.summary);
+    assert_eq!(first.fields["ts_utc"], seen["first"]["ts_utc"]);
+    let last = ask(&handle, "last time \"confirm the Globex amount\" was seen");
+    assert_eq!(last.fields["ts_utc"], seen["last"]["ts_utc"]);
+    let doc_citation = last
+        .citations
+        .iter()
+        .find(|c| c.doc_id.is_some())
+        .expect("doc cited");
+    assert!(doc_citation.bbox.is_some() && doc_citation.offset_end > doc_citation.offset_start);
+
+    let windows = ask(&handle, "which windows were open at 10:20:30?");
+    let titles: Vec<&str> = windows.fields["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .filter_map(|w| w["window_title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Save As"), "{titles:?}");
+    assert!(
+        !titles.iter().any(|t| t.starts_with("RE: Q1")),
+        "the compose window opens at 11:05"
+    );
+
+    let owner = ask(&handle, "which process owned the Save As window?");
+    assert_eq!(owner.fields["process_name"], "Code.exe");
+    let duration = ask(
+        &handle,
+        "how long was Relay focused between 09:00 and 12:00?",
+    );
+    let expected: i64 = s.truth["focus_timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|seg| {
+            seg["app"] == "chat" && seg["start_ts_utc"].as_str().unwrap_or("") < "2026-02-20T12:00"
+        })
+        .map(|seg| {
+            let (a, b) = (
+                seg["start_ts_utc"].as_str().unwrap_or(""),
+                seg["end_ts_utc"].as_str().unwrap_or(""),
+            );
+            let p = |t: &str| {
+                autocapture_core::contract::parse_ts_utc(t)
+                    .map(|x| x.unix_timestamp())
+                    .unwrap_or(0)
+            };
+            p(b) - p(a)
+        })
+        .sum();
+    let got = duration.fields["focus_seconds"].as_i64().expect("seconds");
+    assert!(
+        (got - expected).abs() <= 120,
+        "focus seconds {got} vs truth {expected}"
+    );
+
+    let search = ask(&handle, r#"app:firefox "Q1 total""#);
+    assert_eq!(search.state, AnswerState::Ok);
+    assert!(search.bullets.iter().all(|b| b.contains("firefox.exe")));
+}
+
+#[test]
+fn citations_point_at_real_records() {
+    let s = setup(false);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    let metadata = Connection::open(s.data.metadata_db()).expect("open");
+    let derived = Connection::open(s.data.derived_db()).expect("open");
+    for q in [
+        "which window had focus at 11:31:00",
+        "Globex",
+        "which windows were open at 12:00",
+        "first time \"INC-4821\" was seen",
+        "which process owned the Calendar window",
+    ] {
+        let answer = ask(&handle, q);
+        assert_eq!(answer.state, AnswerState::Ok, "{q}");
+        assert!(!answer.citations.is_empty());
+        for c in &answer.citations {
+            let exists = |conn: &Connection, table: &str| -> bool {
+                conn.query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE id = ?1"),
+                    [&c.record_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap_or(0)
+                    == 1
+            };
+            assert!(
+                exists(&metadata, "metadata") || exists(&derived, "derived"),
+                "{q}: {} does not exist",
+                c.record_id
+            );
+            if let Some([l, t, r, b]) = c.bbox {
+                assert!(
+                    r >= l && b >= t && r <= 1920 && b <= 1080,
+                    "{q}: bbox {:?}",
+                    c.bbox
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn unprocessed_periods_and_empty_results() {
+    let s = setup(true);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    let late = ask(&handle, "which window had focus at 16:00?");
+    assert_eq!(late.state, AnswerState::NotAvailableYet, "{}", late.summary);
+    assert!(late.needs_processing);
+    let missing = late.not_available.as_ref().expect("what is missing");
+    assert!(
+        missing
+            .newest_processed_ts_utc
+            .as_deref()
+            .is_some_and(|t| t < "2026-02-20T16:00")
+    );
+    assert!(missing.how_to_produce.contains("autocapture stage2 run"));
+    assert_eq!(
+        late.processing_blocked_reason.as_deref(),
+        Some("stage2_pending")
+    );
+    let early = ask(&handle, "which window had focus at 09:01");
+    assert_eq!(early.state, AnswerState::Ok);
+    let nothing = ask(&handle, "zeppelin quokka");
+    assert_eq!(nothing.state, AnswerState::NoEvidence);
+    assert!(nothing.citations.is_empty() && nothing.confidence_pct == 0);
+    let before_day = ask(&handle, "which window had focus at 07:00");
+    assert_eq!(before_day.state, AnswerState::NoEvidence);
+}
+
+#[test]
+fn answers_are_deterministic_and_popup_responses_validate() {
+    let s = setup(false);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    for q in [
+        "which window had focus at 10:20:10?",
+        "focus timeline from 09:00 to 09:30",
+        "which windows were open at 14:10",
+        "Globex",
+        "zeppelin quokka",
+        "how long was Firefox focused",
+    ] {
+        let a = serde_json::to_string(&ask(&handle, q)).expect("json");
+        let b = serde_json::to_string(&ask(&handle, q)).expect("json");
+        assert_eq!(a, b, "{q}: answers differ between runs");
+        let popup = ask(&handle, q).to_popup(3);
+        assert_eq!(
+            set.validate("popup-response", &popup).expect("validate"),
+            Vec::<String>::new(),
+            "{q}"
+        );
+    }
+    let syntax = query::answer(&handle, "frobnicate:now", &QueryOptions::default())
+        .expect_err("syntax error");
+    assert_eq!(syntax.code(), "query_syntax");
+}
