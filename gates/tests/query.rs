@@ -93,10 +93,7 @@ fn files(root: &Path) -> BTreeMap<String, String> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if !path.to_string_lossy().ends_with("-shm")
-                && !(path.to_string_lossy().ends_with("-wal")
-                    && fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0)
-            {
+            } else if !is_runtime_state(&path) {
                 out.insert(
                     path.display().to_string(),
                     sha256_file(&path).expect("hash").0,
@@ -118,6 +115,13 @@ fn truth_focus(truth: &Value, ts: &str) -> String {
         .and_then(|s| s["title"].as_str())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// SQLite's shared-memory index, or an empty WAL.
+fn is_runtime_state(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with("-shm")
+        || (name.ends_with("-wal") && fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0)
 }
 
 #[test]
