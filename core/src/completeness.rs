@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use crate::derive::{RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
 use crate::handoff::read_only_uri;
-use crate::stage2::stage2_db;
 use crate::store::DataRoot;
 
 /// At most this many windows are listed (their total is always reported).
@@ -69,7 +68,7 @@ pub fn audit(data_root: &DataRoot) -> rusqlite::Result<CompletenessReport> {
         }
     };
     let has_derived = attach(&data_root.derived_db(), "d")?;
-    let has_stage2 = attach(&stage2_db(data_root), "s")?;
+    let has_stage2 = attach(&data_root.stage2_db(), "s")?;
     let lookup = |alias_present: bool, sql: &str| {
         if alias_present {
             sql.to_owned()

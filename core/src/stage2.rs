@@ -26,7 +26,6 @@ use crate::ingest::{IngestError, acquire_instance_lock};
 use crate::store::{DERIVED_DIR, DataRoot};
 use crate::uia::{Section, doc_id};
 
-pub const STAGE2_DB: &str = "stage2.db";
 pub const TRACE_FILE: &str = "stage2_trace.ndjson";
 pub const STAGE2_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage2.complete";
 pub const PROVIDER_NAME: &str = "autocapture.stage2.fts5";
@@ -146,7 +145,7 @@ fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> Stage2Error + '_ {
 
 /// `derived/stage2.db` of a DataRoot.
 pub fn stage2_db(data_root: &DataRoot) -> PathBuf {
-    data_root.root.join(DERIVED_DIR).join(STAGE2_DB)
+    data_root.stage2_db()
 }
 
 /// The fingerprint of this build's index provider.
@@ -157,15 +156,6 @@ pub fn provider() -> ProviderFingerprint {
         version: env!("CARGO_PKG_VERSION"),
         settings_hash: sha256_canonical(&settings).unwrap_or_default(),
     }
-}
-
-/// The executable name of a Windows or POSIX process path.
-pub fn process_name(process_path: &str) -> String {
-    process_path
-        .rsplit(['\\', '/'])
-        .next()
-        .unwrap_or(process_path)
-        .to_owned()
 }
 
 /// The searchable text of a UIA doc: each node's name, one per line.
@@ -362,7 +352,9 @@ fn index_frame(
         .to_owned();
     let window = &frame["window_ref"]["window"];
     let mut window_title = window["title"].as_str().unwrap_or_default().to_owned();
-    let process = process_name(window["process_path"].as_str().unwrap_or_default());
+    let process =
+        crate::contract::process_name(window["process_path"].as_str().unwrap_or_default())
+            .to_owned();
     let mut hwnd = window["hwnd"].as_str().map(str::to_owned);
     let mut indexed = 0;
     let mut doc_ids = Vec::new();

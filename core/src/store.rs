@@ -69,6 +69,11 @@ impl DataRoot {
         self.root.join(DERIVED_DIR).join(DERIVED_DB)
     }
 
+    /// The Stage-2 search index (`derived/stage2.db`).
+    pub fn stage2_db(&self) -> PathBuf {
+        self.root.join(DERIVED_DIR).join("stage2.db")
+    }
+
     pub fn lock_path(&self) -> PathBuf {
         self.root.join(LOCK_FILE)
     }

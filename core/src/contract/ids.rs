@@ -42,6 +42,14 @@ pub fn derived_id(source_id: &str, record_type: &str) -> String {
     format!("{}/{}/{}", run_of(source_id), record_type, rid(source_id))
 }
 
+/// The executable name of a Windows or POSIX process path (`C:\\x\\y.exe` → `y.exe`).
+pub fn process_name(process_path: &str) -> &str {
+    process_path
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(process_path)
+}
+
 /// A parsed `{run_id}/{kind}/{seq}` record id. The kind may itself not contain `/`; the
 /// sequence part is everything after the second `/` (a derived id's rid component, or a number).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

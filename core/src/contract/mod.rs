@@ -20,5 +20,5 @@ pub use error::ContractError;
 pub use identity::{
     CONTRACT_VERSION, ContractIdentity, SchemaFile, embedded_schemas, schema_hash_of,
 };
-pub use ids::{RecordId, derived_id, rid, rid_decode, run_of};
+pub use ids::{RecordId, derived_id, process_name, rid, rid_decode, run_of};
 pub use timestamp::{format_ts_utc, ingest_run_id, parse_ts_utc};

@@ -499,7 +499,7 @@ fn run_intent(
             let mut windows = Vec::new();
             for (index, (hwnd, (id, value))) in open.iter().enumerate() {
                 let title = value["window"]["title"].as_str().unwrap_or_default();
-                let process = crate::stage2::process_name(
+                let process = crate::contract::process_name(
                     value["window"]["process_path"].as_str().unwrap_or_default(),
                 );
                 let bullet = format!("{title} ({process})");
@@ -615,14 +615,14 @@ fn run_intent(
             for (index, (path, (id, title))) in owners.iter().enumerate() {
                 let claim = format!(
                     "\"{title}\" belonged to {} ({path})",
-                    crate::stage2::process_name(path)
+                    crate::contract::process_name(path)
                 );
                 if index == 0 {
                     out.summary = claim.clone();
                     out.fields.insert("process_path".into(), json!(path));
                     out.fields.insert(
                         "process_name".into(),
-                        json!(crate::stage2::process_name(path)),
+                        json!(crate::contract::process_name(path)),
                     );
                     out.fields.insert("window_title".into(), json!(title));
                 }

@@ -10,7 +10,6 @@ use rusqlite::{Connection, OpenFlags, Params, Row};
 use serde::Serialize;
 
 use crate::handoff::read_only_uri;
-use crate::stage2::stage2_db;
 use crate::store::DataRoot;
 
 /// Work the query path must never do; each stays 0 (contract §7).
@@ -105,7 +104,7 @@ impl QueryHandle {
             Ok(true)
         };
         let has_derived = attach(&data_root.derived_db(), "d")?;
-        let has_index = attach(&stage2_db(data_root), "s")?;
+        let has_index = attach(&data_root.stage2_db(), "s")?;
         Ok(QueryHandle {
             conn,
             has_derived,
