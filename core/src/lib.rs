@@ -17,6 +17,7 @@
 //! - [`stage2`]: the idle-only search index with its watermark and processing trace.
 //! - [`completeness`]: which frames are queryable, which are blocked and why.
 //! - [`query`]: the read-only query engine with citations.
+//! - [`server`]: the loopback-only popup query server.
 
 pub mod activity;
 pub mod audit;
@@ -32,6 +33,7 @@ pub mod lock;
 pub mod marker;
 pub mod media;
 pub mod query;
+pub mod server;
 pub mod stage2;
 pub mod store;
 pub mod uia;

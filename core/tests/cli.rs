@@ -200,6 +200,15 @@ fn errors_have_codes_and_exit_codes() {
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("error[media_hash_mismatch]"));
+    // A non-loopback bind is refused before anything listens: exit 1.
+    for bind in ["0.0.0.0:8787", "[::]:8787", "192.168.0.9:8787"] {
+        let output = run(CANONICAL, &["serve", "--data-dir", d, "--bind", bind]);
+        assert_eq!(output.status.code(), Some(1), "{bind}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("error[bind_refused]"),
+            "{bind}"
+        );
+    }
     // Usage errors: exit 2.
     assert_eq!(
         run(CANONICAL, &["handoff", "ingest", "--bogus"])

@@ -44,6 +44,14 @@ enum Command {
     Stage1(Stage1Command),
     /// Answer a question from the DataRoot, read-only, with citations.
     Query(QueryArgs),
+    /// Serve the popup query API on loopback until interrupted.
+    Serve {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Loopback address and port; anything else is refused.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        bind: String,
+    },
     /// The contract this build implements.
     #[command(subcommand)]
     Contract(ContractCommand),
@@ -208,6 +216,7 @@ impl Command {
             Command::Handoff(HandoffCommand::Ingest(args)) => args.json,
             Command::Handoff(HandoffCommand::Drain(args)) => args.json,
             Command::Query(args) => args.json,
+            Command::Serve { .. } => false,
             Command::Stage2(Stage2Command::Run { json, .. })
             | Command::Stage1(Stage1Command::Audit { json, .. }) => *json,
             Command::Contract(ContractCommand::Show { json })
@@ -266,6 +275,7 @@ fn dispatch(command: Command) -> Result<Reply, CodedError> {
         Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args),
         Command::Handoff(HandoffCommand::Drain(args)) => handoff_drain(&args),
         Command::Query(args) => query(&args),
+        Command::Serve { data_dir, bind } => serve(data_dir, &bind),
         Command::Stage2(Stage2Command::Run {
             data_dir,
             activity_signal,
@@ -551,6 +561,47 @@ fn query(args: &QueryArgs) -> Result<Reply, CodedError> {
         ok: true,
         json: document,
         human,
+    })
+}
+
+fn serve(data_dir: PathBuf, bind: &str) -> Result<Reply, CodedError> {
+    use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, ServerError};
+    // Refuse a non-loopback bind before touching anything (fail-closed, exit 1).
+    autocapture_core::server::check_bind(bind)
+        .map_err(|e| CodedError::new(e.code(), format!("failed to start: {e}"), 1))?;
+    require_data_dir(&data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CodedError::new("runtime_failed", format!("failed to start: {e}"), 2))?;
+    let data_root = DataRoot::new(&data_dir);
+    let result: Result<(), ServerError> = runtime.block_on(async {
+        let server = BoundServer::bind(&data_root, bind, POPUP_TIMEOUT, &SystemClock).await?;
+        eprintln!(
+            "autocapture: serving http://{} (token in {})",
+            server.addr,
+            data_dir
+                .join(autocapture_core::server::TOKEN_FILE)
+                .display()
+        );
+        server
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    });
+    result.map_err(|e| {
+        let exit = if matches!(e, ServerError::BindRefused { .. }) {
+            1
+        } else {
+            2
+        };
+        CodedError::new(e.code(), format!("failed to serve: {e}"), exit)
+    })?;
+    Ok(Reply {
+        ok: true,
+        json: json!({"ok": true}),
+        human: String::new(),
     })
 }
 

@@ -1,0 +1,328 @@
+//! The popup server on an ephemeral loopback port, spoken to over a real TCP socket: every
+//! non-loopback bind is refused, a missing or wrong token gets 401, other methods 405, an
+//! oversized body 413, no CORS headers, and popup responses (including the timeout) validate
+//! against their schema. Starting the server and creating its token are audited.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use autocapture_core::audit::AuditLog;
+use autocapture_core::clock::{SteppingClock, SystemClock};
+use autocapture_core::drain::list_handoffs;
+use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
+use autocapture_core::stage2::{Stage2Options, run_stage2};
+use autocapture_core::store::DataRoot;
+use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
+use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
+use autocapture_gates::fixtures::story::Story;
+use serde_json::Value;
+use time::macros::datetime;
+
+fn data_root(dir: &std::path::Path) -> DataRoot {
+    let spool = dir.join("spool");
+    generate(
+        &Story::default_story().expect("story"),
+        &GenerateOptions {
+            out: spool.clone(),
+            seed: 2,
+            frames: 300,
+            handoffs: 1,
+        },
+    )
+    .expect("generate");
+    let data = DataRoot::new(dir.join("data"));
+    let clock = SteppingClock::new(datetime!(2026-02-21 02:00:00 UTC), time::Duration::ZERO);
+    for handoff in list_handoffs(&spool).expect("list") {
+        ingest_handoff(&handoff, &data, &IngestOptions::default(), &clock).expect("ingest");
+    }
+    std::fs::write(
+        data.root.join("activity_signal.json"),
+        r#"{"ts_utc": "2026-02-21T02:00:00Z", "idle_seconds": 60, "user_active": false}"#,
+    )
+    .expect("signal");
+    run_stage2(
+        &data,
+        &Stage2Options {
+            activity_signal: None,
+            fresh_seconds: 5,
+        },
+        &clock,
+    )
+    .expect("stage 2");
+    data
+}
+
+/// Sends one HTTP/1.1 request and returns (status, headers, body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, headers.to_ascii_lowercase(), body.to_owned())
+}
+
+#[test]
+fn non_loopback_binds_are_refused() {
+    for bind in [
+        "0.0.0.0:8787",
+        "[::]:8787",
+        "192.168.1.20:8787",
+        "10.0.0.7:8787",
+        "172.16.0.1:80",
+        "8.8.8.8:53",
+        "no-such-host.invalid:8787",
+        "127.0.0.1",
+    ] {
+        let err = check_bind(bind).expect_err(bind);
+        assert_eq!(err.code(), "bind_refused", "{bind}");
+    }
+    for bind in [
+        "127.0.0.1:8787",
+        "127.0.0.2:0",
+        "[::1]:8787",
+        "localhost:8787",
+    ] {
+        assert!(check_bind(bind).is_ok(), "{bind}");
+    }
+}
+
+#[test]
+fn the_api_on_a_real_socket() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = data_root(dir.path());
+    let audit_before = AuditLog::in_data_root(&data.root)
+        .verify()
+        .expect("audit")
+        .lines;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime
+        .block_on(BoundServer::bind(
+            &data,
+            "127.0.0.1:0",
+            POPUP_TIMEOUT,
+            &SystemClock,
+        ))
+        .expect("bind");
+    let addr = server.addr;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = runtime.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let token_file = data.root.join(TOKEN_FILE);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file)
+            .expect("token file")
+            .permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the token is readable by its owner only"
+    );
+    let token = std::fs::read_to_string(&token_file)
+        .expect("token")
+        .split_whitespace()
+        .next()
+        .expect("value")
+        .to_owned();
+
+    let popup = br#"{"query": "which window had focus at 10:20:10?", "max_citations": 99, "schedule_extract": true}"#;
+    assert_eq!(
+        http(addr, "POST", "/api/query/popup", None, popup).0,
+        401,
+        "no token"
+    );
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/query/popup",
+            Some("0".repeat(64).as_str()),
+            popup
+        )
+        .0,
+        401,
+        "wrong token"
+    );
+    let (status, headers, body) = http(addr, "POST", "/api/query/popup", Some(&token), popup);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !headers.contains("access-control-"),
+        "no CORS headers: {headers}"
+    );
+    let value: Value = serde_json::from_str(&body).expect("json");
+    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    assert_eq!(
+        set.validate("popup-response", &value).expect("validate"),
+        Vec::<String>::new()
+    );
+    assert_eq!(value["state"], "ok");
+    assert_eq!(value["fields"]["window_title"], "Save As");
+    assert!(
+        value["citations"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty() && c.len() <= 32)
+    );
+    assert_eq!(
+        value["counters"]["query_schedule_extract_requests_total"], 0,
+        "schedule_extract is ignored"
+    );
+
+    for method in ["DELETE", "PUT", "PATCH"] {
+        assert_eq!(
+            http(addr, method, "/api/query/popup", Some(&token), b"").0,
+            405,
+            "{method}"
+        );
+    }
+    assert_eq!(
+        http(addr, "DELETE", "/api/auth/token", Some(&token), b"").0,
+        405
+    );
+    let oversized = format!(r#"{{"query": "{}"}}"#, "x".repeat(20 * 1024));
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/query/popup",
+            Some(&token),
+            oversized.as_bytes()
+        )
+        .0,
+        413
+    );
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/query/popup",
+            Some(&token),
+            br#"{"query": "x", "extra": 1}"#
+        )
+        .0,
+        400,
+        "unknown fields refused"
+    );
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/api/query/popup",
+            Some(&token),
+            br#"{"query": "bogus:op"}"#
+        )
+        .0,
+        422
+    );
+    assert_eq!(http(addr, "GET", "/nope", None, b"").0, 404);
+    let (status, _, body) = http(addr, "GET", "/api/auth/token", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["token"],
+        token.as_str()
+    );
+    let (_, _, body) = http(addr, "GET", "/api/auth/status", Some(&token), b"");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["authenticated"],
+        true
+    );
+    let (status, _, body) = http(addr, "GET", "/health", None, b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["ok"],
+        true
+    );
+
+    let _ = stop.send(());
+    runtime.block_on(serving).expect("join").expect("served");
+    let log = AuditLog::in_data_root(&data.root);
+    assert_eq!(
+        log.verify().expect("audit").lines,
+        audit_before + 2,
+        "token creation and server start are audited"
+    );
+    let text = std::fs::read_to_string(log.path()).expect("audit");
+    assert!(
+        text.contains("\"action\":\"server.token_create\"")
+            && text.contains("\"action\":\"server.start\"")
+    );
+}
+
+#[test]
+fn a_slow_answer_degrades_with_popup_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = data_root(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = runtime
+        .block_on(BoundServer::bind(
+            &data,
+            "127.0.0.1:0",
+            Duration::ZERO,
+            &SystemClock,
+        ))
+        .expect("bind");
+    let addr = server.addr;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = runtime.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let token = std::fs::read_to_string(data.root.join(TOKEN_FILE))
+        .expect("token")
+        .split_whitespace()
+        .next()
+        .expect("value")
+        .to_owned();
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/api/query/popup",
+        Some(&token),
+        br#"{"query": "Globex"}"#,
+    );
+    assert_eq!(status, 200);
+    let value: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(value["state"], "degraded");
+    assert_eq!(value["processing_blocked_reason"], "popup_timeout");
+    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    assert_eq!(
+        set.validate("popup-response", &value).expect("validate"),
+        Vec::<String>::new()
+    );
+    let _ = stop.send(());
+    runtime.block_on(serving).expect("join").expect("served");
+}
