@@ -405,3 +405,95 @@ fn answers_are_deterministic_and_popup_responses_validate() {
         .expect_err("syntax error");
     assert_eq!(syntax.code(), "query_syntax");
 }
+
+#[test]
+fn structured_intents_match_the_story() {
+    let s = setup(false);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    let labels = |answer: &query::Answer| -> Vec<String> {
+        answer.fields["elements"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|x| x["label"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let buttons = ask(
+        &handle,
+        "which buttons were in the Save As window at 10:20:30?",
+    );
+    assert_eq!(
+        labels(&buttons),
+        vec!["Save", "Cancel"],
+        "{}",
+        buttons.summary
+    );
+    assert!(
+        buttons
+            .citations
+            .iter()
+            .filter(|c| c.bbox.is_some())
+            .count()
+            >= 2
+    );
+    let tabs = ask(&handle, "how many tabs were open in Firefox at 10:41?");
+    assert_eq!(tabs.fields["count"], 3);
+    let fields = ask(
+        &handle,
+        "what are the fields in the Service Portal at 09:50",
+    );
+    let pairs: Vec<(String, String)> = fields.fields["elements"]
+        .as_array()
+        .expect("elements")
+        .iter()
+        .map(|e| {
+            (
+                e["label"].as_str().unwrap_or("").to_owned(),
+                e["value"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        pairs.contains(&("Status".into(), "Waiting on parts".into())),
+        "{pairs:?}"
+    );
+    let morning = ask(
+        &handle,
+        "what is the sum of the amounts shown in the budget at 10:41",
+    );
+    assert_eq!(morning.fields["sum"], "14135.00");
+    assert_eq!(
+        morning.fields["shown_total"], "14135.00",
+        "the page's own total agrees"
+    );
+    let afternoon = ask(&handle, "add up the amounts in the budget at 14:40");
+    assert_eq!(afternoon.fields["sum"], "14635.00", "{}", afternoon.summary);
+    let texts = &s.truth["texts"];
+    let ts = |t: &Value| {
+        autocapture_core::contract::parse_ts_utc(t.as_str().unwrap_or(""))
+            .map(|x| x.unix_timestamp())
+            .unwrap_or(0)
+    };
+    let expected = ts(&texts["can you confirm the Globex amount before 11?"]["first"]["ts_utc"])
+        - ts(&texts["Save As"]["first"]["ts_utc"]);
+    let elapsed = ask(
+        &handle,
+        r#"how much time passed between "Save As" and "confirm the Globex amount""#,
+    );
+    assert_eq!(elapsed.fields["elapsed_seconds"], expected);
+    let send = ask(&handle, r#"where was the "Send" button at 11:06?"#);
+    assert_eq!(send.fields["role"], "button");
+    let b: Vec<u64> = send.fields["bbox"]
+        .as_array()
+        .expect("bbox")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(
+        b[0] >= 300 && b[2] <= 1500 && b[1] >= 100 && b[3] <= 900,
+        "inside the compose window: {b:?}"
+    );
+    assert_eq!(send.citations[0].bbox.map(|x| x.to_vec()), Some(b));
+}

@@ -352,6 +352,11 @@ fn topic(intent: &Intent) -> &'static str {
         Intent::Seen { .. } => "seen",
         Intent::ProcessOwner { .. } => "process_owner",
         Intent::FocusDuration { .. } => "focus_duration",
+        Intent::Elements { count: true, .. } => "count",
+        Intent::Elements { .. } => "elements",
+        Intent::Sum { .. } => "sum",
+        Intent::Elapsed { .. } => "elapsed",
+        Intent::BBox { .. } => "bbox",
         Intent::Search => "search",
     }
 }
@@ -692,8 +697,471 @@ fn run_intent(
                 .insert("focus_seconds".into(), json!(total.round() as u64));
             ctx.cite_frame(0, &claim, &first)?;
         }
+        Intent::Elements {
+            role,
+            window,
+            at,
+            count,
+            filter,
+        } => elements(
+            ctx,
+            role,
+            window,
+            at.as_ref(),
+            *count,
+            filter.as_deref(),
+            out,
+        )?,
+        Intent::Sum { window, at } => sum(ctx, window, at.as_ref(), out)?,
+        Intent::Elapsed { from_text, to_text } => elapsed(ctx, parsed, from_text, to_text, out)?,
+        Intent::BBox { name, at } => bbox(ctx, name, at.as_ref(), out)?,
         Intent::Search => search(ctx, parsed, out)?,
     }
+    Ok(())
+}
+
+/// A UIA node of a frame's snapshot, with the doc it came from.
+#[derive(Debug, Clone)]
+struct Node {
+    name: String,
+    role: String,
+    aid: String,
+    bbox: Option<[u64; 4]>,
+    doc_id: String,
+    kind: String,
+}
+
+/// The latest indexed frame at or before `at` (or at all) whose window title contains every word
+/// of `window`, and the nodes of its snapshot's docs.
+fn window_nodes(
+    ctx: &Ctx<'_>,
+    window: &str,
+    at: Option<&TimeSpec>,
+) -> rusqlite::Result<Option<(Frame, Vec<Node>)>> {
+    let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
+    let words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
+    let sql = format!(
+        "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc <= ?1 ORDER BY ts_utc DESC, frame_id DESC LIMIT 20000"
+    );
+    let frames = ctx.handle.rows(&sql, [&ts], frame)?;
+    let Some(found) = frames.into_iter().find(|f| {
+        let title = f.title.to_lowercase();
+        words.iter().all(|w| title.contains(w.as_str()))
+    }) else {
+        return Ok(None);
+    };
+    let mut nodes = Vec::new();
+    for section in [Section::Focus, Section::Context, Section::Operable] {
+        let id = doc_id(&found.uia_record_id, section);
+        let payloads =
+            ctx.handle
+                .rows("SELECT payload FROM d.derived WHERE id = ?1", [&id], |r| {
+                    r.get::<_, String>(0)
+                })?;
+        let Some(doc) = payloads
+            .first()
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        else {
+            continue;
+        };
+        for n in doc["meta"]["uia_nodes"].as_array().into_iter().flatten() {
+            let bbox = n["bbox"].as_array().and_then(|a| {
+                let v: Vec<u64> = a.iter().filter_map(Value::as_u64).collect();
+                (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
+            });
+            nodes.push(Node {
+                name: n["name"].as_str().unwrap_or_default().to_owned(),
+                role: n["role"].as_str().unwrap_or_default().to_owned(),
+                aid: n["aid"].as_str().unwrap_or_default().to_owned(),
+                bbox,
+                doc_id: id.clone(),
+                kind: section.kind().to_owned(),
+            });
+        }
+    }
+    Ok(Some((found, nodes)))
+}
+
+fn when(at: Option<&TimeSpec>, ctx: &Ctx<'_>) -> String {
+    at.map(|t| format!(" at {}", hms(&ctx.ts(t))))
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn elements(
+    ctx: &mut Ctx<'_>,
+    role: &str,
+    window: &str,
+    at: Option<&TimeSpec>,
+    count: bool,
+    filter: Option<&str>,
+    out: &mut Draft,
+) -> rusqlite::Result<()> {
+    let Some((frame, nodes)) = window_nodes(ctx, window, at)? else {
+        out.no_evidence(format!(
+            "no window like \"{window}\" was recorded{}",
+            when(at, ctx)
+        ));
+        return Ok(());
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let chosen: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| {
+            // `field`: a label with a value beside it (a detail pane's key/value pair).
+            let role_matches = if role == "field" {
+                !n.aid.is_empty() && nodes.iter().any(|v| v.aid == format!("{}.value", n.aid))
+            } else {
+                n.role == role
+            };
+            role_matches && filter.is_none_or(|f| n.name.to_lowercase().contains(f))
+        })
+        .filter(|n| seen.insert((n.aid.clone(), n.name.clone())))
+        .collect();
+    let value_of = |n: &Node| {
+        nodes
+            .iter()
+            .find(|v| !n.aid.is_empty() && v.aid == format!("{}.value", n.aid))
+            .map(|v| v.name.clone())
+    };
+    let label = format!(
+        "{}{}",
+        filter.map(|f| format!("{f} ")).unwrap_or_default(),
+        role.replace('_', " ")
+    );
+    let claim = format!(
+        "{} {label}s in \"{}\" at {}",
+        chosen.len(),
+        frame.title,
+        hms(&frame.ts)
+    );
+    if chosen.is_empty() && !count {
+        out.no_evidence(format!(
+            "no {label}s in \"{}\" at {}",
+            frame.title,
+            hms(&frame.ts)
+        ));
+        return Ok(());
+    }
+    out.summary = claim.clone();
+    ctx.cite(
+        0,
+        &claim,
+        Cited {
+            record_id: &frame.id,
+            record_type: "evidence.capture.frame",
+            source: "metadata",
+            doc: None,
+            frame: Some(&frame.id),
+            bbox: None,
+            span: (0, 0),
+        },
+    );
+    let mut list = Vec::new();
+    for (index, n) in chosen.iter().enumerate() {
+        let value = value_of(n);
+        let bullet = match &value {
+            Some(v) => format!("{}: {v}", n.name),
+            None => n.name.clone(),
+        };
+        ctx.cite(
+            index as u32 + 1,
+            &bullet,
+            Cited {
+                record_id: &n.doc_id,
+                record_type: &n.kind,
+                source: "stage2_index",
+                doc: Some(&n.doc_id),
+                frame: Some(&frame.id),
+                bbox: n.bbox,
+                span: (0, 0),
+            },
+        );
+        list.push(json!({"label": n.name, "value": value, "bbox": n.bbox}));
+        out.bullets.push(bullet);
+    }
+    out.fields.insert("count".into(), json!(chosen.len()));
+    out.fields.insert("elements".into(), Value::Array(list));
+    out.fields.insert("window_title".into(), json!(frame.title));
+    out.fields.insert("ts_utc".into(), json!(frame.ts));
+    Ok(())
+}
+
+/// Amounts in a text: tokens with a currency sign or exactly two decimals (`$1,284.50`, `612.25`).
+fn amounts(text: &str) -> Vec<f64> {
+    text.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|token| {
+            let token = token.trim_end_matches([',', '.', ';', ':', '!', '?']);
+            let currency = token.starts_with(['$', '€', '£']);
+            let digits: String = token
+                .trim_start_matches(['$', '€', '£', '-'])
+                .chars()
+                .filter(|c| *c != ',')
+                .collect();
+            let two_decimals = digits
+                .split_once('.')
+                .is_some_and(|(a, b)| !a.is_empty() && b.len() == 2);
+            if !(currency || two_decimals)
+                || digits.is_empty()
+                || !digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            {
+                return None;
+            }
+            digits
+                .parse::<f64>()
+                .ok()
+                .map(|v| if token.starts_with('-') { -v } else { v })
+        })
+        .collect()
+}
+
+fn sum(
+    ctx: &mut Ctx<'_>,
+    window: &str,
+    at: Option<&TimeSpec>,
+    out: &mut Draft,
+) -> rusqlite::Result<()> {
+    let Some((frame, nodes)) = window_nodes(ctx, window, at)? else {
+        out.no_evidence(format!(
+            "no window like \"{window}\" was recorded{}",
+            when(at, ctx)
+        ));
+        return Ok(());
+    };
+    // A value labelled as a total is reported, not added again.
+    let mut total_cents: i64 = 0;
+    let mut numbers = Vec::new();
+    let mut shown_total = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, n) in nodes.iter().enumerate() {
+        if !seen.insert((n.aid.clone(), n.name.clone())) {
+            continue;
+        }
+        let label = if n.aid.ends_with(".value") {
+            nodes[..index]
+                .iter()
+                .rev()
+                .find(|l| format!("{}.value", l.aid) == n.aid)
+                .map(|l| l.name.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        for value in amounts(&n.name) {
+            if label.to_lowercase().contains("total") || n.name.to_lowercase().contains("total") {
+                shown_total = Some(value);
+                continue;
+            }
+            total_cents += (value * 100.0).round() as i64;
+            numbers.push(json!({"value": value, "label": label, "text": n.name}));
+            ctx.cite(
+                numbers.len() as u32,
+                &n.name,
+                Cited {
+                    record_id: &n.doc_id,
+                    record_type: &n.kind,
+                    source: "stage2_index",
+                    doc: Some(&n.doc_id),
+                    frame: Some(&frame.id),
+                    bbox: n.bbox,
+                    span: (0, 0),
+                },
+            );
+        }
+    }
+    if numbers.is_empty() {
+        out.no_evidence(format!(
+            "no amounts shown in \"{}\" at {}",
+            frame.title,
+            hms(&frame.ts)
+        ));
+        return Ok(());
+    }
+    let sum = format!("{}.{:02}", total_cents / 100, (total_cents % 100).abs());
+    let claim = format!(
+        "the {} amounts in \"{}\" at {} add up to {sum}",
+        numbers.len(),
+        frame.title,
+        hms(&frame.ts)
+    );
+    out.summary = claim.clone();
+    ctx.cite(
+        0,
+        &claim,
+        Cited {
+            record_id: &frame.id,
+            record_type: "evidence.capture.frame",
+            source: "metadata",
+            doc: None,
+            frame: Some(&frame.id),
+            bbox: None,
+            span: (0, 0),
+        },
+    );
+    out.fields.insert("sum".into(), json!(sum));
+    out.fields.insert("numbers".into(), Value::Array(numbers));
+    out.fields.insert(
+        "shown_total".into(),
+        json!(shown_total.map(|t| format!("{t:.2}"))),
+    );
+    out.fields.insert("window_title".into(), json!(frame.title));
+    Ok(())
+}
+
+/// The first frame (and doc) where `text` was seen.
+fn first_seen(
+    ctx: &Ctx<'_>,
+    parsed: &Parsed,
+    text: &str,
+) -> rusqlite::Result<Option<(String, String, String, String)>> {
+    let sql = "SELECT f.frame_id, f.ts_utc, d.doc_id, d.kind FROM search_fts
+               JOIN s.search_docs d ON d.rowid = search_fts.rowid
+               JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
+               WHERE search_fts MATCH ?1 ORDER BY f.ts_utc, f.frame_id LIMIT 1";
+    Ok(ctx
+        .handle
+        .rows(sql, [fts_query(parsed, Some(text))], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .into_iter()
+        .next())
+}
+
+fn elapsed(
+    ctx: &mut Ctx<'_>,
+    parsed: &Parsed,
+    from_text: &str,
+    to_text: &str,
+    out: &mut Draft,
+) -> rusqlite::Result<()> {
+    let (Some(a), Some(b)) = (
+        first_seen(ctx, parsed, from_text)?,
+        first_seen(ctx, parsed, to_text)?,
+    ) else {
+        out.no_evidence(format!("\"{from_text}\" or \"{to_text}\" was never seen"));
+        return Ok(());
+    };
+    let seconds = match (
+        crate::contract::parse_ts_utc(&a.1),
+        crate::contract::parse_ts_utc(&b.1),
+    ) {
+        (Ok(x), Ok(y)) => (y - x).whole_seconds(),
+        _ => 0,
+    };
+    let magnitude = seconds.unsigned_abs();
+    let claim = format!(
+        "\"{to_text}\" first appeared {} min {:02} s {} \"{from_text}\" ({} → {})",
+        magnitude / 60,
+        magnitude % 60,
+        if seconds >= 0 { "after" } else { "before" },
+        hms(&a.1),
+        hms(&b.1)
+    );
+    out.summary = claim.clone();
+    out.fields.insert("elapsed_seconds".into(), json!(seconds));
+    out.fields.insert("from_ts_utc".into(), json!(a.1));
+    out.fields.insert("to_ts_utc".into(), json!(b.1));
+    for (frame_id, _, doc, kind) in [&a, &b] {
+        ctx.cite(
+            0,
+            &claim,
+            Cited {
+                record_id: doc,
+                record_type: kind,
+                source: "stage2_index",
+                doc: Some(doc),
+                frame: Some(frame_id),
+                bbox: None,
+                span: (0, 0),
+            },
+        );
+    }
+    Ok(())
+}
+
+fn bbox(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    at: Option<&TimeSpec>,
+    out: &mut Draft,
+) -> rusqlite::Result<()> {
+    let needle = name.trim().to_lowercase();
+    if needle.is_empty() {
+        out.no_evidence("say which element, in quotes".into());
+        return Ok(());
+    }
+    // The frame at the asked moment (or the latest one) whose snapshot shows the element.
+    let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
+    let candidates = ctx.handle.rows(
+        "SELECT f.frame_id, f.ts_utc, f.uia_record_id, f.window_title, f.process_name FROM search_fts
+         JOIN s.search_docs d ON d.rowid = search_fts.rowid JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
+         WHERE search_fts MATCH ?1 AND f.ts_utc <= ?2 ORDER BY f.ts_utc DESC, f.frame_id DESC LIMIT 1",
+        params![format!("\"{}\"", name.replace('"', "\"\"")), ts],
+        frame,
+    )?;
+    let Some(found) = candidates.into_iter().next() else {
+        out.no_evidence(format!(
+            "no element named \"{name}\" was seen{}",
+            when(at, ctx)
+        ));
+        return Ok(());
+    };
+    let words: String = found.title.clone();
+    let Some((frame, nodes)) =
+        window_nodes(ctx, &words, Some(&TimeSpec::Instant(found.ts.clone())))?
+    else {
+        out.no_evidence(format!(
+            "no element named \"{name}\" was seen{}",
+            when(at, ctx)
+        ));
+        return Ok(());
+    };
+    let node = nodes
+        .iter()
+        .find(|n| n.name.to_lowercase() == needle)
+        .or_else(|| {
+            nodes
+                .iter()
+                .find(|n| n.name.to_lowercase().contains(&needle))
+        });
+    let Some(node) = node.filter(|n| n.bbox.is_some()) else {
+        out.no_evidence(format!(
+            "no element named \"{name}\" in \"{}\"",
+            frame.title
+        ));
+        return Ok(());
+    };
+    let b = node.bbox.unwrap_or_default();
+    let claim = format!(
+        "\"{}\" ({}) was at [{}, {}, {}, {}] in \"{}\" at {}",
+        node.name,
+        node.role,
+        b[0],
+        b[1],
+        b[2],
+        b[3],
+        frame.title,
+        hms(&frame.ts)
+    );
+    out.summary = claim.clone();
+    out.fields.insert("bbox".into(), json!(b));
+    out.fields.insert("role".into(), json!(node.role));
+    out.fields.insert("name".into(), json!(node.name));
+    out.fields.insert("window_title".into(), json!(frame.title));
+    out.fields.insert("ts_utc".into(), json!(frame.ts));
+    ctx.cite(
+        0,
+        &claim,
+        Cited {
+            record_id: &node.doc_id,
+            record_type: &node.kind,
+            source: "stage2_index",
+            doc: Some(&node.doc_id),
+            frame: Some(&frame.id),
+            bbox: Some(b),
+            span: (0, 0),
+        },
+    );
     Ok(())
 }
 

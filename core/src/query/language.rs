@@ -59,8 +59,56 @@ pub enum Intent {
         from: Option<TimeSpec>,
         to: Option<TimeSpec>,
     },
+    /// The elements of a role shown in a window at a moment (with labels and values); with
+    /// `count`, how many. `filter` keeps elements whose label contains it (e.g. `unread`).
+    Elements {
+        role: &'static str,
+        window: String,
+        at: Option<TimeSpec>,
+        count: bool,
+        filter: Option<String>,
+    },
+    /// The sum of the numbers shown in a window at a moment.
+    Sum {
+        window: String,
+        at: Option<TimeSpec>,
+    },
+    /// Time between the first occurrences of two texts.
+    Elapsed { from_text: String, to_text: String },
+    /// The bounding box of a named element (at a moment, or its last appearance).
+    BBox { name: String, at: Option<TimeSpec> },
     /// Free text search with filters.
     Search,
+}
+
+/// Element roles as people name them, and the UIA role each means.
+const ROLES: [(&str, &str); 20] = [
+    ("buttons", "button"),
+    ("button", "button"),
+    ("edits", "edit"),
+    ("fields", "field"),
+    ("pairs", "field"),
+    ("details", "field"),
+    ("textboxes", "edit"),
+    ("tabs", "tab_item"),
+    ("tab", "tab_item"),
+    ("items", "list_item"),
+    ("rows", "list_item"),
+    ("messages", "list_item"),
+    ("entries", "list_item"),
+    ("emails", "list_item"),
+    ("links", "hyperlink"),
+    ("checkboxes", "check_box"),
+    ("menu", "menu_item"),
+    ("controls", "button"),
+    ("labels", "text"),
+    ("lines", "text"),
+];
+
+fn role_of(words: &[String]) -> Option<(&'static str, &'static str)> {
+    words
+        .iter()
+        .find_map(|w| ROLES.iter().find(|(name, _)| *name == w).copied())
 }
 
 fn parse_clock(text: &str) -> Option<u32> {
@@ -188,11 +236,11 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
     Ok(parsed)
 }
 
-const STOP: [&str; 40] = [
-    "a", "an", "the", "at", "on", "in", "of", "to", "for", "was", "is", "were", "did", "do",
-    "does", "what", "which", "who", "when", "how", "i", "my", "me", "it", "that", "this", "and",
-    "or", "from", "between", "by", "with", "have", "had", "has", "there", "time", "see", "saw",
-    "seen",
+const STOP: [&str; 48] = [
+    "are", "be", "been", "any", "all", "list", "shown", "show", "a", "an", "the", "at", "on", "in",
+    "of", "to", "for", "was", "is", "were", "did", "do", "does", "what", "which", "who", "when",
+    "how", "i", "my", "me", "it", "that", "this", "and", "or", "from", "between", "by", "with",
+    "have", "had", "has", "there", "time", "see", "saw", "seen",
 ];
 
 fn has(words: &[String], any: &[&str]) -> bool {
@@ -243,6 +291,99 @@ pub fn intent(parsed: &Parsed) -> Intent {
             .cloned()
             .unwrap_or_else(|| content_words(w, intent_words).join(" "))
     };
+    // Time between two texts: two quoted phrases and a word asking for elapsed time.
+    if parsed.phrases.len() >= 2
+        && has(
+            w,
+            &[
+                "elapsed", "between", "passed", "long", "time", "minutes", "gap",
+            ],
+        )
+    {
+        return Intent::Elapsed {
+            from_text: parsed.phrases[0].clone(),
+            to_text: parsed.phrases[1].clone(),
+        };
+    }
+    if has(
+        w,
+        &[
+            "where", "bbox", "bounding", "position", "located", "location",
+        ],
+    ) && !has(w, &FOCUS)
+    {
+        let name = parsed.phrases.first().cloned().unwrap_or_else(|| {
+            content_words(
+                w,
+                &[
+                    "where", "bbox", "bounding", "box", "position", "located", "location",
+                    "button", "element", "screen", "on",
+                ],
+            )
+            .join(" ")
+        });
+        return Intent::BBox {
+            name,
+            at: times.first().cloned(),
+        };
+    }
+    if has(w, &["sum", "total", "add", "added", "adds"])
+        && has(
+            w,
+            &["numbers", "amounts", "values", "figures", "amount", "up"],
+        )
+    {
+        let window = parsed
+            .window
+            .clone()
+            .or_else(|| parsed.phrases.first().cloned())
+            .unwrap_or_else(|| {
+                content_words(
+                    w,
+                    &[
+                        "sum", "total", "add", "added", "adds", "up", "numbers", "amounts",
+                        "values", "figures", "amount", "shown", "window", "all", "in",
+                    ],
+                )
+                .join(" ")
+            });
+        return Intent::Sum {
+            window,
+            at: times.first().cloned(),
+        };
+    }
+    let how_many = w
+        .windows(2)
+        .any(|pair| pair[0] == "how" && pair[1] == "many")
+        || has(w, &["count", "number"]);
+    if let Some((role_word, role)) = role_of(w)
+        && (how_many || has(w, &["which", "list", "what", "show"]))
+    {
+        let filter = ["unread", "selected", "active", "disabled"]
+            .iter()
+            .find(|f| has(w, &[**f]))
+            .map(|f| (*f).to_owned());
+        let intent_words: Vec<&str> = [
+            "how", "many", "count", "number", "which", "list", "what", "show", "were", "open",
+            "in", "window", "shown", "visible", "app", role_word,
+        ]
+        .into_iter()
+        .chain(filter.as_deref())
+        .collect();
+        let window = parsed
+            .window
+            .clone()
+            .or_else(|| parsed.app.clone())
+            .or_else(|| parsed.phrases.first().cloned())
+            .unwrap_or_else(|| content_words(w, &intent_words).join(" "));
+        return Intent::Elements {
+            role,
+            window,
+            at: times.first().cloned(),
+            count: how_many,
+            filter,
+        };
+    }
     if has(w, &["first", "last", "earliest", "latest"])
         && (has(w, &SEEN) || !parsed.phrases.is_empty())
     {
@@ -411,6 +552,47 @@ mod tests {
             },
         );
         check("Globex invoice amount", Intent::Search);
+        check(
+            "which buttons were in the Save As window at 10:20:30?",
+            Intent::Elements {
+                role: "button",
+                window: "save as".into(),
+                at: Some(TimeSpec::Clock(10 * 3600 + 20 * 60 + 30)),
+                count: false,
+                filter: None,
+            },
+        );
+        check(
+            "how many unread emails were in the inbox at 09:51?",
+            Intent::Elements {
+                role: "list_item",
+                window: "inbox".into(),
+                at: Some(t(9, 51)),
+                count: true,
+                filter: Some("unread".into()),
+            },
+        );
+        check(
+            "what is the sum of the amounts shown in the budget at 10:41",
+            Intent::Sum {
+                window: "budget".into(),
+                at: Some(t(10, 41)),
+            },
+        );
+        check(
+            "how much time passed between \"Save As\" and \"confirm the Globex amount\"",
+            Intent::Elapsed {
+                from_text: "Save As".into(),
+                to_text: "confirm the Globex amount".into(),
+            },
+        );
+        check(
+            "where was the \"Send\" button at 11:06?",
+            Intent::BBox {
+                name: "Send".into(),
+                at: Some(t(11, 6)),
+            },
+        );
     }
 
     #[test]
