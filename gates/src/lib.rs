@@ -1,5 +1,6 @@
 //! autocapture-gates: the gate harness that proves the release hard gates.
 //!
+//! - [`bench`]: query latency percentiles over a fixed question mix.
 //! - [`fixtures`]: the seeded fixture corpus generator and its story.
 //! - [`contract`]: the contract schemas on disk: validation, annotations, lock, generated doc.
 //! - [`corpus_check`]: validates a generated spool against the schemas.
@@ -7,6 +8,7 @@
 //! - [`gates`]: the gates, in run order.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 
+pub mod bench;
 pub mod contract;
 pub mod corpus_check;
 pub mod dataroot;

@@ -94,6 +94,20 @@ enum Command {
     /// Fixture corpus tooling.
     #[command(subcommand)]
     Fixtures(FixturesCommand),
+    /// Measurements.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Query latency p50/p95/p99 per intent on an indexed DataRoot.
+    Query {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +212,11 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             envelope,
             public_key,
         } => verify(&envelope, &public_key),
+        Command::Bench(BenchCommand::Query { data_dir, repeat }) => {
+            let report = autocapture_gates::bench::bench_queries(&data_dir, repeat)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {

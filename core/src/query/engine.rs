@@ -191,11 +191,11 @@ impl Ctx<'_> {
     fn unprocessed_until(&self, ts: &str) -> rusqlite::Result<bool> {
         let newest = self.newest_processed.clone().unwrap_or_default();
         let rows = self.handle.rows(
-            "SELECT count(*) FROM metadata WHERE record_type = 'evidence.capture.frame' AND ts_utc > ?1 AND ts_utc <= ?2",
+            "SELECT 1 FROM metadata WHERE +record_type = 'evidence.capture.frame' AND ts_utc > ?1 AND ts_utc <= ?2 LIMIT 1",
             params![newest, ts],
             |r| r.get::<_, i64>(0),
         )?;
-        Ok(rows.first().copied().unwrap_or(0) > 0)
+        Ok(!rows.is_empty())
     }
 }
 
@@ -251,9 +251,10 @@ pub fn answer(
     } else {
         None
     };
+    // `+record_type` keeps the planner on the time index (almost every row is a frame).
     let newest_any: Option<String> = handle
         .rows(
-            "SELECT max(ts_utc) FROM metadata WHERE record_type = 'evidence.capture.frame'",
+            "SELECT ts_utc FROM metadata WHERE +record_type = 'evidence.capture.frame' AND ts_utc IS NOT NULL ORDER BY ts_utc DESC LIMIT 1",
             [],
             |r| r.get::<_, Option<String>>(0),
         )?
@@ -739,15 +740,26 @@ fn window_nodes(
     at: Option<&TimeSpec>,
 ) -> rusqlite::Result<Option<(Frame, Vec<Node>)>> {
     let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
-    let words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
+    // Every word of `window` must appear in the title; the scan stops at the newest match.
+    let words: Vec<String> = window
+        .split_whitespace()
+        .take(8)
+        .map(|w| format!("%{}%", w.to_lowercase()))
+        .collect();
+    let likes: String = (0..words.len())
+        .map(|n| format!(" AND lower(window_title) LIKE ?{}", n + 2))
+        .collect();
     let sql = format!(
-        "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc <= ?1 ORDER BY ts_utc DESC, frame_id DESC LIMIT 20000"
+        "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc <= ?1{likes} ORDER BY ts_utc DESC, frame_id DESC LIMIT 1"
     );
-    let frames = ctx.handle.rows(&sql, [&ts], frame)?;
-    let Some(found) = frames.into_iter().find(|f| {
-        let title = f.title.to_lowercase();
-        words.iter().all(|w| title.contains(w.as_str()))
-    }) else {
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&ts];
+    values.extend(words.iter().map(|w| w as &dyn rusqlite::ToSql));
+    let Some(found) = ctx
+        .handle
+        .rows(&sql, values.as_slice(), frame)?
+        .into_iter()
+        .next()
+    else {
         return Ok(None);
     };
     let mut nodes = Vec::new();

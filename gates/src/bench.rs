@@ -1,0 +1,120 @@
+//! Query latency measurement: a fixed mix of questions per intent, run against a DataRoot through
+//! the real read-only engine, reported as p50/p95/p99 (nearest rank) per intent and overall.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use autocapture_core::query::{self, QueryHandle, QueryOptions};
+use autocapture_core::store::DataRoot;
+use serde::Serialize;
+
+/// The question mix: (intent, question). Times and texts come from the default story.
+pub const QUERY_MIX: &[(&str, &str)] = &[
+    ("focus_at", "which window had focus at 09:06:40?"),
+    ("focus_at", "what was focused at 10:20:10"),
+    ("focus_at", "what app was in the foreground at 16:12:30?"),
+    (
+        "focus_adjacent",
+        "what window was focused just before 10:21",
+    ),
+    ("focus_timeline", "focus timeline from 10:15 to 10:25"),
+    ("window_inventory", "which windows were open at 14:10?"),
+    ("seen", "when did I first see \"INC-4821\""),
+    ("seen", "last time Globex was seen"),
+    ("process_owner", "which process owned the Save As window?"),
+    (
+        "focus_duration",
+        "how long was Relay focused between 09:00 and 12:00",
+    ),
+    (
+        "elements",
+        "which buttons were in the Save As window at 10:20:30?",
+    ),
+    ("count", "how many tabs were open in Firefox at 10:41"),
+    (
+        "sum",
+        "what is the sum of the amounts shown in the budget at 10:41",
+    ),
+    (
+        "elapsed",
+        "how much time passed between \"Save As\" and \"confirm the Globex amount\"",
+    ),
+    ("bbox", "where was the \"Send\" button at 11:06?"),
+    ("search", "Globex amount"),
+    ("search", "app:firefox \"Q1 total\""),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryBench {
+    pub repeat: usize,
+    pub overall: Percentiles,
+    pub by_intent: BTreeMap<String, Percentiles>,
+    pub slowest_query: String,
+    pub states: BTreeMap<String, usize>,
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+fn percentiles(mut samples: Vec<f64>) -> Percentiles {
+    samples.sort_by(f64::total_cmp);
+    Percentiles {
+        samples: samples.len(),
+        p50_ms: rank(&samples, 0.50),
+        p95_ms: rank(&samples, 0.95),
+        p99_ms: rank(&samples, 0.99),
+        max_ms: samples.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// Runs the mix `repeat` times (after one warm-up pass) on the DataRoot at `data_dir`.
+pub fn bench_queries(data_dir: &Path, repeat: usize) -> anyhow::Result<QueryBench> {
+    let handle = QueryHandle::open(&DataRoot::new(data_dir))?;
+    let options = QueryOptions::default();
+    let mut by_intent: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut all = Vec::new();
+    let mut slowest = (0.0, String::new());
+    let mut states = BTreeMap::new();
+    for pass in 0..=repeat {
+        for (intent, question) in QUERY_MIX {
+            let started = Instant::now();
+            let answer = query::answer(&handle, question, &options)?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            if pass == 0 {
+                *states.entry(format!("{:?}", answer.state)).or_insert(0) += 1;
+                continue;
+            }
+            if ms > slowest.0 {
+                slowest = (ms, (*question).to_owned());
+            }
+            by_intent.entry((*intent).to_owned()).or_default().push(ms);
+            all.push(ms);
+        }
+    }
+    Ok(QueryBench {
+        repeat,
+        overall: percentiles(all),
+        by_intent: by_intent
+            .into_iter()
+            .map(|(k, v)| (k, percentiles(v)))
+            .collect(),
+        slowest_query: slowest.1,
+        states,
+    })
+}
