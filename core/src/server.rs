@@ -220,7 +220,14 @@ async fn popup(
             .map_err(|e| e.to_string())?;
         Ok(answer.to_popup(started.elapsed().as_millis() as u64))
     });
-    match tokio::time::timeout(state.timeout, work).await {
+    // The deadline is checked first: once it has passed, the answer is `degraded` whatever the
+    // query task does next.
+    let outcome = tokio::select! {
+        biased;
+        () = tokio::time::sleep(state.timeout) => Err(()),
+        joined = work => Ok(joined),
+    };
+    match outcome {
         Ok(Ok(Ok(mut body))) => {
             body["latency_ms_total"] = json!(started.elapsed().as_millis() as u64);
             (StatusCode::OK, axum::Json(body)).into_response()

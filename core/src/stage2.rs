@@ -213,19 +213,25 @@ pub fn run_stage2(
         .and_then(|text| serde_json::from_str(&text).ok());
     let (mut processed, mut docs_indexed) = (0u64, 0u64);
     let mut paused = !activity.idle;
-    // Keyset over (ts, id) within this run; frames already searchable are skipped by the
-    // anti-join, so frames ingested late (older timestamps) are still picked up.
+    // Keyset over (ts, id) through the (record_type, ts_utc, source_record_id) index; frames
+    // already searchable are skipped by the anti-join, so frames ingested late (older timestamps)
+    // are still picked up. Frames without a timestamp come last, in id order.
     let mut cursor = (String::new(), String::new());
+    let mut timeless = false;
     'batches: while !paused {
         let batch: Vec<(String, String)> = {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT x.source_record_id, coalesce(x.ts_utc, '') FROM d.derived x
-                     WHERE x.record_type = ?1 AND (coalesce(x.ts_utc, ''), x.source_record_id) > (?2, ?3)
-                       AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)
-                     ORDER BY coalesce(x.ts_utc, ''), x.source_record_id LIMIT ?4",
-                )
-                .map_err(store_err(&db_path))?;
+            let sql = if timeless {
+                "SELECT x.source_record_id, '' FROM d.derived x
+                 WHERE x.record_type = ?1 AND x.ts_utc IS NULL AND ?2 = '' AND x.source_record_id > ?3
+                   AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)
+                 ORDER BY x.source_record_id LIMIT ?4"
+            } else {
+                "SELECT x.source_record_id, x.ts_utc FROM d.derived x
+                 WHERE x.record_type = ?1 AND x.ts_utc IS NOT NULL AND (x.ts_utc, x.source_record_id) > (?2, ?3)
+                   AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)
+                 ORDER BY x.ts_utc, x.source_record_id LIMIT ?4"
+            };
+            let mut stmt = conn.prepare_cached(sql).map_err(store_err(&db_path))?;
             let rows = stmt
                 .query_map(
                     params![
@@ -240,6 +246,11 @@ pub fn run_stage2(
             rows.collect::<Result<_, _>>()
                 .map_err(store_err(&db_path))?
         };
+        if batch.is_empty() && !timeless {
+            timeless = true;
+            cursor = (String::new(), String::new());
+            continue;
+        }
         if batch.is_empty() {
             break;
         }

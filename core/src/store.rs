@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS derived (
 CREATE INDEX IF NOT EXISTS idx_derived_record_type ON derived(record_type);
 CREATE INDEX IF NOT EXISTS idx_derived_source ON derived(source_record_id);
 CREATE INDEX IF NOT EXISTS idx_derived_ts_utc ON derived(ts_utc);
+-- Stage 2 walks the Stage-1 markers in time order through this index.
+CREATE INDEX IF NOT EXISTS idx_derived_type_ts ON derived(record_type, ts_utc, source_record_id);
 ";
 
 /// Paths of a DataRoot.

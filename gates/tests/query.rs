@@ -9,14 +9,10 @@ use std::path::Path;
 
 use autocapture_core::clock::SteppingClock;
 use autocapture_core::contract::sha256_file;
-use autocapture_core::drain::list_handoffs;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
 use rusqlite::Connection;
 use serde_json::Value;
 use time::macros::datetime;
@@ -30,31 +26,9 @@ struct Setup {
 /// A DataRoot with the whole corpus ingested and (unless `partial`) indexed.
 fn setup(partial: bool) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let story = Story::default_story().expect("story");
-    generate(
-        &story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 6,
-            frames: 900,
-            handoffs: 3,
-        },
-    )
-    .expect("generate");
-    let data = DataRoot::new(dir.path().join("data"));
-    let clock = SteppingClock::new(
-        datetime!(2026-02-21 02:00:00 UTC),
-        time::Duration::milliseconds(1),
-    );
-    for handoff in list_handoffs(&spool).expect("list") {
-        ingest_handoff(&handoff, &data, &IngestOptions::default(), &clock).expect("ingest");
-    }
-    fs::write(
-        data.root.join("activity_signal.json"),
-        r#"{"ts_utc": "2026-02-21T02:00:00Z", "idle_seconds": 600, "user_active": false}"#,
-    )
-    .expect("signal");
+    let (data, truth) = autocapture_gates::fixtures::build::ingested(dir.path(), 6, 900, 3)
+        .expect("ingested DataRoot");
+    autocapture_gates::fixtures::build::write_idle_signal(&data).expect("signal");
     // A partial run: the signal goes stale after about 100 frames.
     let step = if partial { 16 } else { 0 };
     let clock = SteppingClock::new(
@@ -70,8 +44,6 @@ fn setup(partial: bool) -> Setup {
         &clock,
     )
     .expect("stage 2");
-    let truth = serde_json::from_str(&fs::read_to_string(spool.join("truth.json")).expect("truth"))
-        .expect("json");
     Setup {
         _dir: dir,
         data,

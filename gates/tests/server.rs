@@ -8,50 +8,16 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use autocapture_core::audit::AuditLog;
-use autocapture_core::clock::{SteppingClock, SystemClock};
-use autocapture_core::drain::list_handoffs;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::clock::SystemClock;
 use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
-use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
 use serde_json::Value;
-use time::macros::datetime;
 
 fn data_root(dir: &std::path::Path) -> DataRoot {
-    let spool = dir.join("spool");
-    generate(
-        &Story::default_story().expect("story"),
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 2,
-            frames: 300,
-            handoffs: 1,
-        },
-    )
-    .expect("generate");
-    let data = DataRoot::new(dir.join("data"));
-    let clock = SteppingClock::new(datetime!(2026-02-21 02:00:00 UTC), time::Duration::ZERO);
-    for handoff in list_handoffs(&spool).expect("list") {
-        ingest_handoff(&handoff, &data, &IngestOptions::default(), &clock).expect("ingest");
-    }
-    std::fs::write(
-        data.root.join("activity_signal.json"),
-        r#"{"ts_utc": "2026-02-21T02:00:00Z", "idle_seconds": 60, "user_active": false}"#,
-    )
-    .expect("signal");
-    run_stage2(
-        &data,
-        &Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )
-    .expect("stage 2");
-    data
+    autocapture_gates::fixtures::build::indexed(dir, 2, 300, 1)
+        .expect("indexed DataRoot")
+        .0
 }
 
 /// Sends one HTTP/1.1 request and returns (status, headers, body).

@@ -7,13 +7,10 @@ use std::path::Path;
 
 use autocapture_core::clock::SteppingClock;
 use autocapture_core::completeness;
-use autocapture_core::drain::list_handoffs;
-use autocapture_core::ingest::{IngestOptions, acquire_instance_lock, ingest_handoff};
+use autocapture_core::ingest::acquire_instance_lock;
 use autocapture_core::stage2::{Stage2Options, Stage2Report, Stage2State, run_stage2, stage2_db};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
 use rusqlite::Connection;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -30,25 +27,8 @@ struct Setup {
 /// A DataRoot holding a whole generated corpus.
 fn setup(frames: u64) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let story = Story::default_story().expect("story");
-    generate(
-        &story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 8,
-            frames,
-            handoffs: 2,
-        },
-    )
-    .expect("generate");
-    let data = DataRoot::new(dir.path().join("data"));
-    let clock = SteppingClock::new(NOW, time::Duration::milliseconds(1));
-    for handoff in list_handoffs(&spool).expect("list") {
-        ingest_handoff(&handoff, &data, &IngestOptions::default(), &clock).expect("ingest");
-    }
-    let truth = serde_json::from_str(&fs::read_to_string(spool.join("truth.json")).expect("truth"))
-        .expect("json");
+    let (data, truth) = autocapture_gates::fixtures::build::ingested(dir.path(), 8, frames, 2)
+        .expect("ingested DataRoot");
     Setup {
         _dir: dir,
         data,
