@@ -192,14 +192,16 @@ impl IngestError {
     }
 }
 
-fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> IngestError + '_ {
+/// Maps a database error on `path` to [`IngestError::Store`].
+pub(crate) fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> IngestError + '_ {
     move |e| IngestError::Store {
         path: path.to_path_buf(),
         reason: e.to_string(),
     }
 }
 
-fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
+/// Maps an I/O error on `path` to [`IngestError::Io`].
+pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
     move |source| IngestError::Io {
         path: path.to_path_buf(),
         source,

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::contract::digest::sha256_reader;
 use crate::durable::{fsync_dir, temp_path_for};
-use crate::ingest::{ImportMode, IngestError};
+use crate::ingest::{ImportMode, IngestError, io_err, store_err};
 
 /// Files checked per parallel batch.
 const BATCH: usize = 256;
@@ -34,20 +34,6 @@ PRAGMA synchronous = OFF;
 CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL);
 CREATE TABLE imported (relpath TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, linked INTEGER NOT NULL);
 ";
-
-fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> IngestError + '_ {
-    move |e| IngestError::Store {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
-}
-
-fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
-    move |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// What [`check_tree`] found.
 #[derive(Debug, Default, Clone, Copy)]

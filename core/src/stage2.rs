@@ -406,11 +406,7 @@ fn index_frame(
             ],
         )?;
         if inserted == 1 {
-            let rowid = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO search_fts (rowid, text, window_title, process_name) SELECT rowid, text, window_title, process_name FROM search_docs WHERE rowid = ?1",
-                [rowid],
-            )?;
+            index_doc(tx, tx.last_insert_rowid())?;
             indexed += 1;
         }
     }
@@ -487,15 +483,20 @@ fn index_text_records(tx: &Connection, fingerprint: &str) -> rusqlite::Result<u6
             ],
         )?;
         if inserted == 1 {
-            let rowid = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO search_fts (rowid, text, window_title, process_name) SELECT rowid, text, window_title, process_name FROM search_docs WHERE rowid = ?1",
-                [rowid],
-            )?;
+            index_doc(tx, tx.last_insert_rowid())?;
             indexed += 1;
         }
     }
     Ok(indexed)
+}
+
+/// Adds the `search_docs` row `rowid` to the full-text index.
+fn index_doc(tx: &Connection, rowid: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO search_fts (rowid, text, window_title, process_name) SELECT rowid, text, window_title, process_name FROM search_docs WHERE rowid = ?1",
+        [rowid],
+    )?;
+    Ok(())
 }
 
 /// Appends trace lines (after the batch committed: a crash may lose lines, never duplicate them).

@@ -416,14 +416,7 @@ fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
         );
         if g.verdict != Verdict::Pass {
             for e in &g.evidence {
-                println!(
-                    "    {}: {}",
-                    e.check,
-                    e.detail.clone().unwrap_or_else(|| format!(
-                        "expected {:?}, got {:?}",
-                        e.expected, e.actual
-                    ))
-                );
+                println!("    {}: {}", e.check, e.describe());
             }
         }
     }

@@ -77,6 +77,53 @@ struct Cited<'a> {
     span: (u64, u64),
 }
 
+impl<'a> Cited<'a> {
+    /// A frame record of the evidence store.
+    fn frame(frame_id: &'a str) -> Self {
+        Cited {
+            record_id: frame_id,
+            record_type: "evidence.capture.frame",
+            source: "metadata",
+            doc: None,
+            frame: Some(frame_id),
+            bbox: None,
+            span: (0, 0),
+        }
+    }
+
+    /// Another record of the evidence store (a window record).
+    fn record(record_id: &'a str, record_type: &'a str) -> Self {
+        Cited {
+            record_id,
+            record_type,
+            source: "metadata",
+            doc: None,
+            frame: None,
+            bbox: None,
+            span: (0, 0),
+        }
+    }
+
+    /// A doc of the Stage-2 index, seen on `frame`.
+    fn doc(
+        doc_id: &'a str,
+        kind: &'a str,
+        frame: &'a str,
+        bbox: Option<[u64; 4]>,
+        span: (u64, u64),
+    ) -> Self {
+        Cited {
+            record_id: doc_id,
+            record_type: kind,
+            source: "stage2_index",
+            doc: Some(doc_id),
+            frame: Some(frame),
+            bbox,
+            span,
+        }
+    }
+}
+
 struct Ctx<'h> {
     handle: &'h QueryHandle,
     day: Option<String>,
@@ -135,32 +182,12 @@ impl Ctx<'_> {
     fn cite_frame(&mut self, claim_index: u32, claim: &str, f: &Frame) -> rusqlite::Result<()> {
         let focus = doc_id(&f.uia_record_id, Section::Focus);
         let bbox = self.focus_bbox(&focus)?;
-        self.cite(
-            claim_index,
-            claim,
-            Cited {
-                record_id: &f.id,
-                record_type: "evidence.capture.frame",
-                source: "metadata",
-                doc: None,
-                frame: Some(&f.id),
-                bbox: None,
-                span: (0, 0),
-            },
-        );
+        self.cite(claim_index, claim, Cited::frame(&f.id));
         if let Some(bbox) = bbox {
             self.cite(
                 claim_index,
                 claim,
-                Cited {
-                    record_id: &focus,
-                    record_type: "obs.uia.focus",
-                    source: "stage2_index",
-                    doc: Some(&focus),
-                    frame: Some(&f.id),
-                    bbox: Some(bbox),
-                    span: (0, 0),
-                },
+                Cited::doc(&focus, "obs.uia.focus", &f.id, Some(bbox), (0, 0)),
             );
         }
         Ok(())
@@ -512,15 +539,7 @@ fn run_intent(
                 ctx.cite(
                     index as u32,
                     &bullet,
-                    Cited {
-                        record_id: id,
-                        record_type: "evidence.window.meta",
-                        source: "metadata",
-                        doc: None,
-                        frame: None,
-                        bbox: None,
-                        span: (0, 0),
-                    },
+                    Cited::record(id, "evidence.window.meta"),
                 );
                 windows.push(json!({"hwnd": hwnd, "window_title": title, "process_name": process}));
                 out.bullets.push(bullet);
@@ -564,32 +583,8 @@ fn run_intent(
             out.fields.insert("ts_utc".into(), json!(ts));
             out.fields.insert("frame_id".into(), json!(frame_id));
             let (bbox, span) = locate(&doc_text, &bboxes, text);
-            ctx.cite(
-                0,
-                &claim,
-                Cited {
-                    record_id: &frame_id,
-                    record_type: "evidence.capture.frame",
-                    source: "metadata",
-                    doc: None,
-                    frame: Some(&frame_id),
-                    bbox: None,
-                    span: (0, 0),
-                },
-            );
-            ctx.cite(
-                0,
-                &claim,
-                Cited {
-                    record_id: &doc,
-                    record_type: &kind,
-                    source: "stage2_index",
-                    doc: Some(&doc),
-                    frame: Some(&frame_id),
-                    bbox,
-                    span,
-                },
-            );
+            ctx.cite(0, &claim, Cited::frame(&frame_id));
+            ctx.cite(0, &claim, Cited::doc(&doc, &kind, &frame_id, bbox, span));
         }
         Intent::ProcessOwner { window } => {
             let words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
@@ -636,15 +631,7 @@ fn run_intent(
                 ctx.cite(
                     index as u32,
                     &claim,
-                    Cited {
-                        record_id: id,
-                        record_type: "evidence.window.meta",
-                        source: "metadata",
-                        doc: None,
-                        frame: None,
-                        bbox: None,
-                        span: (0, 0),
-                    },
+                    Cited::record(id, "evidence.window.meta"),
                 );
             }
         }
@@ -856,19 +843,7 @@ fn elements(
         return Ok(());
     }
     out.summary = claim.clone();
-    ctx.cite(
-        0,
-        &claim,
-        Cited {
-            record_id: &frame.id,
-            record_type: "evidence.capture.frame",
-            source: "metadata",
-            doc: None,
-            frame: Some(&frame.id),
-            bbox: None,
-            span: (0, 0),
-        },
-    );
+    ctx.cite(0, &claim, Cited::frame(&frame.id));
     let mut list = Vec::new();
     for (index, n) in chosen.iter().enumerate() {
         let value = value_of(n);
@@ -879,15 +854,7 @@ fn elements(
         ctx.cite(
             index as u32 + 1,
             &bullet,
-            Cited {
-                record_id: &n.doc_id,
-                record_type: &n.kind,
-                source: "stage2_index",
-                doc: Some(&n.doc_id),
-                frame: Some(&frame.id),
-                bbox: n.bbox,
-                span: (0, 0),
-            },
+            Cited::doc(&n.doc_id, &n.kind, &frame.id, n.bbox, (0, 0)),
         );
         list.push(json!({"label": n.name, "value": value, "bbox": n.bbox}));
         out.bullets.push(bullet);
@@ -969,15 +936,7 @@ fn sum(
             ctx.cite(
                 numbers.len() as u32,
                 &n.name,
-                Cited {
-                    record_id: &n.doc_id,
-                    record_type: &n.kind,
-                    source: "stage2_index",
-                    doc: Some(&n.doc_id),
-                    frame: Some(&frame.id),
-                    bbox: n.bbox,
-                    span: (0, 0),
-                },
+                Cited::doc(&n.doc_id, &n.kind, &frame.id, n.bbox, (0, 0)),
             );
         }
     }
@@ -997,19 +956,7 @@ fn sum(
         hms(&frame.ts)
     );
     out.summary = claim.clone();
-    ctx.cite(
-        0,
-        &claim,
-        Cited {
-            record_id: &frame.id,
-            record_type: "evidence.capture.frame",
-            source: "metadata",
-            doc: None,
-            frame: Some(&frame.id),
-            bbox: None,
-            span: (0, 0),
-        },
-    );
+    ctx.cite(0, &claim, Cited::frame(&frame.id));
     out.fields.insert("sum".into(), json!(sum));
     out.fields.insert("numbers".into(), Value::Array(numbers));
     out.fields.insert(
@@ -1074,19 +1021,7 @@ fn elapsed(
     out.fields.insert("from_ts_utc".into(), json!(a.1));
     out.fields.insert("to_ts_utc".into(), json!(b.1));
     for (frame_id, _, doc, kind) in [&a, &b] {
-        ctx.cite(
-            0,
-            &claim,
-            Cited {
-                record_id: doc,
-                record_type: kind,
-                source: "stage2_index",
-                doc: Some(doc),
-                frame: Some(frame_id),
-                bbox: None,
-                span: (0, 0),
-            },
-        );
+        ctx.cite(0, &claim, Cited::doc(doc, kind, frame_id, None, (0, 0)));
     }
     Ok(())
 }
@@ -1164,15 +1099,7 @@ fn bbox(
     ctx.cite(
         0,
         &claim,
-        Cited {
-            record_id: &node.doc_id,
-            record_type: &node.kind,
-            source: "stage2_index",
-            doc: Some(&node.doc_id),
-            frame: Some(&frame.id),
-            bbox: Some(b),
-            span: (0, 0),
-        },
+        Cited::doc(&node.doc_id, &node.kind, &frame.id, Some(b), (0, 0)),
     );
     Ok(())
 }
@@ -1239,15 +1166,7 @@ fn search(ctx: &mut Ctx<'_>, parsed: &Parsed, out: &mut Draft) -> rusqlite::Resu
         ctx.cite(
             claim_index,
             &claim,
-            Cited {
-                record_id: &doc,
-                record_type: &kind,
-                source: "stage2_index",
-                doc: Some(&doc),
-                frame: Some(&frame_id),
-                bbox,
-                span,
-            },
+            Cited::doc(&doc, &kind, &frame_id, bbox, span),
         );
         claim_index += 1;
         if claim_index as usize >= ctx.max_citations {

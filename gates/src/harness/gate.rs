@@ -49,6 +49,20 @@ pub struct Evidence {
     pub detail: Option<String>,
 }
 
+impl Evidence {
+    /// The evidence in words: its detail, or what was expected and what was found.
+    pub fn describe(&self) -> String {
+        self.detail.clone().unwrap_or_else(|| {
+            let show = |v: &Option<Value>| v.as_ref().map(Value::to_string).unwrap_or_default();
+            format!(
+                "expected {}, got {}",
+                show(&self.expected),
+                show(&self.actual)
+            )
+        })
+    }
+}
+
 /// What a gate's run produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GateOutcome {

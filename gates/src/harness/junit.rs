@@ -20,16 +20,7 @@ pub fn render(results: &RunResults) -> anyhow::Result<String> {
             let reasons: Vec<String> = gate
                 .evidence
                 .iter()
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e.check,
-                        e.detail.clone().unwrap_or_else(|| format!(
-                            "expected {:?}, got {:?}",
-                            e.expected, e.actual
-                        ))
-                    )
-                })
+                .map(|e| format!("{}: {}", e.check, e.describe()))
                 .collect();
             status.set_message(format!("gate {} {}", gate.name, gate.verdict.as_str()));
             status.set_description(reasons.join("\n"));

@@ -71,14 +71,7 @@ pub fn markdown(results: &RunResults, dev_signed: bool) -> String {
                         .as_deref()
                         .map(|r| format!(" on `{r}`"))
                         .unwrap_or_default(),
-                    e.detail.clone().unwrap_or_else(|| format!(
-                        "expected {}, got {}",
-                        e.expected
-                            .as_ref()
-                            .map(Value::to_string)
-                            .unwrap_or_default(),
-                        e.actual.as_ref().map(Value::to_string).unwrap_or_default()
-                    ))
+                    e.describe()
                 );
             }
         }
@@ -198,11 +191,7 @@ pub fn html(results: &RunResults, dev_signed: bool) -> String {
                         .as_deref()
                         .map(|r| format!(" on <code>{}</code>", escape(r)))
                         .unwrap_or_default(),
-                    escape(&e.detail.clone().unwrap_or_else(|| format!(
-                        "expected {}, got {}",
-                        e.expected.as_ref().map(Value::to_string).unwrap_or_default(),
-                        e.actual.as_ref().map(Value::to_string).unwrap_or_default()
-                    )))
+                    escape(&e.describe())
                 );
             }
             out.push_str("</ul>");
