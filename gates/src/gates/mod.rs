@@ -2,8 +2,10 @@
 //! implementing [`Gate`]; [`registry`] lists the ones built so far.
 
 pub mod audit_gate;
+pub mod bind_gate;
 pub mod contract_gate;
 pub mod ingest_gate;
+pub mod query_readonly_gate;
 pub mod support;
 pub mod uia_gate;
 
@@ -15,6 +17,8 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(contract_gate::ContractGate),
         Box::new(ingest_gate::IngestGate),
         Box::new(uia_gate::UiaGate),
+        Box::new(query_readonly_gate::QueryReadonlyGate),
+        Box::new(bind_gate::BindGate),
         Box::new(audit_gate::AuditGate),
     ]
 }

@@ -1,0 +1,149 @@
+//! The `bind` gate: the popup server refuses every non-loopback bind before listening; on a real
+//! loopback socket, no route deletes or writes (other methods get 405) and a missing or wrong
+//! token gets 401.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use autocapture_core::clock::SystemClock;
+use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, check_bind};
+use serde_json::json;
+
+use crate::harness::gate::{Gate, GateContext, GateOutcome};
+
+pub struct BindGate;
+
+fn status(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> anyhow::Result<u16> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let body = r#"{"query": "which window had focus at 10:00"}"#;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    Ok(response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0))
+}
+
+impl Gate for BindGate {
+    fn name(&self) -> &'static str {
+        "bind"
+    }
+
+    fn proves(&self) -> &'static str {
+        "non-loopback binds refused; no deletion route; token required"
+    }
+
+    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
+        let mut outcome = GateOutcome::default();
+        for bind in [
+            "0.0.0.0:8787",
+            "[::]:8787",
+            "192.168.1.20:8787",
+            "10.0.0.7:8787",
+            "no-such-host.invalid:8787",
+        ] {
+            let code = check_bind(bind).err().map(|e| e.code());
+            outcome.check_eq(
+                &format!("bind refused: {bind}"),
+                None,
+                json!("bind_refused"),
+                json!(code),
+            );
+        }
+        let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
+        let data = autocapture_core::store::DataRoot::new(ctx.work.join("data"));
+        let clock = autocapture_core::clock::SteppingClock::new(
+            crate::fixtures::build::BUILD_TIME,
+            time::Duration::ZERO,
+        );
+        if let Some(first) = handoffs.first() {
+            autocapture_core::ingest::ingest_handoff(
+                first,
+                &data,
+                &autocapture_core::ingest::IngestOptions::default(),
+                &clock,
+            )?;
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let server = runtime.block_on(BoundServer::bind(
+            &data,
+            "127.0.0.1:0",
+            POPUP_TIMEOUT,
+            &SystemClock,
+        ))?;
+        let addr = server.addr;
+        outcome.check(
+            "listens on loopback",
+            addr.ip().is_loopback(),
+            format!("bound {addr}"),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = runtime.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let token = std::fs::read_to_string(data.root.join(autocapture_core::server::TOKEN_FILE))?
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let result = (|| -> anyhow::Result<()> {
+            outcome.check_eq(
+                "no token: 401",
+                None,
+                json!(401),
+                json!(status(addr, "POST", "/api/query/popup", None)?),
+            );
+            outcome.check_eq(
+                "wrong token: 401",
+                None,
+                json!(401),
+                json!(status(
+                    addr,
+                    "POST",
+                    "/api/query/popup",
+                    Some(&"f".repeat(64))
+                )?),
+            );
+            outcome.check_eq(
+                "right token: 200",
+                None,
+                json!(200),
+                json!(status(addr, "POST", "/api/query/popup", Some(&token))?),
+            );
+            for path in [
+                "/api/query/popup",
+                "/api/auth/token",
+                "/api/auth/status",
+                "/health",
+            ] {
+                for method in ["DELETE", "PUT"] {
+                    outcome.check_eq(
+                        &format!("{method} {path}: 405"),
+                        None,
+                        json!(405),
+                        json!(status(addr, method, path, Some(&token))?),
+                    );
+                }
+            }
+            Ok(())
+        })();
+        let _ = stop.send(());
+        let _ = runtime.block_on(serving);
+        result?;
+        Ok(outcome)
+    }
+}
