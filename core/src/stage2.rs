@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS search_frames (
     hwnd TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_search_frames_ts ON search_frames(ts_utc);
-CREATE INDEX IF NOT EXISTS idx_search_frames_uia ON search_frames(uia_record_id);
+CREATE INDEX IF NOT EXISTS idx_search_frames_uia_ts ON search_frames(uia_record_id, ts_utc, frame_id);
 CREATE TABLE IF NOT EXISTS derived (
     id TEXT PRIMARY KEY, record_type TEXT NOT NULL, ts_utc TEXT, payload TEXT NOT NULL, run_id TEXT, source_record_id TEXT
 );

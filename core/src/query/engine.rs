@@ -552,11 +552,18 @@ fn run_intent(
                 return Ok(());
             }
             let order = if *first { "ASC" } else { "DESC" };
+            // Per matching doc, its earliest (latest) frame through the (uia_record_id, ts_utc)
+            // index; then the earliest (latest) of those: no sort over every frame.
             let sql = format!(
-                "SELECT f.frame_id, f.ts_utc, d.doc_id, d.kind, d.text, d.bboxes FROM search_fts
-                 JOIN s.search_docs d ON d.rowid = search_fts.rowid
-                 JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
-                 WHERE search_fts MATCH ?1 ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1"
+                "SELECT hit.frame_id, hit.ts_utc, hit.doc_id, hit.kind, hit.text, hit.bboxes FROM (
+                     SELECT d.doc_id, d.kind, d.text, d.bboxes,
+                            (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id
+                             ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1) AS ts_utc,
+                            (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id
+                             ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1) AS frame_id
+                     FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
+                     WHERE search_fts MATCH ?1) AS hit
+                 WHERE hit.ts_utc IS NOT NULL ORDER BY hit.ts_utc {order}, hit.frame_id {order} LIMIT 1"
             );
             let hit = ctx
                 .handle
