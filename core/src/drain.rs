@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::handoff::METADATA_DB;
 use crate::ingest::{
     IngestError, IngestOptions, IngestReport, acquire_instance_lock, ingest_handoff,
+    prepare_data_root,
 };
 use crate::marker::{self, MarkerState};
 use crate::store::DataRoot;
@@ -166,12 +167,7 @@ pub fn drain(
     progress: &mut dyn FnMut(DrainEvent<'_>),
 ) -> Result<DrainReport, DrainError> {
     let handoffs = list_handoffs(spool)?;
-    data_root
-        .create_dirs()
-        .map_err(|source| IngestError::DataDir {
-            path: data_root.root.clone(),
-            source,
-        })?;
+    prepare_data_root(data_root)?;
     // Fail early, touching nothing, when another writer holds the DataRoot.
     drop(acquire_instance_lock(data_root)?);
     let signal = signal_path(&data_root.root, options.activity_signal.as_deref());

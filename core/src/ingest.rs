@@ -208,6 +208,16 @@ pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
     }
 }
 
+/// Creates the DataRoot's folders, or says why it cannot (`data_dir_unwritable`).
+pub fn prepare_data_root(data_root: &DataRoot) -> Result<(), IngestError> {
+    data_root
+        .create_dirs()
+        .map_err(|source| IngestError::DataDir {
+            path: data_root.root.clone(),
+            source,
+        })
+}
+
 /// Takes the DataRoot's single-writer lock without waiting.
 pub fn acquire_instance_lock(data_root: &DataRoot) -> Result<ExclusiveLock, IngestError> {
     let path = data_root.lock_path();
@@ -242,12 +252,7 @@ pub fn ingest_handoff(
         });
     }
     let handoff_root = handoff_root.canonicalize().map_err(io_err(handoff_root))?;
-    data_root
-        .create_dirs()
-        .map_err(|source| IngestError::DataDir {
-            path: data_root.root.clone(),
-            source,
-        })?;
+    prepare_data_root(data_root)?;
     let data_root = DataRoot::new(
         data_root
             .root

@@ -12,8 +12,6 @@ use autocapture_core::drain::{
 use autocapture_core::ingest::{IngestOptions, acquire_instance_lock};
 use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -27,18 +25,8 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let story = Story::default_story().expect("story");
-    generate(
-        &story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 9,
-            frames: 60,
-            handoffs: 3,
-        },
-    )
-    .expect("generate");
+    let (spool, _) =
+        autocapture_gates::fixtures::build::spool(dir.path(), 9, 60, 3).expect("spool");
     let data = DataRoot::new(dir.path().join("data"));
     Setup {
         _dir: dir,

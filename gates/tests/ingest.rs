@@ -13,8 +13,6 @@ use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
 use autocapture_gates::dataroot::{DataRootDigest, digest};
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
 use rusqlite::Connection;
 use serde_json::Value;
 use time::macros::datetime;
@@ -32,29 +30,9 @@ impl Corpus {
 
 fn corpus(frames: u64, handoffs: u32) -> Corpus {
     let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let story = Story::default_story().expect("story");
-    generate(
-        &story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 5,
-            frames,
-            handoffs,
-        },
-    )
-    .expect("generate");
-    let mut list: Vec<PathBuf> = fs::read_dir(&spool)
-        .expect("spool")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    list.sort();
-    Corpus {
-        dir,
-        handoffs: list,
-    }
+    let (_, handoffs) =
+        autocapture_gates::fixtures::build::spool(dir.path(), 5, frames, handoffs).expect("spool");
+    Corpus { dir, handoffs }
 }
 
 fn options(mode: ImportMode) -> IngestOptions {

@@ -53,6 +53,59 @@ fn http(
     (status, headers.to_ascii_lowercase(), body.to_owned())
 }
 
+/// A server on an ephemeral loopback port, with its token.
+struct Running {
+    runtime: tokio::runtime::Runtime,
+    addr: SocketAddr,
+    token: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), autocapture_core::server::ServerError>>,
+}
+
+impl Running {
+    fn start(data: &DataRoot, timeout: Duration) -> Running {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = runtime
+            .block_on(BoundServer::bind(
+                data,
+                "127.0.0.1:0",
+                timeout,
+                &SystemClock,
+            ))
+            .expect("bind");
+        let addr = server.addr;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = runtime.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let token = std::fs::read_to_string(data.root.join(TOKEN_FILE))
+            .expect("token")
+            .split_whitespace()
+            .next()
+            .expect("value")
+            .to_owned();
+        Running {
+            runtime,
+            addr,
+            token,
+            stop,
+            serving,
+        }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.runtime
+            .block_on(self.serving)
+            .expect("join")
+            .expect("served");
+    }
+}
+
 #[test]
 fn non_loopback_binds_are_refused() {
     for bind in [
@@ -86,24 +139,8 @@ fn the_api_on_a_real_socket() {
         .verify()
         .expect("audit")
         .lines;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime
-        .block_on(BoundServer::bind(
-            &data,
-            "127.0.0.1:0",
-            POPUP_TIMEOUT,
-            &SystemClock,
-        ))
-        .expect("bind");
-    let addr = server.addr;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(&data, POPUP_TIMEOUT);
+    let addr = running.addr;
 
     let token_file = data.root.join(TOKEN_FILE);
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -116,12 +153,7 @@ fn the_api_on_a_real_socket() {
         0o600,
         "the token is readable by its owner only"
     );
-    let token = std::fs::read_to_string(&token_file)
-        .expect("token")
-        .split_whitespace()
-        .next()
-        .expect("value")
-        .to_owned();
+    let token = running.token.clone();
 
     let popup = br#"{"query": "which window had focus at 10:20:10?", "max_citations": 99, "schedule_extract": true}"#;
     assert_eq!(
@@ -230,8 +262,7 @@ fn the_api_on_a_real_socket() {
         true
     );
 
-    let _ = stop.send(());
-    runtime.block_on(serving).expect("join").expect("served");
+    running.stop();
     let log = AuditLog::in_data_root(&data.root);
     assert_eq!(
         log.verify().expect("audit").lines,
@@ -249,30 +280,8 @@ fn the_api_on_a_real_socket() {
 fn a_slow_answer_degrades_with_popup_timeout() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = data_root(dir.path());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let server = runtime
-        .block_on(BoundServer::bind(
-            &data,
-            "127.0.0.1:0",
-            Duration::ZERO,
-            &SystemClock,
-        ))
-        .expect("bind");
-    let addr = server.addr;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    let token = std::fs::read_to_string(data.root.join(TOKEN_FILE))
-        .expect("token")
-        .split_whitespace()
-        .next()
-        .expect("value")
-        .to_owned();
+    let running = Running::start(&data, Duration::ZERO);
+    let (addr, token) = (running.addr, running.token.clone());
     let (status, _, body) = http(
         addr,
         "POST",
@@ -289,6 +298,5 @@ fn a_slow_answer_degrades_with_popup_timeout() {
         set.validate("popup-response", &value).expect("validate"),
         Vec::<String>::new()
     );
-    let _ = stop.send(());
-    runtime.block_on(serving).expect("join").expect("served");
+    running.stop();
 }

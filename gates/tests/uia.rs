@@ -13,8 +13,6 @@ use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_core::uia::{Section, doc_id};
 use autocapture_gates::dataroot::table_digest;
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -27,21 +25,9 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let spool = dir.path().join("spool");
-    let story = Story::default_story().expect("story");
-    generate(
-        &story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed: 4,
-            frames: 90,
-            handoffs: 1,
-        },
-    )
-    .expect("generate");
-    let handoff = autocapture_core::drain::list_handoffs(&spool)
-        .expect("list")
-        .remove(0);
+    let (_, mut handoffs) =
+        autocapture_gates::fixtures::build::spool(dir.path(), 4, 90, 1).expect("spool");
+    let handoff = handoffs.remove(0);
     let data = DataRoot::new(dir.path().join("data"));
     Setup { dir, handoff, data }
 }

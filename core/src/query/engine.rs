@@ -506,14 +506,9 @@ fn run_intent(
         }
         Intent::WindowsAt(time) => {
             let ts = ctx.ts(time);
-            let records = ctx.handle.rows(
-                "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' AND ts_utc <= ?1 ORDER BY ts_utc, id",
-                [&ts],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-            )?;
+            let records = window_records(ctx, Some(&ts))?;
             let mut open: BTreeMap<String, (String, Value)> = BTreeMap::new();
-            for (id, payload) in records {
-                let value: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+            for (id, value) in records {
                 let hwnd = value["window"]["hwnd"]
                     .as_str()
                     .unwrap_or_default()
@@ -595,14 +590,9 @@ fn run_intent(
         }
         Intent::ProcessOwner { window } => {
             let words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
-            let records = ctx.handle.rows(
-                "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' ORDER BY ts_utc, id",
-                [],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-            )?;
+            let records = window_records(ctx, None)?;
             let mut owners: BTreeMap<String, (String, String)> = BTreeMap::new();
-            for (id, payload) in records {
-                let value: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+            for (id, value) in records {
                 let title = value["window"]["title"]
                     .as_str()
                     .unwrap_or_default()
@@ -713,6 +703,19 @@ fn run_intent(
         Intent::Search => search(ctx, parsed, out)?,
     }
     Ok(())
+}
+
+/// The evidence store's window records (up to `until` when given), in time order, parsed.
+fn window_records(ctx: &Ctx<'_>, until: Option<&str>) -> rusqlite::Result<Vec<(String, Value)>> {
+    let rows = ctx.handle.rows(
+        "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' AND (?1 IS NULL OR ts_utc <= ?1) ORDER BY ts_utc, id",
+        [until],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, payload)| (id, serde_json::from_str(&payload).unwrap_or(Value::Null)))
+        .collect())
 }
 
 /// A UIA node of a frame's snapshot, with the doc it came from.
