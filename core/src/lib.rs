@@ -15,6 +15,7 @@
 //! - [`uia`]: UIA context docs from a frame and its snapshot (pure).
 //! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
 //! - [`stage2`]: the idle-only search index with its watermark and processing trace.
+//! - [`focus_runs`]: runs of one focused window, kept with the index for durations and timelines.
 //! - [`completeness`]: which frames are queryable, which are blocked and why.
 //! - [`query`]: the read-only query engine with citations.
 //! - [`server`]: the loopback-only popup query server.
@@ -27,6 +28,7 @@ pub mod contract;
 pub mod derive;
 pub mod drain;
 pub mod durable;
+pub mod focus_runs;
 pub mod handoff;
 pub mod ingest;
 pub mod lock;

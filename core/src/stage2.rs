@@ -21,6 +21,7 @@ use crate::activity::{ActivityState, read_state, signal_path};
 use crate::clock::Clock;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
 use crate::derive::STAGE1_COMPLETE_RECORD_TYPE;
+use crate::focus_runs;
 use crate::handoff::read_only_uri;
 use crate::ingest::{IngestError, acquire_instance_lock};
 use crate::store::{DERIVED_DIR, DataRoot};
@@ -60,7 +61,7 @@ CREATE TABLE IF NOT EXISTS search_frames (
     process_name TEXT NOT NULL,
     hwnd TEXT
 );
-CREATE INDEX IF NOT EXISTS idx_search_frames_ts ON search_frames(ts_utc);
+CREATE INDEX IF NOT EXISTS idx_search_frames_ts ON search_frames(ts_utc, frame_id);
 CREATE INDEX IF NOT EXISTS idx_search_frames_uia_ts ON search_frames(uia_record_id, ts_utc, frame_id);
 CREATE TABLE IF NOT EXISTS derived (
     id TEXT PRIMARY KEY, record_type TEXT NOT NULL, ts_utc TEXT, payload TEXT NOT NULL, run_id TEXT, source_record_id TEXT
@@ -189,6 +190,13 @@ pub fn run_stage2(
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
         .map_err(store_err(&db_path))?;
     conn.execute_batch(SCHEMA).map_err(store_err(&db_path))?;
+    conn.execute_batch(focus_runs::SCHEMA)
+        .map_err(store_err(&db_path))?;
+    if focus_runs::missing(&conn).map_err(store_err(&db_path))? {
+        let tx = conn.unchecked_transaction().map_err(store_err(&db_path))?;
+        focus_runs::update(&tx, None).map_err(store_err(&db_path))?;
+        tx.commit().map_err(store_err(&db_path))?;
+    }
     conn.execute(
         "ATTACH DATABASE ?1 AS m",
         [read_only_uri(&data_root.metadata_db())],
@@ -256,11 +264,14 @@ pub fn run_stage2(
         }
         let tx = conn.unchecked_transaction().map_err(store_err(&db_path))?;
         let mut trace = Vec::with_capacity(batch.len());
+        // The earliest timed frame of the batch: where the focus runs must be brought up to date.
+        let mut earliest: Option<(String, String)> = None;
         for (frame_id, ts_utc) in &batch {
             activity = gate();
             if !activity.idle {
                 paused = true;
                 save_watermark(&tx, watermark.as_ref()).map_err(store_err(&db_path))?;
+                update_runs(&tx, earliest.as_ref()).map_err(store_err(&db_path))?;
                 tx.commit().map_err(store_err(&db_path))?;
                 append_trace(&trace_path, &trace)?;
                 break 'batches;
@@ -270,6 +281,10 @@ pub fn run_stage2(
                 .map_err(store_err(&db_path))?;
             docs_indexed += indexed;
             processed += 1;
+            let key = (ts_utc.clone(), frame_id.clone());
+            if !ts_utc.is_empty() && earliest.as_ref().is_none_or(|e| key < *e) {
+                earliest = Some(key);
+            }
             let total = watermark.as_ref().map_or(0, |w| w.frames_total) + 1;
             watermark = Some(Watermark {
                 ts_utc: ts_utc.clone(),
@@ -284,6 +299,7 @@ pub fn run_stage2(
             cursor = (ts_utc.clone(), frame_id.clone());
         }
         save_watermark(&tx, watermark.as_ref()).map_err(store_err(&db_path))?;
+        update_runs(&tx, earliest.as_ref()).map_err(store_err(&db_path))?;
         tx.commit().map_err(store_err(&db_path))?;
         append_trace(&trace_path, &trace)?;
     }
@@ -338,6 +354,14 @@ fn save_watermark(tx: &Connection, watermark: Option<&Watermark>) -> rusqlite::R
         [serde_json::to_string(&watermark).unwrap_or_default()],
     )?;
     Ok(())
+}
+
+/// Brings the focus runs up to date with the batch's frames (if it had timed ones).
+fn update_runs(tx: &Connection, earliest: Option<&(String, String)>) -> rusqlite::Result<()> {
+    match earliest {
+        Some((ts, id)) => focus_runs::update(tx, Some((ts, id))),
+        None => Ok(()),
+    }
 }
 
 /// Indexes one frame: its snapshot's docs (once each), the frame row and its marker.

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::answer::{Answer, AnswerState, Citation, NotAvailable};
 use super::handle::QueryHandle;
 use super::language::{Intent, Parsed, SyntaxError, TimeSpec, content_words, intent, parse};
+use super::runs;
 use crate::contract::sha256_hex;
 use crate::uia::{Section, doc_id};
 
@@ -203,6 +204,16 @@ impl Ctx<'_> {
             .first()
             .and_then(|text| serde_json::from_str::<Vec<[u64; 4]>>(text).ok())
             .and_then(|boxes| boxes.last().copied()))
+    }
+
+    /// An indexed frame by id.
+    fn frame_by_id(&self, frame_id: &str) -> rusqlite::Result<Option<Frame>> {
+        let sql = format!("SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE frame_id = ?1");
+        Ok(self
+            .handle
+            .rows(&sql, [frame_id], frame)?
+            .into_iter()
+            .next())
     }
 
     /// The latest indexed frame at or before `ts`, and the latest frame of any kind there.
@@ -460,18 +471,16 @@ fn run_intent(
         }
         Intent::FocusTimeline { from, to } => {
             let (from, to) = (ctx.ts(from), ctx.ts(to));
-            let frames = ctx.handle.rows(
-                &format!("SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc >= ?1 AND ts_utc <= ?2 ORDER BY ts_utc, frame_id"),
-                params![from, to],
-                frame,
-            )?;
-            let mut segments: Vec<(Frame, String)> = Vec::new();
-            for f in frames {
+            // Adjacent runs of one title are one segment: (first span, end timestamp).
+            let mut segments: Vec<(runs::Span, String)> = Vec::new();
+            for span in runs::spans(ctx.handle, &from, &to)? {
                 match segments.last_mut() {
-                    Some((first, end)) if first.title == f.title => *end = f.ts.clone(),
+                    Some((first, end)) if first.run.window_title == span.run.window_title => {
+                        *end = span.last_ts.clone()
+                    }
                     _ => {
-                        let end = f.ts.clone();
-                        segments.push((f, end));
+                        let end = span.last_ts.clone();
+                        segments.push((span, end));
                     }
                 }
             }
@@ -490,7 +499,10 @@ fn run_intent(
                 hms(&to)
             );
             let mut timeline = Vec::new();
-            for (index, (first, end)) in segments.iter().enumerate() {
+            for (index, (span, end)) in segments.iter().enumerate() {
+                let Some(first) = ctx.frame_by_id(&span.first_id)? else {
+                    continue;
+                };
                 let bullet = format!(
                     "{}–{} {} ({})",
                     hms(&first.ts),
@@ -498,7 +510,7 @@ fn run_intent(
                     first.title,
                     first.process
                 );
-                ctx.cite_frame(index as u32, &bullet, first)?;
+                ctx.cite_frame(index as u32, &bullet, &first)?;
                 timeline.push(json!({"start_ts_utc": first.ts, "last_seen_ts_utc": end, "window_title": first.title, "process_name": first.process}));
                 out.bullets.push(bullet);
             }
@@ -638,35 +650,26 @@ fn run_intent(
                 .as_ref()
                 .map(|t| ctx.ts(t))
                 .unwrap_or_else(|| "9999".into());
-            let frames = ctx.handle.rows(
-                &format!("SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc >= ?1 AND ts_utc <= ?2 ORDER BY ts_utc, frame_id"),
-                params![from, to],
-                frame,
-            )?;
             let needle = target.to_lowercase();
-            let matches = |f: &Frame| {
-                !needle.is_empty()
-                    && (f.title.to_lowercase().contains(&needle)
-                        || f.process.to_lowercase().contains(&needle))
-            };
-            let seconds = |a: &str, b: &str| -> f64 {
-                match (
-                    crate::contract::parse_ts_utc(a),
-                    crate::contract::parse_ts_utc(b),
-                ) {
-                    (Ok(a), Ok(b)) => (b - a).as_seconds_f64().max(0.0),
-                    _ => 0.0,
-                }
-            };
-            // Each frame's focus lasts until the next frame, capped at 10 minutes (a gap is not focus).
-            let mut total = 0.0;
-            let mut first_match: Option<Frame> = None;
-            for pair in frames.windows(2) {
-                if matches(&pair[0]) {
-                    total += seconds(&pair[0].ts, &pair[1].ts).min(600.0);
-                    first_match.get_or_insert_with(|| pair[0].clone());
+            // A frame's focus lasts until the next frame, capped (a gap is not focus); the runs
+            // hold those sums.
+            let mut total_us = 0i64;
+            let mut first_match: Option<String> = None;
+            for span in runs::spans(ctx.handle, &from, &to)? {
+                let run = &span.run;
+                let matches = !needle.is_empty()
+                    && (run.window_title.to_lowercase().contains(&needle)
+                        || run.process_name.to_lowercase().contains(&needle));
+                if matches && span.counts() {
+                    total_us += span.focus_us();
+                    first_match.get_or_insert_with(|| span.first_id.clone());
                 }
             }
+            let total = total_us as f64 / 1e6;
+            let first_match = match first_match {
+                Some(id) => ctx.frame_by_id(&id)?,
+                None => None,
+            };
             let Some(first) = first_match else {
                 out.no_evidence(format!("\"{target}\" never had focus in that range"));
                 return Ok(());
@@ -737,26 +740,10 @@ fn window_nodes(
     at: Option<&TimeSpec>,
 ) -> rusqlite::Result<Option<(Frame, Vec<Node>)>> {
     let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
-    // Every word of `window` must appear in the title; the scan stops at the newest match.
-    let words: Vec<String> = window
-        .split_whitespace()
-        .take(8)
-        .map(|w| format!("%{}%", w.to_lowercase()))
-        .collect();
-    let likes: String = (0..words.len())
-        .map(|n| format!(" AND lower(window_title) LIKE ?{}", n + 2))
-        .collect();
-    let sql = format!(
-        "SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc <= ?1{likes} ORDER BY ts_utc DESC, frame_id DESC LIMIT 1"
-    );
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&ts];
-    values.extend(words.iter().map(|w| w as &dyn rusqlite::ToSql));
-    let Some(found) = ctx
-        .handle
-        .rows(&sql, values.as_slice(), frame)?
-        .into_iter()
-        .next()
-    else {
+    let Some(found) = (match runs::latest_window_frame(ctx.handle, window, &ts)? {
+        Some(id) => ctx.frame_by_id(&id)?,
+        None => None,
+    }) else {
         return Ok(None);
     };
     let mut nodes = Vec::new();

@@ -104,7 +104,17 @@ impl QueryHandle {
             Ok(true)
         };
         let has_derived = attach(&data_root.derived_db(), "d")?;
-        let has_index = attach(&data_root.stage2_db(), "s")?;
+        // An index is usable once it has every table the engine reads (an index written by an
+        // older Stage 2 gains its focus runs on the next `stage2 run`).
+        let has_index = attach(&data_root.stage2_db(), "s")?
+            && conn
+                .query_row(
+                    "SELECT count(*) FROM s.sqlite_master WHERE type = 'table' AND name IN ('search_frames', 'search_docs', 'focus_runs')",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(open_err(&data_root.stage2_db()))?
+                == 3;
         Ok(QueryHandle {
             conn,
             has_derived,

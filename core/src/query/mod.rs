@@ -5,11 +5,13 @@
 //! - [`language`]: the query language: tokens, operators, times, and the intent of a question.
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
 //! - [`engine`]: runs an intent against the handle.
+//! - [`runs`]: focus runs clipped to a time range.
 
 pub mod answer;
 pub mod engine;
 pub mod handle;
 pub mod language;
+pub mod runs;
 
 pub use answer::{Answer, AnswerState, Citation};
 pub use engine::{QueryOptions, answer};

@@ -1,0 +1,198 @@
+//! Focus runs, kept by Stage 2 for durations and timelines: built incrementally (including a
+//! handoff ingested late, with older timestamps) they equal a rebuild from scratch, and every
+//! duration and timeline the engine answers from them equals a frame-by-frame computation.
+
+use std::collections::BTreeMap;
+
+use autocapture_core::clock::SteppingClock;
+use autocapture_core::focus_runs::{self, GAP_CAP_US, micros};
+use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::query::{self, QueryHandle, QueryOptions};
+use autocapture_core::stage2::{Stage2Options, run_stage2};
+use autocapture_core::store::DataRoot;
+use autocapture_gates::fixtures::build::{self, BUILD_TIME};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rusqlite::Connection;
+
+struct Frame {
+    ts: String,
+    title: String,
+    process: String,
+}
+
+fn stage2(data: &DataRoot) {
+    build::write_idle_signal(data).expect("signal");
+    let clock = SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
+    run_stage2(
+        data,
+        &Stage2Options {
+            activity_signal: None,
+            fresh_seconds: 5,
+        },
+        &clock,
+    )
+    .expect("stage 2");
+}
+
+fn runs_table(conn: &Connection) -> Vec<focus_runs::Run> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM focus_runs ORDER BY start_ts, start_frame_id",
+            focus_runs::COLUMNS
+        ))
+        .expect("prepare");
+    stmt.query_map([], focus_runs::Run::from_row)
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn frames(conn: &Connection) -> Vec<Frame> {
+    let mut stmt = conn
+        .prepare("SELECT ts_utc, window_title, process_name FROM search_frames WHERE ts_utc != '' ORDER BY ts_utc, frame_id")
+        .expect("prepare");
+    stmt.query_map([], |r| {
+        Ok(Frame {
+            ts: r.get(0)?,
+            title: r.get(1)?,
+            process: r.get(2)?,
+        })
+    })
+    .expect("query")
+    .collect::<Result<_, _>>()
+    .expect("rows")
+}
+
+/// Frame by frame: each matching frame with a next frame in the range counts the gap, capped.
+fn brute_force_seconds(frames: &[Frame], needle: &str, from: &str, to: &str) -> Option<u64> {
+    let inside: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| f.ts.as_str() >= from && f.ts.as_str() <= to)
+        .collect();
+    let mut total = 0i64;
+    let mut any = false;
+    for pair in inside.windows(2) {
+        let f = pair[0];
+        if f.title.to_lowercase().contains(needle) || f.process.to_lowercase().contains(needle) {
+            let gap = micros(&pair[1].ts).expect("ts") - micros(&f.ts).expect("ts");
+            total += gap.min(GAP_CAP_US);
+            any = true;
+        }
+    }
+    any.then(|| (total as f64 / 1e6).round() as u64)
+}
+
+/// Frame by frame: consecutive frames of one title in the range are one segment.
+fn brute_force_timeline(frames: &[Frame], from: &str, to: &str) -> Vec<(String, String, String)> {
+    let mut segments: Vec<(String, String, String)> = Vec::new();
+    for f in frames
+        .iter()
+        .filter(|f| f.ts.as_str() >= from && f.ts.as_str() <= to)
+    {
+        match segments.last_mut() {
+            Some(last) if last.2 == f.title => last.1 = f.ts.clone(),
+            _ => segments.push((f.ts.clone(), f.ts.clone(), f.title.clone())),
+        }
+    }
+    segments
+}
+
+#[test]
+fn incremental_runs_equal_a_rebuild_and_durations_equal_a_frame_by_frame_sum() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_spool, handoffs) = build::spool(dir.path(), 11, 1500, 3).expect("spool");
+    let data = DataRoot::new(dir.path().join("data"));
+    let clock = SteppingClock::new(BUILD_TIME, time::Duration::milliseconds(1));
+    let ingest = |handoff: &std::path::Path| {
+        ingest_handoff(handoff, &data, &IngestOptions::default(), &clock).expect("ingest");
+    };
+    // The last handoff first, then the first one: Stage 2's second run meets older frames.
+    ingest(&handoffs[2]);
+    stage2(&data);
+    ingest(&handoffs[0]);
+    stage2(&data);
+    ingest(&handoffs[1]);
+    stage2(&data);
+
+    let db = data.stage2_db();
+    let conn = Connection::open(&db).expect("open index");
+    let incremental = runs_table(&conn);
+    let copy = dir.path().join("rebuilt.db");
+    std::fs::copy(&db, &copy).expect("copy index");
+    let rebuilt_conn = Connection::open(&copy).expect("open copy");
+    focus_runs::update(&rebuilt_conn, None).expect("rebuild");
+    assert_eq!(incremental, runs_table(&rebuilt_conn));
+    let frames = frames(&conn);
+    assert_eq!(
+        incremental.iter().map(|r| r.frames).sum::<i64>() as usize,
+        frames.len(),
+        "every timed frame is in exactly one run"
+    );
+    assert!(incremental.len() > 10 && incremental.len() < frames.len() / 4);
+
+    let handle = QueryHandle::open(&data).expect("handle");
+    let mut processes: Vec<String> = frames.iter().map(|f| f.process.to_lowercase()).collect();
+    processes.sort();
+    processes.dedup();
+    let day = &frames[0].ts[..10];
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut checked = BTreeMap::new();
+    for case in 0..60 {
+        let needle = processes[case % processes.len()].trim_end_matches(".exe");
+        // Range ends at random clock times, some exactly on a frame's timestamp.
+        let pick = |rng: &mut ChaCha8Rng| -> String {
+            if rng.random_bool(0.3) {
+                frames[rng.random_range(0..frames.len())].ts.clone()
+            } else {
+                format!(
+                    "{day}T{:02}:{:02}:{:02}.999999Z",
+                    rng.random_range(7..20),
+                    rng.random_range(0..60),
+                    rng.random_range(0..60)
+                )
+            }
+        };
+        let (a, b) = (pick(&mut rng), pick(&mut rng));
+        let (from, to) = if a <= b { (a, b) } else { (b, a) };
+        let question = format!("how long was {needle} focused between {from} and {to}");
+        let answer = query::answer(&handle, &question, &QueryOptions::default()).expect("answer");
+        let expected = brute_force_seconds(&frames, needle, &from, &to);
+        let got = answer.fields.get("focus_seconds").and_then(|v| v.as_u64());
+        assert_eq!(got, expected, "{question}: {}", answer.summary);
+        *checked.entry(expected.is_some()).or_insert(0) += 1;
+
+        let timeline = query::answer(
+            &handle,
+            &format!("focus timeline from {from} to {to}"),
+            &QueryOptions::default(),
+        )
+        .expect("answer");
+        let got: Vec<(String, String, String)> = timeline
+            .fields
+            .get("timeline")
+            .and_then(|v| v.as_array())
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+                        (
+                            text("start_ts_utc"),
+                            text("last_seen_ts_utc"),
+                            text("window_title"),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            got,
+            brute_force_timeline(&frames, &from, &to),
+            "timeline {from}..{to}"
+        );
+    }
+    assert!(
+        checked.get(&true).copied().unwrap_or(0) >= 20,
+        "enough non-empty cases: {checked:?}"
+    );
+}
