@@ -15,6 +15,7 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -34,6 +35,7 @@ use crate::handoff::{
 use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
 use crate::media;
+use crate::pace::{Pacer, pace};
 use crate::store::{DataRoot, open_metadata_writer};
 use crate::uia::{Lookup, SnapshotLookup, UiaSettings};
 
@@ -56,8 +58,9 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Threads used to hash media (at least 1).
     pub workers: usize,
-    /// With a cap in (0, 1], media hashing pauses between batches so that it uses at most this
-    /// share of one core (the `active-safe` budget). `None` runs flat out.
+    /// With a cap in (0, 1), the whole ingest pauses between units of work (rows, media batches,
+    /// SQLite steps) so that the process uses at most this share of one core (the `active-safe`
+    /// budget). `None` runs flat out.
     pub cpu_cap: Option<f64>,
 }
 
@@ -337,6 +340,7 @@ struct Ingest<'a> {
     conn: Connection,
     scratch: PathBuf,
     warnings: Vec<IngestWarning>,
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl<'a> Ingest<'a> {
@@ -364,6 +368,10 @@ impl<'a> Ingest<'a> {
         Connection::open(&scratch)
             .and_then(|c| c.execute_batch(media::SCRATCH_SCHEMA))
             .map_err(store_err(&scratch))?;
+        let pacer = Pacer::new(options.cpu_cap);
+        if let Some(pacer) = &pacer {
+            pacer.attach(&conn);
+        }
         Ok(Ingest {
             handoff_root,
             data_root,
@@ -374,6 +382,7 @@ impl<'a> Ingest<'a> {
             conn,
             scratch,
             warnings: Vec::new(),
+            pacer,
         })
     }
 
@@ -391,9 +400,9 @@ impl<'a> Ingest<'a> {
         let media_root = self.handoff_root.join(MEDIA_DIR);
         let dest_root = self.data_root.media_dir();
         let known_db = self.data_root.metadata_db();
-        let (workers, cpu_cap, scratch) = (
+        let (workers, pacer, scratch) = (
             self.options.workers.max(1),
-            self.options.cpu_cap,
+            self.pacer.clone(),
             self.scratch.clone(),
         );
         let (scan, tree) = std::thread::scope(|scope| {
@@ -404,7 +413,7 @@ impl<'a> Ingest<'a> {
                     &known_db,
                     &scratch,
                     workers,
-                    cpu_cap,
+                    pacer.as_ref(),
                 )
             });
             let scan = self.scan_rows(&ingested_at);
@@ -497,6 +506,9 @@ impl<'a> Ingest<'a> {
             self.handoff
                 .for_each_row(|_, row| -> Result<(), IngestError> {
                     summary.rows += 1;
+                    if summary.rows % 256 == 0 {
+                        pace(self.pacer.as_ref());
+                    }
                     rows_hasher.update(row.id.as_bytes());
                     rows_hasher.update(b"\t");
                     rows_hasher.update(sha256_hex(&row.payload).as_bytes());
@@ -693,9 +705,12 @@ impl<'a> Ingest<'a> {
             let media_root = self.handoff_root.join(MEDIA_DIR);
             let dest_root = self.data_root.media_dir();
             let (mode, scratch) = (self.options.mode, &self.scratch);
+            let pacer = self.pacer.clone();
             let (rows, imported) = std::thread::scope(|scope| {
-                let import =
-                    scope.spawn(|| media::import_checked(scratch, &media_root, &dest_root, mode));
+                let (pacer, media_root, dest_root) = (pacer.as_ref(), &media_root, &dest_root);
+                let import = scope.spawn(move || {
+                    media::import_checked(scratch, media_root, dest_root, mode, pacer)
+                });
                 let rows = tx
                     .execute(&copy_rows_sql(&layout), [])
                     .map_err(store_err(&db_path));

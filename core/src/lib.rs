@@ -9,6 +9,7 @@
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
 //! - [`media`]: checking and importing a handoff's media files.
+//! - [`pace`]: process-wide CPU pacing for the `active-safe` budget.
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
 //! - [`activity`]: the activity signal and the fail-closed foreground gate.
 //! - [`drain`]: a whole spool through Stage 1, gated on activity.
@@ -34,6 +35,7 @@ pub mod ingest;
 pub mod lock;
 pub mod marker;
 pub mod media;
+pub mod pace;
 pub mod query;
 pub mod server;
 pub mod stage2;

@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::contract::digest::sha256_reader;
 use crate::durable::{fsync_dir, temp_path_for};
 use crate::ingest::{ImportMode, IngestError, io_err, store_err};
+use crate::pace::{Pacer, pace};
 
 /// Files checked per parallel batch.
 const BATCH: usize = 256;
@@ -57,13 +58,6 @@ struct Checked {
     import: bool,
 }
 
-/// Sleeps so that `busy` is at most `cap` of the wall time (duty-cycle throttle).
-fn throttle(cap: Option<f64>, busy: Duration) {
-    if let Some(cap) = cap.filter(|c| *c > 0.0 && *c < 1.0) {
-        std::thread::sleep(busy.mul_f64((1.0 - cap) / cap));
-    }
-}
-
 /// Walks, hashes and checks every file under `media_root`, writing one `checked` row per file
 /// into the scratch database at `scratch`. `known_db` is the DataRoot's evidence database,
 /// whose `media_files` table lets a file that is the very inode imported earlier skip hashing.
@@ -73,7 +67,7 @@ pub fn check_tree(
     known_db: &Path,
     scratch: &Path,
     workers: usize,
-    cpu_cap: Option<f64>,
+    pacer: Option<&Arc<Pacer>>,
 ) -> Result<TreeCheck, IngestError> {
     let mut summary = TreeCheck::default();
     if fs::symlink_metadata(media_root).is_err() {
@@ -84,7 +78,6 @@ pub fn check_tree(
     let mut batch: Vec<(String, u64)> = Vec::with_capacity(BATCH);
     let flush =
         |batch: &mut Vec<(String, u64)>, summary: &mut TreeCheck| -> Result<(), IngestError> {
-            let started = Instant::now();
             let known: Vec<Option<KnownMedia>> = batch
                 .iter()
                 .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
@@ -112,7 +105,7 @@ pub fn check_tree(
             }
             tx.commit().map_err(store_err(scratch))?;
             batch.clear();
-            throttle(cpu_cap, started.elapsed());
+            pace(pacer);
             Ok(())
         };
     walk(media_root, media_root, &mut |relpath, size| {
@@ -329,6 +322,7 @@ pub fn import_checked(
     media_root: &Path,
     dest_root: &Path,
     mode: ImportMode,
+    pacer: Option<&Arc<Pacer>>,
 ) -> Result<ImportSummary, IngestError> {
     let conn = Connection::open(scratch).map_err(store_err(scratch))?;
     let mut summary = ImportSummary::default();
@@ -350,6 +344,7 @@ pub fn import_checked(
             break;
         };
         last = final_path.clone();
+        pace(pacer);
         let tx = conn.unchecked_transaction().map_err(store_err(scratch))?;
         for (relpath, size, sha256) in &batch {
             let source = media_root.join(relpath);

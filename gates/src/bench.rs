@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use autocapture_core::clock::SteppingClock;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
+use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use serde::Serialize;
 
@@ -81,6 +83,49 @@ fn percentiles(mut samples: Vec<f64>) -> Percentiles {
         p99_ms: rank(&samples, 0.99),
         max_ms: samples.last().copied().unwrap_or(0.0),
     }
+}
+
+/// The file that marks a cached DataRoot as completely built.
+const READY: &str = "READY";
+
+/// A DataRoot of `frames` frames of the default story (seed `seed`) under `cache`, built through
+/// the real ingest on first use and reused afterwards; Stage 2 runs every time (a no-op when the
+/// index is current, and it brings an index written by an older build up to date).
+pub fn cached_data_root(cache: &Path, seed: u64, frames: u64) -> anyhow::Result<DataRoot> {
+    let dir = cache.join(format!("query-f{frames}-s{seed}"));
+    if !dir.join(READY).is_file() {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        eprintln!(
+            "building a DataRoot of {frames} frames in {}",
+            dir.display()
+        );
+        crate::fixtures::build::ingested(&dir, seed, frames, 1)?;
+        // The media live on as hard links (or copies) in the DataRoot.
+        std::fs::remove_dir_all(dir.join("spool"))?;
+        std::fs::write(dir.join(READY), format!("frames {frames} seed {seed}\n"))?;
+    }
+    let data = DataRoot::new(dir.join("data"));
+    crate::fixtures::build::write_idle_signal(&data)?;
+    let clock = SteppingClock::new(crate::fixtures::build::BUILD_TIME, time::Duration::ZERO);
+    let report = run_stage2(
+        &data,
+        &Stage2Options {
+            activity_signal: None,
+            fresh_seconds: 5,
+        },
+        &clock,
+    )?;
+    if report.frames_pending > 0 {
+        anyhow::bail!(
+            "Stage 2 left {} frames pending in {}",
+            report.frames_pending,
+            data.root.display()
+        );
+    }
+    Ok(data)
 }
 
 /// Runs the mix `repeat` times (after one warm-up pass) on the DataRoot at `data_dir`.

@@ -97,14 +97,31 @@ enum Command {
     /// Measurements.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run one program as this process's only child and print its peak RSS and CPU time as
+    /// JSON (used by the budget gate).
+    #[command(hide = true)]
+    Measure {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
-    /// Query latency p50/p95/p99 per intent on an indexed DataRoot.
+    /// Query latency p50/p95/p99 per intent, on an indexed DataRoot or on a generated one of N
+    /// frames (built through the real ingest and Stage 2 once, then cached).
     Query {
+        /// An existing DataRoot (indexed).
+        #[arg(long, conflicts_with = "frames", required_unless_present = "frames")]
+        data_dir: Option<PathBuf>,
+        /// Frames of the generated DataRoot.
         #[arg(long)]
-        data_dir: PathBuf,
+        frames: Option<u64>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Where generated DataRoots are cached.
+        #[arg(long, default_value = "target/bench-cache")]
+        cache: PathBuf,
         #[arg(long, default_value_t = 20)]
         repeat: usize,
     },
@@ -212,7 +229,25 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             envelope,
             public_key,
         } => verify(&envelope, &public_key),
-        Command::Bench(BenchCommand::Query { data_dir, repeat }) => {
+        Command::Measure { command } => {
+            let measured = autocapture_gates::measure::run_measured(&command[0], &command[1..])?;
+            println!("{}", serde_json::to_string(&measured)?);
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Query {
+            data_dir,
+            frames,
+            seed,
+            cache,
+            repeat,
+        }) => {
+            let data_dir = match (data_dir, frames) {
+                (Some(dir), _) => dir,
+                (None, Some(frames)) => {
+                    autocapture_gates::bench::cached_data_root(&cache, seed, frames)?.root
+                }
+                (None, None) => anyhow::bail!("give --data-dir or --frames"),
+            };
             let report = autocapture_gates::bench::bench_queries(&data_dir, repeat)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
@@ -276,46 +311,12 @@ fn sister_mismatch(sister: &SisterCheckpoint) -> anyhow::Result<String> {
     ))
 }
 
-/// The `autocapture` binary beside this one; built when missing and cargo is at hand.
-fn autocapture_bin() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().context("the harness binary has no folder")?;
-    let bin = dir.join("autocapture");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    let cargo = std::env::var_os("CARGO").context("the autocapture binary is not built beside autocapture-gates; run `cargo build --release -p autocapture-core`")?;
-    let profile = if dir.ends_with("release") {
-        "release"
-    } else {
-        "dev"
-    };
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            profile,
-            "-p",
-            "autocapture-core",
-            "--bins",
-        ])
-        .env("TZ", "UTC")
-        .env("LC_ALL", "C")
-        .status()
-        .context("run cargo to build autocapture")?;
-    anyhow::ensure!(
-        status.success() && bin.is_file(),
-        "could not build the autocapture binary"
-    );
-    Ok(bin)
-}
-
 fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
     let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
     // Usage problems first, before any building or generating.
     autocapture_gates::harness::runner::select(&registry(), &args.gates)?;
-    let bin = autocapture_bin()?;
+    let harness_bin = std::env::current_exe()?;
+    let bin = autocapture_gates::harness::bins::autocapture_beside(&harness_bin)?;
     let (key, dev_signed) = keys::resolve(args.signing_key.as_deref())?;
     let options = RunOptions {
         out: args.out.clone(),
@@ -331,6 +332,7 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
         frames: args.frames,
         handoffs: 3,
         autocapture_bin: Some(bin.clone()),
+        harness_bin: Some(harness_bin.clone()),
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
     let contracts_dir = contract::default_contracts_dir();

@@ -1,6 +1,7 @@
 //! Every registered gate as a named trial, so `cargo test` and `cargo nextest` run the gates on a
 //! generated corpus. The target fails when the registry is empty.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
@@ -9,8 +10,20 @@ use autocapture_gates::gates::registry;
 use autocapture_gates::harness::gate::{GateContext, Target, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 
+/// The harness binary, for gates that measure a child process.
+const HARNESS: &str = env!("CARGO_BIN_EXE_autocapture-gates");
+
 fn main() {
     let args = Arguments::from_args();
+    // Gates that run the real program get the `autocapture` built beside the harness.
+    let autocapture_bin =
+        match autocapture_gates::harness::bins::autocapture_beside(std::path::Path::new(HARNESS)) {
+            Ok(bin) => Some(bin),
+            Err(e) => {
+                eprintln!("the autocapture binary: {e:#}");
+                std::process::exit(101);
+            }
+        };
     let dir = match tempfile::tempdir() {
         Ok(dir) => Arc::new(dir),
         Err(e) => {
@@ -44,7 +57,8 @@ fn main() {
     let trials: Vec<Trial> = gates
         .into_iter()
         .map(|gate| {
-            let (dir, corpus) = (dir.clone(), corpus.clone());
+            let (dir, corpus, autocapture_bin) =
+                (dir.clone(), corpus.clone(), autocapture_bin.clone());
             Trial::test(
                 format!("gate::{}", gate.name()),
                 move || -> Result<(), Failed> {
@@ -56,7 +70,8 @@ fn main() {
                         target: Target::Embedded,
                         seed: 7,
                         jobs: 2,
-                        autocapture_bin: None,
+                        autocapture_bin: autocapture_bin.clone(),
+                        harness_bin: Some(PathBuf::from(HARNESS)),
                     };
                     let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;
                     match outcome.verdict() {

@@ -3,6 +3,7 @@
 
 pub mod audit_gate;
 pub mod bind_gate;
+pub mod budget_gate;
 pub mod contract_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
@@ -20,6 +21,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(query_readonly_gate::QueryReadonlyGate),
         Box::new(bind_gate::BindGate),
         Box::new(audit_gate::AuditGate),
+        Box::new(budget_gate::BudgetGate::default()),
     ]
 }
 

@@ -68,7 +68,8 @@ impl Evidence {
 pub struct GateOutcome {
     pub checks: Vec<Check>,
     /// Figures: counts, ratios, latencies. Keys ending in `_ms`, `_s`, `_per_s` or `_ratio` are
-    /// timings; they are left out of the determinism signature.
+    /// timings and keys ending in `_mib` resource readings; both are left out of the determinism
+    /// signature.
     pub measurements: BTreeMap<String, Value>,
     pub evidence: Vec<Evidence>,
 }
@@ -203,6 +204,8 @@ pub struct GateContext {
     pub jobs: usize,
     /// The `autocapture` binary, when a gate needs the real program.
     pub autocapture_bin: Option<PathBuf>,
+    /// The `autocapture-gates` binary, when a gate measures a child (`measure`).
+    pub harness_bin: Option<PathBuf>,
 }
 
 /// A gate of the registry.

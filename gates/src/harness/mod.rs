@@ -1,7 +1,9 @@
 //! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`]), the
 //! signed in-toto report ([`report`], [`dsse`], [`keys`]) and the outputs for people and CI
-//! ([`junit`], [`summary`]), and the release checkpoint against the Hypervisor ([`sister`]).
+//! ([`junit`], [`summary`]), the release checkpoint against the Hypervisor ([`sister`]), and
+//! the programs gates run as real processes ([`bins`]).
 
+pub mod bins;
 pub mod dsse;
 pub mod gate;
 pub mod junit;

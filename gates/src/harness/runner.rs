@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub frames: u64,
     pub handoffs: u32,
     pub autocapture_bin: Option<PathBuf>,
+    /// The `autocapture-gates` binary, for gates that measure a child through `measure`.
+    pub harness_bin: Option<PathBuf>,
 }
 
 /// One gate's result as reported.
@@ -151,13 +153,13 @@ pub fn run_gates(
     })
 }
 
-/// Figures that are not timings, for the determinism signature.
+/// Figures that are not timings or resource readings, for the determinism signature.
 fn signature(verdict: Verdict, outcome: &GateOutcome) -> String {
     let figures: BTreeMap<&String, &Value> = outcome
         .measurements
         .iter()
         .filter(|(key, _)| {
-            !["_ms", "_s", "_per_s", "_ratio"]
+            !["_ms", "_s", "_per_s", "_ratio", "_mib"]
                 .iter()
                 .any(|suffix| key.ends_with(suffix))
         })
@@ -220,6 +222,7 @@ fn run_one(
             seed: options.seed,
             jobs: options.jobs.max(1),
             autocapture_bin: options.autocapture_bin.clone(),
+            harness_bin: options.harness_bin.clone(),
         };
         let started = Instant::now();
         let outcome = run_once(gate, &ctx);

@@ -1,0 +1,41 @@
+//! The programs the gates run as real processes: `autocapture`, found (or built) beside the
+//! harness binary.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// The `autocapture` binary beside `exe` (the harness binary); built when missing and cargo is
+/// at hand.
+pub fn autocapture_beside(exe: &Path) -> anyhow::Result<PathBuf> {
+    let dir = exe.parent().context("the harness binary has no folder")?;
+    let bin = dir.join("autocapture");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let cargo = std::env::var_os("CARGO").context("the autocapture binary is not built beside autocapture-gates; run `cargo build --release -p autocapture-core`")?;
+    let profile = if dir.ends_with("release") {
+        "release"
+    } else {
+        "dev"
+    };
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            profile,
+            "-p",
+            "autocapture-core",
+            "--bins",
+        ])
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .status()
+        .context("run cargo to build autocapture")?;
+    anyhow::ensure!(
+        status.success() && bin.is_file(),
+        "could not build the autocapture binary"
+    );
+    Ok(bin)
+}
