@@ -32,6 +32,7 @@ use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
     read_only_uri,
 };
+use crate::ledger::{self, LedgerEntry};
 use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
 use crate::media;
@@ -113,6 +114,8 @@ pub struct IngestReport {
     pub counts: MarkerCounts,
     pub integrity: MarkerIntegrity,
     pub marker_path: PathBuf,
+    /// The handoff matched its ledger entry (see [`crate::ledger`]): nothing was read again.
+    pub unchanged: bool,
     pub warnings: Vec<IngestWarning>,
     pub timings: IngestTimings,
 }
@@ -264,8 +267,15 @@ pub fn ingest_handoff(
     );
     let lock = acquire_instance_lock(&data_root)?;
     let audit = AuditLog::in_data_root(&data_root.root);
-    let result = Ingest::new(&handoff_root, &data_root, options, &run_id, clock)
-        .and_then(|mut ingest| ingest.run(started));
+    // An unchanged handoff already in the ledger answers from it; anything else takes the full path.
+    let result =
+        unchanged(&handoff_root, &data_root, options, &run_id, clock).and_then(
+            |known| match known {
+                Some(report) => Ok(report),
+                None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock)
+                    .and_then(|mut ingest| ingest.run(started)),
+            },
+        );
     let outcome = match &result {
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("failed:{}", e.code()),
@@ -314,6 +324,50 @@ pub fn ingest_handoff(
     report.timings.media_files_per_s = report.media_files_seen as f64 / seconds;
     report.timings.bytes_per_s = report.counts.bytes_ingested as f64 / seconds;
     Ok(report)
+}
+
+/// The report of a re-ingest of a handoff whose ledger signature is unchanged and whose media the
+/// DataRoot still holds; `None` when the full path must run.
+fn unchanged(
+    handoff_root: &Path,
+    data_root: &DataRoot,
+    options: &IngestOptions,
+    run_id: &str,
+    clock: &dyn Clock,
+) -> Result<Option<IngestReport>, IngestError> {
+    let Some((signature, true)) =
+        ledger::signature(handoff_root, data_root, options, &identity_pair().1)?
+    else {
+        return Ok(None);
+    };
+    let Some(entry) = ledger::lookup(data_root, handoff_root, &signature)? else {
+        return Ok(None);
+    };
+    let layout = ["canonical", "canonical_alt_columns", "legacy"]
+        .into_iter()
+        .find(|name| *name == entry.layout)
+        .unwrap_or("canonical");
+    Ok(Some(IngestReport {
+        handoff_root: handoff_root.to_path_buf(),
+        data_root: data_root.root.clone(),
+        layout,
+        ingest_run_id: run_id.to_owned(),
+        ingested_at_utc: format_ts_utc(clock.now()),
+        rows_seen: entry.rows_seen,
+        payloads_not_json: entry.payloads_not_json,
+        frames: entry.frames,
+        media_files_seen: entry.media_files_seen,
+        media_files_present: entry.media_files_seen,
+        media_refs: entry.media_refs,
+        media_refs_missing: entry.media_refs_missing,
+        uia_problems: Default::default(),
+        counts: entry.counts,
+        integrity: entry.integrity,
+        marker_path: PathBuf::new(),
+        unchanged: true,
+        warnings: Vec::new(),
+        timings: IngestTimings::default(),
+    }))
 }
 
 fn identity_pair() -> (String, String) {
@@ -451,7 +505,7 @@ impl<'a> Ingest<'a> {
             stage1_uia_docs_inserted: written.uia_docs_inserted,
             stage1_uia_frames_missing_count: scan.frames_without_uia_docs,
         };
-        Ok(IngestReport {
+        let report = IngestReport {
             handoff_root: self.handoff_root.to_path_buf(),
             data_root: self.data_root.root.clone(),
             layout: self.handoff.layout.name(),
@@ -472,6 +526,7 @@ impl<'a> Ingest<'a> {
                 media_count: tree.files,
             },
             marker_path: PathBuf::new(),
+            unchanged: false,
             uia_problems: scan.uia_problems,
             warnings: {
                 let mut warnings = std::mem::take(&mut self.warnings);
@@ -484,7 +539,48 @@ impl<'a> Ingest<'a> {
                 write_ms,
                 ..IngestTimings::default()
             },
-        })
+        };
+        self.record_in_ledger(&report)?;
+        Ok(report)
+    }
+
+    /// After the commit: the handoff's signature (its files as they stand now, links made) and
+    /// what this ingest found, for a later re-ingest of the same files.
+    fn record_in_ledger(&self, report: &IngestReport) -> Result<(), IngestError> {
+        let Some((signature, true)) = ledger::signature(
+            self.handoff_root,
+            self.data_root,
+            self.options,
+            &identity_pair().1,
+        )?
+        else {
+            return Ok(());
+        };
+        let entry = LedgerEntry {
+            layout: report.layout.to_owned(),
+            rows_seen: report.rows_seen,
+            payloads_not_json: report.payloads_not_json,
+            frames: report.frames,
+            media_files_seen: report.media_files_seen,
+            media_refs: report.media_refs,
+            media_refs_missing: report.media_refs_missing,
+            counts: MarkerCounts {
+                metadata_rows_copied: 0,
+                media_files_linked: 0,
+                media_files_copied: 0,
+                bytes_ingested: 0,
+                stage1_uia_docs_inserted: 0,
+                ..report.counts.clone()
+            },
+            integrity: report.integrity.clone(),
+        };
+        ledger::record(
+            &self.conn,
+            &self.data_root.metadata_db(),
+            self.handoff_root,
+            &signature,
+            &entry,
+        )
     }
 
     fn scan_rows(&mut self, ingested_at: &str) -> Result<ScanSummary, IngestError> {

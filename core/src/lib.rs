@@ -8,6 +8,7 @@
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
+//! - [`ledger`]: what each ingested handoff looked like, so an unchanged re-ingest is cheap.
 //! - [`media`]: checking and importing a handoff's media files.
 //! - [`pace`]: process-wide CPU pacing for the `active-safe` budget.
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
@@ -32,6 +33,7 @@ pub mod durable;
 pub mod focus_runs;
 pub mod handoff;
 pub mod ingest;
+pub mod ledger;
 pub mod lock;
 pub mod marker;
 pub mod media;
