@@ -108,6 +108,23 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Stage-1 ingest against the raw floor (sqlite3 ATTACH + INSERT, cp -al, sha256sum) on one
+    /// generated handoff, alternating runs; medians, the ratio, a re-ingest and our peak RSS.
+    Ingest {
+        #[arg(long, default_value_t = 100_000)]
+        frames: u64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Where the handoff (kept between runs) and the outputs go; default
+        /// target/bench-cache/ingest-f<N>-s<seed>.
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
     /// Query latency p50/p95/p99 per intent, on an indexed DataRoot or on a generated one of N
     /// frames (built through the real ingest and Stage 2 once, then cached).
     Query {
@@ -232,6 +249,57 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Measure { command } => {
             let measured = autocapture_gates::measure::run_measured(&command[0], &command[1..])?;
             println!("{}", serde_json::to_string(&measured)?);
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Ingest {
+            frames,
+            runs,
+            seed,
+            work,
+            json,
+        }) => {
+            let harness = std::env::current_exe()?;
+            let options = autocapture_gates::bench::ingest::IngestBenchOptions {
+                frames,
+                runs,
+                seed,
+                work: work.unwrap_or_else(|| {
+                    PathBuf::from(format!("target/bench-cache/ingest-f{frames}-s{seed}"))
+                }),
+                autocapture: autocapture_gates::harness::bins::autocapture_beside(&harness)?,
+                harness,
+            };
+            let b = autocapture_gates::bench::ingest::bench_ingest(&options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                let list = |v: &[f64]| {
+                    v.iter()
+                        .map(|x| format!("{x:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                println!(
+                    "handoff: {} frames, {} rows, {} media files",
+                    b.frames, b.rows, b.media_files
+                );
+                println!("floor runs (s): {}", list(&b.floor_runs_s));
+                println!("ours runs (s):  {}", list(&b.ours_runs_s));
+                println!(
+                    "median floor {:.3} s, median ours {:.3} s, ratio ours/floor {:.2} (target <= 1.50)",
+                    b.floor_median_s, b.ours_median_s, b.ratio
+                );
+                println!(
+                    "ours: {:.0} rows/s, {:.0} media files/s, peak RSS {:.1} MiB",
+                    b.rows_per_s, b.media_files_per_s, b.peak_rss_mib
+                );
+                println!(
+                    "re-ingest {:.3} s = {:.1}% of the ingest (target <= 5%), from the ledger: {}",
+                    b.reingest_s,
+                    100.0 * b.reingest_ratio,
+                    b.reingest_unchanged
+                );
+            }
             Ok(0)
         }
         Command::Bench(BenchCommand::Query {

@@ -114,3 +114,58 @@ fn keygen_then_verify_accepts_and_refuses() {
         "never overwrites a key"
     );
 }
+
+#[test]
+fn bench_ingest_compares_a_real_ingest_with_the_floor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("bench");
+    let output = run(&[
+        "bench",
+        "ingest",
+        "--frames",
+        "300",
+        "--runs",
+        "1",
+        "--json",
+        "--work",
+        work.to_str().expect("utf8"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["frames"], 300);
+    assert!(report["rows"].as_u64().unwrap_or(0) >= 300, "{report}");
+    assert_eq!(report["media_files"], 300);
+    assert!(report["ratio"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(report["peak_rss_mib"].as_f64().unwrap_or(0.0) > 1.0);
+    assert_eq!(report["reingest_unchanged"], true, "{report}");
+    // The floor really ran: its database holds every row.
+    let conn = rusqlite::Connection::open(work.join("floor/metadata.db")).expect("floor db");
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM metadata", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows as u64, report["rows"].as_u64().unwrap_or(0));
+}
+
+#[test]
+fn measure_reports_a_childs_exit_code_and_peak_rss() {
+    // A child that touches 64 MiB and exits 3: the reading is its own, not the harness's.
+    let output = run(&[
+        "measure",
+        "--",
+        "python3",
+        "-c",
+        "import sys; b = bytearray(64 * 1024 * 1024); sys.exit(3)",
+    ]);
+    assert!(output.status.success());
+    let measured: autocapture_gates::measure::Measured =
+        serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(measured.exit_code, Some(3));
+    assert!(
+        measured.max_rss_mib() >= 64.0 && measured.max_rss_mib() < 200.0,
+        "{measured:?}"
+    );
+}

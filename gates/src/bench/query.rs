@@ -1,4 +1,4 @@
-//! Query latency measurement: a fixed mix of questions per intent, run against a DataRoot through
+//! Query latency: a fixed mix of questions per intent, run against a DataRoot through
 //! the real read-only engine, reported as p50/p95/p99 (nearest rank) per intent and overall.
 
 use std::collections::BTreeMap;
@@ -10,6 +10,8 @@ use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use serde::Serialize;
+
+use super::rank;
 
 /// The question mix: (intent, question). Times and texts come from the default story.
 pub const QUERY_MIX: &[(&str, &str)] = &[
@@ -63,15 +65,6 @@ pub struct QueryBench {
     pub by_intent: BTreeMap<String, Percentiles>,
     pub slowest_query: String,
     pub states: BTreeMap<String, usize>,
-}
-
-/// Nearest-rank percentile of sorted samples.
-fn rank(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
 }
 
 fn percentiles(mut samples: Vec<f64>) -> Percentiles {
