@@ -17,6 +17,7 @@
 //! - [`uia`]: UIA context docs from a frame and its snapshot (pure).
 //! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
 //! - [`stage2`]: the idle-only search index with its watermark and processing trace.
+//! - [`contents`]: distinct doc contents with their first and last frame, kept with the index.
 //! - [`focus_runs`]: runs of one focused window, kept with the index for durations and timelines.
 //! - [`completeness`]: which frames are queryable, which are blocked and why.
 //! - [`query`]: the read-only query engine with citations.
@@ -26,6 +27,7 @@ pub mod activity;
 pub mod audit;
 pub mod clock;
 pub mod completeness;
+pub mod contents;
 pub mod contract;
 pub mod derive;
 pub mod drain;

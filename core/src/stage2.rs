@@ -19,6 +19,7 @@ use thiserror::Error;
 
 use crate::activity::{ActivityState, read_state, signal_path};
 use crate::clock::Clock;
+use crate::contents;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
 use crate::derive::STAGE1_COMPLETE_RECORD_TYPE;
 use crate::focus_runs;
@@ -192,6 +193,13 @@ pub fn run_stage2(
     conn.execute_batch(SCHEMA).map_err(store_err(&db_path))?;
     conn.execute_batch(focus_runs::SCHEMA)
         .map_err(store_err(&db_path))?;
+    conn.execute_batch(contents::SCHEMA)
+        .map_err(store_err(&db_path))?;
+    if contents::missing(&conn).map_err(store_err(&db_path))? {
+        let tx = conn.unchecked_transaction().map_err(store_err(&db_path))?;
+        contents::rebuild(&tx).map_err(store_err(&db_path))?;
+        tx.commit().map_err(store_err(&db_path))?;
+    }
     if focus_runs::missing(&conn).map_err(store_err(&db_path))? {
         let tx = conn.unchecked_transaction().map_err(store_err(&db_path))?;
         focus_runs::update(&tx, None).map_err(store_err(&db_path))?;
@@ -411,6 +419,11 @@ fn index_frame(
             hwnd = doc["hwnd"].as_str().map(str::to_owned);
         }
         doc_ids.push(id.clone());
+        let (title, text, bboxes) = (
+            doc["window_title"].as_str().unwrap_or_default(),
+            doc_text(&doc),
+            doc["bboxes"].to_string(),
+        );
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO search_docs (doc_id, kind, source_record_id, uia_record_id, ts_utc, window_title, process_name, hwnd, text, bboxes, provider_id, provider_fingerprint)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -420,18 +433,34 @@ fn index_frame(
                 doc["source_record_id"].as_str().unwrap_or(frame_id),
                 uia_record_id,
                 doc["ts_utc"].as_str(),
-                doc["window_title"].as_str().unwrap_or_default(),
+                title,
                 process,
                 doc["hwnd"].as_str(),
-                doc_text(&doc),
-                doc["bboxes"].to_string(),
+                text,
+                bboxes,
                 doc["provider_id"].as_str().unwrap_or_default(),
                 fingerprint,
             ],
         )?;
-        if inserted == 1 {
+        let content = if inserted == 1 {
             index_doc(tx, tx.last_insert_rowid())?;
             indexed += 1;
+            Some(contents::register(
+                tx,
+                &id,
+                section.kind(),
+                title,
+                &process,
+                &text,
+                &bboxes,
+            )?)
+        } else {
+            contents::of_doc(tx, &id)?
+        };
+        if let Some(content) = content
+            && !ts_utc.is_empty()
+        {
+            contents::saw(tx, content, ts_utc, frame_id, &id)?;
         }
     }
     tx.execute(

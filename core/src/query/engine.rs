@@ -558,19 +558,17 @@ fn run_intent(
                 out.no_evidence("say which text to look for, in quotes".into());
                 return Ok(());
             }
-            let order = if *first { "ASC" } else { "DESC" };
-            // Per matching doc, its earliest (latest) frame through the (uia_record_id, ts_utc)
-            // index; then the earliest (latest) of those: no sort over every frame.
+            // Each distinct content that matches carries its first and last frame.
+            let (side, order) = if *first {
+                ("first", "ASC")
+            } else {
+                ("last", "DESC")
+            };
             let sql = format!(
-                "SELECT hit.frame_id, hit.ts_utc, hit.doc_id, hit.kind, hit.text, hit.bboxes FROM (
-                     SELECT d.doc_id, d.kind, d.text, d.bboxes,
-                            (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id
-                             ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1) AS ts_utc,
-                            (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id
-                             ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1) AS frame_id
-                     FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
-                     WHERE search_fts MATCH ?1) AS hit
-                 WHERE hit.ts_utc IS NOT NULL ORDER BY hit.ts_utc {order}, hit.frame_id {order} LIMIT 1"
+                "SELECT sp.{side}_frame_id, sp.{side}_ts, sp.{side}_doc_id, c.kind, c.text, c.bboxes
+                 FROM content_fts JOIN s.search_contents c ON c.rowid = content_fts.rowid
+                 JOIN s.content_spans sp ON sp.content_rowid = c.rowid
+                 WHERE content_fts MATCH ?1 ORDER BY sp.{side}_ts {order}, sp.{side}_frame_id {order} LIMIT 1"
             );
             let hit = ctx
                 .handle
@@ -970,10 +968,10 @@ fn first_seen(
     parsed: &Parsed,
     text: &str,
 ) -> rusqlite::Result<Option<(String, String, String, String)>> {
-    let sql = "SELECT f.frame_id, f.ts_utc, d.doc_id, d.kind FROM search_fts
-               JOIN s.search_docs d ON d.rowid = search_fts.rowid
-               JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
-               WHERE search_fts MATCH ?1 ORDER BY f.ts_utc, f.frame_id LIMIT 1";
+    let sql = "SELECT sp.first_frame_id, sp.first_ts, sp.first_doc_id, c.kind FROM content_fts
+               JOIN s.search_contents c ON c.rowid = content_fts.rowid
+               JOIN s.content_spans sp ON sp.content_rowid = c.rowid
+               WHERE content_fts MATCH ?1 ORDER BY sp.first_ts, sp.first_frame_id LIMIT 1";
     Ok(ctx
         .handle
         .rows(sql, [fts_query(parsed, Some(text))], |r| {
@@ -1118,30 +1116,58 @@ fn search(ctx: &mut Ctx<'_>, parsed: &Parsed, out: &mut Draft) -> rusqlite::Resu
             .map(|v| format!("%{}%", v.to_lowercase()))
             .unwrap_or_else(|| "%".into())
     };
-    let sql = "SELECT d.doc_id, d.kind, d.text, d.bboxes, d.window_title, d.process_name,
-                      (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id AND f.ts_utc >= ?2 AND f.ts_utc <= ?3
-                       ORDER BY f.ts_utc LIMIT 1) AS frame_id,
-                      (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id AND f.ts_utc >= ?2 AND f.ts_utc <= ?3
-                       ORDER BY f.ts_utc LIMIT 1) AS ts
-               FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
-               WHERE search_fts MATCH ?1 AND lower(d.process_name) LIKE ?4 AND lower(d.window_title) LIKE ?5
-               ORDER BY bm25(search_fts), d.doc_id LIMIT 64";
-    let rows = ctx.handle.rows(
+    // Distinct contents, best first; each cites its first frame inside the asked range.
+    let sql = "SELECT c.rowid, c.kind, c.text, c.bboxes, c.window_title, c.process_name,
+                      sp.first_ts, sp.first_frame_id, sp.first_doc_id
+               FROM content_fts JOIN s.search_contents c ON c.rowid = content_fts.rowid
+               JOIN s.content_spans sp ON sp.content_rowid = c.rowid
+               WHERE content_fts MATCH ?1 AND sp.last_ts >= ?2 AND sp.first_ts <= ?3
+                 AND lower(c.process_name) LIKE ?4 AND lower(c.window_title) LIKE ?5
+               ORDER BY bm25(content_fts), sp.first_ts, c.rowid LIMIT 64";
+    let hits = ctx.handle.rows(
         sql,
         params![fts, after, before, like(&parsed.app), like(&parsed.window)],
         |r| {
             Ok((
-                r.get::<_, String>(0)?,
+                r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
+                (
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                ),
             ))
         },
     )?;
+    let mut rows = Vec::with_capacity(hits.len());
+    for (content, kind, text, bboxes, title, process, first) in hits {
+        let shown = if first.0 >= after {
+            Some(first)
+        } else {
+            // The content was shown before the range too: its first frame inside it.
+            ctx.handle
+                .rows(
+                    "SELECT f.ts_utc, f.frame_id, dc.doc_id FROM s.doc_contents dc
+                     JOIN s.search_docs d ON d.doc_id = dc.doc_id
+                     JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
+                     WHERE dc.content_rowid = ?1 AND f.ts_utc >= ?2 AND f.ts_utc <= ?3
+                     ORDER BY f.ts_utc, f.frame_id LIMIT 1",
+                    params![content, after, before],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+                .into_iter()
+                .next()
+        };
+        let (ts, frame_id, doc) = match shown {
+            Some((ts, frame_id, doc)) => (Some(ts), Some(frame_id), doc),
+            None => (None, None, String::new()),
+        };
+        rows.push((doc, kind, text, bboxes, title, process, frame_id, ts));
+    }
     let needle = parsed
         .phrases
         .first()

@@ -109,12 +109,12 @@ impl QueryHandle {
         let has_index = attach(&data_root.stage2_db(), "s")?
             && conn
                 .query_row(
-                    "SELECT count(*) FROM s.sqlite_master WHERE type = 'table' AND name IN ('search_frames', 'search_docs', 'focus_runs')",
+                    "SELECT count(*) FROM s.sqlite_master WHERE type = 'table' AND name IN ('search_frames', 'search_docs', 'focus_runs', 'search_contents', 'content_spans')",
                     [],
                     |r| r.get::<_, i64>(0),
                 )
                 .map_err(open_err(&data_root.stage2_db()))?
-                == 3;
+                == 5;
         Ok(QueryHandle {
             conn,
             has_derived,

@@ -1,6 +1,7 @@
-//! Focus runs, kept by Stage 2 for durations and timelines: built incrementally (including a
-//! handoff ingested late, with older timestamps) they equal a rebuild from scratch, and every
-//! duration and timeline the engine answers from them equals a frame-by-frame computation.
+//! The views Stage 2 keeps beside its index, built incrementally (including a handoff ingested
+//! late, with older timestamps), equal a rebuild from scratch, and every answer the engine reads
+//! from them equals a computation over every frame and doc: focus runs (durations, timelines)
+//! and distinct contents with their spans (first and last seen).
 
 use std::collections::BTreeMap;
 
@@ -98,8 +99,8 @@ fn brute_force_timeline(frames: &[Frame], from: &str, to: &str) -> Vec<(String, 
     segments
 }
 
-#[test]
-fn incremental_runs_equal_a_rebuild_and_durations_equal_a_frame_by_frame_sum() {
+/// Three handoffs ingested out of order, Stage 2 after each.
+fn late_ingested() -> (tempfile::TempDir, DataRoot) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_spool, handoffs) = build::spool(dir.path(), 11, 1500, 3).expect("spool");
     let data = DataRoot::new(dir.path().join("data"));
@@ -114,7 +115,12 @@ fn incremental_runs_equal_a_rebuild_and_durations_equal_a_frame_by_frame_sum() {
     stage2(&data);
     ingest(&handoffs[1]);
     stage2(&data);
+    (dir, data)
+}
 
+#[test]
+fn incremental_runs_equal_a_rebuild_and_durations_equal_a_frame_by_frame_sum() {
+    let (dir, data) = late_ingested();
     let db = data.stage2_db();
     let conn = Connection::open(&db).expect("open index");
     let incremental = runs_table(&conn);
@@ -195,4 +201,92 @@ fn incremental_runs_equal_a_rebuild_and_durations_equal_a_frame_by_frame_sum() {
         checked.get(&true).copied().unwrap_or(0) >= 20,
         "enough non-empty cases: {checked:?}"
     );
+}
+
+fn spans_table(conn: &Connection) -> Vec<(String, String, String, String)> {
+    let mut stmt = conn
+        .prepare("SELECT c.content_key, s.first_frame_id, s.last_frame_id, s.first_doc_id || '/' || s.last_doc_id FROM content_spans s JOIN search_contents c ON c.rowid = s.content_rowid ORDER BY c.content_key")
+        .expect("prepare");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[test]
+fn content_spans_equal_a_rebuild_and_first_last_seen_equal_a_scan_of_every_doc() {
+    let (dir, data) = late_ingested();
+    let db = data.stage2_db();
+    let conn = Connection::open(&db).expect("open index");
+    let incremental = spans_table(&conn);
+    let docs: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM search_docs WHERE uia_record_id != ''",
+            [],
+            |r| r.get(0),
+        )
+        .expect("docs");
+    assert!(!incremental.is_empty() && (incremental.len() as i64) < docs);
+    let copy = dir.path().join("rebuilt.db");
+    std::fs::copy(&db, &copy).expect("copy index");
+    let rebuilt = Connection::open(&copy).expect("open copy");
+    rebuilt
+        .execute_batch("DELETE FROM doc_contents; DELETE FROM content_spans; DELETE FROM search_contents; INSERT INTO content_fts(content_fts) VALUES ('delete-all');")
+        .expect("clear");
+    autocapture_core::contents::rebuild(&rebuilt).expect("rebuild");
+    assert_eq!(incremental, spans_table(&rebuilt));
+
+    // Words from the docs themselves; the brute force scans every doc and every frame.
+    let words: Vec<String> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT text FROM search_docs WHERE uia_record_id != '' ORDER BY text",
+            )
+            .expect("prepare");
+        let texts: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let mut words: Vec<String> = texts
+            .iter()
+            .flat_map(|t| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|w| w.len() >= 5 && w.chars().all(char::is_alphanumeric))
+            .collect();
+        words.sort();
+        words.dedup();
+        words
+    };
+    assert!(words.len() > 20, "{words:?}");
+    let handle = QueryHandle::open(&data).expect("handle");
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for _ in 0..25 {
+        let word = &words[rng.random_range(0..words.len())];
+        for first in [true, false] {
+            let order = if first { "ASC" } else { "DESC" };
+            let expected: Option<String> = conn
+                .query_row(
+                    &format!(
+                        "SELECT f.ts_utc FROM search_fts JOIN search_docs d ON d.rowid = search_fts.rowid
+                         JOIN search_frames f ON f.uia_record_id = d.uia_record_id
+                         WHERE search_fts MATCH ?1 AND f.ts_utc != '' ORDER BY f.ts_utc {order}, f.frame_id {order} LIMIT 1"
+                    ),
+                    [format!("\"{word}\"")],
+                    |r| r.get(0),
+                )
+                .ok();
+            let question = format!(
+                "when did I {} see \"{word}\"",
+                if first { "first" } else { "last" }
+            );
+            let answer =
+                query::answer(&handle, &question, &QueryOptions::default()).expect("answer");
+            let got = answer
+                .fields
+                .get("ts_utc")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            assert_eq!(got, expected, "{question}: {}", answer.summary);
+        }
+    }
 }
