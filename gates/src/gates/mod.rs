@@ -6,6 +6,7 @@ pub mod bind_gate;
 pub mod contract_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
+pub mod raw_first_gate;
 pub mod support;
 pub mod uia_gate;
 
@@ -20,6 +21,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(query_readonly_gate::QueryReadonlyGate),
         Box::new(bind_gate::BindGate),
         Box::new(audit_gate::AuditGate),
+        Box::new(raw_first_gate::RawFirstGate),
     ]
 }
 
