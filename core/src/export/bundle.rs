@@ -49,6 +49,7 @@ pub struct ExportOptions {
 pub struct ExportReport {
     pub out: PathBuf,
     pub bundle_digest: String,
+    /// Files written, the manifest included.
     pub files: u64,
     pub counts: ManifestCounts,
 }

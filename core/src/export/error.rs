@@ -32,7 +32,7 @@ pub enum ExportError {
     Query(#[from] QueryError),
     #[error("read the DataRoot {path}: {reason}")]
     Store { path: PathBuf, reason: String },
-    #[error("write bundle into {path}: the directory exists and is not empty")]
+    #[error("write bundle into {path}: it exists and is not an empty directory")]
     OutNotEmpty { path: PathBuf },
     #[error("write bundle into {path}: it lies inside the DataRoot {data_root}")]
     OutInsideDataRoot { path: PathBuf, data_root: PathBuf },
