@@ -601,3 +601,56 @@ fn verify_catches_every_changed_byte_and_missing_or_extra_files() {
         "export_bundle_unreadable"
     );
 }
+
+#[test]
+fn failures_after_writing_started_leave_no_bundle() {
+    let (dir, data) = data_root();
+    let root = dir.path();
+    // A media file gone from the DataRoot: the export fails while copying media.
+    fs::remove_file(data.join("media/run1/frame_0.blob")).expect("remove media");
+    let out = root.join("bundle");
+    let result = export(
+        &data,
+        &out,
+        &[
+            "--records",
+            "run1/evidence.capture.frame/0",
+            "--include-media",
+        ],
+    );
+    assert_eq!(result.status.code(), Some(2));
+    let body = json_of(&result);
+    assert_eq!(body["error"]["code"], "export_media_unreadable", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("run1/evidence.capture.frame/0")),
+        "{body}"
+    );
+    assert!(!out.exists());
+    assert_eq!(
+        leftovers(root, &["data", "handoff_0001"]),
+        Vec::<String>::new()
+    );
+    let audit = audit_lines(&data);
+    let last = audit.last().expect("line");
+    assert_eq!(
+        (last["action"].as_str(), last["outcome"].as_str()),
+        (Some("export"), Some("failed"))
+    );
+    assert_eq!(last["details"]["code"], "export_media_unreadable");
+
+    // A torn audit log: the bundle is written, the audit line is refused, the bundle removed.
+    let log = data.join("audit.ndjson");
+    let mut text = fs::read(&log).expect("log");
+    text.pop();
+    fs::write(&log, &text).expect("tear");
+    let result = export(&data, &out, &["--records", "run1/evidence.capture.frame/0"]);
+    assert_eq!(result.status.code(), Some(2));
+    assert_eq!(json_of(&result)["error"]["code"], "audit_line_truncated");
+    assert!(!out.exists(), "an unaudited bundle is not left behind");
+    assert_eq!(
+        leftovers(root, &["data", "handoff_0001"]),
+        Vec::<String>::new()
+    );
+}

@@ -146,6 +146,17 @@ pub fn verify_bundle(dir: &Path) -> Result<VerifyReport, BundleUnreadable> {
         ),
         Err(reason) => problem("export_manifest_invalid", MANIFEST_FILE, reason),
     }
+    let sorted = manifest
+        .files
+        .windows(2)
+        .all(|pair| pair[0].path < pair[1].path);
+    if !sorted {
+        problem(
+            "export_manifest_invalid",
+            MANIFEST_FILE,
+            "files are not listed once each in path order".into(),
+        );
+    }
     let mut present = Vec::new();
     walk(dir, dir, &mut present)?;
     present.retain(|p| p != MANIFEST_FILE);
