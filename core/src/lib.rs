@@ -22,6 +22,7 @@
 //! - [`completeness`]: which frames are queryable, which are blocked and why.
 //! - [`query`]: the read-only query engine with citations.
 //! - [`server`]: the loopback-only popup query server.
+//! - [`export`]: explicit, sanitised evidence bundles and their verification.
 
 pub mod activity;
 pub mod audit;
@@ -32,6 +33,7 @@ pub mod contract;
 pub mod derive;
 pub mod drain;
 pub mod durable;
+pub mod export;
 pub mod focus_runs;
 pub mod handoff;
 pub mod ingest;

@@ -8,6 +8,7 @@
 //! - [`gates`]: the gates, in run order.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 //! - [`measure`]: peak RSS and CPU time of a child process.
+//! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
 
 pub mod bench;
 pub mod contract;
@@ -17,3 +18,4 @@ pub mod fixtures;
 pub mod gates;
 pub mod harness;
 pub mod measure;
+pub mod module_graph;

@@ -43,6 +43,7 @@ impl Counters {
 /// A read-only view of one DataRoot.
 pub struct QueryHandle {
     conn: Connection,
+    root: std::path::PathBuf,
     pub has_derived: bool,
     pub has_index: bool,
     pub counters: Counters,
@@ -117,10 +118,16 @@ impl QueryHandle {
                 == 5;
         Ok(QueryHandle {
             conn,
+            root: data_root.root.clone(),
             has_derived,
             has_index,
             counters: Counters::default(),
         })
+    }
+
+    /// The DataRoot this handle reads.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Runs a read query, mapping each row.

@@ -7,6 +7,7 @@ pub mod budget_gate;
 pub mod contract_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
+pub mod raw_first_gate;
 pub mod support;
 pub mod uia_gate;
 
@@ -22,6 +23,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(bind_gate::BindGate),
         Box::new(audit_gate::AuditGate),
         Box::new(budget_gate::BudgetGate::default()),
+        Box::new(raw_first_gate::RawFirstGate),
     ]
 }
 

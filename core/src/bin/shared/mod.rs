@@ -13,6 +13,7 @@ use autocapture_core::clock::SystemClock;
 use autocapture_core::completeness;
 use autocapture_core::contract::ContractIdentity;
 use autocapture_core::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
+use autocapture_core::export::{self, ExportOptions, Rules, Selection};
 use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::stage2::{Stage2Error, Stage2Options, run_stage2};
@@ -58,6 +59,76 @@ enum Command {
     /// The DataRoot's audit log of privileged actions.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write a sanitised, verifiable bundle of selected evidence (see docs/export.md).
+    Export(ExportArgs),
+}
+
+const EXPORT_CODES: &str = "Error codes (exit 1: bad input; exit 2: environment):
+  export_record_unknown        a --records id is in neither the evidence nor the derived store (1)
+  export_out_not_empty         --out exists and is not an empty directory (1)
+  export_out_inside_data_root  --out lies inside the DataRoot (1)
+  export_rules_unreadable      the --rules file cannot be read (1)
+  export_rules_invalid         the --rules file does not parse or a pattern does not compile (1)
+  export_time_invalid          --from or --to is not an ISO-8601 time with an offset (1)
+  export_range_reversed        --from is after --to (1)
+  export_selection_empty       the selection matches no record (1)
+  query_syntax                 the --query does not parse (1)
+  export_out_unwritable        the bundle cannot be written or renamed into place (2)
+  export_media_unreadable      a selected frame's media file cannot be read (2)
+  data_dir_missing, data_root_unreadable, export_store_error, audit_*  (2)
+Verify codes (exit 1): export_manifest_missing, export_manifest_invalid,
+  export_manifest_not_canonical, export_digest_mismatch, export_path_unsafe,
+  export_file_missing, export_file_unlisted, export_file_size_mismatch,
+  export_file_hash_mismatch; export_bundle_unreadable (2).";
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = EXPORT_CODES
+)]
+struct ExportArgs {
+    #[command(subcommand)]
+    verify: Option<ExportCommand>,
+    /// The DataRoot to export from (opened read-only).
+    #[arg(long, required = true)]
+    data_dir: Option<PathBuf>,
+    /// The bundle directory to create (must not exist, or be empty).
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    /// Export the records cited by the answer to this query.
+    #[arg(long, conflicts_with_all = ["records", "from", "to"], required_unless_present_any = ["records", "from"])]
+    query: Option<String>,
+    /// Export these records (frames bring their snapshot, window, input and derived records).
+    #[arg(long, num_args = 1.., conflicts_with_all = ["from", "to"])]
+    records: Vec<String>,
+    /// Export the frames at or after this time (ISO-8601 with offset); needs --to.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Export the frames before this time; needs --from.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Copy the selected frames' media files (not sanitised) into the bundle.
+    #[arg(long)]
+    include_media: bool,
+    /// A rules file (autocapture.export.rules.v1); default: the built-in rules.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Citations of a --query answer (clamped to 1..32).
+    #[arg(long, default_value_t = 32)]
+    max_citations: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Check a bundle against its manifest: every file's size and sha256, the bundle digest.
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +292,11 @@ impl Command {
             | Command::Stage1(Stage1Command::Audit { json, .. }) => *json,
             Command::Contract(ContractCommand::Show { json })
             | Command::Audit(AuditCommand::Verify { json, .. }) => *json,
+            Command::Export(ExportArgs {
+                verify: Some(ExportCommand::Verify { json, .. }),
+                ..
+            }) => *json,
+            Command::Export(args) => args.json,
         }
     }
 }
@@ -284,7 +360,127 @@ fn dispatch(command: Command) -> Result<Reply, CodedError> {
         Command::Stage1(Stage1Command::Audit { data_dir, .. }) => stage1_audit(data_dir),
         Command::Contract(ContractCommand::Show { .. }) => contract_show(),
         Command::Audit(AuditCommand::Verify { data_dir, .. }) => audit_verify(data_dir),
+        Command::Export(ExportArgs {
+            verify: Some(ExportCommand::Verify { dir, .. }),
+            ..
+        }) => export_verify(&dir),
+        Command::Export(args) => export_bundle(&args),
     }
+}
+
+fn export_error(error: export::ExportError) -> CodedError {
+    let exit = if error.is_environment() { 2 } else { 1 };
+    let mut coded = CodedError::new(error.code(), format!("failed to export: {error}"), exit);
+    match &error {
+        export::ExportError::RecordUnknown { ids } => coded.extra = json!({"record_ids": ids}),
+        export::ExportError::RulesInvalid { path, .. }
+        | export::ExportError::RulesUnreadable { path, .. }
+        | export::ExportError::OutNotEmpty { path }
+        | export::ExportError::OutInsideDataRoot { path, .. }
+        | export::ExportError::OutUnwritable { path, .. } => coded.extra = json!({"path": path}),
+        _ => {}
+    }
+    coded
+}
+
+fn export_bundle(args: &ExportArgs) -> Result<Reply, CodedError> {
+    // clap makes both required when no subcommand is given.
+    let (Some(data_dir), Some(out)) = (&args.data_dir, &args.out) else {
+        return Err(CodedError::new(
+            "usage",
+            "export needs --data-dir and --out",
+            2,
+        ));
+    };
+    let selection = match (&args.query, &args.from, &args.to) {
+        (Some(text), _, _) => Selection::Query {
+            text: text.clone(),
+            max_citations: args.max_citations,
+        },
+        (None, Some(from), Some(to)) => Selection::TimeRange {
+            from: from.clone(),
+            to: to.clone(),
+        },
+        _ => Selection::Records(args.records.clone()),
+    };
+    let rules = match &args.rules {
+        Some(path) => export::load_rules(path).map_err(export_error)?,
+        None => Rules::default(),
+    };
+    let report = export::export(
+        &DataRoot::new(data_dir),
+        out,
+        &ExportOptions {
+            selection,
+            include_media: args.include_media,
+            rules,
+        },
+        &SystemClock,
+    )
+    .map_err(export_error)?;
+    let mut document =
+        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    document["ok"] = json!(true);
+    let c = &report.counts;
+    let redactions: Vec<String> = c
+        .redactions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let human = format!(
+        "exported {} records, {} derived, {} media files into {} ({} files)\n  dropped {} records; redactions: {}\n  bundle digest {}",
+        c.metadata_records,
+        c.derived_records,
+        c.media_files,
+        report.out.display(),
+        report.files,
+        c.dropped_records,
+        if redactions.is_empty() {
+            "none".to_owned()
+        } else {
+            redactions.join(", ")
+        },
+        report.bundle_digest
+    );
+    Ok(Reply {
+        ok: true,
+        json: document,
+        human,
+    })
+}
+
+fn export_verify(dir: &std::path::Path) -> Result<Reply, CodedError> {
+    let report = export::verify_bundle(dir)
+        .map_err(|e| CodedError::new(e.code(), format!("failed to verify: {e}"), 2))?;
+    if let Some(first) = report.problems.first() {
+        let mut error = CodedError::new(
+            first.code,
+            format!(
+                "bundle {} does not verify: {}: {} ({} problems)",
+                dir.display(),
+                first.path,
+                first.detail,
+                report.problems.len()
+            ),
+            1,
+        );
+        error.extra = json!({"path": first.path, "problems": report.problems});
+        return Err(error);
+    }
+    Ok(Reply {
+        ok: true,
+        json: json!({
+            "ok": true,
+            "dir": report.dir,
+            "files_checked": report.files_checked,
+            "bundle_digest": report.bundle_digest,
+        }),
+        human: format!(
+            "bundle ok: {} files, digest {}",
+            report.files_checked,
+            report.bundle_digest.as_deref().unwrap_or_default()
+        ),
+    })
 }
 
 fn ingest_error(error: IngestError) -> CodedError {
