@@ -7,6 +7,7 @@
 //! - [`harness`]: the gate model, the runner, the signed report and the summaries.
 //! - [`gates`]: the gates, in run order.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
+//! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
 pub mod contract;
@@ -15,3 +16,4 @@ pub mod dataroot;
 pub mod fixtures;
 pub mod gates;
 pub mod harness;
+pub mod sla;

@@ -58,6 +58,9 @@ struct RunArgs {
     /// Frames in the generated corpus.
     #[arg(long, default_value_t = 2400)]
     frames: u64,
+    /// The deployment profile the `sla` gate judges (default fixtures/sla/deployment.json).
+    #[arg(long)]
+    sla_input: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,28 @@ enum Command {
     /// Measurements.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The retention SLA estimator.
+    #[command(subcommand)]
+    Sla(SlaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SlaCommand {
+    /// Judge an inputs document (schema contracts/sla-input.schema.json); exit 0 pass, 1 fail or
+    /// bad input.
+    Estimate {
+        #[arg(long)]
+        input: PathBuf,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        /// The instant to project from when the document has no now_utc (default: the clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// Also write the burn-down chart here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +220,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 repeat: 1,
                 seed: 7,
                 frames: 2400,
+                sla_input: None,
             };
             run(&args, Some(checkpoint(&sister)?))
         }
@@ -217,6 +243,12 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
         }
+        Command::Sla(SlaCommand::Estimate {
+            input,
+            json,
+            now,
+            svg,
+        }) => sla_estimate(&input, json, now.as_deref(), svg.as_deref()),
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
@@ -266,6 +298,59 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `sla estimate`: the verdict (exit 0 pass, 1 fail), or a bad input's code (exit 1).
+fn sla_estimate(
+    input: &Path,
+    json: bool,
+    now: Option<&str>,
+    svg: Option<&Path>,
+) -> anyhow::Result<u8> {
+    use autocapture_gates::sla::{chart, estimate, inputs};
+    let inputs = match inputs::load_inputs(input) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("autocapture-gates: sla estimate failed [{}]: {e}", e.code());
+            }
+            return Ok(1);
+        }
+    };
+    let now = match now {
+        Some(text) => autocapture_core::contract::parse_ts_utc(text)
+            .map_err(|e| anyhow::anyhow!("--now {text:?}: {e}"))?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let estimate = estimate::estimate(&inputs, now, svg.is_some());
+    if let Some(path) = svg {
+        let title = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let drawing = chart::burn_down_svg(&title, &estimate).context("no series to chart")?;
+        std::fs::write(path, drawing).with_context(|| format!("write {}", path.display()))?;
+    }
+    let estimate = estimate::Estimate {
+        series: None,
+        ..estimate
+    };
+    if json {
+        let mut value = serde_json::to_value(&estimate)?;
+        value["ok"] = serde_json::Value::Bool(true);
+        println!("{value}");
+    } else {
+        print!("{}", autocapture_gates::sla::estimate::describe(&estimate));
+    }
+    Ok(match estimate.verdict {
+        estimate::SlaVerdict::Pass => 0,
+        estimate::SlaVerdict::Fail => 1,
+    })
 }
 
 fn sister_mismatch(sister: &SisterCheckpoint) -> anyhow::Result<String> {
@@ -331,6 +416,7 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
         frames: args.frames,
         handoffs: 3,
         autocapture_bin: Some(bin.clone()),
+        sla_input: args.sla_input.clone(),
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
     let contracts_dir = contract::default_contracts_dir();

@@ -57,6 +57,7 @@ fn main() {
                         seed: 7,
                         jobs: 2,
                         autocapture_bin: None,
+                        sla_input: None,
                     };
                     let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;
                     match outcome.verdict() {

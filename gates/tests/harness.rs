@@ -92,6 +92,7 @@ fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
         frames: 40,
         handoffs: 2,
         autocapture_bin: None,
+        sla_input: None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod bind_gate;
 pub mod contract_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
+pub mod sla_gate;
 pub mod support;
 pub mod uia_gate;
 
@@ -19,6 +20,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(uia_gate::UiaGate),
         Box::new(query_readonly_gate::QueryReadonlyGate),
         Box::new(bind_gate::BindGate),
+        Box::new(sla_gate::SlaGate),
         Box::new(audit_gate::AuditGate),
     ]
 }

@@ -63,6 +63,14 @@ impl Evidence {
     }
 }
 
+/// A chart a gate drew, shown inline in `summary.html`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    /// A self-contained `<svg>` element.
+    pub svg: String,
+}
+
 /// What a gate's run produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GateOutcome {
@@ -71,6 +79,7 @@ pub struct GateOutcome {
     /// timings; they are left out of the determinism signature.
     pub measurements: BTreeMap<String, Value>,
     pub evidence: Vec<Evidence>,
+    pub charts: Vec<Chart>,
 }
 
 impl GateOutcome {
@@ -203,6 +212,8 @@ pub struct GateContext {
     pub jobs: usize,
     /// The `autocapture` binary, when a gate needs the real program.
     pub autocapture_bin: Option<PathBuf>,
+    /// The deployment profile the `sla` gate judges instead of `fixtures/sla/deployment.json`.
+    pub sla_input: Option<PathBuf>,
 }
 
 /// A gate of the registry.

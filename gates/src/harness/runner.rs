@@ -13,7 +13,7 @@ use autocapture_core::contract::{format_ts_utc, sha256_hex};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::gate::{Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
+use super::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
 use crate::dataroot::tree_digest;
 use crate::fixtures::generate::{GenerateOptions, generate};
 use crate::fixtures::story::Story;
@@ -31,6 +31,7 @@ pub struct RunOptions {
     pub frames: u64,
     pub handoffs: u32,
     pub autocapture_bin: Option<PathBuf>,
+    pub sla_input: Option<PathBuf>,
 }
 
 /// One gate's result as reported.
@@ -45,6 +46,8 @@ pub struct GateResult {
     pub evidence: Vec<Evidence>,
     pub repeats: u32,
     pub flake_rate: u32,
+    #[serde(skip)]
+    pub charts: Vec<Chart>,
 }
 
 /// A whole run.
@@ -198,6 +201,7 @@ fn errored(detail: String) -> GateOutcome {
             actual: None,
             detail: Some(detail),
         }],
+        charts: Vec::new(),
     }
 }
 
@@ -220,6 +224,7 @@ fn run_one(
             seed: options.seed,
             jobs: options.jobs.max(1),
             autocapture_bin: options.autocapture_bin.clone(),
+            sla_input: options.sla_input.clone(),
         };
         let started = Instant::now();
         let outcome = run_once(gate, &ctx);
@@ -251,6 +256,7 @@ fn run_one(
         measurements: outcome.measurements,
         checks: outcome.checks,
         evidence: outcome.evidence,
+        charts: outcome.charts,
         repeats: options.repeat,
         flake_rate: if options.repeat > 1 {
             differing * 100 / (options.repeat - 1)
