@@ -103,6 +103,28 @@ enum Command {
     /// The retention SLA estimator.
     #[command(subcommand)]
     Sla(SlaCommand),
+    /// Accelerated multi-day replay: handoffs land on a schedule, the real drain, Stage 2 (under
+    /// a scripted activity schedule) and queries run, and the observed burn-down is compared
+    /// with the estimator's projection.
+    Soak {
+        /// Simulated days.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Simulated seconds per wall second.
+        #[arg(long, default_value_t = 2880.0)]
+        speedup: f64,
+        /// Stop after this many wall minutes (the comparison covers the span reached).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Frames captured per simulated workday.
+        #[arg(long, default_value_t = 240)]
+        frames_per_day: u64,
+        /// Where the spool, DataRoot, projection and chart go.
+        #[arg(long, default_value = "out/soak")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +271,31 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             now,
             svg,
         }) => sla_estimate(&input, json, now.as_deref(), svg.as_deref()),
+        Command::Soak {
+            days,
+            speedup,
+            minutes,
+            frames_per_day,
+            out,
+            json,
+        } => {
+            let report =
+                autocapture_gates::sla::soak::soak(&autocapture_gates::sla::soak::SoakOptions {
+                    days,
+                    speedup,
+                    wall_minutes: minutes,
+                    frames_per_day,
+                    out,
+                    seed: 7,
+                    plant_always_active: false,
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.describe());
+            }
+            Ok(if report.passed() { 0 } else { 1 })
+        }
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
