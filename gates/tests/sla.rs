@@ -348,3 +348,79 @@ proptest! {
         prop_assert!(e.p99.max_oldest_age_hours >= e.p95.max_oldest_age_hours);
     }
 }
+
+#[test]
+fn burn_down_chart_is_well_formed_svg_with_both_curves_and_boundaries() {
+    let path = workspace_root().join("fixtures/sla/known/fail/burst-week.json");
+    let e = estimate(&load_inputs(&path).expect("profile"), MONDAY, true);
+    let svg = autocapture_gates::sla::chart::burn_down_svg("burst <week>", &e).expect("series");
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let class_of = |class: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("class") == Some(class))
+            .unwrap_or_else(|| panic!("no {class} element"))
+    };
+    for curve in ["backlog", "oldest-age"] {
+        let points = class_of(curve).attribute("points").expect("points");
+        assert!(
+            points.split(' ').count() > 100,
+            "{curve} has too few points"
+        );
+    }
+    assert!(class_of("risk").attribute("y1").is_some());
+    assert!(class_of("reap").attribute("y1").is_some());
+    assert!(svg.contains("burst &lt;week&gt;"), "the title is escaped");
+    let without = estimate(&load_inputs(&path).expect("profile"), MONDAY, false);
+    assert!(autocapture_gates::sla::chart::burn_down_svg("x", &without).is_none());
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_autocapture-gates");
+
+fn sla_estimate(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(["sla", "estimate"])
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run autocapture-gates")
+}
+
+#[test]
+fn sla_estimate_command_exits_by_verdict_and_reports_codes() {
+    let root = workspace_root().join("fixtures/sla");
+    let arg = |p: &str| root.join(p).to_string_lossy().into_owned();
+    let normal = sla_estimate(&["--input", &arg("known/pass/normal-week.json")]);
+    assert_eq!(normal.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&normal.stdout).starts_with("verdict pass"));
+    let burst = sla_estimate(&["--input", &arg("known/fail/burst-week.json"), "--json"]);
+    assert_eq!(burst.status.code(), Some(1));
+    let value: serde_json::Value =
+        serde_json::from_slice(&burst.stdout).expect("one JSON document");
+    assert_eq!(value["ok"], true);
+    assert_eq!(value["verdict"], "fail");
+    assert_eq!(value["p95"]["verdict"], "pass");
+    assert_eq!(value["mean_based"]["verdict"], "pass");
+    assert_eq!(value["percentiles"]["p99_us"], 921_792);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"schema_version": 1}"#).expect("write");
+    let refused = sla_estimate(&["--input", bad.to_str().expect("utf8"), "--json"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let value: serde_json::Value =
+        serde_json::from_slice(&refused.stdout).expect("one JSON document");
+    assert_eq!(value["ok"], false);
+    assert_eq!(value["error"]["code"], "sla_input_invalid");
+    let svg = dir.path().join("chart.svg");
+    let charted = sla_estimate(&[
+        "--input",
+        &arg("deployment.json"),
+        "--svg",
+        svg.to_str().expect("utf8"),
+    ]);
+    assert_eq!(charted.status.code(), Some(0));
+    assert!(
+        std::fs::read_to_string(&svg)
+            .expect("chart")
+            .starts_with("<svg")
+    );
+}
