@@ -424,3 +424,56 @@ fn sla_estimate_command_exits_by_verdict_and_reports_codes() {
             .starts_with("<svg")
     );
 }
+
+// Guards the release block: a deployment profile that cannot hold the SLA fails the gate.
+#[test]
+fn sla_gate_fails_on_a_deployment_that_misses_the_sla() {
+    use autocapture_gates::gates::sla_gate::SlaGate;
+    use autocapture_gates::harness::gate::{Gate, GateContext, Target, Verdict};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let corpus = dir.path().join("corpus");
+    autocapture_gates::fixtures::generate::generate(
+        &autocapture_gates::fixtures::story::Story::default_story().expect("story"),
+        &autocapture_gates::fixtures::generate::GenerateOptions {
+            out: corpus.clone(),
+            seed: 7,
+            frames: 120,
+            handoffs: 2,
+        },
+    )
+    .expect("corpus");
+    // The starved week's arrivals and idle time, judged with the live calibration.
+    let starved = workspace_root().join("fixtures/sla/known/fail/starved-idle-week.json");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let ctx = GateContext {
+        corpus,
+        work: work.clone(),
+        target: Target::Embedded,
+        seed: 7,
+        jobs: 1,
+        autocapture_bin: None,
+        sla_input: Some(starved.clone()),
+    };
+    let outcome = SlaGate.run(&ctx).expect("the gate runs");
+    assert_eq!(outcome.verdict(), Verdict::Fail);
+    let failing: Vec<&str> = outcome
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        failing,
+        ["deployment profile starved-idle-week passes at p99"]
+    );
+    assert_eq!(
+        outcome.evidence[0].record.as_deref(),
+        Some(starved.to_string_lossy().as_ref())
+    );
+    // One sample per indexed frame (frames captured on a locked screen have nothing to index).
+    let samples = outcome.measurements["calibration_samples"].as_u64();
+    assert!(samples.is_some_and(|n| n > 0 && n <= 120), "{samples:?}");
+    assert_eq!(outcome.charts.len(), 1);
+    assert!(work.join("burn-down.svg").is_file());
+}
