@@ -107,8 +107,9 @@ struct InputsDoc {
     arrival_profile: Vec<u64>,
     #[serde(default)]
     backlog: Vec<BacklogDoc>,
-    #[serde(default)]
-    description: Option<String>,
+    /// Free text for readers; the estimator does not use it.
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,7 +136,8 @@ fn one() -> u64 {
     1
 }
 
-/// One line of a processing trace, as far as the estimator reads it.
+/// One line of a processing trace. Every field is listed so that unknown ones are refused; the
+/// estimator reads `schema_version`, `stage` and `duration_us`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -200,7 +202,6 @@ pub fn parse_inputs(
         field: field.to_owned(),
         reason,
     };
-    let _ = doc.description;
     if doc.schema_version != 1 {
         return Err(invalid(
             "schema_version",
