@@ -9,6 +9,7 @@
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
+//! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
 pub mod contract;
@@ -19,3 +20,4 @@ pub mod gates;
 pub mod harness;
 pub mod measure;
 pub mod module_graph;
+pub mod sla;

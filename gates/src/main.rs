@@ -58,6 +58,9 @@ struct RunArgs {
     /// Frames in the generated corpus.
     #[arg(long, default_value_t = 2400)]
     frames: u64,
+    /// The deployment profile the `sla` gate judges (default fixtures/sla/deployment.json).
+    #[arg(long)]
+    sla_input: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +106,50 @@ enum Command {
     Measure {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<std::ffi::OsString>,
+    },
+    /// The retention SLA estimator.
+    #[command(subcommand)]
+    Sla(SlaCommand),
+    /// Accelerated multi-day replay: handoffs land on a schedule, the real drain, Stage 2 (under
+    /// a scripted activity schedule) and queries run, and the observed burn-down is compared
+    /// with the estimator's projection.
+    Soak {
+        /// Simulated days.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Simulated seconds per wall second.
+        #[arg(long, default_value_t = 2880.0)]
+        speedup: f64,
+        /// Stop after this many wall minutes (the comparison covers the span reached).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Frames captured per simulated workday.
+        #[arg(long, default_value_t = 240)]
+        frames_per_day: u64,
+        /// Where the spool, DataRoot, projection and chart go.
+        #[arg(long, default_value = "out/soak")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SlaCommand {
+    /// Judge an inputs document (schema contracts/sla-input.schema.json); exit 0 pass, 1 fail or
+    /// bad input.
+    Estimate {
+        #[arg(long)]
+        input: PathBuf,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        /// The instant to project from when the document has no now_utc (default: the clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// Also write the burn-down chart here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
     },
 }
 
@@ -229,6 +276,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 repeat: 1,
                 seed: 7,
                 frames: 2400,
+                sla_input: None,
             };
             run(&args, Some(checkpoint(&sister)?))
         }
@@ -320,6 +368,37 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
         }
+        Command::Sla(SlaCommand::Estimate {
+            input,
+            json,
+            now,
+            svg,
+        }) => sla_estimate(&input, json, now.as_deref(), svg.as_deref()),
+        Command::Soak {
+            days,
+            speedup,
+            minutes,
+            frames_per_day,
+            out,
+            json,
+        } => {
+            let report =
+                autocapture_gates::sla::soak::soak(&autocapture_gates::sla::soak::SoakOptions {
+                    days,
+                    speedup,
+                    wall_minutes: minutes,
+                    frames_per_day,
+                    out,
+                    seed: 7,
+                    plant_always_active: false,
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.describe());
+            }
+            Ok(if report.passed() { 0 } else { 1 })
+        }
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
@@ -371,6 +450,59 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
     }
 }
 
+/// `sla estimate`: the verdict (exit 0 pass, 1 fail), or a bad input's code (exit 1).
+fn sla_estimate(
+    input: &Path,
+    json: bool,
+    now: Option<&str>,
+    svg: Option<&Path>,
+) -> anyhow::Result<u8> {
+    use autocapture_gates::sla::{chart, estimate, inputs};
+    let inputs = match inputs::load_inputs(input) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("autocapture-gates: sla estimate failed [{}]: {e}", e.code());
+            }
+            return Ok(1);
+        }
+    };
+    let now = match now {
+        Some(text) => autocapture_core::contract::parse_ts_utc(text)
+            .map_err(|e| anyhow::anyhow!("--now {text:?}: {e}"))?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let estimate = estimate::estimate(&inputs, now, svg.is_some());
+    if let Some(path) = svg {
+        let title = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let drawing = chart::burn_down_svg(&title, &estimate).context("no series to chart")?;
+        std::fs::write(path, drawing).with_context(|| format!("write {}", path.display()))?;
+    }
+    let estimate = estimate::Estimate {
+        series: None,
+        ..estimate
+    };
+    if json {
+        let mut value = serde_json::to_value(&estimate)?;
+        value["ok"] = serde_json::Value::Bool(true);
+        println!("{value}");
+    } else {
+        print!("{}", autocapture_gates::sla::estimate::describe(&estimate));
+    }
+    Ok(match estimate.verdict {
+        estimate::SlaVerdict::Pass => 0,
+        estimate::SlaVerdict::Fail => 1,
+    })
+}
+
 fn sister_mismatch(sister: &SisterCheckpoint) -> anyhow::Result<String> {
     let ours = ContractIdentity::embedded()?;
     Ok(format!(
@@ -401,6 +533,7 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
         handoffs: 3,
         autocapture_bin: Some(bin.clone()),
         harness_bin: Some(harness_bin.clone()),
+        sla_input: args.sla_input.clone(),
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
     let contracts_dir = contract::default_contracts_dir();

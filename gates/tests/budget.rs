@@ -20,6 +20,7 @@ fn caps_below_the_real_use_fail_with_the_figures() {
         jobs: 2,
         autocapture_bin: Some(autocapture_beside(Path::new(HARNESS)).expect("autocapture")),
         harness_bin: Some(PathBuf::from(HARNESS)),
+        sla_input: None,
     };
     let gate = BudgetGate {
         rss_cap_mib: 1.0,
@@ -70,6 +71,7 @@ fn the_gate_errors_without_the_programs_it_measures() {
         jobs: 2,
         autocapture_bin: None,
         harness_bin: Some(PathBuf::from(HARNESS)),
+        sla_input: None,
     };
     let err = BudgetGate::default().run(&ctx).expect_err("no binary");
     assert!(err.to_string().contains("real autocapture binary"), "{err}");

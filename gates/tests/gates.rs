@@ -72,6 +72,7 @@ fn main() {
                         jobs: 2,
                         autocapture_bin: autocapture_bin.clone(),
                         harness_bin: Some(PathBuf::from(HARNESS)),
+                        sla_input: None,
                     };
                     let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;
                     match outcome.verdict() {

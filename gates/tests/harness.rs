@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use autocapture_core::clock::SteppingClock;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
 use autocapture_gates::harness::dsse::{self, VerifyError};
-use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target, Verdict};
+use autocapture_gates::harness::gate::{Chart, Gate, GateContext, GateOutcome, Target, Verdict};
 use autocapture_gates::harness::report::{ReportInputs, statement};
 use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
 use autocapture_gates::harness::{junit, keys, sister, summary};
@@ -59,6 +59,10 @@ impl Gate for Planted {
         match self.behaviour {
             Behaviour::Pass => {
                 outcome.check("holds", true, "");
+                outcome.charts.push(Chart {
+                    title: "planted <chart>".into(),
+                    svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"><circle class=\"planted\" r=\"1\"/></svg>".into(),
+                });
             }
             Behaviour::Fail => {
                 outcome.check("holds", true, "");
@@ -93,6 +97,7 @@ fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
         handoffs: 2,
         autocapture_bin: None,
         harness_bin: None,
+        sla_input: None,
     }
 }
 
@@ -363,6 +368,11 @@ fn summaries_show_the_table_figures_and_failures() {
         html.contains("count &lt;matches&gt; &amp; &quot;more&quot;"),
         "evidence is escaped"
     );
+    assert!(
+        html.contains("<h2 data-chart=\"pass-gate\">pass-gate: planted &lt;chart&gt;</h2><svg"),
+        "a gate's chart is inline under its escaped title"
+    );
+    assert!(html.contains("<circle class=\"planted\""));
     assert!(!html.contains("<script"), "self-contained and static");
     assert!(html.contains("dev-signed"));
     let md = summary::markdown(&results, false);

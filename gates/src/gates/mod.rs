@@ -8,6 +8,7 @@ pub mod contract_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
 pub mod raw_first_gate;
+pub mod sla_gate;
 pub mod support;
 pub mod uia_gate;
 
@@ -21,6 +22,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(uia_gate::UiaGate),
         Box::new(query_readonly_gate::QueryReadonlyGate),
         Box::new(bind_gate::BindGate),
+        Box::new(sla_gate::SlaGate),
         Box::new(audit_gate::AuditGate),
         Box::new(budget_gate::BudgetGate::default()),
         Box::new(raw_first_gate::RawFirstGate),

@@ -63,6 +63,14 @@ impl Evidence {
     }
 }
 
+/// A chart a gate drew, shown inline in `summary.html`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    /// A self-contained `<svg>` element.
+    pub svg: String,
+}
+
 /// What a gate's run produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GateOutcome {
@@ -72,6 +80,7 @@ pub struct GateOutcome {
     /// signature.
     pub measurements: BTreeMap<String, Value>,
     pub evidence: Vec<Evidence>,
+    pub charts: Vec<Chart>,
 }
 
 impl GateOutcome {
@@ -206,6 +215,8 @@ pub struct GateContext {
     pub autocapture_bin: Option<PathBuf>,
     /// The `autocapture-gates` binary, when a gate measures a child (`measure`).
     pub harness_bin: Option<PathBuf>,
+    /// The deployment profile the `sla` gate judges instead of `fixtures/sla/deployment.json`.
+    pub sla_input: Option<PathBuf>,
 }
 
 /// A gate of the registry.

@@ -13,7 +13,7 @@ use autocapture_core::contract::{format_ts_utc, sha256_hex};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::gate::{Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
+use super::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
 use crate::dataroot::tree_digest;
 use crate::fixtures::generate::{GenerateOptions, generate};
 use crate::fixtures::story::Story;
@@ -33,6 +33,7 @@ pub struct RunOptions {
     pub autocapture_bin: Option<PathBuf>,
     /// The `autocapture-gates` binary, for gates that measure a child through `measure`.
     pub harness_bin: Option<PathBuf>,
+    pub sla_input: Option<PathBuf>,
 }
 
 /// One gate's result as reported.
@@ -47,6 +48,8 @@ pub struct GateResult {
     pub evidence: Vec<Evidence>,
     pub repeats: u32,
     pub flake_rate: u32,
+    #[serde(skip)]
+    pub charts: Vec<Chart>,
 }
 
 /// A whole run.
@@ -200,6 +203,7 @@ fn errored(detail: String) -> GateOutcome {
             actual: None,
             detail: Some(detail),
         }],
+        charts: Vec::new(),
     }
 }
 
@@ -223,6 +227,7 @@ fn run_one(
             jobs: options.jobs.max(1),
             autocapture_bin: options.autocapture_bin.clone(),
             harness_bin: options.harness_bin.clone(),
+            sla_input: options.sla_input.clone(),
         };
         let started = Instant::now();
         let outcome = run_once(gate, &ctx);
@@ -254,6 +259,7 @@ fn run_one(
         measurements: outcome.measurements,
         checks: outcome.checks,
         evidence: outcome.evidence,
+        charts: outcome.charts,
         repeats: options.repeat,
         flake_rate: if options.repeat > 1 {
             differing * 100 / (options.repeat - 1)

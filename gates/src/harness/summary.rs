@@ -1,5 +1,6 @@
 //! Summaries for people: `summary.md` and a self-contained `summary.html` (a table of gates, their
-//! figures, failures with evidence, and an inline SVG chart of where the run spent its time).
+//! figures, failures with evidence, an inline SVG chart of where the run spent its time, and the
+//! charts gates drew, such as the SLA burn-down).
 
 use std::fmt::Write as _;
 
@@ -168,6 +169,18 @@ pub fn html(results: &RunResults, dev_signed: bool) -> String {
     }
     out.push_str("</tbody></table><h2>Time per gate</h2>");
     out.push_str(&duration_chart(results));
+    for g in &results.gates {
+        for chart in &g.charts {
+            let _ = write!(
+                out,
+                "<h2 data-chart=\"{}\">{}: {}</h2>{}",
+                escape(&g.name),
+                escape(&g.name),
+                escape(&chart.title),
+                chart.svg
+            );
+        }
+    }
     let failing: Vec<_> = results
         .gates
         .iter()
