@@ -6,6 +6,7 @@
 //! - [`corpus_check`]: validates a generated spool against the schemas.
 //! - [`harness`]: the gate model, the runner, the signed report and the summaries.
 //! - [`gates`]: the gates, in run order.
+//! - [`golden`]: the strict golden Q40 cases, evaluator and runs.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 
 pub mod bench;
@@ -14,4 +15,5 @@ pub mod corpus_check;
 pub mod dataroot;
 pub mod fixtures;
 pub mod gates;
+pub mod golden;
 pub mod harness;
