@@ -1,16 +1,17 @@
 //! The strict golden Q40 end to end: the forty cases on the default corpus (seed 7, 2,400
 //! frames) through the embedded core and through the real `autocapture serve` on an ephemeral
 //! loopback port; the same templates on a second seed; a target serving another corpus is
-//! caught; and the `golden` command reports 40/40.
+//! caught (by the run and by the gate); and the `golden` command reports 40/40.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use autocapture_gates::fixtures::build;
+use autocapture_gates::gates::golden_gate::GoldenGate;
 use autocapture_gates::golden::report::GoldenReport;
 use autocapture_gates::golden::run::{DEFAULT_CASES, REPRO_RUNS, run_golden};
-use autocapture_gates::harness::gate::Target;
+use autocapture_gates::harness::gate::{Gate, GateContext, Target, Verdict};
 
 const FRAMES: u64 = 2400;
 
@@ -174,6 +175,29 @@ fn a_target_serving_another_corpus_fails_strictly() {
         .map(|r| r.id.as_str())
         .collect();
     assert!(failed.contains(&"first_seen_tracking"), "{failed:?}");
+
+    // The gate, pointed at a real server of the wrong corpus, fails with evidence.
+    let served = Served::start(&data.root);
+    let work = dir.path().join("gate-work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let ctx = GateContext {
+        corpus: spool,
+        work,
+        target: Target::parse(&served.url).expect("loopback URL"),
+        seed: 7,
+        jobs: 1,
+        autocapture_bin: None,
+    };
+    let outcome = GoldenGate.run(&ctx).expect("the gate runs");
+    assert_eq!(outcome.verdict(), Verdict::Fail);
+    let failing: Vec<&str> = outcome
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(failing.contains(&"strict: failed == 0"), "{failing:?}");
+    assert!(failing.contains(&"case first_seen_tracking"), "{failing:?}");
 }
 
 #[test]

@@ -713,6 +713,51 @@ mod tests {
     }
 
     #[test]
+    fn phrasings_of_the_cross_window_intents() {
+        let t = |h: u32, m: u32| TimeSpec::Clock(h * 3600 + m * 60);
+        check(
+            "Which tab was active in Firefox at 10:45?",
+            Intent::BrowserChrome {
+                window: "firefox".into(),
+                at: Some(t(10, 45)),
+            },
+        );
+        check(
+            "Which site was Firefox showing at 16:15?",
+            Intent::BrowserChrome {
+                window: "firefox".into(),
+                at: Some(t(16, 15)),
+            },
+        );
+        check(
+            "In which apps did I see \"INV-20931\"?",
+            Intent::Correlate {
+                text: "INV-20931".into(),
+            },
+        );
+        check(
+            "Which Relay channels did I look at between 09:00 and 17:00?",
+            Intent::WindowsUsed {
+                target: "relay".into(),
+                from: t(9, 0),
+                to: t(17, 0),
+            },
+        );
+        check(
+            "Which message arrived while the Save As dialog was open?",
+            Intent::While {
+                window: "save as".into(),
+            },
+        );
+        // Counting tabs stays a count; one window's text stays a search.
+        assert!(matches!(
+            intent(&parse("How many tabs were open in Firefox at 10:41?").expect("parses")),
+            Intent::Elements { count: true, .. }
+        ));
+        check("Which window showed \"DK-2291\"?", Intent::Search);
+    }
+
+    #[test]
     fn operators_and_phrases() {
         let parsed = parse(r#"app:"Relay" window:Inbox after:09:00 before:2026-02-20T12:00:00Z "vendor invoices" total"#).expect("parses");
         assert_eq!(parsed.app.as_deref(), Some("Relay"));

@@ -578,6 +578,14 @@ fn on_frames(range: [u64; 2]) -> Vec<EvidenceRule> {
     .collect()
 }
 
+/// UIA docs on any frame.
+fn uia_docs() -> Vec<EvidenceRule> {
+    ["obs.uia.focus", "obs.uia.context", "obs.uia.operable"]
+        .iter()
+        .map(|t| rule(t, None))
+        .collect()
+}
+
 fn equals(path: &str, value: Value) -> PathCheck {
     PathCheck {
         path: path.to_owned(),
@@ -726,6 +734,9 @@ fn derive(truth: &Truth<'_>, template: &CaseTemplate) -> Result<Checks, CaseErro
                 equals("fields.frame_id", sighting["frame_id"].clone()),
             ];
             c.required_evidence = vec![s(&sighting["frame_id"]).to_owned()];
+            let seq = frame_seq(s(&sighting["frame_id"]))
+                .ok_or_else(|| case_err(id, "a sighting without a frame id"))?;
+            c.allowed_evidence = Some(on_frames([seq, seq]));
         }
         Rule::WindowShowing { text } => {
             let needle = text.to_lowercase();
@@ -745,6 +756,7 @@ fn derive(truth: &Truth<'_>, template: &CaseTemplate) -> Result<Checks, CaseErro
                 return Err(case_err(id, format!("{text:?} was never on screen")));
             }
             c.expected_contains_any = titles;
+            c.allowed_evidence = Some(uia_docs());
         }
         Rule::Fields { window, at } => {
             let (screen, frames) = truth.screen_at(id, window, &truth.ts(id, at)?)?;
@@ -893,6 +905,8 @@ fn derive(truth: &Truth<'_>, template: &CaseTemplate) -> Result<Checks, CaseErro
                 equals("fields.from_ts_utc", a["ts_utc"].clone()),
                 equals("fields.to_ts_utc", b["ts_utc"].clone()),
             ];
+            c.required_evidence = vec![s(&a["frame_id"]).to_owned(), s(&b["frame_id"]).to_owned()];
+            c.allowed_evidence = Some(uia_docs());
         }
         Rule::WindowsUsed { app, from, to } => {
             let (from, to) = (truth.ts(id, from)?, truth.ts(id, to)?);
@@ -909,6 +923,7 @@ fn derive(truth: &Truth<'_>, template: &CaseTemplate) -> Result<Checks, CaseErro
             c.expected_paths
                 .push(equals("fields.windows.#", json!(windows.len())));
             c.expected_answer = Some(json!({"fields": {"windows": windows}}));
+            c.allowed_evidence = Some(vec![rule("evidence.capture.frame", None)]);
         }
         Rule::Bbox { name, at } => {
             let ts = truth.ts(id, at)?;
@@ -969,6 +984,7 @@ fn derive(truth: &Truth<'_>, template: &CaseTemplate) -> Result<Checks, CaseErro
             c.expected_paths
                 .push(equals("fields.apps.#", json!(processes.len())));
             c.expected_contains_all = processes;
+            c.allowed_evidence = Some(uia_docs());
         }
         Rule::ArrivedWhile { window } => {
             let w = truth.window(id, window)?;
@@ -1018,6 +1034,11 @@ fn derive(truth: &Truth<'_>, template: &CaseTemplate) -> Result<Checks, CaseErro
             c.expected_paths
                 .push(equals("fields.entries.#", json!(labels.len())));
             c.expected_contains_all = labels;
+            c.allowed_evidence = Some(
+                std::iter::once(rule("evidence.window.meta", None))
+                    .chain(uia_docs())
+                    .collect(),
+            );
         }
     }
     Ok(c)
