@@ -10,25 +10,24 @@ use super::engine::{Cited, Ctx, Draft, hms};
 /// Where a process first showed the text: (ts, frame id, doc id, doc kind, window title).
 type Sighting = (String, String, String, String, String);
 
-/// Matching docs read per question: enough for a day of snapshots of one text.
-const MAX_DOCS: usize = 4096;
-
 pub(super) fn correlate(ctx: &mut Ctx<'_>, text: &str, out: &mut Draft) -> rusqlite::Result<()> {
     if text.trim().is_empty() {
         out.no_evidence("say which text to follow, in quotes".into());
         return Ok(());
     }
-    let sql = format!(
-        "SELECT d.process_name, d.window_title, d.doc_id, d.kind,
-                (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id
+    // Per process, the doc indexed first (SQLite returns the row of `min()`), then that doc's
+    // earliest frame through the (uia_record_id, ts_utc) index.
+    let sql = "SELECT g.process_name, g.window_title, g.doc_id, g.kind,
+                (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = g.uia_record_id
                  ORDER BY f.ts_utc, f.frame_id LIMIT 1) AS ts_utc,
-                (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = d.uia_record_id
+                (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = g.uia_record_id
                  ORDER BY f.ts_utc, f.frame_id LIMIT 1) AS frame_id
-         FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
-         WHERE search_fts MATCH ?1 LIMIT {MAX_DOCS}"
-    );
+         FROM (SELECT d.process_name, d.window_title, d.doc_id, d.kind, d.uia_record_id,
+                      min(d.ts_utc || ' ' || d.doc_id) AS first_key
+               FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
+               WHERE search_fts MATCH ?1 AND d.ts_utc IS NOT NULL GROUP BY d.process_name) AS g";
     let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-    let rows = ctx.handle.rows(&sql, [phrase], |r| {
+    let rows = ctx.handle.rows(sql, [phrase], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -38,19 +37,12 @@ pub(super) fn correlate(ctx: &mut Ctx<'_>, text: &str, out: &mut Draft) -> rusql
             r.get::<_, Option<String>>(5)?,
         ))
     })?;
-    // Per process, the earliest sighting (ties broken by frame and doc id: stable answers).
     let mut first: BTreeMap<String, Sighting> = BTreeMap::new();
     for (process, title, doc, kind, ts, frame_id) in rows {
         let (Some(ts), Some(frame_id)) = (ts, frame_id) else {
             continue;
         };
-        let candidate = (ts, frame_id, doc, kind, title);
-        match first.get(&process) {
-            Some(current) if *current <= candidate => {}
-            _ => {
-                first.insert(process, candidate);
-            }
-        }
+        first.insert(process, (ts, frame_id, doc, kind, title));
     }
     if first.is_empty() {
         out.no_evidence(format!("\"{text}\" was not seen in any app"));

@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use super::engine::{Cited, Ctx, Draft, FRAME_COLUMNS, Frame, frame, hms, window_records};
 use super::language::TimeSpec;
 
+/// The longest open span looked at, in minutes (a day).
+const MAX_SPAN_MINUTES: u32 = 24 * 60;
+
 /// Distinct context docs (one per window title and text: a re-taken snapshot adds nothing)
 /// read per question when looking for timed entries.
 const MAX_DOCS: usize = 4096;
@@ -164,17 +167,26 @@ pub(super) fn arrived_while(
         return Ok(());
     };
     let start_minute = start / 60;
+    let end_minute = (end / 60).min(start_minute + MAX_SPAN_MINUTES);
+    // Only docs holding one of the span's `HH:MM` stamps (the index finds them), one per
+    // distinct window and text.
+    let stamps = (start_minute..=end_minute)
+        .map(|m| format!("\"{:02} {:02}\"", m / 60, m % 60))
+        .collect::<Vec<_>>()
+        .join(" OR ");
     let docs = ctx.handle.rows(
         &format!(
             "SELECT sd.doc_id, sd.kind, x.payload,
                     (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = sd.uia_record_id
                      ORDER BY f.ts_utc, f.frame_id LIMIT 1) AS frame_id
-             FROM (SELECT min(doc_id) AS doc_id FROM s.search_docs
-                   WHERE kind = 'obs.uia.context' AND ts_utc >= ?1 GROUP BY window_title, text) AS g
+             FROM (SELECT min(sd0.doc_id) AS doc_id FROM search_fts
+                   JOIN s.search_docs sd0 ON sd0.rowid = search_fts.rowid
+                   WHERE search_fts MATCH ?1 AND sd0.kind = 'obs.uia.context' AND sd0.ts_utc >= ?2
+                   GROUP BY sd0.window_title, sd0.text) AS g
              JOIN s.search_docs sd ON sd.doc_id = g.doc_id JOIN d.derived x ON x.id = sd.doc_id
              ORDER BY sd.ts_utc, sd.doc_id LIMIT {MAX_DOCS}"
         ),
-        [&opened],
+        params![stamps, opened],
         |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -207,7 +219,7 @@ pub(super) fn arrived_while(
             let Some(minute) = clock_minutes(label) else {
                 continue;
             };
-            if minute < start_minute || minute * 60 > end {
+            if minute < start_minute || minute > end_minute || minute * 60 > end {
                 continue;
             }
             let aid = node["aid"].as_str().unwrap_or_default();
