@@ -237,6 +237,9 @@ fn text_matching_is_case_folded_and_digits_are_bounded() {
     assert!(!contains_text("2120 frames", "12"));
     assert!(contains_text("at 12:08", "12"));
     assert!(contains_text("x 212, 12 y", "12"));
+    assert!(!contains_text("1318 invoices", "318 invoices"));
+    assert!(contains_text("reconciled 318 invoices", "318 INVOICES"));
+    assert!(contains_text("INC-4821x", "inc-4821"));
     assert_eq!(
         lookup(&answer(), "fields.timeline.1.window_title"),
         Some(json!("B"))

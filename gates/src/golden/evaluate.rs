@@ -41,24 +41,27 @@ fn fold(text: &str) -> String {
         .to_lowercase()
 }
 
-/// Case-folded substring match; a needle that is all digits must not touch other digits
-/// (`12` is not found in `2120`).
+/// Case-folded substring match. An all-digit token at either end of the needle must not touch
+/// other digits in the haystack (`12` is not found in `2120`, `318 invoices` not in `1318 invoices`).
 pub fn contains_text(haystack: &str, needle: &str) -> bool {
     let (haystack, needle) = (fold(haystack), fold(needle));
     if needle.is_empty() {
         return true;
     }
-    let all_digits = needle.chars().all(|c| c.is_ascii_digit());
+    let all_digits = |token: Option<&str>| {
+        token.is_some_and(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
+    };
+    let bound_start = all_digits(needle.split(' ').next());
+    let bound_end = all_digits(needle.rsplit(' ').next());
     let mut from = 0;
     while let Some(offset) = haystack[from..].find(&needle) {
         let start = from + offset;
         let end = start + needle.len();
         let before = haystack[..start].chars().next_back();
         let after = haystack[end..].chars().next();
-        let bounded = !all_digits
-            || (!before.is_some_and(|c| c.is_ascii_digit())
-                && !after.is_some_and(|c| c.is_ascii_digit()));
-        if bounded {
+        let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+        let touches = (bound_start && digit(before)) || (bound_end && digit(after));
+        if !touches {
             return true;
         }
         from = start + haystack[start..].chars().next().map_or(1, char::len_utf8);

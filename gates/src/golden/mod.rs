@@ -1,7 +1,8 @@
 //! The strict golden Q40 (CONTRACT §9).
 //!
-//! - [`cases`]: the case templates of `fixtures/golden/q40.toml` and their instantiation from a
-//!   corpus's `truth.json` into concrete checks.
+//! - [`cases`]: the case templates of `fixtures/golden/q40.toml`, the checks of a case, and
+//!   instantiation from a corpus's `truth.json`.
+//! - [`rules`]: how each template's `truth` rule computes its checks from `truth.json`.
 //! - [`evaluate`]: the pure strict evaluator.
 //! - [`report`]: the report rows and table.
 //! - [`target`]: asking the embedded core or a popup endpoint on loopback.
@@ -10,5 +11,6 @@
 pub mod cases;
 pub mod evaluate;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod target;
