@@ -6,6 +6,7 @@
 //! - [`corpus_check`]: validates a generated spool against the schemas.
 //! - [`harness`]: the gate model, the runner, the signed report and the summaries.
 //! - [`gates`]: the gates, in run order.
+//! - [`golden`]: the strict golden Q40 cases, evaluator and runs.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
@@ -17,6 +18,7 @@ pub mod corpus_check;
 pub mod dataroot;
 pub mod fixtures;
 pub mod gates;
+pub mod golden;
 pub mod harness;
 pub mod measure;
 pub mod module_graph;

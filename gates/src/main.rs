@@ -132,6 +132,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The strict golden Q40 on a generated corpus: each case asked 3 times on the target,
+    /// evaluated strictly; writes golden-report.json into --out and prints a table.
+    Golden(GoldenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +154,28 @@ enum SlaCommand {
         #[arg(long)]
         svg: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+struct GoldenArgs {
+    /// The case file (templates instantiated from the corpus's truth.json).
+    #[arg(long, default_value = "fixtures/golden/q40.toml")]
+    cases: PathBuf,
+    /// `embedded` (a DataRoot built here) or a popup URL on loopback serving the same corpus.
+    #[arg(long, default_value = "embedded")]
+    target: String,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Frames in the generated corpus.
+    #[arg(long, default_value_t = 2400)]
+    frames: u64,
+    /// Runs of each case (strict mode requires 3).
+    #[arg(long, default_value_t = autocapture_gates::golden::run::REPRO_RUNS)]
+    repro: usize,
+    /// Where the corpus, the DataRoot and golden-report.json go (must not hold a corpus yet).
+    #[arg(long, default_value = "out/golden")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -399,6 +424,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             }
             Ok(if report.passed() { 0 } else { 1 })
         }
+        Command::Golden(args) => golden(&args),
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
@@ -501,6 +527,34 @@ fn sla_estimate(
         estimate::SlaVerdict::Pass => 0,
         estimate::SlaVerdict::Fail => 1,
     })
+}
+
+fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
+    use autocapture_gates::fixtures::build;
+    use autocapture_gates::golden::run::run_golden;
+    let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
+    let case_text = std::fs::read_to_string(&args.cases)
+        .with_context(|| format!("read {}", args.cases.display()))?;
+    std::fs::create_dir_all(&args.out)?;
+    let (data, truth) = match target {
+        Target::Embedded => {
+            let (data, truth) = build::indexed(&args.out, args.seed, args.frames, 3)?;
+            (Some(data), truth)
+        }
+        Target::Url(_) => {
+            let (spool, _) = build::spool(&args.out, args.seed, args.frames, 3)?;
+            (None, build::truth(&spool)?)
+        }
+    };
+    let (report, errors) = run_golden(&case_text, &truth, &target, data.as_ref(), args.repro)?;
+    for error in &errors {
+        eprintln!("autocapture-gates: golden: {error}");
+    }
+    let path = args.out.join("golden-report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    print!("{}", report.table());
+    println!("report: {}", path.display());
+    Ok(if report.passed { 0 } else { 1 })
 }
 
 fn sister_mismatch(sister: &SisterCheckpoint) -> anyhow::Result<String> {

@@ -204,6 +204,40 @@ fn truth_matches_the_story() {
         events.iter().all(|e| e["frame_id"].is_string()),
         "every event has a frame showing it"
     );
+    // Screens: each content change of the foreground window, in order, with on-screen boxes.
+    let screens = t["screens"].as_array().expect("screens");
+    assert_eq!(screens[0]["window"], "mail");
+    assert!(
+        screens
+            .windows(2)
+            .all(|pair| pair[0]["ts_utc"].as_str() <= pair[1]["ts_utc"].as_str())
+    );
+    for screen in screens {
+        for node in screen["nodes"].as_array().expect("nodes") {
+            let b: Vec<i64> = node["bbox"]
+                .as_array()
+                .expect("bbox")
+                .iter()
+                .filter_map(serde_json::Value::as_i64)
+                .collect();
+            assert!(
+                b[0] <= b[2] && b[1] <= b[3] && b[2] <= 1920 && b[3] <= 1080,
+                "{node}"
+            );
+        }
+    }
+    let save_as = screens
+        .iter()
+        .find(|sc| sc["window"] == "save_dialog")
+        .expect("the Save As dialog was on screen");
+    assert_eq!(save_as["ts_utc"], "2026-02-20T10:20:00.000000Z");
+    assert!(
+        save_as["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .any(|n| n["name"] == "Cancel" && n["role"] == "button")
+    );
 }
 
 #[test]

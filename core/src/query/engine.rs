@@ -47,17 +47,18 @@ impl QueryError {
 
 /// A frame row of the index.
 #[derive(Debug, Clone)]
-struct Frame {
-    id: String,
-    ts: String,
-    uia_record_id: String,
-    title: String,
-    process: String,
+pub(super) struct Frame {
+    pub(super) id: String,
+    pub(super) ts: String,
+    pub(super) uia_record_id: String,
+    pub(super) title: String,
+    pub(super) process: String,
 }
 
-const FRAME_COLUMNS: &str = "frame_id, ts_utc, uia_record_id, window_title, process_name";
+pub(super) const FRAME_COLUMNS: &str =
+    "frame_id, ts_utc, uia_record_id, window_title, process_name";
 
-fn frame(row: &rusqlite::Row<'_>) -> rusqlite::Result<Frame> {
+pub(super) fn frame(row: &rusqlite::Row<'_>) -> rusqlite::Result<Frame> {
     Ok(Frame {
         id: row.get(0)?,
         ts: row.get(1)?,
@@ -68,7 +69,7 @@ fn frame(row: &rusqlite::Row<'_>) -> rusqlite::Result<Frame> {
 }
 
 /// What a citation points at.
-struct Cited<'a> {
+pub(super) struct Cited<'a> {
     record_id: &'a str,
     record_type: &'a str,
     source: &'a str,
@@ -80,7 +81,7 @@ struct Cited<'a> {
 
 impl<'a> Cited<'a> {
     /// A frame record of the evidence store.
-    fn frame(frame_id: &'a str) -> Self {
+    pub(super) fn frame(frame_id: &'a str) -> Self {
         Cited {
             record_id: frame_id,
             record_type: "evidence.capture.frame",
@@ -93,7 +94,7 @@ impl<'a> Cited<'a> {
     }
 
     /// Another record of the evidence store (a window record).
-    fn record(record_id: &'a str, record_type: &'a str) -> Self {
+    pub(super) fn record(record_id: &'a str, record_type: &'a str) -> Self {
         Cited {
             record_id,
             record_type,
@@ -106,7 +107,7 @@ impl<'a> Cited<'a> {
     }
 
     /// A doc of the Stage-2 index, seen on `frame`.
-    fn doc(
+    pub(super) fn doc(
         doc_id: &'a str,
         kind: &'a str,
         frame: &'a str,
@@ -125,17 +126,17 @@ impl<'a> Cited<'a> {
     }
 }
 
-struct Ctx<'h> {
-    handle: &'h QueryHandle,
+pub(super) struct Ctx<'h> {
+    pub(super) handle: &'h QueryHandle,
     day: Option<String>,
     newest_processed: Option<String>,
-    max_citations: usize,
+    pub(super) max_citations: usize,
     citations: Vec<Citation>,
 }
 
 impl Ctx<'_> {
     /// The timestamp text of a time spec (clock times fall on the data's day).
-    fn ts(&self, time: &TimeSpec) -> String {
+    pub(super) fn ts(&self, time: &TimeSpec) -> String {
         match time {
             TimeSpec::Instant(text) => text.clone(),
             TimeSpec::Clock(seconds) => format!(
@@ -148,7 +149,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn cite(&mut self, claim_index: u32, claim: &str, cited: Cited<'_>) {
+    pub(super) fn cite(&mut self, claim_index: u32, claim: &str, cited: Cited<'_>) {
         if self.citations.len() >= self.max_citations {
             return;
         }
@@ -237,19 +238,46 @@ impl Ctx<'_> {
     }
 }
 
-fn hms(ts: &str) -> &str {
+pub(super) fn hms(ts: &str) -> &str {
     ts.get(11..19).unwrap_or(ts)
 }
 
+/// Words that frame a search ("which window showed …") rather than name what to find.
+const SEARCH_FRAMING: [&str; 14] = [
+    "window",
+    "windows",
+    "app",
+    "apps",
+    "showed",
+    "show",
+    "shown",
+    "displayed",
+    "display",
+    "mentioned",
+    "contained",
+    "contain",
+    "appeared",
+    "appear",
+];
+
 fn fts_query(parsed: &Parsed, text_override: Option<&str>) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let framing: &[&str] = if parsed.phrases.is_empty() {
+        &[]
+    } else {
+        &SEARCH_FRAMING
+    };
     match text_override {
         Some(text) => quote(text),
         None => parsed
             .phrases
             .iter()
             .map(|p| quote(p))
-            .chain(content_words(&parsed.words, &[]).iter().map(|w| quote(w)))
+            .chain(
+                content_words(&parsed.words, framing)
+                    .iter()
+                    .map(|w| quote(w)),
+            )
             .collect::<Vec<_>>()
             .join(" "),
     }
@@ -353,12 +381,12 @@ pub fn answer(
 }
 
 #[derive(Default)]
-struct Draft {
+pub(super) struct Draft {
     state: Option<AnswerState>,
-    summary: String,
-    bullets: Vec<String>,
-    fields: Map<String, Value>,
-    confidence: Option<u32>,
+    pub(super) summary: String,
+    pub(super) bullets: Vec<String>,
+    pub(super) fields: Map<String, Value>,
+    pub(super) confidence: Option<u32>,
     blocked: Option<String>,
     not_available_info: Option<NotAvailable>,
 }
@@ -376,7 +404,7 @@ impl Draft {
         });
     }
 
-    fn no_evidence(&mut self, summary: String) {
+    pub(super) fn no_evidence(&mut self, summary: String) {
         self.state = Some(AnswerState::NoEvidence);
         self.summary = summary;
     }
@@ -396,6 +424,10 @@ fn topic(intent: &Intent) -> &'static str {
         Intent::Sum { .. } => "sum",
         Intent::Elapsed { .. } => "elapsed",
         Intent::BBox { .. } => "bbox",
+        Intent::BrowserChrome { .. } => "browser_chrome",
+        Intent::Correlate { .. } => "correlate",
+        Intent::WindowsUsed { .. } => "windows_used",
+        Intent::While { .. } => "while",
         Intent::Search => "search",
     }
 }
@@ -689,6 +721,7 @@ fn run_intent(
             at,
             count,
             filter,
+            scope,
         } => elements(
             ctx,
             role,
@@ -696,8 +729,17 @@ fn run_intent(
             at.as_ref(),
             *count,
             filter.as_deref(),
+            scope,
             out,
         )?,
+        Intent::BrowserChrome { window, at } => {
+            super::chrome::browser_chrome(ctx, window, at.as_ref(), out)?
+        }
+        Intent::Correlate { text } => super::correlate::correlate(ctx, text, out)?,
+        Intent::WindowsUsed { target, from, to } => {
+            super::span::windows_used(ctx, target, from, to, out)?
+        }
+        Intent::While { window } => super::span::arrived_while(ctx, window, out)?,
         Intent::Sum { window, at } => sum(ctx, window, at.as_ref(), out)?,
         Intent::Elapsed { from_text, to_text } => elapsed(ctx, parsed, from_text, to_text, out)?,
         Intent::BBox { name, at } => bbox(ctx, name, at.as_ref(), out)?,
@@ -707,7 +749,10 @@ fn run_intent(
 }
 
 /// The evidence store's window records (up to `until` when given), in time order, parsed.
-fn window_records(ctx: &Ctx<'_>, until: Option<&str>) -> rusqlite::Result<Vec<(String, Value)>> {
+pub(super) fn window_records(
+    ctx: &Ctx<'_>,
+    until: Option<&str>,
+) -> rusqlite::Result<Vec<(String, Value)>> {
     let rows = ctx.handle.rows(
         "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' AND (?1 IS NULL OR ts_utc <= ?1) ORDER BY ts_utc, id",
         [until],
@@ -721,24 +766,33 @@ fn window_records(ctx: &Ctx<'_>, until: Option<&str>) -> rusqlite::Result<Vec<(S
 
 /// A UIA node of a frame's snapshot, with the doc it came from.
 #[derive(Debug, Clone)]
-struct Node {
-    name: String,
-    role: String,
-    aid: String,
-    bbox: Option<[u64; 4]>,
-    doc_id: String,
-    kind: String,
+pub(super) struct Node {
+    pub(super) name: String,
+    pub(super) role: String,
+    pub(super) aid: String,
+    pub(super) bbox: Option<[u64; 4]>,
+    pub(super) doc_id: String,
+    pub(super) kind: String,
+    /// Active, selected, unread or checked.
+    pub(super) hot: bool,
 }
 
 /// The latest indexed frame at or before `at` (or at all) whose window title contains every word
 /// of `window`, and the nodes of its snapshot's docs.
-fn window_nodes(
+pub(super) fn window_nodes(
     ctx: &Ctx<'_>,
     window: &str,
     at: Option<&TimeSpec>,
 ) -> rusqlite::Result<Option<(Frame, Vec<Node>)>> {
     let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
-    let Some(found) = (match runs::latest_window_frame(ctx.handle, window, &ts)? {
+    let mut found_id = runs::latest_window_frame(ctx.handle, window, &ts)?;
+    // No title holds every word: the title that holds most of them, if any.
+    if found_id.is_none()
+        && let Some(title) = super::titles::best_title(ctx, window, &ts)?
+    {
+        found_id = runs::latest_titled_frame(ctx.handle, &title, &ts)?;
+    }
+    let Some(found) = (match found_id {
         Some(id) => ctx.frame_by_id(&id)?,
         None => None,
     }) else {
@@ -770,15 +824,27 @@ fn window_nodes(
                 bbox,
                 doc_id: id.clone(),
                 kind: section.kind().to_owned(),
+                hot: n["hot"].as_bool().unwrap_or(false),
             });
         }
     }
     Ok(Some((found, nodes)))
 }
 
-fn when(at: Option<&TimeSpec>, ctx: &Ctx<'_>) -> String {
+pub(super) fn when(at: Option<&TimeSpec>, ctx: &Ctx<'_>) -> String {
     at.map(|t| format!(" at {}", hms(&ctx.ts(t))))
         .unwrap_or_default()
+}
+
+/// The container of a node: its automation id without the item index (`inbox.3` → `inbox`).
+fn container_of(aid: &str) -> &str {
+    aid.split('.').next().unwrap_or(aid)
+}
+
+/// Whether `word` names `container` (`messages`, `message` and `inbox` name theirs).
+fn names_container(word: &str, container: &str) -> bool {
+    let singular = |s: &str| s.strip_suffix('s').unwrap_or(s).to_owned();
+    !container.is_empty() && (word == container || singular(word) == singular(container))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -789,6 +855,7 @@ fn elements(
     at: Option<&TimeSpec>,
     count: bool,
     filter: Option<&str>,
+    scope: &[String],
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
     let Some((frame, nodes)) = window_nodes(ctx, window, at)? else {
@@ -805,13 +872,31 @@ fn elements(
             // `field`: a label with a value beside it (a detail pane's key/value pair).
             let role_matches = if role == "field" {
                 !n.aid.is_empty() && nodes.iter().any(|v| v.aid == format!("{}.value", n.aid))
+            } else if role == "operable" {
+                // Operable controls: what the operable doc lists, whatever their role.
+                n.kind == Section::Operable.kind()
             } else {
                 n.role == role
             };
-            role_matches && filter.is_none_or(|f| n.name.to_lowercase().contains(f))
+            // `active`/`selected` are states (hot elements); `unread` is also in the label.
+            let state_matches = filter.is_none_or(|f| {
+                n.name.to_lowercase().contains(f) || (n.hot && matches!(f, "active" | "selected"))
+            });
+            role_matches && state_matches
         })
         .filter(|n| seen.insert((n.aid.clone(), n.name.clone())))
         .collect();
+    // When the question names one of the window's lists or panes, keep only its elements.
+    let named: Vec<&Node> = chosen
+        .iter()
+        .copied()
+        .filter(|n| {
+            scope
+                .iter()
+                .any(|w| names_container(w, container_of(&n.aid)))
+        })
+        .collect();
+    let chosen = if named.is_empty() { chosen } else { named };
     let value_of = |n: &Node| {
         nodes
             .iter()

@@ -67,7 +67,25 @@ pub enum Intent {
         at: Option<TimeSpec>,
         count: bool,
         filter: Option<String>,
+        /// Words that may name the list or pane asked about (`messages`, `inbox`): when one
+        /// names a container of the window, only its elements count.
+        scope: Vec<String>,
     },
+    /// The browser chrome of a window at a moment: the active tab and the address bar's host.
+    BrowserChrome {
+        window: String,
+        at: Option<TimeSpec>,
+    },
+    /// Every app (process) that showed a text, with when each first showed it.
+    Correlate { text: String },
+    /// The distinct windows of an app (or matching a title) that had focus over a range.
+    WindowsUsed {
+        target: String,
+        from: TimeSpec,
+        to: TimeSpec,
+    },
+    /// The timed list entries (messages, emails) stamped inside the span a window was open.
+    While { window: String },
     /// The sum of the numbers shown in a window at a moment.
     Sum {
         window: String,
@@ -100,7 +118,7 @@ const ROLES: [(&str, &str); 20] = [
     ("links", "hyperlink"),
     ("checkboxes", "check_box"),
     ("menu", "menu_item"),
-    ("controls", "button"),
+    ("controls", "operable"),
     ("labels", "text"),
     ("lines", "text"),
 ];
@@ -269,6 +287,30 @@ const SEEN: [&str; 6] = ["seen", "see", "saw", "appear", "appeared", "shown"];
 const PROCESS: [&str; 5] = ["process", "executable", "program", "exe", "binary"];
 const DURATION: [&str; 5] = ["long", "duration", "spent", "minutes", "hours"];
 const WINDOWS: [&str; 3] = ["windows", "inventory", "open"];
+/// Words that name a kind of window rather than a particular one.
+const WINDOW_FILLERS: [&str; 10] = [
+    "window", "dialog", "app", "open", "opened", "could", "can", "use", "have", "having",
+];
+const ARRIVED: [&str; 8] = [
+    "arrived", "arrive", "came", "come", "received", "new", "got", "posted",
+];
+const USED: [&str; 10] = [
+    "use", "used", "look", "looked", "visit", "visited", "focus", "focused", "work", "worked",
+];
+const SHOWED: [&str; 12] = [
+    "showed",
+    "show",
+    "shown",
+    "displayed",
+    "mentioned",
+    "contained",
+    "see",
+    "saw",
+    "seen",
+    "appear",
+    "appeared",
+    "had",
+];
 
 /// The intent of a parsed question.
 pub fn intent(parsed: &Parsed) -> Intent {
@@ -291,6 +333,73 @@ pub fn intent(parsed: &Parsed) -> Intent {
             .cloned()
             .unwrap_or_else(|| content_words(w, intent_words).join(" "))
     };
+    // Something that happened while a window was open: `while`/`during` and an arrival word.
+    if let Some(pos) = w.iter().position(|x| x == "while" || x == "during")
+        && has(w, &ARRIVED)
+    {
+        let window = content_words(&w[pos + 1..], &WINDOW_FILLERS).join(" ");
+        return Intent::While {
+            window: parsed.window.clone().unwrap_or(window),
+        };
+    }
+    // The distinct windows used over a range: a plural of windows or pages, a use word, two times.
+    if has(w, &["windows", "pages", "titles", "documents", "channels"])
+        && has(w, &USED)
+        && let Some((from, to)) = range()
+    {
+        let target = parsed.app.clone().unwrap_or_else(|| {
+            content_words(
+                w,
+                &[
+                    &USED[..],
+                    &WINDOW_FILLERS[..],
+                    &["pages", "titles", "documents", "channels", "windows"],
+                ]
+                .concat(),
+            )
+            .join(" ")
+        });
+        return Intent::WindowsUsed { target, from, to };
+    }
+    // Which apps showed a text: a plural of apps or windows, a seeing word, a quoted text.
+    if has(w, &["apps", "applications", "programs", "windows"])
+        && has(w, &SHOWED)
+        && let Some(text) = parsed.phrases.first()
+        && times.is_empty()
+    {
+        return Intent::Correlate { text: text.clone() };
+    }
+    // Browser chrome: the active tab, or the site (host) in the address bar.
+    let how_many_early = w
+        .windows(2)
+        .any(|pair| pair[0] == "how" && pair[1] == "many");
+    if !how_many_early
+        && (has(w, &["host", "site", "domain", "url", "website", "address"])
+            || (has(w, &["tab"]) && has(w, &["active", "current", "selected", "front"])))
+    {
+        let window = parsed
+            .window
+            .clone()
+            .or_else(|| parsed.app.clone())
+            .unwrap_or_else(|| {
+                content_words(
+                    w,
+                    &[
+                        &WINDOW_FILLERS[..],
+                        &[
+                            "host", "site", "domain", "url", "website", "address", "tab", "active",
+                            "current", "selected", "front", "showing", "open", "opened", "bar",
+                        ],
+                    ]
+                    .concat(),
+                )
+                .join(" ")
+            });
+        return Intent::BrowserChrome {
+            window,
+            at: times.first().cloned(),
+        };
+    }
     // Time between two texts: two quoted phrases and a word asking for elapsed time.
     if parsed.phrases.len() >= 2
         && has(
@@ -368,20 +477,26 @@ pub fn intent(parsed: &Parsed) -> Intent {
             "in", "window", "shown", "visible", "app", role_word,
         ]
         .into_iter()
+        .chain(WINDOW_FILLERS)
         .chain(filter.as_deref())
         .collect();
+        let window_words = content_words(w, &intent_words);
         let window = parsed
             .window
             .clone()
             .or_else(|| parsed.app.clone())
             .or_else(|| parsed.phrases.first().cloned())
-            .unwrap_or_else(|| content_words(w, &intent_words).join(" "));
+            .unwrap_or_else(|| window_words.join(" "));
+        let scope = std::iter::once(role_word.to_owned())
+            .chain(window_words)
+            .collect();
         return Intent::Elements {
             role,
             window,
             at: times.first().cloned(),
             count: how_many,
             filter,
+            scope,
         };
     }
     if has(w, &["first", "last", "earliest", "latest"])
@@ -560,6 +675,7 @@ mod tests {
                 at: Some(TimeSpec::Clock(10 * 3600 + 20 * 60 + 30)),
                 count: false,
                 filter: None,
+                scope: vec!["buttons".into(), "save".into(), "as".into()],
             },
         );
         check(
@@ -570,6 +686,7 @@ mod tests {
                 at: Some(t(9, 51)),
                 count: true,
                 filter: Some("unread".into()),
+                scope: vec!["emails".into(), "inbox".into()],
             },
         );
         check(
@@ -593,6 +710,51 @@ mod tests {
                 at: Some(t(11, 6)),
             },
         );
+    }
+
+    #[test]
+    fn phrasings_of_the_cross_window_intents() {
+        let t = |h: u32, m: u32| TimeSpec::Clock(h * 3600 + m * 60);
+        check(
+            "Which tab was active in Firefox at 10:45?",
+            Intent::BrowserChrome {
+                window: "firefox".into(),
+                at: Some(t(10, 45)),
+            },
+        );
+        check(
+            "Which site was Firefox showing at 16:15?",
+            Intent::BrowserChrome {
+                window: "firefox".into(),
+                at: Some(t(16, 15)),
+            },
+        );
+        check(
+            "In which apps did I see \"INV-20931\"?",
+            Intent::Correlate {
+                text: "INV-20931".into(),
+            },
+        );
+        check(
+            "Which Relay channels did I look at between 09:00 and 17:00?",
+            Intent::WindowsUsed {
+                target: "relay".into(),
+                from: t(9, 0),
+                to: t(17, 0),
+            },
+        );
+        check(
+            "Which message arrived while the Save As dialog was open?",
+            Intent::While {
+                window: "save as".into(),
+            },
+        );
+        // Counting tabs stays a count; one window's text stays a search.
+        assert!(matches!(
+            intent(&parse("How many tabs were open in Firefox at 10:41?").expect("parses")),
+            Intent::Elements { count: true, .. }
+        ));
+        check("Which window showed \"DK-2291\"?", Intent::Search);
     }
 
     #[test]

@@ -4,14 +4,20 @@
 //! - [`handle`]: `QueryHandle`, the only way to reach the DataRoot from here: read-only by type.
 //! - [`language`]: the query language: tokens, operators, times, and the intent of a question.
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
-//! - [`engine`]: runs an intent against the handle.
+//! - [`engine`]: runs an intent against the handle; [`chrome`], [`correlate`] and [`span`] hold
+//!   the intents that read browser chrome, compare apps, and reason over a span of time;
+//!   [`titles`] picks the window a question names.
 //! - [`runs`]: focus runs clipped to a time range.
 
 pub mod answer;
+mod chrome;
+mod correlate;
 pub mod engine;
 pub mod handle;
 pub mod language;
 pub mod runs;
+mod span;
+mod titles;
 
 pub use answer::{Answer, AnswerState, Citation};
 pub use engine::{QueryOptions, answer};

@@ -128,16 +128,32 @@ pub fn latest_window_frame(
     let likes: String = (0..words.len())
         .map(|n| format!(" AND lower(window_title) LIKE ?{}", n + 2))
         .collect();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM s.focus_runs WHERE start_ts <= ?1{likes} ORDER BY start_ts DESC, start_frame_id DESC LIMIT 1"
-    );
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&ts];
     values.extend(words.iter().map(|w| w as &dyn rusqlite::ToSql));
-    let Some(run) = handle
-        .rows(&sql, values.as_slice(), Run::from_row)?
-        .into_iter()
-        .next()
-    else {
+    latest_frame_of_run(handle, &likes, values.as_slice(), ts)
+}
+
+/// The same for a window known by its exact title.
+pub fn latest_titled_frame(
+    handle: &QueryHandle,
+    title: &str,
+    ts: &str,
+) -> rusqlite::Result<Option<String>> {
+    latest_frame_of_run(handle, " AND window_title = ?2", &[&ts, &title], ts)
+}
+
+/// The newest run starting at or before `ts` that also meets `filter` (SQL over `?2…`), and its
+/// latest frame at or before `ts`.
+fn latest_frame_of_run(
+    handle: &QueryHandle,
+    filter: &str,
+    values: &[&dyn rusqlite::ToSql],
+    ts: &str,
+) -> rusqlite::Result<Option<String>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM s.focus_runs WHERE start_ts <= ?1{filter} ORDER BY start_ts DESC, start_frame_id DESC LIMIT 1"
+    );
+    let Some(run) = handle.rows(&sql, values, Run::from_row)?.into_iter().next() else {
         return Ok(None);
     };
     if run.last_ts.as_str() <= ts {

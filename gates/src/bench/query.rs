@@ -45,6 +45,19 @@ pub const QUERY_MIX: &[(&str, &str)] = &[
         "how much time passed between \"Save As\" and \"confirm the Globex amount\"",
     ),
     ("bbox", "where was the \"Send\" button at 11:06?"),
+    (
+        "browser_chrome",
+        "which tab was active in Firefox at 10:45?",
+    ),
+    ("correlate", "which apps showed \"DK-2291\"?"),
+    (
+        "windows_used",
+        "which Relay channels did I look at between 09:00 and 17:00?",
+    ),
+    (
+        "while",
+        "which message arrived while the Save As dialog was open?",
+    ),
     ("search", "Globex amount"),
     ("search", "app:firefox \"Q1 total\""),
 ];

@@ -5,6 +5,7 @@ pub mod audit_gate;
 pub mod bind_gate;
 pub mod budget_gate;
 pub mod contract_gate;
+pub mod golden_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
 pub mod raw_first_gate;
@@ -22,6 +23,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(uia_gate::UiaGate),
         Box::new(query_readonly_gate::QueryReadonlyGate),
         Box::new(bind_gate::BindGate),
+        Box::new(golden_gate::GoldenGate),
         Box::new(sla_gate::SlaGate),
         Box::new(audit_gate::AuditGate),
         Box::new(budget_gate::BudgetGate::default()),

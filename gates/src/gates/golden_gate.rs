@@ -1,0 +1,131 @@
+//! The `golden-q40` gate: the forty cases of `fixtures/golden/q40.toml`, instantiated from the
+//! corpus's truth, each asked three times on the target (the embedded core over an ingested and
+//! indexed private copy of the corpus, or a popup URL on loopback), evaluated strictly
+//! (CONTRACT §9): 40 evaluated, 0 skipped, 0 failed, identical repro signatures, p95 latency
+//! within budget, query counters 0.
+
+use autocapture_core::store::DataRoot;
+use serde_json::json;
+
+use crate::fixtures::build::{BUILD_TIME, write_idle_signal};
+use crate::golden::run::{DEFAULT_CASES, EXPECTED_CASES, REPRO_RUNS, run_golden};
+use crate::harness::gate::{Gate, GateContext, GateOutcome, Target};
+
+pub struct GoldenGate;
+
+/// Ingests and indexes a private copy of the corpus under `ctx.work`.
+fn indexed_copy(ctx: &GateContext) -> anyhow::Result<DataRoot> {
+    let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
+    let data = DataRoot::new(ctx.work.join("data"));
+    let clock = autocapture_core::clock::SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
+    for handoff in &handoffs {
+        autocapture_core::ingest::ingest_handoff(
+            handoff,
+            &data,
+            &autocapture_core::ingest::IngestOptions::default(),
+            &clock,
+        )?;
+    }
+    write_idle_signal(&data)?;
+    autocapture_core::stage2::run_stage2(
+        &data,
+        &autocapture_core::stage2::Stage2Options {
+            activity_signal: None,
+            fresh_seconds: 5,
+        },
+        &clock,
+    )?;
+    Ok(data)
+}
+
+impl Gate for GoldenGate {
+    fn name(&self) -> &'static str {
+        "golden-q40"
+    }
+
+    fn proves(&self) -> &'static str {
+        "strict 40/40 evaluated, 0 skipped, 0 failed, 3 identical repro runs, latency p95 within budget, query counters 0"
+    }
+
+    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
+        let mut outcome = GateOutcome::default();
+        let truth = super::support::truth(&ctx.corpus)?;
+        let data = match ctx.target {
+            Target::Embedded => Some(indexed_copy(ctx)?),
+            Target::Url(_) => None,
+        };
+        let (report, errors) = run_golden(
+            DEFAULT_CASES,
+            &truth,
+            &ctx.target,
+            data.as_ref(),
+            REPRO_RUNS,
+        )?;
+        for row in &report.rows {
+            let failed: Vec<String> = row
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            outcome.check(
+                &format!("case {}", row.id),
+                row.passed,
+                format!("{:?}: {}", row.question, failed.join("; ")),
+            );
+        }
+        outcome.check_eq(
+            "strict: evaluated == 40",
+            None,
+            json!(EXPECTED_CASES),
+            json!(report.evaluated_total),
+        );
+        outcome.check_eq(
+            "strict: skipped == 0",
+            None,
+            json!(0),
+            json!(report.rows_skipped),
+        );
+        outcome.check_eq(
+            "strict: failed == 0",
+            None,
+            json!(0),
+            json!(report.evaluated_failed),
+        );
+        outcome.check(
+            "strict: query latency p95 within budget",
+            report.latency.samples > 0 && report.latency.p95_ms <= report.latency.budget_p95_ms,
+            format!(
+                "p95 {:.3} ms over {} samples; budget {} ms",
+                report.latency.p95_ms, report.latency.samples, report.latency.budget_p95_ms
+            ),
+        );
+        outcome.check_eq(
+            "strict: query counters stay 0",
+            None,
+            json!(0),
+            json!(report.query_counters_total),
+        );
+        outcome.check(
+            "strict: no failure reasons",
+            report.failure_reasons.is_empty(),
+            report.failure_reasons.join("; "),
+        );
+        if !errors.is_empty() {
+            outcome.check(
+                "every question reached the target",
+                false,
+                errors.join("; "),
+            );
+        }
+        outcome.measure("evaluated_total", report.evaluated_total as u64);
+        outcome.measure("evaluated_passed", report.evaluated_passed as u64);
+        outcome.measure("evaluated_failed", report.evaluated_failed as u64);
+        outcome.measure("rows_skipped", report.rows_skipped as u64);
+        outcome.measure("repro_runs", report.repro_runs as u64);
+        outcome.measure("query_p50_ms", report.latency.p50_ms);
+        outcome.measure("query_p95_ms", report.latency.p95_ms);
+        outcome.measure("query_p95_budget_ms", report.latency.budget_p95_ms);
+        Ok(outcome)
+    }
+}

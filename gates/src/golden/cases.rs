@@ -1,0 +1,396 @@
+//! Golden case templates and their instantiation ([`super::rules`] computes each check).
+//! `fixtures/golden/q40.toml` holds templates:
+//! a question as a person would ask it and a `truth` rule saying how to compute its expected
+//! answer from a corpus's `truth.json`. Instantiating the templates on a corpus gives concrete
+//! cases with the checks of CONTRACT §9; the same templates work on any seed of the story.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The case file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    pub schema: String,
+    /// Query latency p95 budget over the run, in milliseconds (optimised builds).
+    pub latency_p95_budget_ms: f64,
+    /// The same for unoptimised (debug) builds of the harness and the embedded core.
+    pub latency_p95_budget_ms_unoptimized: f64,
+    #[serde(rename = "case")]
+    pub cases: Vec<CaseTemplate>,
+}
+
+pub const CASE_FILE_SCHEMA: &str = "autocapture.golden.cases.v1";
+
+/// The golden classes; two cases each.
+pub const CLASSES: [&str; 20] = [
+    "window_inventory",
+    "focus_at",
+    "focus_timeline",
+    "focus_adjacent",
+    "usage_duration",
+    "first_last_seen",
+    "search_citation",
+    "detail_fields",
+    "list_items",
+    "browser_chrome",
+    "dialog_controls",
+    "process_owner",
+    "counting",
+    "sums",
+    "elapsed",
+    "app_range",
+    "element_grounding",
+    "cross_window",
+    "multi_step",
+    "abstention",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseTemplate {
+    pub id: String,
+    pub class: String,
+    pub question: String,
+    pub truth: Rule,
+    /// Literal texts the answer must hold whatever the seed.
+    #[serde(default)]
+    pub expected_contains_all: Vec<String>,
+    #[serde(default)]
+    pub allow_indeterminate: bool,
+}
+
+/// How a case's expectation follows from `truth.json`. Times are `HH:MM[:SS]` on the story's
+/// day (the end of that second, as the query language reads them); windows and apps are the
+/// story's ids.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    WindowsOpenAt {
+        at: String,
+    },
+    FocusAt {
+        at: String,
+    },
+    FocusAdjacent {
+        at: String,
+        before: bool,
+    },
+    FocusTimeline {
+        from: String,
+        to: String,
+    },
+    FocusSeconds {
+        app: String,
+        #[serde(default)]
+        from: Option<String>,
+        #[serde(default)]
+        to: Option<String>,
+    },
+    Seen {
+        text: String,
+        first: bool,
+    },
+    WindowShowing {
+        text: String,
+    },
+    Fields {
+        window: String,
+        at: String,
+    },
+    ListItems {
+        window: String,
+        at: String,
+        section: String,
+    },
+    BrowserChrome {
+        window: String,
+        at: String,
+    },
+    Controls {
+        window: String,
+        at: String,
+        roles: Vec<String>,
+    },
+    ProcessOwner {
+        window: String,
+    },
+    Count {
+        window: String,
+        at: String,
+        section: String,
+        role: String,
+        #[serde(default)]
+        flag: Option<String>,
+    },
+    Sum {
+        window: String,
+        at: String,
+    },
+    Elapsed {
+        from_text: String,
+        to_text: String,
+    },
+    WindowsUsed {
+        app: String,
+        from: String,
+        to: String,
+    },
+    Bbox {
+        name: String,
+        at: String,
+    },
+    Correlate {
+        text: String,
+    },
+    ArrivedWhile {
+        window: String,
+    },
+    NoEvidence,
+}
+
+/// A check on the value at a dotted path of the answer (`fields.windows.#` is a length).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathCheck {
+    pub path: String,
+    #[serde(flatten)]
+    pub expect: PathExpect,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathExpect {
+    Equals(Value),
+    Contains(String),
+    /// A measured figure within `[low, high]`.
+    Between([f64; 2]),
+}
+
+/// Citations a case accepts: of this record type and, when `frames` is given, cited on a
+/// frame whose sequence number lies in that inclusive range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceRule {
+    pub record_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<[u64; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BboxExpect {
+    pub path: String,
+    pub bbox: [f64; 4],
+    pub min_iou: f64,
+}
+
+/// The checks of one case (CONTRACT §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checks {
+    #[serde(default)]
+    pub expected_contains_all: Vec<String>,
+    #[serde(default)]
+    pub expected_contains_any: Vec<String>,
+    #[serde(default)]
+    pub expected_exact_summary: Option<String>,
+    #[serde(default)]
+    pub expected_paths: Vec<PathCheck>,
+    /// Structured: every leaf must exist in the answer and match.
+    #[serde(default)]
+    pub expected_answer: Option<Value>,
+    #[serde(default)]
+    pub expected_bbox: Option<BboxExpect>,
+    pub allowed_answer_states: Vec<String>,
+    pub require_citations: bool,
+    /// `None`: any citation is allowed.
+    #[serde(default)]
+    pub allowed_evidence: Option<Vec<EvidenceRule>>,
+    #[serde(default)]
+    pub required_evidence: Vec<String>,
+    #[serde(default)]
+    pub allow_indeterminate: bool,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            expected_contains_all: Vec::new(),
+            expected_contains_any: Vec::new(),
+            expected_exact_summary: None,
+            expected_paths: Vec::new(),
+            expected_answer: None,
+            expected_bbox: None,
+            allowed_answer_states: vec!["ok".into()],
+            require_citations: true,
+            allowed_evidence: None,
+            required_evidence: Vec::new(),
+            allow_indeterminate: false,
+        }
+    }
+}
+
+/// A concrete case: a question and its checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: String,
+    pub class: String,
+    pub question: String,
+    pub checks: Checks,
+}
+
+/// A case file or truth that cannot give cases, naming the case at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("golden case {case}: {detail}")]
+pub struct CaseError {
+    pub case: String,
+    pub detail: String,
+}
+
+impl CaseError {
+    pub fn code(&self) -> &'static str {
+        "golden_case_invalid"
+    }
+}
+
+pub(super) fn case_err(case: &str, detail: impl Into<String>) -> CaseError {
+    CaseError {
+        case: case.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// Parses and checks a case file: the schema tag, unique ids, known classes, two per class.
+pub fn parse_case_file(text: &str) -> Result<CaseFile, CaseError> {
+    let file: CaseFile =
+        toml::from_str(text).map_err(|e| case_err("file", format!("parse: {e}")))?;
+    if file.schema != CASE_FILE_SCHEMA {
+        return Err(case_err(
+            "file",
+            format!("schema {:?} is not {CASE_FILE_SCHEMA}", file.schema),
+        ));
+    }
+    for budget in [
+        file.latency_p95_budget_ms,
+        file.latency_p95_budget_ms_unoptimized,
+    ] {
+        if !(budget.is_finite() && budget > 0.0) {
+            return Err(case_err("file", "latency budgets must be positive numbers"));
+        }
+    }
+    let mut per_class: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for case in &file.cases {
+        if !ids.insert(case.id.as_str()) {
+            return Err(case_err(&case.id, "duplicate id"));
+        }
+        if !CLASSES.contains(&case.class.as_str()) {
+            return Err(case_err(
+                &case.id,
+                format!("unknown class {:?}", case.class),
+            ));
+        }
+        if case.question.trim().is_empty() {
+            return Err(case_err(&case.id, "empty question"));
+        }
+        *per_class.entry(case.class.as_str()).or_insert(0) += 1;
+    }
+    for class in CLASSES {
+        let n = per_class.get(class).copied().unwrap_or(0);
+        if n != 2 {
+            return Err(case_err(
+                "file",
+                format!("class {class} has {n} cases; it needs 2"),
+            ));
+        }
+    }
+    Ok(file)
+}
+
+/// The sequence number of a frame id (`run/evidence.capture.frame/N`).
+pub fn frame_seq(frame_id: &str) -> Option<u64> {
+    frame_id.rsplit('/').next()?.parse().ok()
+}
+
+/// Instantiates every template of `file` on a corpus's truth.
+pub fn instantiate(file: &CaseFile, truth: &Value) -> Result<Vec<Case>, CaseError> {
+    let truth = super::rules::Truth::read(truth)?;
+    file.cases
+        .iter()
+        .map(|template| {
+            let mut checks = super::rules::derive(&truth, template)?;
+            checks
+                .expected_contains_all
+                .extend(template.expected_contains_all.iter().cloned());
+            checks.allow_indeterminate = template.allow_indeterminate;
+            Ok(Case {
+                id: template.id.clone(),
+                class: template.class.clone(),
+                question: template.question.clone(),
+                checks,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn frame_sequence_numbers() {
+        assert_eq!(frame_seq("run1/evidence.capture.frame/42"), Some(42));
+        assert_eq!(frame_seq("run1/evidence.window.meta/x"), None);
+    }
+
+    #[test]
+    fn bad_templates_are_refused_by_case() {
+        let one = |id: &str, rule: &str| {
+            format!(
+                "[[case]]\nid = \"{id}\"\nclass = \"focus_at\"\nquestion = \"q\"\ntruth = {rule}\n"
+            )
+        };
+        let mut text = format!(
+            "schema = \"{CASE_FILE_SCHEMA}\"\nlatency_p95_budget_ms = 5.0\nlatency_p95_budget_ms_unoptimized = 50.0\n"
+        );
+        text.push_str(&one(
+            "unknown_window",
+            "{ rule = \"process_owner\", window = \"nope\" }",
+        ));
+        text.push_str(&one("bad_time", "{ rule = \"focus_at\", at = \"7pm\" }"));
+        let file: CaseFile = toml::from_str(&text).expect("parses");
+        let truth = json!({
+            "story": {"date": "2026-02-20"}, "focus_timeline": [], "screens": [], "events": [],
+            "windows": [], "texts": {}, "handoffs": [], "frames_total": 0,
+        });
+        let err = instantiate(&file, &truth).expect_err("unknown window");
+        assert_eq!(
+            (err.case.as_str(), err.code()),
+            ("unknown_window", "golden_case_invalid")
+        );
+        let err = instantiate(
+            &CaseFile {
+                cases: file.cases[1..].to_vec(),
+                ..file.clone()
+            },
+            &truth,
+        )
+        .expect_err("bad time");
+        assert_eq!(err.case, "bad_time");
+        assert!(err.detail.contains("HH:MM"), "{err}");
+        let err = instantiate(&file, &json!({})).expect_err("no truth");
+        assert_eq!(err.case, "truth");
+        // An unknown key in a rule is refused when parsing.
+        let text = text.replace("at = \"7pm\"", "at = \"07:00\", when = 1");
+        assert!(parse_case_file(&text).is_err());
+    }
+
+    #[test]
+    fn the_case_file_needs_two_cases_per_class() {
+        let text = format!(
+            "schema = \"{CASE_FILE_SCHEMA}\"\nlatency_p95_budget_ms = 5.0\nlatency_p95_budget_ms_unoptimized = 100.0\n[[case]]\nid = \"a\"\nclass = \"focus_at\"\nquestion = \"q\"\ntruth = {{ rule = \"no_evidence\" }}\n"
+        );
+        let err = parse_case_file(&text).expect_err("one case is not enough");
+        assert!(err.detail.contains("needs 2"), "{err}");
+    }
+}

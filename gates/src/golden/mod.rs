@@ -1,0 +1,16 @@
+//! The strict golden Q40 (CONTRACT §9).
+//!
+//! - [`cases`]: the case templates of `fixtures/golden/q40.toml`, the checks of a case, and
+//!   instantiation from a corpus's `truth.json`.
+//! - [`rules`]: how each template's `truth` rule computes its checks from `truth.json`.
+//! - [`evaluate`]: the pure strict evaluator.
+//! - [`report`]: the report rows and table.
+//! - [`target`]: asking the embedded core or a popup endpoint on loopback.
+//! - [`run`]: one golden run: instantiate, ask each case three times, evaluate.
+
+pub mod cases;
+pub mod evaluate;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod target;

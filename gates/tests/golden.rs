@@ -1,0 +1,253 @@
+//! The strict golden Q40 end to end: the forty cases on the default corpus (seed 7, 2,400
+//! frames) through the embedded core and through the real `autocapture serve` on an ephemeral
+//! loopback port; the same templates on a second seed; a target serving another corpus is
+//! caught (by the run and by the gate); and the `golden` command reports 40/40.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use autocapture_gates::fixtures::build;
+use autocapture_gates::gates::golden_gate::GoldenGate;
+use autocapture_gates::golden::report::GoldenReport;
+use autocapture_gates::golden::run::{DEFAULT_CASES, REPRO_RUNS, run_golden};
+use autocapture_gates::harness::gate::{Gate, GateContext, Target, Verdict};
+
+const FRAMES: u64 = 2400;
+
+#[track_caller]
+fn assert_strict_pass(report: &GoldenReport, errors: &[String]) {
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(report.passed, "{}", report.table());
+    assert_eq!(
+        (
+            report.evaluated_total,
+            report.evaluated_passed,
+            report.evaluated_failed,
+            report.rows_skipped,
+            report.query_counters_total,
+        ),
+        (40, 40, 0, 0, 0),
+        "{}",
+        report.table()
+    );
+    assert_eq!(report.latency.samples, 40 * REPRO_RUNS);
+}
+
+/// The `autocapture` binary of this build, built when missing.
+fn autocapture_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let bin = profile_dir.join("autocapture");
+    if !bin.is_file() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "autocapture-core", "--bins"])
+            .status()
+            .expect("run cargo");
+        assert!(status.success() && bin.is_file(), "build autocapture");
+    }
+    bin
+}
+
+/// `autocapture serve` on an ephemeral loopback port; killed on drop.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    fn start(data_dir: &Path) -> Served {
+        let mut child = Command::new(autocapture_bin())
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--bind", "127.0.0.1:0"])
+            .env("TZ", "UTC")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start autocapture serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut line = String::new();
+        BufReader::new(stderr)
+            .read_line(&mut line)
+            .expect("read the serving line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_owned();
+        Served { child, url }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn golden_q40_passes_on_the_embedded_core_and_through_autocapture_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, truth) = build::indexed(dir.path(), 7, FRAMES, 3).expect("indexed corpus");
+    let (report, errors) = run_golden(
+        DEFAULT_CASES,
+        &truth,
+        &Target::Embedded,
+        Some(&data),
+        REPRO_RUNS,
+    )
+    .expect("embedded run");
+    assert_strict_pass(&report, &errors);
+
+    let served = Served::start(&data.root);
+    let target = Target::parse(&served.url).expect("loopback URL");
+    let (over_http, errors) =
+        run_golden(DEFAULT_CASES, &truth, &target, None, REPRO_RUNS).expect("URL run");
+    assert_strict_pass(&over_http, &errors);
+    // Both targets give the same answers.
+    let states = |r: &GoldenReport| {
+        r.rows
+            .iter()
+            .map(|row| {
+                (
+                    row.id.clone(),
+                    row.answer_state.clone(),
+                    row.summary.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(states(&report), states(&over_http));
+}
+
+/// No tuning to the cases: the same templates, instantiated from another seed's truth.
+#[test]
+fn golden_q40_passes_on_a_second_seed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, truth) = build::indexed(dir.path(), 1234, FRAMES, 3).expect("indexed corpus");
+    let (report, errors) = run_golden(
+        DEFAULT_CASES,
+        &truth,
+        &Target::Embedded,
+        Some(&data),
+        REPRO_RUNS,
+    )
+    .expect("embedded run");
+    assert_strict_pass(&report, &errors);
+}
+
+/// A planted violation: expectations from one corpus, answers from another (other frame
+/// times, other frame ids) must fail with the cases named.
+#[test]
+fn a_target_serving_another_corpus_fails_strictly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, _) = build::indexed(&dir.path().join("served"), 7, 1200, 3).expect("served corpus");
+    let (spool, _) = build::spool(&dir.path().join("expected"), 7, FRAMES, 3).expect("spool");
+    let truth = build::truth(&spool).expect("truth");
+    let (report, _) = run_golden(
+        DEFAULT_CASES,
+        &truth,
+        &Target::Embedded,
+        Some(&data),
+        REPRO_RUNS,
+    )
+    .expect("run");
+    assert!(!report.passed);
+    assert!(report.evaluated_failed > 0, "{}", report.table());
+    assert!(
+        report
+            .failure_reasons
+            .iter()
+            .any(|r| r.starts_with("strict_failed_nonzero")),
+        "{:?}",
+        report.failure_reasons
+    );
+    // Frame-exact cases are among the failures.
+    let failed: Vec<&str> = report
+        .rows
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(failed.contains(&"first_seen_tracking"), "{failed:?}");
+
+    // The gate, pointed at a real server of the wrong corpus, fails with evidence.
+    let served = Served::start(&data.root);
+    let work = dir.path().join("gate-work");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let ctx = GateContext {
+        corpus: spool,
+        work,
+        target: Target::parse(&served.url).expect("loopback URL"),
+        seed: 7,
+        jobs: 1,
+        autocapture_bin: None,
+        harness_bin: None,
+        sla_input: None,
+    };
+    let outcome = GoldenGate.run(&ctx).expect("the gate runs");
+    assert_eq!(outcome.verdict(), Verdict::Fail);
+    let failing: Vec<&str> = outcome
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(failing.contains(&"strict: failed == 0"), "{failing:?}");
+    assert!(failing.contains(&"case first_seen_tracking"), "{failing:?}");
+}
+
+#[test]
+fn the_golden_command_reports_40_of_40() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden/q40.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_autocapture-gates"))
+        .arg("golden")
+        .arg("--cases")
+        .arg(&cases)
+        .arg("--out")
+        .arg(dir.path())
+        .args(["--frames", "1200"])
+        .env("TZ", "UTC")
+        .output()
+        .expect("run golden");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("evaluated 40 passed 40 failed 0 skipped 0"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("golden-report.json")).expect("report"),
+    )
+    .expect("report JSON");
+    for key in [
+        "evaluated_total",
+        "evaluated_passed",
+        "evaluated_failed",
+        "rows_skipped",
+        "failure_reasons",
+    ] {
+        assert!(report.get(key).is_some(), "{key}");
+    }
+    let row = &report["rows"][0];
+    for key in [
+        "id",
+        "question",
+        "passed",
+        "answer_state",
+        "summary",
+        "checks",
+    ] {
+        assert!(row.get(key).is_some(), "rows[0].{key}");
+    }
+}
