@@ -336,7 +336,7 @@ fn unchanged(
     clock: &dyn Clock,
 ) -> Result<Option<IngestReport>, IngestError> {
     let Some((signature, true)) =
-        ledger::signature(handoff_root, data_root, options, &identity_pair().1)?
+        ledger::signature(handoff_root, Some(data_root), options, &identity_pair().1)?
     else {
         return Ok(None);
     };
@@ -547,9 +547,10 @@ impl<'a> Ingest<'a> {
     /// After the commit: the handoff's signature (its files as they stand now, links made) and
     /// what this ingest found, for a later re-ingest of the same files.
     fn record_in_ledger(&self, report: &IngestReport) -> Result<(), IngestError> {
-        let Some((signature, true)) = ledger::signature(
+        // Whether the DataRoot holds the files is checked when the entry is used, not here.
+        let Some((signature, _)) = ledger::signature(
             self.handoff_root,
-            self.data_root,
+            None,
             self.options,
             &identity_pair().1,
         )?

@@ -95,12 +95,13 @@ fn walk(
     Ok(Some(()))
 }
 
-/// The handoff's signature, and whether the DataRoot holds each of its media files (the same
-/// inode when it was linked, a regular file of the same size when it was copied). `None` when
-/// the handoff has something the fast path does not judge (no `metadata.db`, a non-regular file).
+/// The handoff's signature, and (with a DataRoot to look in) whether it holds each of the
+/// handoff's media files (the same inode when it was linked, a regular file of the same size when
+/// it was copied). `None` when the handoff has something the fast path does not judge (no
+/// `metadata.db`, a non-regular file).
 pub fn signature(
     handoff_root: &Path,
-    data_root: &DataRoot,
+    data_root: Option<&DataRoot>,
     options: &IngestOptions,
     schema_hash: &str,
 ) -> Result<Option<(String, bool)>, IngestError> {
@@ -127,12 +128,15 @@ pub fn signature(
         }
     }
     let media_root = handoff_root.join(MEDIA_DIR);
-    let dest_root = data_root.media_dir();
+    let dest_root = data_root.map(DataRoot::media_dir);
     let mut all_present = true;
     match fs::symlink_metadata(&media_root) {
         Ok(meta) if meta.is_dir() => {
             let walked = walk(&media_root, &media_root, &mut |relpath, meta| {
                 stat_line(&mut hasher, relpath, meta);
+                let Some(dest_root) = &dest_root else {
+                    return;
+                };
                 let held = fs::symlink_metadata(dest_root.join(relpath)).is_ok_and(|dest| {
                     dest.is_file()
                         && dest.size() == meta.size()

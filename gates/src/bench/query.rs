@@ -96,9 +96,18 @@ const READY: &str = "READY";
 
 /// A DataRoot of `frames` frames of the default story (seed `seed`) under `cache`, built through
 /// the real ingest on first use and reused afterwards; Stage 2 runs every time (a no-op when the
-/// index is current, and it brings an index written by an older build up to date).
+/// index is current, and it brings an index written by an older build up to date). The cache key
+/// holds the story's hash and this build's version: a changed story or generator builds anew.
 pub fn cached_data_root(cache: &Path, seed: u64, frames: u64) -> anyhow::Result<DataRoot> {
-    let dir = cache.join(format!("query-f{frames}-s{seed}"));
+    let story = autocapture_core::contract::sha256_hex(
+        format!(
+            "{}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            crate::fixtures::story::DEFAULT_STORY
+        )
+        .as_bytes(),
+    );
+    let dir = cache.join(format!("query-f{frames}-s{seed}-{}", &story[..12]));
     if !dir.join(READY).is_file() {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
