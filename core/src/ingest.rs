@@ -548,12 +548,8 @@ impl<'a> Ingest<'a> {
     /// what this ingest found, for a later re-ingest of the same files.
     fn record_in_ledger(&self, report: &IngestReport) -> Result<(), IngestError> {
         // Whether the DataRoot holds the files is checked when the entry is used, not here.
-        let Some((signature, _)) = ledger::signature(
-            self.handoff_root,
-            None,
-            self.options,
-            &identity_pair().1,
-        )?
+        let Some((signature, _)) =
+            ledger::signature(self.handoff_root, None, self.options, &identity_pair().1)?
         else {
             return Ok(());
         };

@@ -100,6 +100,13 @@ enum Command {
     /// Measurements.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run an SQL script from stdin against a database with the bundled SQLite (the ingest
+    /// benchmark's floor where the sqlite3 CLI is not installed).
+    #[command(hide = true)]
+    Sql {
+        #[arg(long)]
+        db: PathBuf,
+    },
     /// Run one program as this process's only child and print its peak RSS and CPU time as
     /// JSON (used by the budget gate).
     #[command(hide = true)]
@@ -319,6 +326,12 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             envelope,
             public_key,
         } => verify(&envelope, &public_key),
+        Command::Sql { db } => {
+            let mut script = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)?;
+            rusqlite::Connection::open(&db)?.execute_batch(&script)?;
+            Ok(0)
+        }
         Command::Measure { command } => {
             let measured = autocapture_gates::measure::run_measured(&command[0], &command[1..])?;
             println!("{}", serde_json::to_string(&measured)?);
@@ -353,8 +366,8 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                         .join(" ")
                 };
                 println!(
-                    "handoff: {} frames, {} rows, {} media files",
-                    b.frames, b.rows, b.media_files
+                    "handoff: {} frames, {} rows, {} media files; floor SQL by {}",
+                    b.frames, b.rows, b.media_files, b.floor_sql_engine
                 );
                 println!("floor runs (s): {}", list(&b.floor_runs_s));
                 println!("ours runs (s):  {}", list(&b.ours_runs_s));

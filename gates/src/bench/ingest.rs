@@ -1,5 +1,6 @@
 //! Stage-1 ingest against the raw floor, on the same generated handoff: the floor is the `sqlite3`
-//! CLI doing `ATTACH` + `INSERT OR IGNORE … SELECT` into a fresh database with our indexes, plus
+//! CLI (or, where it is not installed, the same script through the bundled SQLite in a child
+//! process) doing `ATTACH` + `INSERT OR IGNORE … SELECT` into a fresh database with our indexes, plus
 //! `cp -al` of the media and `sha256sum` of every media file. Runs alternate (floor, ours, floor,
 //! ours, …) so both see the same machine; the figure is the ratio of the medians. A re-ingest of
 //! the same handoff into the last DataRoot is timed too. Our runs are measured from outside
@@ -30,6 +31,8 @@ pub struct IngestBenchOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestBench {
     pub frames: u64,
+    /// `sqlite3` (the CLI) or `bundled` (the same SQL through the bundled SQLite).
+    pub floor_sql_engine: &'static str,
     pub rows: u64,
     pub media_files: u64,
     pub floor_runs_s: Vec<f64>,
@@ -79,20 +82,38 @@ fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which program runs the floor's SQL: the `sqlite3` CLI when it is on the PATH, else the same
+/// script through the bundled SQLite in a child `autocapture-gates sql` (same engine, no CLI).
+pub fn floor_sql_engine() -> &'static str {
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("sqlite3").is_file())
+    });
+    if on_path { "sqlite3" } else { "bundled" }
+}
+
 /// One floor run into `dest` (emptied first); its wall time in seconds.
-fn floor_run(handoff: &Path, dest: &Path) -> anyhow::Result<f64> {
+fn floor_run(handoff: &Path, dest: &Path, harness: &Path) -> anyhow::Result<f64> {
     if dest.exists() {
         std::fs::remove_dir_all(dest)?;
     }
     std::fs::create_dir_all(dest)?;
+    let db = dest.join("metadata.db");
+    let mut command = if floor_sql_engine() == "sqlite3" {
+        let mut c = Command::new("sqlite3");
+        c.arg(&db);
+        c
+    } else {
+        let mut c = Command::new(harness);
+        c.arg("sql").arg("--db").arg(&db);
+        c
+    };
     let started = Instant::now();
-    let mut sqlite = Command::new("sqlite3")
-        .arg(dest.join("metadata.db"))
+    let mut sqlite = command
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .context("start sqlite3 (ci/bench-ingest-floor.sh installs it)")?;
+        .context("start the floor's SQL engine")?;
     {
         use std::io::Write;
         let mut stdin = sqlite.stdin.take().context("sqlite3 stdin")?;
@@ -164,7 +185,11 @@ pub fn bench_ingest(options: &IngestBenchOptions) -> anyhow::Result<IngestBench>
     let (mut floor, mut ours, mut peak_kib) = (Vec::new(), Vec::new(), 0u64);
     let mut report = serde_json::Value::Null;
     for _ in 0..options.runs {
-        floor.push(floor_run(&handoff, &options.work.join("floor"))?);
+        floor.push(floor_run(
+            &handoff,
+            &options.work.join("floor"),
+            &options.harness,
+        )?);
         if ours_dir.exists() {
             std::fs::remove_dir_all(&ours_dir)?;
         }
@@ -192,6 +217,7 @@ pub fn bench_ingest(options: &IngestBenchOptions) -> anyhow::Result<IngestBench>
     let reingest_s = again.wall_ms as f64 / 1000.0;
     Ok(IngestBench {
         frames: options.frames,
+        floor_sql_engine: floor_sql_engine(),
         rows,
         media_files: media,
         floor_runs_s: floor,
