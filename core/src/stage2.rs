@@ -403,6 +403,27 @@ fn index_frame(
     let mut doc_ids = Vec::new();
     for section in Section::ALL {
         let id = doc_id(&uia_record_id, section);
+        if let Some(content) = contents::of_doc(tx, &id)? {
+            // Indexed with an earlier frame of the same snapshot: only this frame's sighting.
+            if window_title.is_empty() || hwnd.is_none() {
+                let (title, doc_hwnd): (String, Option<String>) = tx.query_row(
+                    "SELECT window_title, hwnd FROM search_docs WHERE doc_id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                if window_title.is_empty() {
+                    window_title = title;
+                }
+                if hwnd.is_none() {
+                    hwnd = doc_hwnd;
+                }
+            }
+            doc_ids.push(id.clone());
+            if !ts_utc.is_empty() {
+                contents::saw(tx, content, ts_utc, frame_id, &id)?;
+            }
+            continue;
+        }
         let Some(payload) = tx
             .query_row("SELECT payload FROM d.derived WHERE id = ?1", [&id], |r| {
                 r.get::<_, String>(0)
