@@ -15,17 +15,12 @@ pub(super) fn correlate(ctx: &mut Ctx<'_>, text: &str, out: &mut Draft) -> rusql
         out.no_evidence("say which text to follow, in quotes".into());
         return Ok(());
     }
-    // Per process, the doc indexed first (SQLite returns the row of `min()`), then that doc's
-    // earliest frame through the (uia_record_id, ts_utc) index.
-    let sql = "SELECT g.process_name, g.window_title, g.doc_id, g.kind,
-                (SELECT f.ts_utc FROM s.search_frames f WHERE f.uia_record_id = g.uia_record_id
-                 ORDER BY f.ts_utc, f.frame_id LIMIT 1) AS ts_utc,
-                (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = g.uia_record_id
-                 ORDER BY f.ts_utc, f.frame_id LIMIT 1) AS frame_id
-         FROM (SELECT d.process_name, d.window_title, d.doc_id, d.kind, d.uia_record_id,
-                      min(d.ts_utc || ' ' || d.doc_id) AS first_key
-               FROM search_fts JOIN s.search_docs d ON d.rowid = search_fts.rowid
-               WHERE search_fts MATCH ?1 AND d.ts_utc IS NOT NULL GROUP BY d.process_name) AS g";
+    // Every distinct content showing the text, with its first sighting; per process the
+    // earliest of them.
+    let sql = "SELECT c.process_name, c.window_title, sp.first_doc_id, c.kind, sp.first_ts, sp.first_frame_id
+         FROM content_fts JOIN s.search_contents c ON c.rowid = content_fts.rowid
+         JOIN s.content_spans sp ON sp.content_rowid = c.rowid
+         WHERE content_fts MATCH ?1";
     let phrase = format!("\"{}\"", text.replace('"', "\"\""));
     let rows = ctx.handle.rows(sql, [phrase], |r| {
         Ok((
@@ -33,16 +28,18 @@ pub(super) fn correlate(ctx: &mut Ctx<'_>, text: &str, out: &mut Draft) -> rusql
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
         ))
     })?;
     let mut first: BTreeMap<String, Sighting> = BTreeMap::new();
     for (process, title, doc, kind, ts, frame_id) in rows {
-        let (Some(ts), Some(frame_id)) = (ts, frame_id) else {
-            continue;
-        };
-        first.insert(process, (ts, frame_id, doc, kind, title));
+        let earlier = first
+            .get(&process)
+            .is_none_or(|seen| (&ts, &frame_id) < (&seen.0, &seen.1));
+        if earlier {
+            first.insert(process, (ts, frame_id, doc, kind, title));
+        }
     }
     if first.is_empty() {
         out.no_evidence(format!("\"{text}\" was not seen in any app"));

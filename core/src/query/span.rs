@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use rusqlite::params;
 use serde_json::{Value, json};
 
-use super::engine::{Cited, Ctx, Draft, FRAME_COLUMNS, Frame, frame, hms, window_records};
+use super::engine::{Cited, Ctx, Draft, hms, window_records};
 use super::language::TimeSpec;
 
 /// The longest open span looked at, in minutes (a day).
@@ -17,16 +17,6 @@ const MAX_SPAN_MINUTES: u32 = 24 * 60;
 /// Distinct context docs (one per window title and text: a re-taken snapshot adds nothing)
 /// read per question when looking for timed entries.
 const MAX_DOCS: usize = 4096;
-
-fn seconds_between(a: &str, b: &str) -> f64 {
-    match (
-        crate::contract::parse_ts_utc(a),
-        crate::contract::parse_ts_utc(b),
-    ) {
-        (Ok(a), Ok(b)) => (b - a).as_seconds_f64().max(0.0),
-        _ => 0.0,
-    }
-}
 
 pub(super) fn windows_used(
     ctx: &mut Ctx<'_>,
@@ -41,28 +31,31 @@ pub(super) fn windows_used(
         out.no_evidence("say which app or window".into());
         return Ok(());
     }
-    let frames = ctx.handle.rows(
-        &format!("SELECT {FRAME_COLUMNS} FROM s.search_frames WHERE ts_utc >= ?1 AND ts_utc <= ?2 ORDER BY ts_utc, frame_id"),
-        params![from, to],
-        frame,
-    )?;
-    let matches = |f: &Frame| {
-        let text = format!("{} {}", f.title, f.process).to_lowercase();
-        words.iter().all(|w| text.contains(w.as_str()))
-    };
     // Per distinct title, in order of first focus: its first frame and its focus time (each
-    // frame's focus lasts until the next frame, capped at 10 minutes).
-    let mut used: Vec<(Frame, f64)> = Vec::new();
-    for (index, f) in frames.iter().enumerate() {
-        if !matches(f) {
+    // frame's focus lasts until the next frame, capped at 10 minutes), from the focus runs.
+    struct Used {
+        title: String,
+        process: String,
+        first_ts: String,
+        first_id: String,
+        focus_us: i64,
+    }
+    let mut used: Vec<Used> = Vec::new();
+    for span in super::runs::spans(ctx.handle, &from, &to)? {
+        let run = &span.run;
+        let text = format!("{} {}", run.window_title, run.process_name).to_lowercase();
+        if !words.iter().all(|w| text.contains(w.as_str())) {
             continue;
         }
-        let seconds = frames
-            .get(index + 1)
-            .map_or(0.0, |next| seconds_between(&f.ts, &next.ts).min(600.0));
-        match used.iter_mut().find(|(first, _)| first.title == f.title) {
-            Some((_, total)) => *total += seconds,
-            None => used.push((f.clone(), seconds)),
+        match used.iter_mut().find(|u| u.title == run.window_title) {
+            Some(u) => u.focus_us += span.focus_us(),
+            None => used.push(Used {
+                title: run.window_title.clone(),
+                process: run.process_name.clone(),
+                first_ts: span.first_ts.clone(),
+                first_id: span.first_id.clone(),
+                focus_us: span.focus_us(),
+            }),
         }
     }
     if used.is_empty() {
@@ -80,18 +73,19 @@ pub(super) fn windows_used(
         hms(&to)
     );
     let mut windows = Vec::new();
-    for (index, (first, total)) in used.iter().enumerate() {
+    for (index, u) in used.iter().enumerate() {
+        let total = u.focus_us as f64 / 1e6;
         let bullet = format!(
             "\"{}\" ({}) from {}, about {} min",
-            first.title,
-            first.process,
-            hms(&first.ts),
+            u.title,
+            u.process,
+            hms(&u.first_ts),
             (total / 60.0).round() as u64
         );
-        ctx.cite(index as u32, &bullet, Cited::frame(&first.id));
+        ctx.cite(index as u32, &bullet, Cited::frame(&u.first_id));
         windows.push(
-            json!({"window_title": first.title, "process_name": first.process,
-            "first_ts_utc": first.ts, "focus_seconds": total.round() as u64}),
+            json!({"window_title": u.title, "process_name": u.process,
+            "first_ts_utc": u.first_ts, "focus_seconds": total.round() as u64}),
         );
         out.bullets.push(bullet);
     }
@@ -174,17 +168,21 @@ pub(super) fn arrived_while(
         .map(|m| format!("\"{:02} {:02}\"", m / 60, m % 60))
         .collect::<Vec<_>>()
         .join(" OR ");
+    // Per distinct content (a re-taken snapshot adds nothing) shown at or after the opening:
+    // its first doc and frame from then on (the first sighting, or the last when the first came
+    // earlier), with that doc's nodes.
     let docs = ctx.handle.rows(
         &format!(
-            "SELECT sd.doc_id, sd.kind, x.payload,
-                    (SELECT f.frame_id FROM s.search_frames f WHERE f.uia_record_id = sd.uia_record_id
-                     ORDER BY f.ts_utc, f.frame_id LIMIT 1) AS frame_id
-             FROM (SELECT min(sd0.doc_id) AS doc_id FROM search_fts
-                   JOIN s.search_docs sd0 ON sd0.rowid = search_fts.rowid
-                   WHERE search_fts MATCH ?1 AND sd0.kind = 'obs.uia.context' AND sd0.ts_utc >= ?2
-                   GROUP BY sd0.window_title, sd0.text) AS g
-             JOIN s.search_docs sd ON sd.doc_id = g.doc_id JOIN d.derived x ON x.id = sd.doc_id
-             ORDER BY sd.ts_utc, sd.doc_id LIMIT {MAX_DOCS}"
+            "SELECT doc_id, kind, x.payload, frame_id FROM (
+                 SELECT CASE WHEN sp.first_ts >= ?2 THEN sp.first_doc_id ELSE sp.last_doc_id END AS doc_id,
+                        CASE WHEN sp.first_ts >= ?2 THEN sp.first_frame_id ELSE sp.last_frame_id END AS frame_id,
+                        CASE WHEN sp.first_ts >= ?2 THEN sp.first_ts ELSE sp.last_ts END AS shown_ts,
+                        c.kind AS kind
+                 FROM content_fts JOIN s.search_contents c ON c.rowid = content_fts.rowid
+                 JOIN s.content_spans sp ON sp.content_rowid = c.rowid
+                 WHERE content_fts MATCH ?1 AND c.kind = 'obs.uia.context' AND sp.last_ts >= ?2) AS g
+             JOIN d.derived x ON x.id = g.doc_id
+             ORDER BY g.shown_ts, g.doc_id LIMIT {MAX_DOCS}"
         ),
         params![stamps, opened],
         |r| {
