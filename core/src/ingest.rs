@@ -27,6 +27,7 @@ use thiserror::Error;
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id, sha256_hex};
+use crate::crash;
 use crate::derive::{Deriver, UiaState};
 use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
@@ -266,6 +267,8 @@ pub fn ingest_handoff(
             .map_err(io_err(&data_root.root))?,
     );
     let lock = acquire_instance_lock(&data_root)?;
+    crash::point("ingest.after_lock");
+    remove_stale_work(&data_root)?;
     let audit = AuditLog::in_data_root(&data_root.root);
     // An unchanged handoff already in the ledger answers from it; anything else takes the full path.
     let result =
@@ -301,6 +304,7 @@ pub fn ingest_handoff(
     drop(lock);
     let mut report = result?;
     audit_result?;
+    crash::point("ingest.after_unlock");
     // The marker comes last: everything it promises is committed and synced by now.
     let marker = ReapMarker {
         schema: MARKER_SCHEMA.to_owned(),
@@ -324,6 +328,23 @@ pub fn ingest_handoff(
     report.timings.media_files_per_s = report.media_files_seen as f64 / seconds;
     report.timings.bytes_per_s = report.counts.bytes_ingested as f64 / seconds;
     Ok(report)
+}
+
+/// Removes what a killed run left: its scratch database and the temps of copies it had not
+/// linked. Only the lock holder may call this, on either path (full or unchanged).
+fn remove_stale_work(data_root: &DataRoot) -> Result<(), IngestError> {
+    let scratch = data_root.root.join(MEDIA_SCRATCH);
+    match fs::remove_file(&scratch) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&scratch)(e)),
+    }
+    let temp_dir = data_root.root.join(media::TEMP_DIR);
+    match fs::remove_dir_all(&temp_dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(&temp_dir)(e)),
+    }
 }
 
 /// The report of a re-ingest of a handoff whose ledger signature is unchanged and whose media the
@@ -416,9 +437,7 @@ impl<'a> Ingest<'a> {
              CREATE TEMP TABLE markers (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT, source_record_id TEXT);",
         )
         .map_err(store_err(&db_path))?;
-        // A scratch file left by a killed run is stale: only the lock holder gets here.
         let scratch = data_root.root.join(MEDIA_SCRATCH);
-        let _ = fs::remove_file(&scratch);
         Connection::open(&scratch)
             .and_then(|c| c.execute_batch(media::SCRATCH_SCHEMA))
             .map_err(store_err(&scratch))?;
@@ -444,6 +463,7 @@ impl<'a> Ingest<'a> {
         let result = self.run_phases(started);
         let _ = self.conn.execute_batch("DETACH DATABASE m");
         let _ = fs::remove_file(&self.scratch);
+        let _ = fs::remove_dir_all(self.data_root.root.join(media::TEMP_DIR));
         result
     }
 
@@ -490,7 +510,9 @@ impl<'a> Ingest<'a> {
         self.verify_declared_hashes()?;
         let media_sha256 = self.media_digest()?;
         let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
+        crash::point("ingest.after_scan");
         let written = self.write()?;
+        crash::point("ingest.after_commit");
         let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
         let counts = MarkerCounts {
             metadata_rows_copied: written.rows_copied,
@@ -541,6 +563,7 @@ impl<'a> Ingest<'a> {
             },
         };
         self.record_in_ledger(&report)?;
+        crash::point("ingest.after_ledger");
         Ok(report)
     }
 
@@ -790,8 +813,7 @@ impl<'a> Ingest<'a> {
                 [read_only_uri(&self.handoff.db_path)],
             )
             .map_err(store_err(&db_path))?;
-        self.conn
-            .execute("ATTACH DATABASE ?1 AS d", [derived_path.to_string_lossy()])
+        crate::store::attach_writable(&self.conn, "d", &derived_path)
             .map_err(store_err(&derived_path))?;
         let result = (|| -> Result<(), IngestError> {
             let tx = self
@@ -801,11 +823,14 @@ impl<'a> Ingest<'a> {
             let media_root = self.handoff_root.join(MEDIA_DIR);
             let dest_root = self.data_root.media_dir();
             let (mode, scratch) = (self.options.mode, &self.scratch);
+            let temp_dir = self.data_root.root.join(media::TEMP_DIR);
             let pacer = self.pacer.clone();
+            arm_mid_row_copy(&tx);
             let (rows, imported) = std::thread::scope(|scope| {
                 let (pacer, media_root, dest_root) = (pacer.as_ref(), &media_root, &dest_root);
+                let temp_dir = &temp_dir;
                 let import = scope.spawn(move || {
-                    media::import_checked(scratch, media_root, dest_root, mode, pacer)
+                    media::import_checked(scratch, media_root, dest_root, temp_dir, mode, pacer)
                 });
                 let rows = tx
                     .execute(&copy_rows_sql(&layout), [])
@@ -818,6 +843,7 @@ impl<'a> Ingest<'a> {
                 });
                 (rows, imported)
             });
+            disarm_mid_row_copy(&tx);
             written.rows_copied = rows? as u64;
             let imported = imported?;
             (written.linked, written.copied, written.bytes) =
@@ -830,6 +856,7 @@ impl<'a> Ingest<'a> {
                 [self.run_id],
             )
             .map_err(store_err(&db_path))?;
+            crash::point("ingest.before_media_sync");
             if imported.linked + imported.copied > 0 {
                 // One syncfs makes every linked file's data and every new directory entry durable.
                 let dir = File::open(&dest_root).map_err(io_err(&dest_root))?;
@@ -865,6 +892,7 @@ impl<'a> Ingest<'a> {
             };
             written.stage1_complete = present(STAGE1_COMPLETE_RECORD_TYPE)?;
             written.retention_marked = present(RETENTION_RECORD_TYPE)?;
+            crash::point("ingest.before_commit");
             tx.commit().map_err(store_err(&db_path))?;
             Ok(())
         })();
@@ -876,6 +904,29 @@ impl<'a> Ingest<'a> {
         Ok(written)
     }
 }
+
+/// Arms `ingest.mid_row_copy`: it fires when the first row lands in the evidence table.
+#[cfg(feature = "crash-points")]
+fn arm_mid_row_copy(conn: &Connection) {
+    conn.update_hook(Some(
+        |_: rusqlite::hooks::Action, db: &str, table: &str, _: i64| {
+            if db == "main" && table == "metadata" {
+                crash::point("ingest.mid_row_copy");
+            }
+        },
+    ));
+}
+
+#[cfg(feature = "crash-points")]
+fn disarm_mid_row_copy(conn: &Connection) {
+    conn.update_hook(None::<fn(rusqlite::hooks::Action, &str, &str, i64)>);
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn arm_mid_row_copy(_: &Connection) {}
+
+#[cfg(not(feature = "crash-points"))]
+fn disarm_mid_row_copy(_: &Connection) {}
 
 #[derive(Debug, Default)]
 struct ScanSummary {

@@ -5,6 +5,7 @@
 //! - [`durable`], [`lock`]: directory fsync and atomic replace; `flock`.
 //! - [`audit`]: the hash-chained audit log of privileged actions.
 //! - [`clock`]: time passed in.
+//! - [`crash`]: named crash points (armed only in the `crash-points` build).
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod completeness;
 pub mod contents;
 pub mod contract;
+pub mod crash;
 pub mod derive;
 pub mod drain;
 pub mod durable;

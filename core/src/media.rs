@@ -21,9 +21,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::contract::digest::sha256_reader;
+use crate::crash;
 use crate::durable::{fsync_dir, temp_path_for};
 use crate::ingest::{ImportMode, IngestError, io_err, store_err};
 use crate::pace::{Pacer, pace};
+
+/// Folder of the DataRoot where copies are made before they are linked into `media/`; only the
+/// lock holder writes there, and every ingest removes it before and after it runs.
+pub const TEMP_DIR: &str = ".ingest-tmp";
 
 /// Files checked per parallel batch.
 const BATCH: usize = 256;
@@ -321,6 +326,7 @@ pub fn import_checked(
     scratch: &Path,
     media_root: &Path,
     dest_root: &Path,
+    temp_dir: &Path,
     mode: ImportMode,
     pacer: Option<&Arc<Pacer>>,
 ) -> Result<ImportSummary, IngestError> {
@@ -359,7 +365,7 @@ pub fn import_checked(
             if linked {
                 summary.linked += 1;
             } else {
-                copy_verified(&source, &dest, sha256)?;
+                copy_verified(&source, &dest, temp_dir, sha256)?;
                 summary.copied += 1;
             }
             summary.bytes += size;
@@ -369,6 +375,7 @@ pub fn import_checked(
                 params![relpath, meta.dev() as i64, meta.ino() as i64, linked],
             )
             .map_err(store_err(scratch))?;
+            crash::point("media.between_files");
         }
         tx.commit().map_err(store_err(scratch))?;
     }
@@ -398,15 +405,25 @@ fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
     Ok(())
 }
 
-/// Copies `source` to `dest` through a temp file in the destination folder: copy while hashing,
-/// check the hash, fsync, link into place (never replacing a file), fsync the folder.
-fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<(), IngestError> {
+/// Copies `source` to `dest` through a temp file in `temp_dir` (same filesystem): copy while
+/// hashing, check the hash, fsync, link into place (never replacing a file), fsync the folder.
+fn copy_verified(
+    source: &Path,
+    dest: &Path,
+    temp_dir: &Path,
+    expected_sha256: &str,
+) -> Result<(), IngestError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = temp_path_for(dir, &name);
+    match fs::create_dir(temp_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(temp_dir)(e)),
+    }
+    let temp = temp_path_for(temp_dir, &name);
     let result = (|| -> Result<(), IngestError> {
         let mut input = File::open(source).map_err(io_err(source))?;
         let mut output = File::options()
@@ -435,8 +452,10 @@ fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<()
                 actual,
             });
         }
+        crash::point("media.after_temp_write");
         output.sync_all().map_err(io_err(&temp))?;
         drop(output);
+        crash::point("media.after_fsync");
         // `link` + `unlink` rather than `rename`: it fails instead of replacing a file that
         // appeared at `dest` meanwhile.
         fs::hard_link(&temp, dest).map_err(|e| {
@@ -448,6 +467,7 @@ fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<()
                 io_err(dest)(e)
             }
         })?;
+        crash::point("media.after_link");
         fs::remove_file(&temp).map_err(io_err(&temp))?;
         fsync_dir(dir).map_err(io_err(dir))
     })();
