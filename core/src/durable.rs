@@ -3,8 +3,8 @@
 //!
 //! Directory fsync is the POSIX way to make a rename or a new directory entry survive power loss.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -65,11 +65,12 @@ pub struct AtomicWritePoints {
 /// old file or the complete new one, never a mix, and no temp file on success. On failure the
 /// temp file is removed (best effort) and the old file is untouched.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    write_atomic_with(dir, name, bytes, None)
+    write_atomic_with(&crate::fsops::RealFs, dir, name, bytes, None)
 }
 
-/// [`write_atomic`] passing the given crash points.
+/// [`write_atomic`] through `fs`, passing the given crash points.
 pub fn write_atomic_with(
+    fs: &dyn crate::fsops::FileOps,
     dir: &Path,
     name: &str,
     bytes: &[u8],
@@ -84,23 +85,18 @@ pub fn write_atomic_with(
     let temp = temp_path_for(dir, name);
     let target = dir.join(name);
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(bytes)?;
+        fs.write_new(&temp, bytes)?;
         point(|p| p.after_temp_write);
-        file.sync_all()?;
-        drop(file);
+        fs.sync_file(&temp)?;
         point(|p| p.after_fsync);
-        fs::rename(&temp, &target)?;
+        fs.rename(&temp, &target)?;
         point(|p| p.after_rename);
-        fsync_dir(dir)?;
+        fs.sync_dir(dir)?;
         point(|p| p.after_dir_fsync);
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = fs.remove_file(&temp);
     }
     result.map(|()| target)
 }

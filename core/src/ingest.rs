@@ -29,6 +29,7 @@ use crate::clock::Clock;
 use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id, sha256_hex};
 use crate::crash;
 use crate::derive::{Deriver, UiaState};
+use crate::fsops::{FileOps, RealFs};
 use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
     read_only_uri,
@@ -250,6 +251,17 @@ pub fn ingest_handoff(
     options: &IngestOptions,
     clock: &dyn Clock,
 ) -> Result<IngestReport, IngestError> {
+    ingest_handoff_on(&RealFs, handoff_root, data_root, options, clock)
+}
+
+/// [`ingest_handoff`] with the media import and the marker going through `fs`.
+pub fn ingest_handoff_on(
+    fs: &dyn FileOps,
+    handoff_root: &Path,
+    data_root: &DataRoot,
+    options: &IngestOptions,
+    clock: &dyn Clock,
+) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let started_at = clock.now();
     let run_id = ingest_run_id(started_at);
@@ -275,7 +287,7 @@ pub fn ingest_handoff(
         unchanged(&handoff_root, &data_root, options, &run_id, clock).and_then(
             |known| match known {
                 Some(report) => Ok(report),
-                None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock)
+                None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
                     .and_then(|mut ingest| ingest.run(started)),
             },
         );
@@ -318,7 +330,7 @@ pub fn ingest_handoff(
         schema_hash: identity_pair().1,
     };
     report.marker_path =
-        marker::write(&handoff_root, &marker).map_err(|source| IngestError::Marker {
+        marker::write_on(fs, &handoff_root, &marker).map_err(|source| IngestError::Marker {
             path: handoff_root.clone(),
             source,
         })?;
@@ -416,6 +428,7 @@ struct Ingest<'a> {
     scratch: PathBuf,
     warnings: Vec<IngestWarning>,
     pacer: Option<Arc<Pacer>>,
+    fs: &'a dyn FileOps,
 }
 
 impl<'a> Ingest<'a> {
@@ -425,6 +438,7 @@ impl<'a> Ingest<'a> {
         options: &'a IngestOptions,
         run_id: &'a str,
         clock: &'a dyn Clock,
+        fs: &'a dyn FileOps,
     ) -> Result<Ingest<'a>, IngestError> {
         let handoff = HandoffDb::open(handoff_root)?;
         let db_path = data_root.metadata_db();
@@ -456,6 +470,7 @@ impl<'a> Ingest<'a> {
             scratch,
             warnings: Vec::new(),
             pacer,
+            fs,
         })
     }
 
@@ -824,13 +839,14 @@ impl<'a> Ingest<'a> {
             let dest_root = self.data_root.media_dir();
             let (mode, scratch) = (self.options.mode, &self.scratch);
             let temp_dir = self.data_root.root.join(media::TEMP_DIR);
+            let fs = self.fs;
             let pacer = self.pacer.clone();
             arm_mid_row_copy(&tx);
             let (rows, imported) = std::thread::scope(|scope| {
                 let (pacer, media_root, dest_root) = (pacer.as_ref(), &media_root, &dest_root);
                 let temp_dir = &temp_dir;
                 let import = scope.spawn(move || {
-                    media::import_checked(scratch, media_root, dest_root, temp_dir, mode, pacer)
+                    media::import_checked(scratch, media_root, dest_root, temp_dir, mode, pacer, fs)
                 });
                 let rows = tx
                     .execute(&copy_rows_sql(&layout), [])
@@ -859,11 +875,7 @@ impl<'a> Ingest<'a> {
             crash::point("ingest.before_media_sync");
             if imported.linked + imported.copied > 0 {
                 // One syncfs makes every linked file's data and every new directory entry durable.
-                let dir = File::open(&dest_root).map_err(io_err(&dest_root))?;
-                nix::unistd::syncfs(&dir).map_err(|errno| IngestError::Io {
-                    path: dest_root.clone(),
-                    source: io::Error::from(errno),
-                })?;
+                self.fs.sync_fs(&dest_root).map_err(io_err(&dest_root))?;
             }
             // First writer wins: docs and markers already in the DataRoot are kept as they are.
             written.uia_docs_inserted = tx
@@ -894,6 +906,7 @@ impl<'a> Ingest<'a> {
             written.retention_marked = present(RETENTION_RECORD_TYPE)?;
             crash::point("ingest.before_commit");
             tx.commit().map_err(store_err(&db_path))?;
+            self.fs.committed("data_root");
             Ok(())
         })();
         let detach = self

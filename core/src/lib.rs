@@ -3,6 +3,7 @@
 //! Map (dependencies point down this list only through [`contract`]):
 //! - [`contract`]: ids, canonical JSON, digests, timestamps, the contract identity.
 //! - [`durable`], [`lock`]: directory fsync and atomic replace; `flock`.
+//! - [`fsops`]: the file operations of the media import and the marker, behind `FileOps`.
 //! - [`audit`]: the hash-chained audit log of privileged actions.
 //! - [`clock`]: time passed in.
 //! - [`crash`]: named crash points (armed only in the `crash-points` build).
@@ -37,6 +38,7 @@ pub mod drain;
 pub mod durable;
 pub mod export;
 pub mod focus_runs;
+pub mod fsops;
 pub mod handoff;
 pub mod ingest;
 pub mod ledger;

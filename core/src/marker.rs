@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::durable::{AtomicWritePoints, remove_stale_temps, write_atomic_with};
+use crate::fsops::{FileOps, RealFs};
 
 pub const MARKER_FILE: &str = "reap_eligible.json";
 pub const MARKER_SCHEMA: &str = "autocapture.handoff.reap_eligible.v1";
@@ -82,9 +83,14 @@ const POINTS: AtomicWritePoints = AtomicWritePoints {
 /// Writes the marker into `handoff_root` atomically (temp → fsync → rename → fsync dir), first
 /// removing the temps of marker writes that died half way.
 pub fn write(handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
+    write_on(&RealFs, handoff_root, marker)
+}
+
+/// [`write`] through `fs`.
+pub fn write_on(fs: &dyn FileOps, handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
     let bytes = render(marker).map_err(io::Error::other)?;
     remove_stale_temps(handoff_root, MARKER_FILE)?;
-    write_atomic_with(handoff_root, MARKER_FILE, &bytes, Some(&POINTS))
+    write_atomic_with(fs, handoff_root, MARKER_FILE, &bytes, Some(&POINTS))
 }
 
 /// Reads and checks the marker of `handoff_root`.

@@ -162,3 +162,40 @@ fn a_killed_child_is_seen_at_its_point_frees_its_lock_and_an_unreached_point_is_
     let ending = kill_at(&bin, &args, "media.after_temp_write", 1, Death::Abort).expect("run");
     assert!(!ending.reached && !ending.died, "{ending:?}");
 }
+
+#[test]
+fn power_loss_explorer_passes_the_real_protocol_and_finds_each_planted_bug() {
+    use autocapture_core::ingest::ImportMode;
+    use autocapture_gates::gates::crash_gate::record_ingest;
+    use autocapture_gates::power_loss::{PlantedBug, explore, plant};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pristine = small_handoff(dir.path());
+    let mut runs = Vec::new();
+    for (name, mode) in [("copy", ImportMode::Copy), ("link", ImportMode::Hardlink)] {
+        let handoff = dir.path().join(name);
+        copy_tree(&pristine, &handoff).expect("copy");
+        let run = record_ingest(&handoff, &dir.path().join(format!("{name}_data")), mode)
+            .expect("recorded ingest");
+        assert!(!run.expected.media.is_empty());
+        let found = explore(&run.ops, &run.expected);
+        assert!(found.states > run.ops.len() as u64);
+        assert_eq!(found.violating_states, 0, "{name}: {:?}", found.examples);
+        runs.push(run);
+    }
+    for (bug, run, says) in [
+        (PlantedBug::NoMediaDirSync, &runs[0], "missing"),
+        (PlantedBug::NoMediaFileSync, &runs[0], "not whole"),
+        (PlantedBug::NoMarkerFileSync, &runs[0], "torn"),
+        (PlantedBug::NoSyncFs, &runs[1], "missing"),
+    ] {
+        let ops = plant(&run.ops, bug, &run.media_root, &run.expected.marker);
+        let found = explore(&ops, &run.expected);
+        assert!(found.violating_states > 0, "{bug:?} not found");
+        assert!(
+            found.examples.iter().any(|e| e.contains(says)),
+            "{bug:?}: {:?}",
+            found.examples
+        );
+    }
+}
