@@ -27,7 +27,9 @@ use thiserror::Error;
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id, sha256_hex};
+use crate::crash;
 use crate::derive::{Deriver, UiaState};
+use crate::fsops::{FileOps, RealFs};
 use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
     read_only_uri,
@@ -249,6 +251,17 @@ pub fn ingest_handoff(
     options: &IngestOptions,
     clock: &dyn Clock,
 ) -> Result<IngestReport, IngestError> {
+    ingest_handoff_on(&RealFs, handoff_root, data_root, options, clock)
+}
+
+/// [`ingest_handoff`] with the media import and the marker going through `fs`.
+pub fn ingest_handoff_on(
+    fs: &dyn FileOps,
+    handoff_root: &Path,
+    data_root: &DataRoot,
+    options: &IngestOptions,
+    clock: &dyn Clock,
+) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let started_at = clock.now();
     let run_id = ingest_run_id(started_at);
@@ -266,13 +279,15 @@ pub fn ingest_handoff(
             .map_err(io_err(&data_root.root))?,
     );
     let lock = acquire_instance_lock(&data_root)?;
+    crash::point("ingest.after_lock");
+    remove_stale_work(&data_root)?;
     let audit = AuditLog::in_data_root(&data_root.root);
     // An unchanged handoff already in the ledger answers from it; anything else takes the full path.
     let result =
         unchanged(&handoff_root, &data_root, options, &run_id, clock).and_then(
             |known| match known {
                 Some(report) => Ok(report),
-                None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock)
+                None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
                     .and_then(|mut ingest| ingest.run(started)),
             },
         );
@@ -301,6 +316,7 @@ pub fn ingest_handoff(
     drop(lock);
     let mut report = result?;
     audit_result?;
+    crash::point("ingest.after_unlock");
     // The marker comes last: everything it promises is committed and synced by now.
     let marker = ReapMarker {
         schema: MARKER_SCHEMA.to_owned(),
@@ -314,7 +330,7 @@ pub fn ingest_handoff(
         schema_hash: identity_pair().1,
     };
     report.marker_path =
-        marker::write(&handoff_root, &marker).map_err(|source| IngestError::Marker {
+        marker::write_on(fs, &handoff_root, &marker).map_err(|source| IngestError::Marker {
             path: handoff_root.clone(),
             source,
         })?;
@@ -324,6 +340,23 @@ pub fn ingest_handoff(
     report.timings.media_files_per_s = report.media_files_seen as f64 / seconds;
     report.timings.bytes_per_s = report.counts.bytes_ingested as f64 / seconds;
     Ok(report)
+}
+
+/// Removes what a killed run left: its scratch database and the temps of copies it had not
+/// linked. Only the lock holder may call this, on either path (full or unchanged).
+fn remove_stale_work(data_root: &DataRoot) -> Result<(), IngestError> {
+    let scratch = data_root.root.join(MEDIA_SCRATCH);
+    match fs::remove_file(&scratch) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&scratch)(e)),
+    }
+    let temp_dir = data_root.root.join(media::TEMP_DIR);
+    match fs::remove_dir_all(&temp_dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(&temp_dir)(e)),
+    }
 }
 
 /// The report of a re-ingest of a handoff whose ledger signature is unchanged and whose media the
@@ -395,6 +428,7 @@ struct Ingest<'a> {
     scratch: PathBuf,
     warnings: Vec<IngestWarning>,
     pacer: Option<Arc<Pacer>>,
+    fs: &'a dyn FileOps,
 }
 
 impl<'a> Ingest<'a> {
@@ -404,6 +438,7 @@ impl<'a> Ingest<'a> {
         options: &'a IngestOptions,
         run_id: &'a str,
         clock: &'a dyn Clock,
+        fs: &'a dyn FileOps,
     ) -> Result<Ingest<'a>, IngestError> {
         let handoff = HandoffDb::open(handoff_root)?;
         let db_path = data_root.metadata_db();
@@ -416,9 +451,7 @@ impl<'a> Ingest<'a> {
              CREATE TEMP TABLE markers (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT, source_record_id TEXT);",
         )
         .map_err(store_err(&db_path))?;
-        // A scratch file left by a killed run is stale: only the lock holder gets here.
         let scratch = data_root.root.join(MEDIA_SCRATCH);
-        let _ = fs::remove_file(&scratch);
         Connection::open(&scratch)
             .and_then(|c| c.execute_batch(media::SCRATCH_SCHEMA))
             .map_err(store_err(&scratch))?;
@@ -437,6 +470,7 @@ impl<'a> Ingest<'a> {
             scratch,
             warnings: Vec::new(),
             pacer,
+            fs,
         })
     }
 
@@ -444,6 +478,7 @@ impl<'a> Ingest<'a> {
         let result = self.run_phases(started);
         let _ = self.conn.execute_batch("DETACH DATABASE m");
         let _ = fs::remove_file(&self.scratch);
+        let _ = fs::remove_dir_all(self.data_root.root.join(media::TEMP_DIR));
         result
     }
 
@@ -490,7 +525,9 @@ impl<'a> Ingest<'a> {
         self.verify_declared_hashes()?;
         let media_sha256 = self.media_digest()?;
         let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
+        crash::point("ingest.after_scan");
         let written = self.write()?;
+        crash::point("ingest.after_commit");
         let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
         let counts = MarkerCounts {
             metadata_rows_copied: written.rows_copied,
@@ -541,6 +578,7 @@ impl<'a> Ingest<'a> {
             },
         };
         self.record_in_ledger(&report)?;
+        crash::point("ingest.after_ledger");
         Ok(report)
     }
 
@@ -787,8 +825,7 @@ impl<'a> Ingest<'a> {
                 [read_only_uri(&self.handoff.db_path)],
             )
             .map_err(store_err(&db_path))?;
-        self.conn
-            .execute("ATTACH DATABASE ?1 AS d", [derived_path.to_string_lossy()])
+        crate::store::attach_writable(&self.conn, "d", &derived_path)
             .map_err(store_err(&derived_path))?;
         let result = (|| -> Result<(), IngestError> {
             let tx = self
@@ -798,11 +835,15 @@ impl<'a> Ingest<'a> {
             let media_root = self.handoff_root.join(MEDIA_DIR);
             let dest_root = self.data_root.media_dir();
             let (mode, scratch) = (self.options.mode, &self.scratch);
+            let temp_dir = self.data_root.root.join(media::TEMP_DIR);
+            let fs = self.fs;
             let pacer = self.pacer.clone();
+            arm_mid_row_copy(&tx);
             let (rows, imported) = std::thread::scope(|scope| {
                 let (pacer, media_root, dest_root) = (pacer.as_ref(), &media_root, &dest_root);
+                let temp_dir = &temp_dir;
                 let import = scope.spawn(move || {
-                    media::import_checked(scratch, media_root, dest_root, mode, pacer)
+                    media::import_checked(scratch, media_root, dest_root, temp_dir, mode, pacer, fs)
                 });
                 let rows = tx
                     .execute(&copy_rows_sql(&layout), [])
@@ -815,6 +856,7 @@ impl<'a> Ingest<'a> {
                 });
                 (rows, imported)
             });
+            disarm_mid_row_copy(&tx);
             written.rows_copied = rows? as u64;
             let imported = imported?;
             (written.linked, written.copied, written.bytes) =
@@ -827,13 +869,10 @@ impl<'a> Ingest<'a> {
                 [self.run_id],
             )
             .map_err(store_err(&db_path))?;
+            crash::point("ingest.before_media_sync");
             if imported.linked + imported.copied > 0 {
                 // One syncfs makes every linked file's data and every new directory entry durable.
-                let dir = File::open(&dest_root).map_err(io_err(&dest_root))?;
-                nix::unistd::syncfs(&dir).map_err(|errno| IngestError::Io {
-                    path: dest_root.clone(),
-                    source: io::Error::from(errno),
-                })?;
+                self.fs.sync_fs(&dest_root).map_err(io_err(&dest_root))?;
             }
             // First writer wins: docs and markers already in the DataRoot are kept as they are.
             written.uia_docs_inserted = tx
@@ -862,7 +901,9 @@ impl<'a> Ingest<'a> {
             };
             written.stage1_complete = present(STAGE1_COMPLETE_RECORD_TYPE)?;
             written.retention_marked = present(RETENTION_RECORD_TYPE)?;
+            crash::point("ingest.before_commit");
             tx.commit().map_err(store_err(&db_path))?;
+            self.fs.committed("data_root");
             Ok(())
         })();
         let detach = self
@@ -873,6 +914,29 @@ impl<'a> Ingest<'a> {
         Ok(written)
     }
 }
+
+/// Arms `ingest.mid_row_copy`: it fires when the first row lands in the evidence table.
+#[cfg(feature = "crash-points")]
+fn arm_mid_row_copy(conn: &Connection) {
+    conn.update_hook(Some(
+        |_: rusqlite::hooks::Action, db: &str, table: &str, _: i64| {
+            if db == "main" && table == "metadata" {
+                crash::point("ingest.mid_row_copy");
+            }
+        },
+    ));
+}
+
+#[cfg(feature = "crash-points")]
+fn disarm_mid_row_copy(conn: &Connection) {
+    conn.update_hook(None::<fn(rusqlite::hooks::Action, &str, &str, i64)>);
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn arm_mid_row_copy(_: &Connection) {}
+
+#[cfg(not(feature = "crash-points"))]
+fn disarm_mid_row_copy(_: &Connection) {}
 
 #[derive(Debug, Default)]
 struct ScanSummary {

@@ -3,8 +3,10 @@
 //! Map (dependencies point down this list only through [`contract`]):
 //! - [`contract`]: ids, canonical JSON, digests, timestamps, the contract identity.
 //! - [`durable`], [`lock`]: directory fsync and atomic replace; `flock`.
+//! - [`fsops`]: the file operations of the media import and the marker, behind `FileOps`.
 //! - [`audit`]: the hash-chained audit log of privileged actions.
 //! - [`clock`]: time passed in.
+//! - [`crash`]: named crash points (armed only in the `crash-points` build).
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
@@ -30,11 +32,13 @@ pub mod clock;
 pub mod completeness;
 pub mod contents;
 pub mod contract;
+pub mod crash;
 pub mod derive;
 pub mod drain;
 pub mod durable;
 pub mod export;
 pub mod focus_runs;
+pub mod fsops;
 pub mod handoff;
 pub mod ingest;
 pub mod ledger;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable::write_atomic;
+use crate::durable::{AtomicWritePoints, remove_stale_temps, write_atomic_with};
+use crate::fsops::{FileOps, RealFs};
 
 pub const MARKER_FILE: &str = "reap_eligible.json";
 pub const MARKER_SCHEMA: &str = "autocapture.handoff.reap_eligible.v1";
@@ -70,10 +71,26 @@ pub fn render(marker: &ReapMarker) -> serde_json::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes the marker into `handoff_root` atomically (temp → fsync → rename → fsync dir).
+/// The marker protocol's crash points.
+const POINTS: AtomicWritePoints = AtomicWritePoints {
+    before_temp: "marker.before_temp",
+    after_temp_write: "marker.after_temp_write",
+    after_fsync: "marker.after_fsync",
+    after_rename: "marker.after_rename",
+    after_dir_fsync: "marker.after_dir_fsync",
+};
+
+/// Writes the marker into `handoff_root` atomically (temp → fsync → rename → fsync dir), first
+/// removing the temps of marker writes that died half way.
 pub fn write(handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
+    write_on(&RealFs, handoff_root, marker)
+}
+
+/// [`write`] through `fs`.
+pub fn write_on(fs: &dyn FileOps, handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
     let bytes = render(marker).map_err(io::Error::other)?;
-    write_atomic(handoff_root, MARKER_FILE, &bytes)
+    remove_stale_temps(handoff_root, MARKER_FILE)?;
+    write_atomic_with(fs, handoff_root, MARKER_FILE, &bytes, Some(&POINTS))
 }
 
 /// Reads and checks the marker of `handoff_root`.

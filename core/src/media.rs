@@ -12,18 +12,23 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
 use crate::contract::digest::sha256_reader;
-use crate::durable::{fsync_dir, temp_path_for};
+use crate::crash;
+use crate::durable::temp_path_for;
+use crate::fsops::FileOps;
 use crate::ingest::{ImportMode, IngestError, io_err, store_err};
 use crate::pace::{Pacer, pace};
+
+/// Folder of the DataRoot where copies are made before they are linked into `media/`; only the
+/// lock holder writes there, and every ingest removes it before and after it runs.
+pub const TEMP_DIR: &str = ".ingest-tmp";
 
 /// Files checked per parallel batch.
 const BATCH: usize = 256;
@@ -321,8 +326,10 @@ pub fn import_checked(
     scratch: &Path,
     media_root: &Path,
     dest_root: &Path,
+    temp_dir: &Path,
     mode: ImportMode,
     pacer: Option<&Arc<Pacer>>,
+    fs: &dyn FileOps,
 ) -> Result<ImportSummary, IngestError> {
     let conn = Connection::open(scratch).map_err(store_err(scratch))?;
     let mut summary = ImportSummary::default();
@@ -352,23 +359,24 @@ pub fn import_checked(
             if let Some(parent) = dest.parent()
                 && !created_dirs.contains(parent)
             {
-                create_dirs_durably(dest_root, parent)?;
+                create_dirs_durably(fs, dest_root, parent)?;
                 created_dirs.insert(parent.to_path_buf());
             }
-            let linked = mode == ImportMode::Hardlink && fs::hard_link(&source, &dest).is_ok();
+            let linked = mode == ImportMode::Hardlink && fs.hard_link(&source, &dest).is_ok();
             if linked {
                 summary.linked += 1;
             } else {
-                copy_verified(&source, &dest, sha256)?;
+                copy_verified(fs, &source, &dest, temp_dir, sha256)?;
                 summary.copied += 1;
             }
             summary.bytes += size;
-            let meta = fs::metadata(&dest).map_err(io_err(&dest))?;
+            let meta = std::fs::metadata(&dest).map_err(io_err(&dest))?;
             tx.execute(
                 "INSERT INTO imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, ?4)",
                 params![relpath, meta.dev() as i64, meta.ino() as i64, linked],
             )
             .map_err(store_err(scratch))?;
+            crash::point("media.between_files");
         }
         tx.commit().map_err(store_err(scratch))?;
     }
@@ -376,7 +384,7 @@ pub fn import_checked(
 }
 
 /// Creates `dir` (under `root`) and fsyncs the parent of every directory it creates.
-fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
+fn create_dirs_durably(fs: &dyn FileOps, root: &Path, dir: &Path) -> Result<(), IngestError> {
     let mut missing = Vec::new();
     let mut current = dir.to_path_buf();
     while !current.exists() && current.starts_with(root) {
@@ -386,47 +394,40 @@ fn create_dirs_durably(root: &Path, dir: &Path) -> Result<(), IngestError> {
         }
     }
     for path in missing.iter().rev() {
-        match fs::create_dir(path) {
+        match fs.create_dir(path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err(path)(e)),
         }
         if let Some(parent) = path.parent() {
-            fsync_dir(parent).map_err(io_err(parent))?;
+            fs.sync_dir(parent).map_err(io_err(parent))?;
         }
     }
     Ok(())
 }
 
-/// Copies `source` to `dest` through a temp file in the destination folder: copy while hashing,
-/// check the hash, fsync, link into place (never replacing a file), fsync the folder.
-fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<(), IngestError> {
+/// Copies `source` to `dest` through a temp file in `temp_dir` (same filesystem): copy while
+/// hashing, check the hash, fsync, link into place (never replacing a file), fsync the folder.
+fn copy_verified(
+    fs: &dyn FileOps,
+    source: &Path,
+    dest: &Path,
+    temp_dir: &Path,
+    expected_sha256: &str,
+) -> Result<(), IngestError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = temp_path_for(dir, &name);
+    match fs.create_dir(temp_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(temp_dir)(e)),
+    }
+    let temp = temp_path_for(temp_dir, &name);
     let result = (|| -> Result<(), IngestError> {
-        let mut input = File::open(source).map_err(io_err(source))?;
-        let mut output = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(io_err(&temp))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(source)(e)),
-            };
-            hasher.update(&buf[..n]);
-            output.write_all(&buf[..n]).map_err(io_err(&temp))?;
-        }
-        let actual = hex::encode(hasher.finalize());
+        let actual = fs.copy_new(source, &temp).map_err(io_err(&temp))?;
         if actual != expected_sha256 {
             return Err(IngestError::MediaHashMismatch {
                 relpath: dest.display().to_string(),
@@ -435,11 +436,12 @@ fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<()
                 actual,
             });
         }
-        output.sync_all().map_err(io_err(&temp))?;
-        drop(output);
+        crash::point("media.after_temp_write");
+        fs.sync_file(&temp).map_err(io_err(&temp))?;
+        crash::point("media.after_fsync");
         // `link` + `unlink` rather than `rename`: it fails instead of replacing a file that
         // appeared at `dest` meanwhile.
-        fs::hard_link(&temp, dest).map_err(|e| {
+        fs.hard_link(&temp, dest).map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
                 IngestError::MediaConflict {
                     relpath: dest.display().to_string(),
@@ -448,11 +450,12 @@ fn copy_verified(source: &Path, dest: &Path, expected_sha256: &str) -> Result<()
                 io_err(dest)(e)
             }
         })?;
-        fs::remove_file(&temp).map_err(io_err(&temp))?;
-        fsync_dir(dir).map_err(io_err(dir))
+        crash::point("media.after_link");
+        fs.remove_file(&temp).map_err(io_err(&temp))?;
+        fs.sync_dir(dir).map_err(io_err(dir))
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = fs.remove_file(&temp);
     }
     result
 }

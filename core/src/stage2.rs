@@ -21,6 +21,7 @@ use crate::activity::{ActivityState, read_state, signal_path};
 use crate::clock::Clock;
 use crate::contents;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
+use crate::crash;
 use crate::derive::STAGE1_COMPLETE_RECORD_TYPE;
 use crate::focus_runs;
 use crate::handoff::read_only_uri;
@@ -32,7 +33,7 @@ pub const TRACE_FILE: &str = "stage2_trace.ndjson";
 pub const STAGE2_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage2.complete";
 pub const PROVIDER_NAME: &str = "autocapture.stage2.fts5";
 /// Frames per transaction.
-const BATCH: usize = 256;
+pub const BATCH: usize = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS search_docs (
@@ -289,6 +290,9 @@ pub fn run_stage2(
                 .map_err(store_err(&db_path))?;
             docs_indexed += indexed;
             processed += 1;
+            if trace.is_empty() {
+                crash::point("stage2.mid_batch");
+            }
             let key = (ts_utc.clone(), frame_id.clone());
             if !ts_utc.is_empty() && earliest.as_ref().is_none_or(|e| key < *e) {
                 earliest = Some(key);
@@ -306,10 +310,14 @@ pub fn run_stage2(
             }));
             cursor = (ts_utc.clone(), frame_id.clone());
         }
+        crash::point("stage2.before_watermark");
         save_watermark(&tx, watermark.as_ref()).map_err(store_err(&db_path))?;
         update_runs(&tx, earliest.as_ref()).map_err(store_err(&db_path))?;
+        crash::point("stage2.before_commit");
         tx.commit().map_err(store_err(&db_path))?;
+        crash::point("stage2.after_index_commit");
         append_trace(&trace_path, &trace)?;
+        crash::point("stage2.after_trace");
     }
     if !paused {
         // Text records other producers left in the evidence store (`derived.text.*`).

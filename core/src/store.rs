@@ -120,7 +120,52 @@ pub fn open_derived_writer(data_root: &DataRoot) -> rusqlite::Result<Connection>
     Ok(conn)
 }
 
+/// Attaches the DataRoot database at `path` to a writer connection as `alias` (a plain
+/// identifier) with `synchronous = FULL`: the pragma binds one schema only, and the attached
+/// database commits in the same transaction that precedes the reap marker.
+pub fn attach_writable(conn: &Connection, alias: &str, path: &Path) -> rusqlite::Result<()> {
+    conn.execute(
+        "ATTACH DATABASE ?1 AS ?2",
+        [&*path.to_string_lossy(), alias],
+    )?;
+    conn.execute_batch(&format!("PRAGMA {alias}.synchronous = FULL;"))
+}
+
 /// True when `path` exists and is a directory (a DataRoot or handoff root).
 pub fn is_dir(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(conn: &Connection, sql: &str) -> String {
+        conn.query_row(sql, [], |row| row.get::<_, rusqlite::types::Value>(0))
+            .map(|v| match v {
+                rusqlite::types::Value::Integer(n) => n.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+            .expect("pragma")
+    }
+
+    /// Guards the durability of the commit before the marker: WAL with synchronous FULL (2) on
+    /// the evidence database and on the derived database attached to it.
+    #[test]
+    fn the_commit_before_the_marker_runs_wal_with_full_sync() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_root = DataRoot::new(dir.path());
+        data_root.create_dirs().expect("dirs");
+        drop(open_derived_writer(&data_root).expect("derived"));
+        let conn = open_metadata_writer(&data_root).expect("writer");
+        attach_writable(&conn, "d", &data_root.derived_db()).expect("attach");
+        for schema in ["main", "d"] {
+            assert_eq!(
+                pragma(&conn, &format!("PRAGMA {schema}.journal_mode")),
+                "wal"
+            );
+            assert_eq!(pragma(&conn, &format!("PRAGMA {schema}.synchronous")), "2");
+        }
+    }
 }

@@ -25,15 +25,18 @@ pub struct DataRootDigest {
 
 /// Digest of `table` in the database at `db` (an absent database is an empty table).
 pub fn table_digest(db: &Path, table: &str, columns: &str) -> anyhow::Result<TableDigest> {
+    let exprs: Vec<&str> = columns.split(',').map(str::trim).collect();
+    table_digest_of(db, table, &exprs)
+}
+
+/// Digest of `table` over the SQL expressions `exprs` of each row, in id order.
+pub fn table_digest_of(db: &Path, table: &str, exprs: &[&str]) -> anyhow::Result<TableDigest> {
     let mut hasher = Sha256::new();
     let mut rows = 0u64;
     if db.is_file() {
         let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("open {}", db.display()))?;
-        let quoted: Vec<String> = columns
-            .split(',')
-            .map(|c| format!("quote({})", c.trim()))
-            .collect();
+        let quoted: Vec<String> = exprs.iter().map(|c| format!("quote({c})")).collect();
         let sql = format!(
             "SELECT {} FROM {table} ORDER BY id",
             quoted.join(" || ',' || ")
@@ -101,5 +104,26 @@ pub fn digest(root: &Path) -> anyhow::Result<DataRootDigest> {
             "id, record_type, ts_utc, payload, run_id, source_record_id",
         )?,
         media: tree_digest(&root.join("media"))?,
+    })
+}
+
+/// The logical content of the DataRoot at `root` without the time of the ingest: the Stage-1
+/// markers' `ingested_at_utc` (and the `payload_hash` over it) differ between two ingests of the
+/// same handoff and are left out; everything else is compared.
+pub fn digest_without_ingest_time(root: &Path) -> anyhow::Result<DataRootDigest> {
+    Ok(DataRootDigest {
+        derived: table_digest_of(
+            &root.join("derived").join("stage1_derived.db"),
+            "derived",
+            &[
+                "id",
+                "record_type",
+                "ts_utc",
+                "json_remove(payload, '$.ingested_at_utc', '$.payload_hash')",
+                "run_id",
+                "source_record_id",
+            ],
+        )?,
+        ..digest(root)?
     })
 }

@@ -10,6 +10,7 @@
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
+//! - [`power_loss`]: recorded file operations and the crash states a power loss could leave.
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
@@ -22,4 +23,5 @@ pub mod golden;
 pub mod harness;
 pub mod measure;
 pub mod module_graph;
+pub mod power_loss;
 pub mod sla;

@@ -5,6 +5,7 @@ pub mod audit_gate;
 pub mod bind_gate;
 pub mod budget_gate;
 pub mod contract_gate;
+pub mod crash_gate;
 pub mod golden_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
@@ -20,6 +21,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
     vec![
         Box::new(contract_gate::ContractGate),
         Box::new(ingest_gate::IngestGate),
+        Box::new(crash_gate::CrashGate),
         Box::new(uia_gate::UiaGate),
         Box::new(query_readonly_gate::QueryReadonlyGate),
         Box::new(bind_gate::BindGate),

@@ -1,0 +1,237 @@
+//! Named crash points: the places in Stage 1 and Stage 2 where the `crash` gate kills the process
+//! to prove that no crash loses data or leaves a marker without its data.
+//!
+//! [`point`] compiles to nothing unless the `crash-points` feature is on; only the binary the
+//! gate builds has it. There it is armed by two environment variables:
+//! - `AUTOCAPTURE_CRASH_AT=<name>` or `<name>@<n>`: the point, and which arrival (default 1).
+//! - `AUTOCAPTURE_CRASH_MODE=abort|pause`: `abort` calls [`std::process::abort`]; `pause` sleeps
+//!   so that a parent can send `SIGKILL`.
+//!
+//! In both modes the process first prints [`REACHED`] and the name on stderr, so a parent knows
+//! where it died. [`POINTS`] is the registry every name must be in.
+
+/// Environment variable naming the armed point.
+pub const ENV_AT: &str = "AUTOCAPTURE_CRASH_AT";
+/// Environment variable choosing how the process dies there.
+pub const ENV_MODE: &str = "AUTOCAPTURE_CRASH_MODE";
+/// What an armed process prints on stderr (followed by the point's name) when it gets there.
+pub const REACHED: &str = "crash point reached: ";
+
+/// Which program runs a point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `autocapture handoff ingest`.
+    Ingest,
+    /// `autocapture stage2 run`.
+    Stage2,
+}
+
+/// One crash point of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct CrashPoint {
+    pub name: &'static str,
+    pub stage: Stage,
+    /// Media is copied (not linked) when the point lies on the copy path.
+    pub needs_copy: bool,
+    pub what: &'static str,
+}
+
+const fn ingest(name: &'static str, what: &'static str) -> CrashPoint {
+    CrashPoint {
+        name,
+        stage: Stage::Ingest,
+        needs_copy: false,
+        what,
+    }
+}
+
+/// Every crash point, in the order a run reaches them.
+pub const POINTS: &[CrashPoint] = &[
+    ingest(
+        "ingest.after_lock",
+        "the instance lock is held, nothing read",
+    ),
+    ingest(
+        "ingest.after_scan",
+        "rows scanned and media hashed into temp and scratch tables; nothing written",
+    ),
+    ingest(
+        "ingest.mid_row_copy",
+        "the first row is copied inside the open write transaction",
+    ),
+    ingest(
+        "media.between_files",
+        "one media file imported, the next not yet",
+    ),
+    CrashPoint {
+        name: "media.after_temp_write",
+        stage: Stage::Ingest,
+        needs_copy: true,
+        what: "a copied media file's temp is written, not synced",
+    },
+    CrashPoint {
+        name: "media.after_fsync",
+        stage: Stage::Ingest,
+        needs_copy: true,
+        what: "a copied media file's temp is synced, not linked into place",
+    },
+    CrashPoint {
+        name: "media.after_link",
+        stage: Stage::Ingest,
+        needs_copy: true,
+        what: "a copied media file is linked into place, its temp not removed, its folder not synced",
+    },
+    ingest(
+        "ingest.before_media_sync",
+        "every media file imported, not yet made durable by syncfs",
+    ),
+    ingest(
+        "ingest.before_commit",
+        "rows, media index and Stage-1 markers written, not committed",
+    ),
+    ingest(
+        "ingest.after_commit",
+        "the write transaction committed, the ledger not yet recorded",
+    ),
+    ingest(
+        "ingest.after_ledger",
+        "the ledger entry recorded, no audit line yet",
+    ),
+    ingest(
+        "ingest.after_unlock",
+        "audit line appended and lock released, no marker yet",
+    ),
+    ingest(
+        "marker.before_temp",
+        "stale marker temps removed, no temp written",
+    ),
+    ingest(
+        "marker.after_temp_write",
+        "the marker's temp is written, not synced",
+    ),
+    ingest(
+        "marker.after_fsync",
+        "the marker's temp is synced, not renamed",
+    ),
+    ingest(
+        "marker.after_rename",
+        "the marker is renamed into place, its directory not synced",
+    ),
+    ingest(
+        "marker.after_dir_fsync",
+        "the marker and its directory are synced",
+    ),
+    CrashPoint {
+        name: "stage2.mid_batch",
+        stage: Stage::Stage2,
+        needs_copy: false,
+        what: "the first frame of a batch is indexed inside its transaction",
+    },
+    CrashPoint {
+        name: "stage2.before_watermark",
+        stage: Stage::Stage2,
+        needs_copy: false,
+        what: "every frame of a batch is indexed, the watermark not saved",
+    },
+    CrashPoint {
+        name: "stage2.before_commit",
+        stage: Stage::Stage2,
+        needs_copy: false,
+        what: "a batch's index rows and watermark are written, not committed",
+    },
+    CrashPoint {
+        name: "stage2.after_index_commit",
+        stage: Stage::Stage2,
+        needs_copy: false,
+        what: "a batch's index rows committed with its watermark, no trace lines yet",
+    },
+    CrashPoint {
+        name: "stage2.after_trace",
+        stage: Stage::Stage2,
+        needs_copy: false,
+        what: "a batch's trace lines appended",
+    },
+];
+
+/// True in a build that can crash at its points.
+pub const fn enabled() -> bool {
+    cfg!(feature = "crash-points")
+}
+
+/// Marks crash point `name`. Without the `crash-points` feature this does nothing.
+#[inline(always)]
+pub fn point(name: &'static str) {
+    #[cfg(feature = "crash-points")]
+    armed::arrive(name);
+    #[cfg(not(feature = "crash-points"))]
+    let _ = name;
+}
+
+#[cfg(feature = "crash-points")]
+mod armed {
+    use std::io::Write;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::{ENV_AT, ENV_MODE, POINTS, REACHED};
+
+    struct Arm {
+        name: String,
+        arrival: u64,
+        pause: bool,
+    }
+
+    static ARM: OnceLock<Option<Arm>> = OnceLock::new();
+    static ARRIVALS: AtomicU64 = AtomicU64::new(0);
+
+    fn from_env() -> Option<Arm> {
+        let at = std::env::var(ENV_AT).ok()?;
+        let (name, arrival) = match at.split_once('@') {
+            Some((name, n)) => (name.to_owned(), n.parse().ok()?),
+            None => (at, 1),
+        };
+        if !POINTS.iter().any(|p| p.name == name) {
+            eprintln!("{ENV_AT}: {name:?} is no crash point");
+            std::process::exit(2);
+        }
+        let pause = std::env::var(ENV_MODE).is_ok_and(|m| m == "pause");
+        Some(Arm {
+            name,
+            arrival,
+            pause,
+        })
+    }
+
+    pub fn arrive(name: &'static str) {
+        let Some(arm) = ARM.get_or_init(from_env) else {
+            return;
+        };
+        if arm.name != name || ARRIVALS.fetch_add(1, Ordering::SeqCst) + 1 != arm.arrival {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{REACHED}{name}");
+        let _ = err.flush();
+        if arm.pause {
+            // Holds every lock and file this thread has until the parent's SIGKILL.
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_names_are_unique_and_dotted() {
+        let mut names: Vec<&str> = POINTS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), POINTS.len());
+        assert!(names.iter().all(|n| n.split_once('.').is_some()));
+    }
+}
