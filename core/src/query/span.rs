@@ -83,10 +83,8 @@ pub(super) fn windows_used(
             (total / 60.0).round() as u64
         );
         ctx.cite(index as u32, &bullet, Cited::frame(&u.first_id));
-        windows.push(
-            json!({"window_title": u.title, "process_name": u.process,
-            "first_ts_utc": u.first_ts, "focus_seconds": total.round() as u64}),
-        );
+        windows.push(json!({"window_title": u.title, "process_name": u.process,
+            "first_ts_utc": u.first_ts, "focus_seconds": total.round() as u64}));
         out.bullets.push(bullet);
     }
     out.fields.insert("windows".into(), Value::Array(windows));
