@@ -249,6 +249,7 @@ pub fn ingest_handoff(
     options: &IngestOptions,
     clock: &dyn Clock,
 ) -> Result<IngestReport, IngestError> {
+    let _stage1 = crate::stage1_context::enter();
     let started = Instant::now();
     let started_at = clock.now();
     let run_id = ingest_run_id(started_at);

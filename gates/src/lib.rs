@@ -10,6 +10,7 @@
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
+//! - [`import_guard`]: the Stage-1 import guard: denylist, crate closure, module reach, mapped libraries.
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
@@ -20,6 +21,7 @@ pub mod fixtures;
 pub mod gates;
 pub mod golden;
 pub mod harness;
+pub mod import_guard;
 pub mod measure;
 pub mod module_graph;
 pub mod sla;

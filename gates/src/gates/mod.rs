@@ -6,6 +6,7 @@ pub mod bind_gate;
 pub mod budget_gate;
 pub mod contract_gate;
 pub mod golden_gate;
+pub mod import_guard_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
 pub mod raw_first_gate;
@@ -19,6 +20,7 @@ use crate::harness::gate::Gate;
 pub fn registry() -> Vec<Box<dyn Gate>> {
     vec![
         Box::new(contract_gate::ContractGate),
+        Box::new(import_guard_gate::ImportGuardGate),
         Box::new(ingest_gate::IngestGate),
         Box::new(uia_gate::UiaGate),
         Box::new(query_readonly_gate::QueryReadonlyGate),

@@ -529,11 +529,34 @@ fn handoff_ingest(args: &IngestArgs) -> Result<Reply, CodedError> {
         report.timings.total_ms,
         report.marker_path.display(),
     );
+    if std::env::var_os(MAPPED_FILES_ENV).is_some() {
+        document["mapped_files"] = json!(mapped_files()?);
+    }
     Ok(Reply {
         ok: true,
         json: document,
         human,
     })
+}
+
+/// Set (to anything), `handoff ingest --json` adds `mapped_files`: every file mapped into the
+/// process at the end of the ingest, from `/proc/self/maps` (the `import-guard` gate's run-time
+/// check).
+const MAPPED_FILES_ENV: &str = "AUTOCAPTURE_REPORT_MAPPED_FILES";
+
+fn mapped_files() -> Result<Vec<String>, CodedError> {
+    let maps = std::fs::read_to_string("/proc/self/maps")
+        .map_err(|e| CodedError::new("maps_unreadable", format!("read /proc/self/maps: {e}"), 2))?;
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.splitn(6, ' ').nth(5))
+        .map(|path| path.trim())
+        .filter(|path| path.starts_with('/'))
+        .map(|path| path.strip_suffix(" (deleted)").unwrap_or(path).to_owned())
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 fn cores() -> usize {
