@@ -3,6 +3,8 @@
 //! - [`bench`]: query latency percentiles over a fixed question mix.
 //! - [`fixtures`]: the seeded fixture corpus generator and its story.
 //! - [`contract`]: the contract schemas on disk: validation, annotations, lock, generated doc.
+//! - [`config_matrix`]: CLI and configuration compatibility: schema vs binary, both binaries, the
+//!   Hypervisor's command lines, both positions of each rollback flag.
 //! - [`corpus_check`]: validates a generated spool against the schemas.
 //! - [`harness`]: the gate model, the runner, the signed report and the summaries.
 //! - [`gates`]: the gates, in run order.
@@ -14,6 +16,7 @@
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
+pub mod config_matrix;
 pub mod contract;
 pub mod corpus_check;
 pub mod dataroot;
