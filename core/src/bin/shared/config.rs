@@ -305,3 +305,107 @@ fn apply(config: &mut Config, name: &str, value: &Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<Config, ConfigError> {
+        parse(text, Path::new("c.json"))
+    }
+
+    #[test]
+    fn loopback_binds_only() {
+        for good in [
+            "127.0.0.1:8787",
+            "127.5.6.7:1",
+            "localhost:80",
+            "[::1]:9000",
+        ] {
+            assert_eq!(loopback_bind(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "0.0.0.0:8787",
+            "[::]:8787",
+            "10.0.0.1:80",
+            "127.0.0.1",
+            "127.0.0.1:",
+            "127.0.0.1:123456",
+            "127.1:80",
+            "localhost.evil.com:80",
+        ] {
+            assert!(loopback_bind(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_apply_and_defaults_hold() {
+        let config = parsed(
+            r#"{"ingest": {"ledger_fast_path": false, "mode": "copy"}, "uia": {"require_hash_match": false, "max_focus_nodes": 10},
+                "activity": {"fresh_seconds": 30, "signal_path": "/run/s.json"}, "server": {"popup_timeout_ms": 250},
+                "query": {"max_citations_default": 3}, "storage": {"retention_evidence": "144h"}}"#,
+        )
+        .expect("valid");
+        assert!(!config.ledger_fast_path);
+        assert_eq!(config.ingest_mode, ImportMode::Copy);
+        assert!(config.ingest_strict, "untouched keys keep their default");
+        assert!(!config.uia.require_hash_match);
+        assert_eq!(config.uia.max_focus_nodes, 10);
+        assert_eq!(config.uia.max_context_nodes, 96);
+        assert_eq!(config.fresh_seconds, 30);
+        assert_eq!(config.activity_signal, Some(PathBuf::from("/run/s.json")));
+        assert_eq!(config.popup_timeout, Duration::from_millis(250));
+        assert_eq!(config.max_citations_default, 3);
+        assert!(config.warnings.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            (
+                r#"{"storage": {"retention_evidence": "0d"}}"#,
+                "storage.retention_evidence",
+            ),
+            (
+                r#"{"storage": {"retention_evidence": "6w"}}"#,
+                "storage.retention_evidence",
+            ),
+            (
+                r#"{"activity": {"signal_path": ""}}"#,
+                "activity.signal_path",
+            ),
+            (
+                r#"{"query": {"max_citations_default": 33}}"#,
+                "query.max_citations_default",
+            ),
+            (r#"{"uia": {"drop_offscreen": 1}}"#, "uia.drop_offscreen"),
+        ] {
+            let error = parsed(text).expect_err(text);
+            assert_eq!(error.code, "config_invalid", "{text}");
+            assert_eq!(error.key.as_deref(), Some(key), "{text}");
+        }
+        let error = parsed(r#"{"server": {"bind": "0.0.0.0:1"}}"#).expect_err("open bind");
+        assert_eq!(error.code, "config_bind_not_loopback");
+    }
+
+    #[test]
+    fn unknown_keys_and_ignored_values_warn() {
+        let config = parsed(
+            r#"{"extra": 1, "uia": {"new_knob": true}, "query": {"require_citations": false}}"#,
+        )
+        .expect("accepted");
+        let codes: Vec<(&str, &str)> = config
+            .warnings
+            .iter()
+            .map(|w| (w.code, w.key.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("config_key_unknown", "extra"),
+                ("config_value_ignored", "query.require_citations"),
+                ("config_key_unknown", "uia.new_knob"),
+            ]
+        );
+    }
+}
