@@ -143,6 +143,37 @@ fn config_section(
         problems.is_empty(),
         problems.join("; "),
     );
+    // The comparisons can fail: a planted wrong exit code and a planted disagreement are caught.
+    let mut planted = commands.clone();
+    planted.command.retain(|c| c.exit != 0);
+    for command in &mut planted.command {
+        command.exit = 0;
+    }
+    let (_, problems) = compare_binaries(
+        &planted,
+        [bin, &prime],
+        &ctx.corpus,
+        &work.join("planted-cli"),
+    )?;
+    outcome.check(
+        "config: a planted wrong exit code is caught",
+        !planted.command.is_empty() && problems.len() == 2 * planted.command.len(),
+        format!("{problems:?}"),
+    );
+    let planted_dir = work.join("planted-fixtures");
+    for kind in ["valid", "invalid"] {
+        std::fs::create_dir_all(planted_dir.join(kind))?;
+    }
+    std::fs::write(
+        planted_dir.join("valid/open_bind.json"),
+        r#"{"server": {"bind": "0.0.0.0:8787"}}"#,
+    )?;
+    let (_, problems) = schema_agreement(set, bin, &planted_dir)?;
+    outcome.check(
+        "config: a planted schema/binary disagreement is caught",
+        problems.iter().any(|p| p.contains("open_bind.json")),
+        format!("{problems:?}"),
+    );
     let (_, handoffs) = super::support::private_spool(&ctx.corpus, &work.join("flags-spool"))?;
     let handoff = handoffs.first().context("the corpus has no handoff")?;
     for check in flag_positions(bin, handoff, &work.join("flags"))? {
