@@ -166,6 +166,7 @@ pub fn drain(
     clock: &dyn Clock,
     progress: &mut dyn FnMut(DrainEvent<'_>),
 ) -> Result<DrainReport, DrainError> {
+    let _stage1 = crate::stage1_context::enter();
     let handoffs = list_handoffs(spool)?;
     prepare_data_root(data_root)?;
     // Fail early, touching nothing, when another writer holds the DataRoot.

@@ -65,6 +65,12 @@ pub struct IngestOptions {
     /// SQLite steps) so that the process uses at most this share of one core (the `active-safe`
     /// budget). `None` runs flat out.
     pub cpu_cap: Option<f64>,
+    /// Answer an unchanged re-ingest from the ledger (see [`crate::ledger`]). Off (a rollback
+    /// flag, `ingest.ledger_fast_path` in the configuration), every ingest takes the full path:
+    /// rows re-read, media re-hashed; the result and the ledger entry are the same.
+    pub ledger_fast_path: bool,
+    /// How UIA docs are derived (the configuration's `uia` section).
+    pub uia: UiaSettings,
 }
 
 impl Default for IngestOptions {
@@ -74,6 +80,8 @@ impl Default for IngestOptions {
             strict: true,
             workers: 1,
             cpu_cap: None,
+            ledger_fast_path: true,
+            uia: UiaSettings::default(),
         }
     }
 }
@@ -262,6 +270,7 @@ pub fn ingest_handoff_on(
     options: &IngestOptions,
     clock: &dyn Clock,
 ) -> Result<IngestReport, IngestError> {
+    let _stage1 = crate::stage1_context::enter();
     let started = Instant::now();
     let started_at = clock.now();
     let run_id = ingest_run_id(started_at);
@@ -283,14 +292,16 @@ pub fn ingest_handoff_on(
     remove_stale_work(&data_root)?;
     let audit = AuditLog::in_data_root(&data_root.root);
     // An unchanged handoff already in the ledger answers from it; anything else takes the full path.
-    let result =
-        unchanged(&handoff_root, &data_root, options, &run_id, clock).and_then(
-            |known| match known {
-                Some(report) => Ok(report),
-                None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
-                    .and_then(|mut ingest| ingest.run(started)),
-            },
-        );
+    let known = if options.ledger_fast_path {
+        unchanged(&handoff_root, &data_root, options, &run_id, clock)
+    } else {
+        Ok(None)
+    };
+    let result = known.and_then(|known| match known {
+        Some(report) => Ok(report),
+        None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
+            .and_then(|mut ingest| ingest.run(started)),
+    });
     let outcome = match &result {
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("failed:{}", e.code()),
@@ -622,7 +633,7 @@ impl<'a> Ingest<'a> {
         let db_path = self.data_root.metadata_db();
         let mut summary = ScanSummary::default();
         let mut rows_hasher = Sha256::new();
-        let mut deriver = Deriver::new(UiaSettings::default(), self.data_root.root.join("uia"));
+        let mut deriver = Deriver::new(self.options.uia.clone(), self.data_root.root.join("uia"));
         let tx = self
             .conn
             .unchecked_transaction()

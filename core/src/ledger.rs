@@ -115,6 +115,11 @@ pub fn signature(
         )
         .as_bytes(),
     );
+    // Non-default UIA settings derive other docs: they are part of the signature (the default
+    // adds nothing, so signatures recorded before the settings existed stay valid).
+    if options.uia != crate::uia::UiaSettings::default() {
+        hasher.update(format!("uia\t{:?}\n", options.uia).as_bytes());
+    }
     for name in DB_FILES {
         match fs::symlink_metadata(handoff_root.join(name)) {
             Ok(meta) if meta.is_file() => stat_line(&mut hasher, name, &meta),

@@ -16,6 +16,7 @@
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
 //! - [`activity`]: the activity signal and the fail-closed foreground gate.
 //! - [`drain`]: a whole spool through Stage 1, gated on activity.
+//! - [`stage1_context`]: the per-thread Stage-1 context in which heavy entry points refuse to run.
 //! - [`uia`]: UIA context docs from a frame and its snapshot (pure).
 //! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
 //! - [`stage2`]: the idle-only search index with its watermark and processing trace.
@@ -48,6 +49,7 @@ pub mod media;
 pub mod pace;
 pub mod query;
 pub mod server;
+pub mod stage1_context;
 pub mod stage2;
 pub mod store;
 pub mod uia;

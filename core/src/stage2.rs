@@ -120,6 +120,8 @@ pub struct Watermark {
 pub enum Stage2Error {
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error(transparent)]
+    HeavyInStage1(#[from] crate::stage1_context::HeavyInStage1),
     #[error("write stage-2 index {path}: {reason}")]
     Store { path: PathBuf, reason: String },
     #[error("append processing trace {path}: {source}")]
@@ -133,6 +135,7 @@ impl Stage2Error {
     pub fn code(&self) -> &'static str {
         match self {
             Stage2Error::Ingest(inner) => inner.code(),
+            Stage2Error::HeavyInStage1(inner) => inner.code(),
             Stage2Error::Store { .. } => "stage2_store_error",
             Stage2Error::Trace { .. } => "stage2_trace_error",
         }
@@ -182,6 +185,7 @@ pub fn run_stage2(
     options: &Stage2Options,
     clock: &dyn Clock,
 ) -> Result<Stage2Report, Stage2Error> {
+    crate::stage1_context::refuse_heavy("stage2::run_stage2")?;
     let started = Instant::now();
     let _lock = acquire_instance_lock(data_root)?;
     let db_path = stage2_db(data_root);

@@ -46,6 +46,7 @@ fn bench_ingest(c: &mut Criterion) {
             .map(usize::from)
             .unwrap_or(1),
         cpu_cap: None,
+        ..IngestOptions::default()
     };
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);

@@ -3,6 +3,8 @@
 //! - [`bench`]: query latency percentiles over a fixed question mix.
 //! - [`fixtures`]: the seeded fixture corpus generator and its story.
 //! - [`contract`]: the contract schemas on disk: validation, annotations, lock, generated doc.
+//! - [`config_matrix`]: CLI and configuration compatibility: schema vs binary, both binaries, the
+//!   Hypervisor's command lines, both positions of each rollback flag.
 //! - [`corpus_check`]: validates a generated spool against the schemas.
 //! - [`harness`]: the gate model, the runner, the signed report and the summaries.
 //! - [`gates`]: the gates, in run order.
@@ -10,10 +12,12 @@
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
+//! - [`import_guard`]: the Stage-1 import guard: denylist, crate closure, module reach, mapped libraries.
 //! - [`power_loss`]: recorded file operations and the crash states a power loss could leave.
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
+pub mod config_matrix;
 pub mod contract;
 pub mod corpus_check;
 pub mod dataroot;
@@ -21,6 +25,7 @@ pub mod fixtures;
 pub mod gates;
 pub mod golden;
 pub mod harness;
+pub mod import_guard;
 pub mod measure;
 pub mod module_graph;
 pub mod power_loss;

@@ -41,6 +41,7 @@ fn options(mode: ImportMode) -> IngestOptions {
         strict: true,
         workers: 2,
         cpu_cap: None,
+        ..IngestOptions::default()
     }
 }
 

@@ -19,6 +19,7 @@ fn options(mode: ImportMode, strict: bool) -> IngestOptions {
         strict,
         workers: 2,
         cpu_cap: None,
+        ..IngestOptions::default()
     }
 }
 

@@ -59,6 +59,8 @@ pub enum HandleError {
         path: std::path::PathBuf,
         reason: String,
     },
+    #[error(transparent)]
+    HeavyInStage1(#[from] crate::stage1_context::HeavyInStage1),
 }
 
 impl HandleError {
@@ -66,6 +68,7 @@ impl HandleError {
         match self {
             HandleError::Missing { .. } => "data_dir_missing",
             HandleError::Open { .. } => "data_root_unreadable",
+            HandleError::HeavyInStage1(inner) => inner.code(),
         }
     }
 }
@@ -73,6 +76,7 @@ impl HandleError {
 impl QueryHandle {
     /// Opens `data_root` read-only.
     pub fn open(data_root: &DataRoot) -> Result<QueryHandle, HandleError> {
+        crate::stage1_context::refuse_heavy("query::QueryHandle::open")?;
         let metadata = data_root.metadata_db();
         if !metadata.is_file() {
             return Err(HandleError::Missing {

@@ -25,6 +25,7 @@ fn options(ctx: &GateContext) -> IngestOptions {
         strict: true,
         workers: ctx.jobs,
         cpu_cap: None,
+        ..IngestOptions::default()
     }
 }
 

@@ -7,6 +7,7 @@ pub mod budget_gate;
 pub mod contract_gate;
 pub mod crash_gate;
 pub mod golden_gate;
+pub mod import_guard_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
 pub mod raw_first_gate;
@@ -20,6 +21,7 @@ use crate::harness::gate::Gate;
 pub fn registry() -> Vec<Box<dyn Gate>> {
     vec![
         Box::new(contract_gate::ContractGate),
+        Box::new(import_guard_gate::ImportGuardGate),
         Box::new(ingest_gate::IngestGate),
         Box::new(crash_gate::CrashGate),
         Box::new(uia_gate::UiaGate),

@@ -29,7 +29,7 @@ fn rows(db: &Path, sql: &str) -> anyhow::Result<Vec<(String, String, String)>> {
 }
 
 /// The first frame's snapshot id and payload in a handoff.
-fn first_snapshot(handoff: &Path) -> anyhow::Result<(String, Value)> {
+pub fn first_snapshot(handoff: &Path) -> anyhow::Result<(String, Value)> {
     let db = handoff.join("metadata.db");
     let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let id: String = conn.query_row(

@@ -1,16 +1,17 @@
-//! The programs the gates run as real processes: `autocapture`, found (or built) beside the
-//! harness binary.
+//! The programs the gates run as real processes: `autocapture` and `autocapture-prime`, found
+//! (or built) beside the harness binary.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// The `autocapture` binary beside `exe` (the harness binary); built when missing and cargo is
+/// The `autocapture` binary beside `exe` (the harness binary); built, with the legacy
+/// `autocapture-prime` the config matrix compares it with, when either is missing and cargo is
 /// at hand.
 pub fn autocapture_beside(exe: &Path) -> anyhow::Result<PathBuf> {
     let dir = exe.parent().context("the harness binary has no folder")?;
     let bin = dir.join("autocapture");
-    if bin.is_file() {
+    if bin.is_file() && dir.join("autocapture-prime").is_file() {
         return Ok(bin);
     }
     let cargo = std::env::var_os("CARGO").context("the autocapture binary is not built beside autocapture-gates; run `cargo build --release -p autocapture-core`")?;

@@ -3,11 +3,12 @@
 //! place ([`run`]) prints it and maps it to an exit code: 0 ok, 1 operation failed (bad input,
 //! gate not met), 2 usage or environment error. With `--json`, stdout is exactly one JSON document.
 
+mod config;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use autocapture_core::activity::DEFAULT_FRESH_SECONDS;
 use autocapture_core::audit;
 use autocapture_core::clock::SystemClock;
 use autocapture_core::completeness;
@@ -28,6 +29,10 @@ use serde_json::{Value, json};
     about = "Stage-1 ingest, Stage 2, read-only query and the popup server"
 )]
 struct Cli {
+    /// A JSON configuration file (contracts/config.schema.json; default: $AUTOCAPTURE_CONFIG).
+    /// Flags given on the command line win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,9 +54,10 @@ enum Command {
     Serve {
         #[arg(long)]
         data_dir: PathBuf,
-        /// Loopback address and port; anything else is refused.
-        #[arg(long, default_value = "127.0.0.1:8787")]
-        bind: String,
+        /// Loopback address and port; anything else is refused (default: the configuration's
+        /// server.bind, else 127.0.0.1:8787).
+        #[arg(long)]
+        bind: Option<String>,
     },
     /// The contract this build implements.
     #[command(subcommand)]
@@ -183,9 +189,11 @@ struct IngestArgs {
     handoff_root: PathBuf,
     #[arg(long)]
     data_dir: PathBuf,
-    #[arg(long, value_enum, default_value = "hardlink")]
-    mode: ModeArg,
-    /// Every media reference must resolve (the default).
+    /// How media reach the DataRoot (default: the configuration's ingest.mode, else hardlink).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Every media reference must resolve (the default, unless the configuration's ingest.strict
+    /// is false).
     #[arg(long, overrides_with = "no_strict")]
     strict: bool,
     /// Count unresolvable media references as warnings instead of failing.
@@ -199,9 +207,10 @@ struct IngestArgs {
 struct QueryArgs {
     #[arg(long)]
     data_dir: PathBuf,
-    /// Citations per answer (clamped to 1..32).
-    #[arg(long, default_value_t = 8)]
-    max_citations: usize,
+    /// Citations per answer (clamped to 1..32; default: the configuration's
+    /// query.max_citations_default, else 8).
+    #[arg(long)]
+    max_citations: Option<usize>,
     #[arg(long)]
     json: bool,
     /// The question, in the query language of docs/query.md.
@@ -316,9 +325,25 @@ pub fn run(program: &str) -> ExitCode {
         }
     };
     let json_mode = cli.command.json();
-    match dispatch(cli.command) {
-        Ok(reply) => {
+    let config = match config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            let mut coded = CodedError::new(error.code, error.message, 2);
+            coded.extra = json!({"path": error.path, "key": error.key});
+            return report_error(program, json_mode, &coded, &[]);
+        }
+    };
+    for warning in &config.warnings {
+        eprintln!("{program}: warning[{}]: {}", warning.code, warning.message);
+    }
+    match dispatch(cli.command, &config) {
+        Ok(mut reply) => {
             if json_mode {
+                if !config.warnings.is_empty()
+                    && let Some(document) = reply.json.as_object_mut()
+                {
+                    document.insert("config_warnings".into(), json!(config.warnings));
+                }
                 emit_line(
                     &serde_json::to_string(&reply.json).unwrap_or_else(|_| "{\"ok\":false}".into()),
                 );
@@ -331,32 +356,44 @@ pub fn run(program: &str) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Err(error) => {
-            if json_mode {
-                let mut body = json!({"code": error.code, "message": error.message});
-                if let (Some(body), Some(extra)) = (body.as_object_mut(), error.extra.as_object()) {
-                    body.extend(extra.clone());
-                }
-                emit_line(&json!({"ok": false, "error": body}).to_string());
-            } else {
-                eprintln!("{program}: error[{}]: {}", error.code, error.message);
-            }
-            ExitCode::from(error.exit)
-        }
+        Err(error) => report_error(program, json_mode, &error, &config.warnings),
     }
 }
 
-fn dispatch(command: Command) -> Result<Reply, CodedError> {
+/// Prints `error` (one JSON document in `--json` mode, else a line on stderr); its exit code.
+fn report_error(
+    program: &str,
+    json_mode: bool,
+    error: &CodedError,
+    warnings: &[config::ConfigWarning],
+) -> ExitCode {
+    if json_mode {
+        let mut body = json!({"code": error.code, "message": error.message});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), error.extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let mut document = json!({"ok": false, "error": body});
+        if !warnings.is_empty() {
+            document["config_warnings"] = json!(warnings);
+        }
+        emit_line(&document.to_string());
+    } else {
+        eprintln!("{program}: error[{}]: {}", error.code, error.message);
+    }
+    ExitCode::from(error.exit)
+}
+
+fn dispatch(command: Command, config: &config::Config) -> Result<Reply, CodedError> {
     match command {
-        Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args),
-        Command::Handoff(HandoffCommand::Drain(args)) => handoff_drain(&args),
-        Command::Query(args) => query(&args),
-        Command::Serve { data_dir, bind } => serve(data_dir, &bind),
+        Command::Handoff(HandoffCommand::Ingest(args)) => handoff_ingest(&args, config),
+        Command::Handoff(HandoffCommand::Drain(args)) => handoff_drain(&args, config),
+        Command::Query(args) => query(&args, config),
+        Command::Serve { data_dir, bind } => serve(data_dir, bind.as_deref(), config),
         Command::Stage2(Stage2Command::Run {
             data_dir,
             activity_signal,
             ..
-        }) => stage2_run(data_dir, activity_signal),
+        }) => stage2_run(data_dir, activity_signal, config),
         Command::Stage1(Stage1Command::Audit { data_dir, .. }) => stage1_audit(data_dir),
         Command::Contract(ContractCommand::Show { .. }) => contract_show(),
         Command::Audit(AuditCommand::Verify { data_dir, .. }) => audit_verify(data_dir),
@@ -488,17 +525,35 @@ fn ingest_error(error: IngestError) -> CodedError {
     CodedError::new(error.code(), format!("failed to ingest: {error}"), exit)
 }
 
-fn handoff_ingest(args: &IngestArgs) -> Result<Reply, CodedError> {
+/// The ingest options of the configuration (mode, strictness, ledger fast path, UIA settings).
+fn configured_ingest(config: &config::Config) -> IngestOptions {
+    IngestOptions {
+        mode: config.ingest_mode,
+        strict: config.ingest_strict,
+        ledger_fast_path: config.ledger_fast_path,
+        uia: config.uia.clone(),
+        ..IngestOptions::default()
+    }
+}
+
+fn handoff_ingest(args: &IngestArgs, config: &config::Config) -> Result<Reply, CodedError> {
+    let configured = configured_ingest(config);
     let options = IngestOptions {
         mode: match args.mode {
-            ModeArg::Hardlink => ImportMode::Hardlink,
-            ModeArg::Copy => ImportMode::Copy,
+            Some(ModeArg::Hardlink) => ImportMode::Hardlink,
+            Some(ModeArg::Copy) => ImportMode::Copy,
+            None => configured.mode,
         },
-        strict: !args.no_strict,
+        strict: if args.no_strict {
+            false
+        } else {
+            args.strict || configured.strict
+        },
         workers: std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1),
         cpu_cap: None,
+        ..configured
     };
     let report = ingest_handoff(
         &args.handoff_root,
@@ -529,11 +584,34 @@ fn handoff_ingest(args: &IngestArgs) -> Result<Reply, CodedError> {
         report.timings.total_ms,
         report.marker_path.display(),
     );
+    if std::env::var_os(MAPPED_FILES_ENV).is_some() {
+        document["mapped_files"] = json!(mapped_files()?);
+    }
     Ok(Reply {
         ok: true,
         json: document,
         human,
     })
+}
+
+/// Set (to anything), `handoff ingest --json` adds `mapped_files`: every file mapped into the
+/// process at the end of the ingest, from `/proc/self/maps` (the `import-guard` gate's run-time
+/// check).
+const MAPPED_FILES_ENV: &str = "AUTOCAPTURE_REPORT_MAPPED_FILES";
+
+fn mapped_files() -> Result<Vec<String>, CodedError> {
+    let maps = std::fs::read_to_string("/proc/self/maps")
+        .map_err(|e| CodedError::new("maps_unreadable", format!("read /proc/self/maps: {e}"), 2))?;
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.splitn(6, ' ').nth(5))
+        .map(|path| path.trim())
+        .filter(|path| path.starts_with('/'))
+        .map(|path| path.strip_suffix(" (deleted)").unwrap_or(path).to_owned())
+        .collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
 }
 
 fn cores() -> usize {
@@ -542,18 +620,21 @@ fn cores() -> usize {
         .unwrap_or(1)
 }
 
-fn handoff_drain(args: &DrainArgs) -> Result<Reply, CodedError> {
+fn handoff_drain(args: &DrainArgs, config: &config::Config) -> Result<Reply, CodedError> {
     let options = DrainOptions {
         budget: match args.budget {
             BudgetArg::Auto => Budget::Auto,
             BudgetArg::ActiveSafe => Budget::ActiveSafe,
             BudgetArg::IdleMax => Budget::IdleMax,
         },
-        activity_signal: args.activity_signal.clone(),
-        fresh_seconds: DEFAULT_FRESH_SECONDS,
+        activity_signal: args
+            .activity_signal
+            .clone()
+            .or_else(|| config.activity_signal.clone()),
+        fresh_seconds: config.fresh_seconds,
         include_marked: args.include_marked,
         fail_fast: args.fail_fast,
-        ingest: IngestOptions::default(),
+        ingest: configured_ingest(config),
         cores: cores(),
     };
     let mut bar: Option<indicatif::ProgressBar> = None;
@@ -634,11 +715,15 @@ fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
     }
 }
 
-fn stage2_run(data_dir: PathBuf, activity_signal: Option<PathBuf>) -> Result<Reply, CodedError> {
+fn stage2_run(
+    data_dir: PathBuf,
+    activity_signal: Option<PathBuf>,
+    config: &config::Config,
+) -> Result<Reply, CodedError> {
     require_data_dir(&data_dir)?;
     let options = Stage2Options {
-        activity_signal,
-        fresh_seconds: DEFAULT_FRESH_SECONDS,
+        activity_signal: activity_signal.or_else(|| config.activity_signal.clone()),
+        fresh_seconds: config.fresh_seconds,
     };
     let report = run_stage2(&DataRoot::new(&data_dir), &options, &SystemClock).map_err(|e| {
         let exit = if matches!(&e, Stage2Error::Ingest(inner) if !inner.is_environment()) {
@@ -704,7 +789,7 @@ fn stage1_audit(data_dir: PathBuf) -> Result<Reply, CodedError> {
     })
 }
 
-fn query(args: &QueryArgs) -> Result<Reply, CodedError> {
+fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, CodedError> {
     let started = std::time::Instant::now();
     let handle = QueryHandle::open(&DataRoot::new(&args.data_dir))
         .map_err(|e| CodedError::new(e.code(), format!("failed to open: {e}"), 2))?;
@@ -713,7 +798,7 @@ fn query(args: &QueryArgs) -> Result<Reply, CodedError> {
         &handle,
         &text,
         &QueryOptions {
-            max_citations: args.max_citations,
+            max_citations: args.max_citations.unwrap_or(config.max_citations_default),
         },
     )
     .map_err(|e| {
@@ -760,8 +845,13 @@ fn query(args: &QueryArgs) -> Result<Reply, CodedError> {
     })
 }
 
-fn serve(data_dir: PathBuf, bind: &str) -> Result<Reply, CodedError> {
-    use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, ServerError};
+fn serve(
+    data_dir: PathBuf,
+    bind: Option<&str>,
+    config: &config::Config,
+) -> Result<Reply, CodedError> {
+    use autocapture_core::server::{BoundServer, ServerError};
+    let bind = bind.unwrap_or(&config.bind);
     // Refuse a non-loopback bind before touching anything (fail-closed, exit 1).
     autocapture_core::server::check_bind(bind)
         .map_err(|e| CodedError::new(e.code(), format!("failed to start: {e}"), 1))?;
@@ -772,7 +862,8 @@ fn serve(data_dir: PathBuf, bind: &str) -> Result<Reply, CodedError> {
         .map_err(|e| CodedError::new("runtime_failed", format!("failed to start: {e}"), 2))?;
     let data_root = DataRoot::new(&data_dir);
     let result: Result<(), ServerError> = runtime.block_on(async {
-        let server = BoundServer::bind(&data_root, bind, POPUP_TIMEOUT, &SystemClock).await?;
+        let server =
+            BoundServer::bind(&data_root, bind, config.popup_timeout, &SystemClock).await?;
         eprintln!(
             "autocapture: serving http://{} (token in {})",
             server.addr,
