@@ -134,32 +134,49 @@ pub fn signature(
     }
     let media_root = handoff_root.join(MEDIA_DIR);
     let dest_root = data_root.map(DataRoot::media_dir);
-    let mut all_present = true;
+    let copy_mode = options.mode == crate::ingest::ImportMode::Copy;
     match fs::symlink_metadata(&media_root) {
         Ok(meta) if meta.is_dir() => {
-            let walked = walk(&media_root, &media_root, &mut |relpath, meta| {
-                stat_line(&mut hasher, relpath, meta);
-                let Some(dest_root) = &dest_root else {
-                    return;
-                };
-                let held = fs::symlink_metadata(dest_root.join(relpath)).is_ok_and(|dest| {
-                    dest.is_file()
-                        && dest.size() == meta.size()
-                        && (dest.ino() == meta.ino() && dest.dev() == meta.dev()
-                            || options.mode == crate::ingest::ImportMode::Copy
-                            || dest.dev() != meta.dev())
+            // The DataRoot's copies are looked up on a second thread while this one walks.
+            let (send, receive) = std::sync::mpsc::channel::<(String, u64, u64, u64)>();
+            let (walked, all_present) = std::thread::scope(|scope| {
+                let checker = scope.spawn(|| {
+                    let mut all_present = true;
+                    for (relpath, size, dev, ino) in receive {
+                        let Some(dest_root) = &dest_root else {
+                            continue;
+                        };
+                        all_present &=
+                            fs::symlink_metadata(dest_root.join(&relpath)).is_ok_and(|dest| {
+                                dest.is_file()
+                                    && dest.size() == size
+                                    && (dest.ino() == ino && dest.dev() == dev
+                                        || copy_mode
+                                        || dest.dev() != dev)
+                            });
+                    }
+                    all_present
                 });
-                all_present &= held;
-            })?;
-            if walked.is_none() {
+                let walked = walk(&media_root, &media_root, &mut |relpath, meta| {
+                    stat_line(&mut hasher, relpath, meta);
+                    if dest_root.is_some() {
+                        let _ =
+                            send.send((relpath.to_owned(), meta.size(), meta.dev(), meta.ino()));
+                    }
+                });
+                drop(send);
+                (walked, checker.join().unwrap_or(false))
+            });
+            if walked?.is_none() {
                 return Ok(None);
             }
+            return Ok(Some((hex::encode(hasher.finalize()), all_present)));
         }
         Ok(_) => return Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(&media_root)(e)),
     }
-    Ok(Some((hex::encode(hasher.finalize()), all_present)))
+    Ok(Some((hex::encode(hasher.finalize()), true)))
 }
 
 /// The ledger entry of `handoff_root` when it was recorded under `signature`.
