@@ -404,7 +404,7 @@ mod tests {
             ),
             (
                 "b.rs",
-                "pub struct T; pub mod deep; fn h() -> crate::c::U { todo!() } #[cfg(test)] mod tests { use crate::a::x; }",
+                "pub struct T; pub mod deep; fn h() -> crate::c::U { loop {} } #[cfg(test)] mod tests { use crate::a::x; }",
             ),
             ("b/deep.rs", "use super::T; fn k() { self::m(); } fn m() {}"),
             (

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::engine::{Cited, Ctx, Draft, hms, when, window_nodes};
+use super::engine::{Cited, Ctx, Draft, hms, window_nodes_or_absent};
 use super::language::TimeSpec;
 
 /// The host of a URL: between `://` and the next `/`, `?` or `#`, without user or port.
@@ -25,11 +25,7 @@ pub(super) fn browser_chrome(
     at: Option<&TimeSpec>,
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
-    let Some((frame, nodes)) = window_nodes(ctx, window, at)? else {
-        out.no_evidence(format!(
-            "no window like \"{window}\" was recorded{}",
-            when(at, ctx)
-        ));
+    let Some((frame, nodes)) = window_nodes_or_absent(ctx, window, at, out)? else {
         return Ok(());
     };
     let tab = nodes.iter().find(|n| n.role == "tab_item" && n.hot);

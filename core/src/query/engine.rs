@@ -831,6 +831,23 @@ pub(super) fn window_nodes(
     Ok(Some((found, nodes)))
 }
 
+/// [`window_nodes`], or a `no_evidence` answer naming the window when none was recorded.
+pub(super) fn window_nodes_or_absent(
+    ctx: &Ctx<'_>,
+    window: &str,
+    at: Option<&TimeSpec>,
+    out: &mut Draft,
+) -> rusqlite::Result<Option<(Frame, Vec<Node>)>> {
+    let found = window_nodes(ctx, window, at)?;
+    if found.is_none() {
+        out.no_evidence(format!(
+            "no window like \"{window}\" was recorded{}",
+            when(at, ctx)
+        ));
+    }
+    Ok(found)
+}
+
 pub(super) fn when(at: Option<&TimeSpec>, ctx: &Ctx<'_>) -> String {
     at.map(|t| format!(" at {}", hms(&ctx.ts(t))))
         .unwrap_or_default()
@@ -858,11 +875,7 @@ fn elements(
     scope: &[String],
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
-    let Some((frame, nodes)) = window_nodes(ctx, window, at)? else {
-        out.no_evidence(format!(
-            "no window like \"{window}\" was recorded{}",
-            when(at, ctx)
-        ));
+    let Some((frame, nodes)) = window_nodes_or_absent(ctx, window, at, out)? else {
         return Ok(());
     };
     let mut seen = std::collections::BTreeSet::new();
@@ -980,11 +993,7 @@ fn sum(
     at: Option<&TimeSpec>,
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
-    let Some((frame, nodes)) = window_nodes(ctx, window, at)? else {
-        out.no_evidence(format!(
-            "no window like \"{window}\" was recorded{}",
-            when(at, ctx)
-        ));
+    let Some((frame, nodes)) = window_nodes_or_absent(ctx, window, at, out)? else {
         return Ok(());
     };
     // A value labelled as a total is reported, not added again.
