@@ -311,6 +311,10 @@ fn ingest_args(handoff: &Path, data: &Path, config: &Path) -> Vec<String> {
 pub fn flag_positions(bin: &Path, handoff: &Path, work: &Path) -> anyhow::Result<Vec<FlagCheck>> {
     let mut checks = Vec::new();
     std::fs::create_dir_all(work)?;
+    // The binary runs in folders under `work`: every path it is given must be absolute.
+    let work = &work
+        .canonicalize()
+        .with_context(|| format!("resolve {}", work.display()))?;
     // ingest.ledger_fast_path: a re-ingest answers from the ledger only when on.
     let mut digests = Vec::new();
     for on in [true, false] {

@@ -255,7 +255,18 @@ fn both_positions_of_each_rollback_flag_do_what_they_say() {
     let (bin, _) = bins();
     let dir = tempfile::tempdir().expect("temp");
     let (_, handoffs) = spool(dir.path());
-    let checks = flag_positions(&bin, &handoffs[0], &dir.path().join("flags")).expect("checks");
+    // Given as a path relative to the test's working folder, as `run --out target/…` gives it:
+    // the binary runs in folders under it, so the check must resolve it first.
+    let cwd = std::env::current_dir().expect("cwd");
+    let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+    let relative = up.join(
+        dir.path()
+            .join("flags")
+            .strip_prefix("/")
+            .expect("absolute"),
+    );
+    assert!(relative.is_relative());
+    let checks = flag_positions(&bin, &handoffs[0], &relative).expect("checks");
     let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(checks.len(), 5, "{names:?}");
     for check in &checks {
