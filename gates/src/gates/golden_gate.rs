@@ -4,39 +4,12 @@
 //! (CONTRACT §9): 40 evaluated, 0 skipped, 0 failed, identical repro signatures, p95 latency
 //! within budget, query counters 0.
 
-use autocapture_core::store::DataRoot;
 use serde_json::json;
 
-use crate::fixtures::build::{BUILD_TIME, write_idle_signal};
 use crate::golden::run::{DEFAULT_CASES, EXPECTED_CASES, REPRO_RUNS, run_golden};
 use crate::harness::gate::{Gate, GateContext, GateOutcome, Target};
 
 pub struct GoldenGate;
-
-/// Ingests and indexes a private copy of the corpus under `ctx.work`.
-fn indexed_copy(ctx: &GateContext) -> anyhow::Result<DataRoot> {
-    let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
-    let data = DataRoot::new(ctx.work.join("data"));
-    let clock = autocapture_core::clock::SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
-    for handoff in &handoffs {
-        autocapture_core::ingest::ingest_handoff(
-            handoff,
-            &data,
-            &autocapture_core::ingest::IngestOptions::default(),
-            &clock,
-        )?;
-    }
-    write_idle_signal(&data)?;
-    autocapture_core::stage2::run_stage2(
-        &data,
-        &autocapture_core::stage2::Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )?;
-    Ok(data)
-}
 
 impl Gate for GoldenGate {
     fn name(&self) -> &'static str {
@@ -51,7 +24,7 @@ impl Gate for GoldenGate {
         let mut outcome = GateOutcome::default();
         let truth = super::support::truth(&ctx.corpus)?;
         let data = match ctx.target {
-            Target::Embedded => Some(indexed_copy(ctx)?),
+            Target::Embedded => Some(super::support::indexed_copy(ctx)?.0),
             Target::Url(_) => None,
         };
         let (report, errors) = run_golden(

@@ -10,7 +10,6 @@ use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
 use serde_json::json;
 
 use crate::bench::QUERY_MIX;
-use crate::fixtures::build::{BUILD_TIME, write_idle_signal};
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 
 pub struct QueryReadonlyGate;
@@ -46,26 +45,7 @@ impl Gate for QueryReadonlyGate {
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
-        let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
-        let data = autocapture_core::store::DataRoot::new(ctx.work.join("data"));
-        let clock = autocapture_core::clock::SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
-        for handoff in &handoffs {
-            autocapture_core::ingest::ingest_handoff(
-                handoff,
-                &data,
-                &autocapture_core::ingest::IngestOptions::default(),
-                &clock,
-            )?;
-        }
-        write_idle_signal(&data)?;
-        autocapture_core::stage2::run_stage2(
-            &data,
-            &autocapture_core::stage2::Stage2Options {
-                activity_signal: None,
-                fresh_seconds: 5,
-            },
-            &clock,
-        )?;
+        let (data, _) = super::support::indexed_copy(ctx)?;
         let before = contents(&data.root)?;
         let handle = QueryHandle::open(&data)?;
         for sql in [

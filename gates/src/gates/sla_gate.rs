@@ -6,14 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
-use autocapture_core::stage2::{Stage2Options, TRACE_FILE, run_stage2};
-use autocapture_core::store::{DERIVED_DIR, DataRoot};
+use autocapture_core::stage2::TRACE_FILE;
+use autocapture_core::store::DERIVED_DIR;
 use serde_json::json;
 
 use crate::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
-use crate::fixtures::build::{BUILD_TIME, write_idle_signal};
+use crate::fixtures::build::BUILD_TIME;
 use crate::harness::gate::{Chart, Gate, GateContext, GateOutcome};
 use crate::sla::chart::burn_down_svg;
 use crate::sla::estimate::{Estimate, SlaVerdict, estimate};
@@ -29,21 +27,7 @@ pub const KNOWN_PROFILES: &str = "fixtures/sla/known";
 /// Ingests and indexes a private copy of the corpus; returns the Stage-2 service-time samples
 /// and how many trace lines failed the processing-trace schema.
 fn calibrate(ctx: &GateContext, set: &ContractSet) -> anyhow::Result<(Vec<u64>, u64, u64)> {
-    let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
-    let data = DataRoot::new(ctx.work.join("data"));
-    let clock = SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
-    for handoff in &handoffs {
-        ingest_handoff(handoff, &data, &IngestOptions::default(), &clock)?;
-    }
-    write_idle_signal(&data)?;
-    let report = run_stage2(
-        &data,
-        &Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )?;
+    let (data, report) = super::support::indexed_copy(ctx)?;
     let trace_path = data.root.join(DERIVED_DIR).join(TRACE_FILE);
     let text = std::fs::read_to_string(&trace_path)?;
     let mut invalid = 0;
