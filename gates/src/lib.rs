@@ -25,6 +25,7 @@ pub mod fixtures;
 pub mod gates;
 pub mod golden;
 pub mod harness;
+pub mod hostile;
 pub mod import_guard;
 pub mod measure;
 pub mod module_graph;

@@ -61,6 +61,9 @@ struct RunArgs {
     /// The deployment profile the `sla` gate judges (default fixtures/sla/deployment.json).
     #[arg(long)]
     sla_input: Option<PathBuf>,
+    /// Slow mode: gates with a long form run it (the hostile gate fuzzes for a fixed budget).
+    #[arg(long)]
+    slow: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,6 +312,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 seed: 7,
                 frames: 2400,
                 sla_input: None,
+                slow: false,
             };
             run(&args, Some(checkpoint(&sister)?))
         }
@@ -601,6 +605,7 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
         autocapture_bin: Some(bin.clone()),
         harness_bin: Some(harness_bin.clone()),
         sla_input: args.sla_input.clone(),
+        slow: args.slow,
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
     let contracts_dir = contract::default_contracts_dir();

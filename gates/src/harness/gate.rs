@@ -217,6 +217,8 @@ pub struct GateContext {
     pub harness_bin: Option<PathBuf>,
     /// The deployment profile the `sla` gate judges instead of `fixtures/sla/deployment.json`.
     pub sla_input: Option<PathBuf>,
+    /// Slow mode: gates that have a long form (fuzzing for a fixed budget) run it.
+    pub slow: bool,
 }
 
 /// A gate of the registry.

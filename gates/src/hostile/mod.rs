@@ -1,0 +1,47 @@
+//! The adversarial suite behind the `hostile` gate: hostile handoffs built from readable specs,
+//! property and fuzz runs, concurrency and faults, and security checks. Every part reports its
+//! cases as [`CaseReport`]s so the gate can add them up the same way.
+
+use serde::Serialize;
+
+/// Which part of the suite a case belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// A hostile handoff directory from `fixtures/hostile/`.
+    Corpus,
+    /// A property run: many generated inputs through one parser or entry point.
+    Property,
+    /// A coverage-guided fuzz run of one target.
+    Fuzz,
+    /// Concurrent processes or a fault injected while another part runs.
+    Concurrency,
+    /// A security property of the popup server, the tokens, the audit log or the signed report.
+    Security,
+}
+
+/// One case tried: what was documented, what happened, and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseReport {
+    pub family: Family,
+    pub name: String,
+    /// The documented outcome: an error or warning code, or `ok`.
+    pub expected: String,
+    /// What the system did, in the same vocabulary.
+    pub observed: String,
+    /// Inputs tried (1 for a single case; the iteration count of a property or fuzz run).
+    pub inputs: u64,
+    /// Records or files that were retained before and are missing or changed after.
+    pub data_lost: u64,
+    /// Panics seen (in-process catch or a child killed by a signal it did not expect).
+    pub panics: u64,
+    /// The record, path or figure at fault, or what was measured.
+    pub detail: String,
+}
+
+impl CaseReport {
+    /// True when the case behaved as documented, lost nothing and did not panic.
+    pub fn passed(&self) -> bool {
+        self.expected == self.observed && self.data_lost == 0 && self.panics == 0
+    }
+}
