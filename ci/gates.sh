@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TZ=UTC LC_ALL=C
 cargo build --release --locked -q -p autocapture-core -p autocapture-gates
-target/release/autocapture-gates contract check --sister fixtures/sister/hypervisor-contract.json
+target/release/autocapture-gates contract check
 out="${GATES_OUT:-target/gates-run}"
 rm -rf "$out"
 target/release/autocapture-gates run --out "$out"

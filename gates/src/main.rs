@@ -16,7 +16,7 @@ use autocapture_gates::gates::{PLAN, registry};
 use autocapture_gates::harness::gate::{Target, Verdict};
 use autocapture_gates::harness::report::{ReportInputs, statement};
 use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
-use autocapture_gates::harness::sister::{SisterCheckpoint, checkpoint};
+use autocapture_gates::harness::sister::{SisterCheckpoint, checkpoint, default_sister_path};
 use autocapture_gates::harness::{dsse, junit, keys, summary};
 use clap::{Args, Parser, Subcommand};
 
@@ -87,8 +87,9 @@ enum Command {
     /// Release signoff: run every gate, record the Hypervisor checkpoint from its sister
     /// document, and fail unless it matches our contract and every gate passes.
     Signoff {
+        /// The sister document (default contracts/sister/hypervisor.lock.json).
         #[arg(long)]
-        sister: PathBuf,
+        sister: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -239,9 +240,11 @@ enum ContractCommand {
         #[arg(long)]
         check: bool,
     },
-    /// Schemas valid, annotations complete, lock and doc fresh; with --sister, the Hypervisor's
-    /// contract_version and schema_hash equal ours.
+    /// Schemas valid, annotations complete, lock and doc fresh; the Hypervisor's sister document
+    /// (JSON, or Markdown with the pair in front matter or a table) names our contract_version
+    /// and schema_hash.
     Check {
+        /// The sister document (default contracts/sister/hypervisor.lock.json).
         #[arg(long)]
         sister: Option<PathBuf>,
     },
@@ -314,7 +317,10 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 sla_input: None,
                 slow: false,
             };
-            run(&args, Some(checkpoint(&sister)?))
+            run(
+                &args,
+                Some(checkpoint(&sister.unwrap_or_else(default_sister_path))?),
+            )
         }
         Command::Keygen { out } => {
             let (public, key) = keys::keygen(&out)?;
@@ -446,11 +452,10 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
             let mut problems = contract_problems()?;
-            if let Some(path) = sister {
-                let sister = checkpoint(&path)?;
-                if !sister.matches {
-                    problems.push(sister_mismatch(&sister)?);
-                }
+            let path = sister.unwrap_or_else(default_sister_path);
+            let sister = checkpoint(&path)?;
+            if !sister.matches {
+                problems.push(sister_mismatch(&sister)?);
             }
             for problem in &problems {
                 eprintln!("{problem}");

@@ -186,3 +186,28 @@ fn measure_reports_a_childs_exit_code_and_peak_rss() {
         "{measured:?}"
     );
 }
+
+#[test]
+fn contract_check_reads_the_default_sister_and_refuses_a_drifted_one() {
+    let ok = run(&["contract", "check"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let drifted = dir.path().join("hypervisor.md");
+    std::fs::write(
+        &drifted,
+        format!(
+            "| contract_version | schema_hash |\n|---|---|\n| 1.0.0 | {} |\n",
+            "0".repeat(64)
+        ),
+    )
+    .expect("write");
+    let path = drifted.to_str().expect("utf-8 path");
+    let refused = run(&["contract", "check", "--sister", path]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains(&"0".repeat(64)), "{stderr}");
+}

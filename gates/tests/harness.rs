@@ -398,9 +398,47 @@ fn sister_checkpoint_matches_only_our_pair() {
     .expect("write");
     assert!(!sister::checkpoint(&bad).expect("read").matches);
     // The committed sample is the Hypervisor's current document.
-    let sample = workspace_root().join("fixtures/sister/hypervisor-contract.json");
+    let sample = workspace_root().join("contracts/sister/hypervisor.lock.json");
     assert!(
         sister::checkpoint(&sample).expect("sample").matches,
         "fixtures/sister sample is stale"
     );
+}
+
+#[test]
+fn a_markdown_sister_document_carries_the_pair_in_front_matter_or_a_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ours = autocapture_core::contract::ContractIdentity::embedded().expect("identity");
+    let front = dir.path().join("front.md");
+    std::fs::write(
+        &front,
+        format!(
+            "---\nhypervisor_version: 2.0.0\ncontract_version: {}\nschema_hash: {}\n---\n# Hypervisor contract\n",
+            ours.contract_version, ours.schema_hash
+        ),
+    )
+    .expect("write");
+    let checkpoint = sister::checkpoint(&front).expect("front matter");
+    assert!(checkpoint.matches);
+    assert_eq!(checkpoint.hypervisor_version.as_deref(), Some("2.0.0"));
+    let table = dir.path().join("table.md");
+    std::fs::write(
+        &table,
+        format!(
+            "# Pair\n\n| field | value |\n|---|---|\n| contract_version | {} |\n| schema_hash | `{}` |\n",
+            ours.contract_version,
+            "f".repeat(64)
+        ),
+    )
+    .expect("write");
+    let checkpoint = sister::checkpoint(&table).expect("table");
+    assert!(!checkpoint.matches, "a different hash must not match");
+    assert_eq!(checkpoint.schema_hash, "f".repeat(64));
+    let empty = dir.path().join("empty.md");
+    std::fs::write(&empty, "# Nothing here\n").expect("write");
+    let err = sister::read(&empty).expect_err("no pair");
+    assert_eq!(err.code(), "sister_invalid", "{err}");
+    assert!(err.to_string().contains("empty.md"), "{err}");
+    let err = sister::read(&dir.path().join("absent.json")).expect_err("absent");
+    assert_eq!(err.code(), "sister_unreadable", "{err}");
 }

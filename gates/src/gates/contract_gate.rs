@@ -17,7 +17,7 @@ use crate::contract::{
 };
 use crate::corpus_check::check_spool;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
-use crate::harness::sister::checkpoint;
+use crate::harness::sister::{checkpoint, default_sister_path};
 
 pub struct ContractGate;
 
@@ -63,8 +63,7 @@ impl Gate for ContractGate {
             doc_problem.is_none(),
             doc_problem.unwrap_or_default(),
         );
-        let sister =
-            checkpoint(&workspace_root().join("fixtures/sister/hypervisor-contract.json"))?;
+        let sister = checkpoint(&default_sister_path())?;
         outcome.measure("sister_schema_hash", sister.schema_hash.clone());
         outcome.check(
             "schema_hash equals the Hypervisor's sister document",
