@@ -114,18 +114,19 @@ fn lock_fresh() -> Result<(), Failed> {
     }
 }
 
-/// A copy of the contracts with one schema changed must be reported stale three ways.
+/// A copy of the contracts with one field of one schema changed must be reported stale three
+/// ways, and the doc check must name the field.
 fn lock_planted() -> Result<(), Failed> {
     let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
     for entry in std::fs::read_dir(default_contracts_dir()).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        if let Some(name) = path.file_name() {
+        if let (Some(name), true) = (path.file_name(), path.is_file()) {
             std::fs::copy(&path, temp.path().join(name)).map_err(|e| e.to_string())?;
         }
     }
     let target = temp.path().join("activity-signal.schema.json");
     let mut schema = read_json(&target)?;
-    schema["title"] = Value::String("changed".into());
+    schema["properties"]["seq"]["x-validation"] = Value::String("any integer".into());
     std::fs::write(
         &target,
         serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())?,
@@ -133,14 +134,21 @@ fn lock_planted() -> Result<(), Failed> {
     .map_err(|e| e.to_string())?;
     let problems = lock::check(temp.path()).map_err(|e| e.to_string())?;
     let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
-    if has("activity-signal.schema.json changed")
+    if !(has("activity-signal.schema.json changed")
         && has("schema_hash")
         && has("rebuild")
-        && has("no compatible row")
+        && has("no compatible row"))
     {
-        Ok(())
-    } else {
-        Err(format!("planted change reported as {problems:#?}").into())
+        return Err(format!("planted change reported as {problems:#?}").into());
+    }
+    let drifted = ContractSet::load(temp.path()).map_err(|e| e.to_string())?;
+    let computed = lock::compute(temp.path()).map_err(|e| e.to_string())?;
+    let committed =
+        std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).map_err(|e| e.to_string())?;
+    let rendered = doc::regenerate(&drifted, &computed, &committed)?;
+    match doc::staleness(&committed, &rendered) {
+        Some(problem) if problem.contains("(activity_signal.json): seq") => Ok(()),
+        other => Err(format!("the drifted field was not named: {other:?}").into()),
     }
 }
 

@@ -68,11 +68,46 @@ pub fn regenerate(
     ))
 }
 
-/// A problem line when the committed doc differs from its regeneration.
+/// A problem line when the committed doc differs from its regeneration, naming every field row
+/// (as `Section: field`) that was added, removed or changed.
 pub fn staleness(committed: &str, rendered: &str) -> Option<String> {
-    (committed != rendered).then(|| {
-        format!("{DOC_PATH} is stale: run `cargo run -p autocapture-gates -- contract doc`")
-    })
+    if committed == rendered {
+        return None;
+    }
+    let before = field_rows(committed);
+    let after = field_rows(rendered);
+    let mut drifted: Vec<&str> = before
+        .iter()
+        .filter(|(key, row)| after.get(*key) != Some(*row))
+        .chain(after.iter().filter(|(key, _)| !before.contains_key(*key)))
+        .map(|(key, _)| key.as_str())
+        .collect();
+    drifted.sort_unstable();
+    drifted.dedup();
+    let fields = if drifted.is_empty() {
+        String::new()
+    } else {
+        format!(" (fields drifted: {})", drifted.join(", "))
+    };
+    Some(format!(
+        "{DOC_PATH} is stale{fields}: run `cargo run -p autocapture-gates -- contract doc`"
+    ))
+}
+
+/// Every field row of the generated tables keyed `Section: field`, with the whole row.
+fn field_rows(doc: &str) -> std::collections::BTreeMap<String, &str> {
+    let mut rows = std::collections::BTreeMap::new();
+    let mut section = "";
+    for line in doc.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            section = heading;
+        } else if let Some(rest) = line.strip_prefix("| `")
+            && let Some((field, _)) = rest.split_once("` |")
+        {
+            rows.insert(format!("{section}: {field}"), line);
+        }
+    }
+    rows
 }
 
 /// The generated part: the contract identity and a field table per schema.
