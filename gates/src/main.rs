@@ -17,7 +17,7 @@ use autocapture_gates::harness::gate::{Target, Verdict};
 use autocapture_gates::harness::report::{ReportInputs, statement};
 use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
 use autocapture_gates::harness::sister::{SisterCheckpoint, checkpoint, default_sister_path};
-use autocapture_gates::harness::{dsse, junit, keys, summary};
+use autocapture_gates::harness::{dsse, freshness, junit, keys, summary};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -78,11 +78,21 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify a signed report against a public key.
+    /// Verify a signed report against a public key; with the expectations, also refuse a
+    /// validly signed older report presented as the current one (replay).
     Verify {
         envelope: PathBuf,
         #[arg(long)]
         public_key: PathBuf,
+        /// The git commit the report must be about.
+        #[arg(long)]
+        expect_commit: Option<String>,
+        /// The run id the report must carry (`predicate.run_id`).
+        #[arg(long)]
+        expect_run_id: Option<String>,
+        /// The run must have finished at or after this ISO-8601 UTC time.
+        #[arg(long)]
+        not_before: Option<String>,
     },
     /// Release signoff: run every gate, record the Hypervisor checkpoint from its sister
     /// document, and fail unless it matches our contract and every gate passes.
@@ -335,7 +345,28 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Verify {
             envelope,
             public_key,
-        } => verify(&envelope, &public_key),
+            expect_commit,
+            expect_run_id,
+            not_before,
+        } => {
+            let not_before = match not_before
+                .as_deref()
+                .map(autocapture_core::contract::parse_ts_utc)
+                .transpose()
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("autocapture-gates: --not-before: {e}");
+                    return Ok(2);
+                }
+            };
+            let expect = freshness::Expectations {
+                commit: expect_commit,
+                run_id: expect_run_id,
+                not_before,
+            };
+            verify(&envelope, &public_key, &expect)
+        }
         Command::Sql { db } => {
             let mut script = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)?;
@@ -722,11 +753,19 @@ fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
     }
 }
 
-fn verify(envelope: &Path, public_key: &Path) -> anyhow::Result<u8> {
+fn verify(
+    envelope: &Path,
+    public_key: &Path,
+    expect: &freshness::Expectations,
+) -> anyhow::Result<u8> {
     let key = keys::load_public(public_key)?;
     let bytes = std::fs::read(envelope).with_context(|| format!("read {}", envelope.display()))?;
     match dsse::verify(&bytes, &key) {
         Ok(statement) => {
+            if let Err(e) = freshness::check(&statement, expect) {
+                eprintln!("autocapture-gates: verify failed [{}]: {e}", e.code());
+                return Ok(1);
+            }
             let predicate = &statement["predicate"];
             println!(
                 "verified: signed by {}; verdict {}; {} gates; dev_signed {}",

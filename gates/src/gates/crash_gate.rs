@@ -238,7 +238,7 @@ fn run_clean(bin: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
 }
 
 /// `PRAGMA integrity_check` of every database the DataRoot holds; the failures.
-fn integrity_problems(data: &DataRoot) -> Vec<String> {
+pub fn integrity_problems(data: &DataRoot) -> Vec<String> {
     let mut problems = Vec::new();
     for db in [data.metadata_db(), data.derived_db(), data.stage2_db()] {
         if !db.is_file() {

@@ -1,10 +1,11 @@
 //! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`]), the
-//! signed in-toto report ([`report`], [`dsse`], [`keys`]) and the outputs for people and CI
+//! signed in-toto report ([`report`], [`dsse`], [`keys`], replay checks in [`freshness`]) and the outputs for people and CI
 //! ([`junit`], [`summary`]), the release checkpoint against the Hypervisor ([`sister`]), and
 //! the programs gates run as real processes ([`bins`]).
 
 pub mod bins;
 pub mod dsse;
+pub mod freshness;
 pub mod gate;
 pub mod junit;
 pub mod keys;

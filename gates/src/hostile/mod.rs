@@ -2,6 +2,9 @@
 //! property and fuzz runs, concurrency and faults, and security checks. Every part reports its
 //! cases as [`CaseReport`]s so the gate can add them up the same way.
 
+pub mod concurrency;
+pub mod security;
+
 use serde::Serialize;
 
 /// Which part of the suite a case belongs to.
