@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             features_dir: workspace.join("features"),
             work: work.path().to_path_buf(),
             autocapture_bin,
-            workspace,
+            workspace: workspace.clone(),
             junit_path: junit_path.clone(),
             seed: 7,
         })?;
@@ -55,13 +55,25 @@ fn main() -> ExitCode {
             println!("PROBLEM {problem}");
         }
         println!("JUnit: {}", junit_path.display());
+        // Each planted violation (a failing scenario, a step without a definition, a file the
+        // run did not pick up) must be caught by name.
+        let mut planted_caught = true;
+        for (name, caught, detail) in
+            autocapture_gates::gates::features_gate::planted_checks(&workspace, work.path())?
+        {
+            println!("{name} ... {}", if caught { "caught" } else { "MISSED" });
+            if !caught {
+                println!("PROBLEM planted violation missed: {name}: {detail}");
+                planted_caught = false;
+            }
+        }
         let passed = result
             .results
             .iter()
             .filter(|r| r.status == autocapture_gates::features::run::Status::Passed)
             .count();
         println!("{passed} passed, {} failed", result.problems().len());
-        Ok(result.passed() && !result.results.is_empty())
+        Ok(result.passed() && !result.results.is_empty() && planted_caught)
     })();
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

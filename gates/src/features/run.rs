@@ -150,6 +150,14 @@ pub fn run(options: &RunOptions) -> anyhow::Result<FeatureRun> {
     Ok(compare(catalog, cases, &options.junit_path))
 }
 
+/// Runs another folder with the settings of the last [`run`] (its template spool and binary).
+pub fn run_again(features_dir: &Path, junit_path: &Path) -> anyhow::Result<FeatureRun> {
+    let catalog = catalog::read(features_dir)?;
+    run_cucumber(features_dir, junit_path)?;
+    let cases = read_junit(junit_path)?;
+    Ok(compare(catalog, cases, junit_path))
+}
+
 /// Runs cucumber over `dir` (only `@repo` and `@both` scenarios) and writes JUnit to `junit`.
 pub fn run_cucumber(dir: &Path, junit: &Path) -> anyhow::Result<()> {
     if let Some(parent) = junit.parent() {
