@@ -188,6 +188,15 @@ pub struct Response {
     pub body: Value,
 }
 
+/// What the activity signal says, written afresh before each command that reads it.
+#[derive(Debug, Clone)]
+enum SignalSpec {
+    /// A well-formed signal `age_seconds` old.
+    Aged { age_seconds: i64, active: bool },
+    /// Literal text; `NOW` stands for the current time.
+    Text(String),
+}
+
 /// A frame and its three UIA docs (section, id, payload).
 type FrameDocs = (Value, Vec<(Section, String, Value)>);
 
@@ -201,6 +210,7 @@ pub struct ContractWorld {
     spool: Option<PathBuf>,
     data: Option<DataRoot>,
     signal: Option<PathBuf>,
+    signal_spec: Option<SignalSpec>,
     config: Option<PathBuf>,
     before: Option<DataRootDigest>,
     last: Option<CommandResult>,
@@ -975,6 +985,7 @@ impl ContractWorld {
     // ---- the drain and the activity signal ----
 
     pub fn drain(&mut self, extra: &str) -> anyhow::Result<()> {
+        self.refresh_signal()?;
         let spool = self.spool.clone().context("the scenario has no spool")?;
         let data = self.data()?;
         let mut args: Vec<String> = vec![
@@ -1068,7 +1079,31 @@ impl ContractWorld {
         Ok(())
     }
 
-    fn write_signal(&mut self, text: &str) -> anyhow::Result<()> {
+    /// Writes the signal file from its spec, with times relative to now: called when the spec
+    /// is set and again right before each command that reads it, so a slow step before the
+    /// command cannot make a fresh signal stale.
+    fn refresh_signal(&mut self) -> anyhow::Result<()> {
+        let Some(spec) = self.signal_spec.clone() else {
+            return Ok(());
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let text = match spec {
+            SignalSpec::Aged {
+                age_seconds,
+                active,
+            } => {
+                let ts = (now - time::Duration::seconds(age_seconds))
+                    .format(&time::format_description::well_known::Rfc3339)?;
+                let idle_seconds = if active { 0 } else { 600 };
+                format!(
+                    r#"{{"ts_utc": "{ts}", "idle_seconds": {idle_seconds}, "user_active": {active}, "source": "features", "seq": 1}}"#
+                )
+            }
+            SignalSpec::Text(text) => text.replace(
+                "NOW",
+                &now.format(&time::format_description::well_known::Rfc3339)?,
+            ),
+        };
         let path = self.dir()?.join("activity_signal.json");
         std::fs::write(&path, text)?;
         self.signal = Some(path);
@@ -1076,23 +1111,22 @@ impl ContractWorld {
     }
 
     pub fn signal(&mut self, age_seconds: i64, active: bool) -> anyhow::Result<()> {
-        let ts = time::OffsetDateTime::now_utc() - time::Duration::seconds(age_seconds);
-        let ts = ts.format(&time::format_description::well_known::Rfc3339)?;
-        let idle_seconds = if active { 0 } else { 600 };
-        self.write_signal(&format!(
-            r#"{{"ts_utc": "{ts}", "idle_seconds": {idle_seconds}, "user_active": {active}, "source": "features", "seq": 1}}"#
-        ))
+        self.signal_spec = Some(SignalSpec::Aged {
+            age_seconds,
+            active,
+        });
+        self.refresh_signal()
     }
 
-    /// Writes `text` as the signal, with `NOW` replaced by the current time.
+    /// The signal is `text`, with `NOW` standing for the current time.
     pub fn signal_text(&mut self, text: &str) -> anyhow::Result<()> {
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)?;
-        self.write_signal(&unescape(text).replace("NOW", &now))
+        self.signal_spec = Some(SignalSpec::Text(unescape(text)));
+        self.refresh_signal()
     }
 
     pub fn no_signal(&mut self) -> anyhow::Result<()> {
         self.signal = None;
+        self.signal_spec = None;
         let data = self.data()?;
         for path in [
             data.root.join("activity").join("activity_signal.json"),
@@ -1104,6 +1138,7 @@ impl ContractWorld {
     }
 
     pub fn stage2(&mut self) -> anyhow::Result<()> {
+        self.refresh_signal()?;
         let data = self.data()?;
         let mut args: Vec<String> = vec![
             "stage2".into(),
