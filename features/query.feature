@@ -38,7 +38,7 @@ Feature: Query is read-only
     And the answer says it needs processing
 
   @repo
-  Scenario: Query on a folder that is not a DataRoot fails with a code
+  Scenario: Query on a data dir that does not exist fails with a code
     Given a data dir that does not exist
     When I ask "which window had focus at 10:00" with the CLI
     Then the command fails with exit code 2 and error code "data_dir_missing"
