@@ -10,6 +10,7 @@
 //! - [`gates`]: the gates, in run order.
 //! - [`golden`]: the strict golden Q40 cases, evaluator and runs.
 //! - [`dataroot`]: logical digests of a DataRoot, for comparing two.
+//! - [`features`]: the shared `.feature` scenarios, their step definitions and drivers, the run.
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
 //! - [`import_guard`]: the Stage-1 import guard: denylist, crate closure, module reach, mapped libraries.
@@ -21,6 +22,7 @@ pub mod config_matrix;
 pub mod contract;
 pub mod corpus_check;
 pub mod dataroot;
+pub mod features;
 pub mod fixtures;
 pub mod gates;
 pub mod golden;

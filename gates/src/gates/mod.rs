@@ -6,6 +6,7 @@ pub mod bind_gate;
 pub mod budget_gate;
 pub mod contract_gate;
 pub mod crash_gate;
+pub mod features_gate;
 pub mod golden_gate;
 pub mod import_guard_gate;
 pub mod ingest_gate;
@@ -21,6 +22,7 @@ use crate::harness::gate::Gate;
 pub fn registry() -> Vec<Box<dyn Gate>> {
     vec![
         Box::new(contract_gate::ContractGate),
+        Box::new(features_gate::FeaturesGate),
         Box::new(import_guard_gate::ImportGuardGate),
         Box::new(ingest_gate::IngestGate),
         Box::new(crash_gate::CrashGate),
