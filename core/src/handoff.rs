@@ -98,10 +98,7 @@ pub struct HandoffRow {
 impl HandoffRow {
     /// The payload parsed as a JSON object, if it is one.
     pub fn payload_object(&self) -> Option<serde_json::Map<String, Value>> {
-        match serde_json::from_slice::<Value>(&self.payload) {
-            Ok(Value::Object(map)) => Some(map),
-            _ => None,
-        }
+        crate::bounded_json::parse_object(&self.payload)
     }
 }
 

@@ -166,8 +166,18 @@ pub enum IngestError {
     },
     #[error("import media file {relpath}: the data dir already holds a different file there")]
     MediaConflict { relpath: String },
+    #[error("import media file {relpath}: it changed ({detail}) after it was hashed")]
+    MediaChanged { relpath: String, detail: String },
+    #[error(
+        "copy record {record_id}: the data dir or this handoff already holds that id with a different payload"
+    )]
+    MetadataIdConflict { record_id: String },
     #[error("read or write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "write data dir database {path}: {reason} (the file system is full or a file reached its size limit)"
+    )]
+    DataDirFull { path: PathBuf, reason: String },
     #[error("write data dir database {path}: {reason}")]
     Store { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -189,7 +199,14 @@ impl IngestError {
             IngestError::MediaRefMissing { .. } => "media_ref_missing",
             IngestError::MediaHashMismatch { .. } => "media_hash_mismatch",
             IngestError::MediaConflict { .. } => "media_conflict",
+            IngestError::MediaChanged { .. } => "media_changed",
+            IngestError::MetadataIdConflict { .. } => "metadata_id_conflict",
+            IngestError::Io { source, .. } if is_storage_full(source) => "data_dir_full",
+            IngestError::DataDirFull { .. } => "data_dir_full",
             IngestError::Io { .. } => "io_error",
+            IngestError::Store { reason, .. } if reason.contains("database or disk is full") => {
+                "data_dir_full"
+            }
             IngestError::Store { .. } => "data_root_store_error",
             IngestError::Audit(inner) => inner.code(),
             IngestError::Marker { .. } => "marker_write_failed",
@@ -204,8 +221,56 @@ impl IngestError {
                 | IngestError::DataDir { .. }
                 | IngestError::Io { .. }
                 | IngestError::Store { .. }
+                | IngestError::DataDirFull { .. }
         )
     }
+}
+
+/// A write failed because the file system is full, a quota is spent, or a file hit its size
+/// limit (`ENOSPC`, `EDQUOT`, `EFBIG`).
+fn is_storage_full(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(code) if code == nix::libc::ENOSPC || code == nix::libc::EDQUOT || code == nix::libc::EFBIG
+    )
+}
+
+/// `error`, or [`IngestError::DataDirFull`] when it is a database write failure and the DataRoot
+/// has no room left. SQLite reports `ENOSPC` as "database or disk is full" but a file that hit
+/// its size limit (`EFBIG`) only as "disk I/O error"; the file system and the limit are then
+/// asked directly.
+fn full_or(error: IngestError, data_root: &Path) -> IngestError {
+    match error {
+        IngestError::Store { path, reason }
+            if reason.contains("database or disk is full")
+                || (reason.contains("disk I/O error") && storage_exhausted(data_root)) =>
+        {
+            IngestError::DataDirFull { path, reason }
+        }
+        other => other,
+    }
+}
+
+/// Less than 1 MiB free on the DataRoot's file system, or a DataRoot database within 1 MiB of
+/// the process's file-size limit.
+fn storage_exhausted(data_root: &Path) -> bool {
+    const MARGIN: u64 = 1024 * 1024;
+    let no_space = nix::sys::statvfs::statvfs(data_root)
+        .is_ok_and(|stat| stat.blocks_available().saturating_mul(stat.fragment_size()) < MARGIN);
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(nix::sys::resource::RLIM_INFINITY);
+    let at_limit = limit != nix::sys::resource::RLIM_INFINITY
+        && [
+            "metadata.db",
+            "metadata.db-wal",
+            "derived/stage1_derived.db",
+            "derived/stage1_derived.db-wal",
+        ]
+        .iter()
+        .filter_map(|name| fs::metadata(data_root.join(name)).ok())
+        .any(|meta| meta.len().saturating_add(MARGIN) > limit);
+    no_space || at_limit
 }
 
 /// Maps a database error on `path` to [`IngestError::Store`].
@@ -302,6 +367,7 @@ pub fn ingest_handoff_on(
         None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
             .and_then(|mut ingest| ingest.run(started)),
     });
+    let result = result.map_err(|e| full_or(e, &data_root.root));
     let outcome = match &result {
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("failed:{}", e.code()),
@@ -593,6 +659,27 @@ impl<'a> Ingest<'a> {
         Ok(report)
     }
 
+    /// After a failed write: removes the media files this run put into the DataRoot, so that
+    /// the DataRoot is left as it was. Every file marked for import had no destination when it
+    /// was checked, and the instance lock has been held since, so what is there now is ours.
+    fn remove_imported_media(&self) {
+        let dest_root = self.data_root.media_dir();
+        let relpaths: Vec<String> = match self
+            .conn
+            .prepare("SELECT relpath FROM m.checked WHERE import ORDER BY relpath")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<Result<_, _>>()
+            }) {
+            Ok(relpaths) => relpaths,
+            Err(_) => return,
+        };
+        for relpath in relpaths {
+            // Best effort: a file left behind is an orphan a rerun re-verifies, never a loss.
+            let _ = self.fs.remove_file(&dest_root.join(relpath));
+        }
+    }
+
     /// After the commit: the handoff's signature (its files as they stand now, links made) and
     /// what this ingest found, for a later re-ingest of the same files.
     fn record_in_ledger(&self, report: &IngestReport) -> Result<(), IngestError> {
@@ -645,16 +732,43 @@ impl<'a> Ingest<'a> {
             let mut insert_marker = tx
                 .prepare("INSERT OR IGNORE INTO temp.markers (id, record_type, ts_utc, payload, run_id, source_record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(store_err(&db_path))?;
+            // An id the DataRoot (or this handoff) already holds with other bytes is a conflict:
+            // `INSERT OR IGNORE` would drop these bytes while the marker promises them.
+            let mut stored_payload = tx
+                .prepare("SELECT payload FROM main.metadata WHERE id = ?1")
+                .map_err(store_err(&db_path))?;
+            let mut previous: Option<(String, String)> = None;
             self.handoff
                 .for_each_row(|_, row| -> Result<(), IngestError> {
                     summary.rows += 1;
                     if summary.rows % 256 == 0 {
                         pace(self.pacer.as_ref());
                     }
+                    let payload_sha256 = sha256_hex(&row.payload);
                     rows_hasher.update(row.id.as_bytes());
                     rows_hasher.update(b"\t");
-                    rows_hasher.update(sha256_hex(&row.payload).as_bytes());
+                    rows_hasher.update(payload_sha256.as_bytes());
                     rows_hasher.update(b"\n");
+                    // Rows come in id order: a repeated id is the previous row's.
+                    let repeated = previous
+                        .as_ref()
+                        .is_some_and(|(id, sha)| *id == row.id && *sha != payload_sha256);
+                    let stored = stored_payload
+                        .query_row([&row.id], |r| {
+                            Ok(match r.get_ref(0)? {
+                                rusqlite::types::ValueRef::Text(b)
+                                | rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
+                                _ => Vec::new(),
+                            })
+                        })
+                        .optional()
+                        .map_err(store_err(&db_path))?;
+                    if repeated || stored.is_some_and(|stored| stored != row.payload) {
+                        return Err(IngestError::MetadataIdConflict {
+                            record_id: row.id.clone(),
+                        });
+                    }
+                    previous = Some((row.id.clone(), payload_sha256));
                     let Some(payload) = row.payload_object() else {
                         summary.payloads_not_json += 1;
                         return Ok(());
@@ -917,6 +1031,9 @@ impl<'a> Ingest<'a> {
             self.fs.committed("data_root");
             Ok(())
         })();
+        if result.is_err() {
+            self.remove_imported_media();
+        }
         let detach = self
             .conn
             .execute_batch("DETACH DATABASE h; DETACH DATABASE d;");

@@ -8,6 +8,7 @@
 //! - [`clock`]: time passed in.
 //! - [`crash`]: named crash points (armed only in the `crash-points` build).
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
+//! - [`bounded_json`]: payloads parsed with their UIA node lists bounded.
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
 //! - [`ledger`]: what each ingested handoff looked like, so an unchanged re-ingest is cheap.
@@ -29,6 +30,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod bounded_json;
 pub mod clock;
 pub mod completeness;
 pub mod contents;

@@ -37,7 +37,7 @@ const BATCH: usize = 256;
 pub const SCRATCH_SCHEMA: &str = "
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
-CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL);
+CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
 CREATE TABLE imported (relpath TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, linked INTEGER NOT NULL);
 ";
 
@@ -61,6 +61,13 @@ struct Checked {
     size: u64,
     sha256: String,
     import: bool,
+    /// The source's modification time when it was hashed: a later write moves it.
+    mtime_ns: i64,
+}
+
+/// Modification time of `meta` in nanoseconds since the epoch.
+fn mtime_ns(meta: &fs::Metadata) -> i64 {
+    meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec()
 }
 
 /// Walks, hashes and checks every file under `media_root`, writing one `checked` row per file
@@ -81,38 +88,40 @@ pub fn check_tree(
     let out = Connection::open(scratch).map_err(store_err(scratch))?;
     let known = open_known(known_db)?;
     let mut batch: Vec<(String, u64)> = Vec::with_capacity(BATCH);
-    let flush =
-        |batch: &mut Vec<(String, u64)>, summary: &mut TreeCheck| -> Result<(), IngestError> {
-            let known: Vec<Option<KnownMedia>> = batch
-                .iter()
-                .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
-                .collect::<Result<_, _>>()?;
-            let checked = check_batch(media_root, dest_root, batch, &known, workers)?;
-            let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
-            {
-                let mut insert = tx
+    let flush = |batch: &mut Vec<(String, u64)>,
+                 summary: &mut TreeCheck|
+     -> Result<(), IngestError> {
+        let known: Vec<Option<KnownMedia>> = batch
+            .iter()
+            .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
+            .collect::<Result<_, _>>()?;
+        let checked = check_batch(media_root, dest_root, batch, &known, workers)?;
+        let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
+        {
+            let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO checked (relpath, size, sha256, import) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO checked (relpath, size, sha256, import, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(store_err(scratch))?;
-                for file in &checked {
-                    insert
-                        .execute(params![
-                            file.relpath,
-                            file.size as i64,
-                            file.sha256,
-                            file.import
-                        ])
-                        .map_err(store_err(scratch))?;
-                    summary.files += 1;
-                    summary.present += u64::from(!file.import);
-                }
+            for file in &checked {
+                insert
+                    .execute(params![
+                        file.relpath,
+                        file.size as i64,
+                        file.sha256,
+                        file.import,
+                        file.mtime_ns
+                    ])
+                    .map_err(store_err(scratch))?;
+                summary.files += 1;
+                summary.present += u64::from(!file.import);
             }
-            tx.commit().map_err(store_err(scratch))?;
-            batch.clear();
-            pace(pacer);
-            Ok(())
-        };
+        }
+        tx.commit().map_err(store_err(scratch))?;
+        batch.clear();
+        pace(pacer);
+        Ok(())
+    };
     walk(media_root, media_root, &mut |relpath, size| {
         batch.push((relpath.to_owned(), size));
         if batch.len() == BATCH {
@@ -244,16 +253,19 @@ fn check_file(
                 size,
                 sha256: known.sha256.clone(),
                 import: false,
+                mtime_ns: mtime_ns(&source_meta),
             });
         }
     }
     let (sha256, len) = hash_file(&source)?;
-    if len != size {
-        return Err(IngestError::Io {
-            path: source,
-            source: io::Error::other(format!(
-                "file changed size while being read ({size} then {len} bytes)"
-            )),
+    let after = fs::symlink_metadata(&source).map_err(io_err(&source))?;
+    if len != size || after.len() != size || mtime_ns(&after) != mtime_ns(&source_meta) {
+        return Err(IngestError::MediaChanged {
+            relpath: relpath.to_owned(),
+            detail: format!(
+                "{size} bytes when listed, {len} when read, {} after",
+                after.len()
+            ),
         });
     }
     if dest_meta.is_some() && hash_file(&dest)?.0 != sha256 {
@@ -266,6 +278,7 @@ fn check_file(
         size,
         sha256,
         import: dest_meta.is_none(),
+        mtime_ns: mtime_ns(&source_meta),
     })
 }
 
@@ -336,13 +349,18 @@ pub fn import_checked(
     let mut created_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut last = String::new();
     loop {
-        let batch: Vec<(String, u64, String)> = {
+        let batch: Vec<(String, u64, String, i64)> = {
             let mut stmt = conn
-                .prepare_cached("SELECT relpath, size, sha256 FROM checked WHERE import AND relpath > ?1 ORDER BY relpath LIMIT ?2")
+                .prepare_cached("SELECT relpath, size, sha256, mtime_ns FROM checked WHERE import AND relpath > ?1 ORDER BY relpath LIMIT ?2")
                 .map_err(store_err(scratch))?;
             let rows = stmt
                 .query_map(params![last, BATCH as i64], |row| {
-                    Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get::<_, i64>(1)? as u64,
+                        row.get(2)?,
+                        row.get(3)?,
+                    ))
                 })
                 .map_err(store_err(scratch))?;
             rows.collect::<Result<_, _>>().map_err(store_err(scratch))?
@@ -353,7 +371,7 @@ pub fn import_checked(
         last = final_path.clone();
         pace(pacer);
         let tx = conn.unchecked_transaction().map_err(store_err(scratch))?;
-        for (relpath, size, sha256) in &batch {
+        for (relpath, size, sha256, hashed_mtime_ns) in &batch {
             let source = media_root.join(relpath);
             let dest = dest_root.join(relpath);
             if let Some(parent) = dest.parent()
@@ -371,6 +389,15 @@ pub fn import_checked(
             }
             summary.bytes += size;
             let meta = std::fs::metadata(&dest).map_err(io_err(&dest))?;
+            // A link shares the source's inode: a write after the hash would reach the DataRoot
+            // unverified. A copy was verified byte for byte, so only a link is checked here.
+            if linked && (meta.len() != *size || mtime_ns(&meta) != *hashed_mtime_ns) {
+                fs.remove_file(&dest).map_err(io_err(&dest))?;
+                return Err(IngestError::MediaChanged {
+                    relpath: relpath.clone(),
+                    detail: format!("{size} bytes when hashed, {} when linked", meta.len()),
+                });
+            }
             tx.execute(
                 "INSERT INTO imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, ?4)",
                 params![relpath, meta.dev() as i64, meta.ino() as i64, linked],

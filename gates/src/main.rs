@@ -125,6 +125,18 @@ enum Command {
     /// JSON (used by the budget gate).
     #[command(hide = true)]
     Measure {
+        /// RLIMIT_AS of the child, in MiB.
+        #[arg(long)]
+        as_mib: Option<u64>,
+        /// RLIMIT_FSIZE of the child, in bytes.
+        #[arg(long)]
+        fsize_bytes: Option<u64>,
+        /// Kill the child after this many milliseconds.
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// A folder the child sees read-only (a private read-only bind mount).
+        #[arg(long)]
+        read_only: Vec<PathBuf>,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<std::ffi::OsString>,
     },
@@ -373,8 +385,21 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             rusqlite::Connection::open(&db)?.execute_batch(&script)?;
             Ok(0)
         }
-        Command::Measure { command } => {
-            let measured = autocapture_gates::measure::run_measured(&command[0], &command[1..])?;
+        Command::Measure {
+            as_mib,
+            fsize_bytes,
+            timeout_ms,
+            read_only,
+            command,
+        } => {
+            let limits = autocapture_gates::measure::Limits {
+                address_space_mib: as_mib,
+                file_size_bytes: fsize_bytes,
+                timeout_ms,
+                read_only,
+            };
+            let measured =
+                autocapture_gates::measure::run_limited(&command[0], &command[1..], &limits)?;
             println!("{}", serde_json::to_string(&measured)?);
             Ok(0)
         }

@@ -24,6 +24,94 @@ pub struct Measured {
     pub stdout: String,
     /// The last 4 KiB of stderr.
     pub stderr_tail: String,
+    /// The run outlived its wall-clock limit and was killed.
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+/// Limits the child runs under (set on the measuring process, inherited by the child).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `RLIMIT_AS`: the address space, in MiB.
+    pub address_space_mib: Option<u64>,
+    /// `RLIMIT_FSIZE`: the largest file the child may write, in bytes (a full disk in miniature).
+    pub file_size_bytes: Option<u64>,
+    /// Wall-clock limit: the child is killed (`SIGKILL`) when it runs longer.
+    pub timeout_ms: Option<u64>,
+    /// Folders the child sees read-only: bind-mounted onto themselves read-only in a private
+    /// mount namespace of the measuring process (needs `CAP_SYS_ADMIN`, which root has).
+    pub read_only: Vec<std::path::PathBuf>,
+}
+
+impl Limits {
+    /// The `measure` options that set these limits.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(mib) = self.address_space_mib {
+            args.extend(["--as-mib".into(), mib.to_string().into()]);
+        }
+        if let Some(bytes) = self.file_size_bytes {
+            args.extend(["--fsize-bytes".into(), bytes.to_string().into()]);
+        }
+        if let Some(ms) = self.timeout_ms {
+            args.extend(["--timeout-ms".into(), ms.to_string().into()]);
+        }
+        for dir in &self.read_only {
+            args.extend(["--read-only".into(), dir.clone().into_os_string()]);
+        }
+        args
+    }
+
+    /// Applies the limits to this process (so that its next child inherits them).
+    fn apply(&self) -> anyhow::Result<()> {
+        use nix::sys::resource::{Resource, setrlimit};
+        if let Some(mib) = self.address_space_mib {
+            let bytes = mib.saturating_mul(1024 * 1024);
+            setrlimit(Resource::RLIMIT_AS, bytes, bytes).context("setrlimit RLIMIT_AS")?;
+        }
+        if let Some(bytes) = self.file_size_bytes {
+            setrlimit(Resource::RLIMIT_FSIZE, bytes, bytes).context("setrlimit RLIMIT_FSIZE")?;
+        }
+        if !self.read_only.is_empty() {
+            read_only_mounts(&self.read_only)?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes `dirs` read-only for this process and its children only: a private mount namespace,
+/// no propagation back to the parent's, and a read-only bind mount of each folder onto itself.
+fn read_only_mounts(dirs: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+    unshare(CloneFlags::CLONE_NEWNS).context("unshare a mount namespace (needs CAP_SYS_ADMIN)")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("make the mounts private")?;
+    for dir in dirs {
+        mount(
+            Some(dir.as_path()),
+            dir.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mount {}", dir.display()))?;
+        mount(
+            None::<&str>,
+            dir.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .with_context(|| format!("remount {} read-only", dir.display()))?;
+    }
+    Ok(())
 }
 
 impl Measured {
@@ -44,12 +132,41 @@ fn millis(t: nix::sys::time::TimeVal) -> u64 {
 /// Runs `program` with `args` and waits for it. Call this only in a process that has started no
 /// other child: the reading covers every child this process has waited for.
 pub fn run_measured(program: &OsString, args: &[OsString]) -> anyhow::Result<Measured> {
+    run_limited(program, args, &Limits::default())
+}
+
+/// [`run_measured`] under `limits`.
+pub fn run_limited(
+    program: &OsString,
+    args: &[OsString],
+    limits: &Limits,
+) -> anyhow::Result<Measured> {
+    limits.apply()?;
     let started = Instant::now();
-    let output = Command::new(program)
+    let child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .with_context(|| format!("start {}", Path::new(program).display()))?;
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let watchdog = limits.timeout_ms.map(|ms| {
+        std::thread::spawn(move || {
+            // Waits for the child's end or the deadline, whichever comes first.
+            let expired = finished
+                .recv_timeout(std::time::Duration::from_millis(ms))
+                .is_err();
+            if expired {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            expired
+        })
+    });
+    let output = child.wait_with_output().context("wait for the child")?;
+    let _ = done.send(());
+    let timed_out = watchdog.map(|w| w.join().unwrap_or(false)).unwrap_or(false);
     let wall_ms = started.elapsed().as_millis() as u64;
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -66,13 +183,25 @@ pub fn run_measured(program: &OsString, args: &[OsString]) -> anyhow::Result<Mea
         wall_ms,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr_tail: stderr[tail_start..].to_owned(),
+        timed_out,
     })
 }
 
 /// Runs `program args` under `harness measure --` and returns its reading.
 pub fn measure_child(harness: &Path, program: &Path, args: &[&str]) -> anyhow::Result<Measured> {
+    measure_child_limited(harness, program, args, &Limits::default())
+}
+
+/// [`measure_child`] under `limits`.
+pub fn measure_child_limited(
+    harness: &Path,
+    program: &Path,
+    args: &[&str],
+    limits: &Limits,
+) -> anyhow::Result<Measured> {
     let output = Command::new(harness)
         .arg("measure")
+        .args(limits.to_args())
         .arg("--")
         .arg(program)
         .args(args)

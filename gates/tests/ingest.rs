@@ -541,3 +541,113 @@ fn missing_media_without_strict_is_a_warning() {
         MarkerState::Valid(_)
     ));
 }
+
+/// Regression: a row whose id the DataRoot already held with another payload was silently
+/// ignored (`INSERT OR IGNORE`) while the marker promised it; it is `metadata_id_conflict`.
+#[test]
+fn regression_duplicate_id_with_different_payload_fails() {
+    check_failure(
+        |h, data| {
+            let db = Connection::open(data.metadata_db()).expect("open");
+            let id: String = db
+                .query_row("SELECT min(id) FROM metadata", [], |r| r.get(0))
+                .expect("an id");
+            Connection::open(h.join("metadata.db"))
+                .expect("open")
+                .execute(
+                    "INSERT INTO records (id, record_type, ts_utc, json) VALUES (?1, 'x', '2026-02-20T09:00:00Z', '{\"other\":1}')",
+                    [id],
+                )
+                .expect("insert");
+        },
+        "metadata_id_conflict",
+    );
+}
+
+/// Regression: one id twice in a table without a primary key, with two payloads, lost one.
+#[test]
+fn regression_duplicate_id_within_a_handoff_fails() {
+    check_failure(
+        |h, _| {
+            Connection::open(h.join("metadata.db"))
+                .expect("open")
+                .execute_batch(
+                    "CREATE TABLE copy AS SELECT * FROM records; DROP TABLE records; ALTER TABLE copy RENAME TO records;
+                     INSERT INTO records SELECT id, record_type, ts_utc, '{\"other\":1}' FROM records WHERE id = (SELECT min(id) FROM records);",
+                )
+                .expect("duplicate");
+        },
+        "metadata_id_conflict",
+    );
+}
+
+/// Regression: a blob appended to after it was hashed was hardlinked into the DataRoot
+/// unverified; it is `media_changed`, no marker, and the link is taken back.
+#[test]
+fn regression_media_changed_after_hash_fails_and_leaves_the_data_root() {
+    let corpus = corpus(60, 2);
+    let data = corpus.data_root("data");
+    ingest(&corpus.handoffs[0], &data, &options(ImportMode::Hardlink)).expect("baseline ingest");
+    let before = digest(&data.root).expect("digest");
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 08:00:00 UTC),
+        time::Duration::milliseconds(3),
+    );
+    let err = autocapture_core::ingest::ingest_handoff_on(
+        &autocapture_gates::hostile::corpus::GrowingSource::default(),
+        &corpus.handoffs[1],
+        &data,
+        &options(ImportMode::Hardlink),
+        &clock,
+    )
+    .expect_err("must fail");
+    assert_eq!(err.code(), "media_changed", "{err}");
+    assert!(matches!(
+        marker::read(&corpus.handoffs[1]),
+        MarkerState::Missing
+    ));
+    assert_eq!(digest(&data.root).expect("digest"), before);
+}
+
+/// Regression: past RLIMIT_FSIZE the binary died by SIGXFSZ; it now reports `data_dir_full`
+/// (exit 2), writes no marker and leaves the DataRoot's content as it was.
+#[test]
+fn regression_disk_full_is_data_dir_full_not_a_signal() {
+    let harness = Path::new(env!("CARGO_BIN_EXE_autocapture-gates"));
+    let bin = autocapture_gates::harness::bins::autocapture_beside(harness).expect("autocapture");
+    let corpus = corpus(60, 2);
+    let data = corpus.data_root("data");
+    ingest(&corpus.handoffs[0], &data, &options(ImportMode::Hardlink)).expect("baseline ingest");
+    let before = digest(&data.root).expect("digest");
+    let (handoff, dir) = (
+        corpus.handoffs[1].display().to_string(),
+        data.root.display().to_string(),
+    );
+    let measured = autocapture_gates::measure::measure_child_limited(
+        harness,
+        &bin,
+        &[
+            "handoff",
+            "ingest",
+            "--handoff-root",
+            &handoff,
+            "--data-dir",
+            &dir,
+            "--json",
+        ],
+        &autocapture_gates::measure::Limits {
+            file_size_bytes: Some(64 * 1024),
+            timeout_ms: Some(60_000),
+            ..Default::default()
+        },
+    )
+    .expect("run");
+    assert_eq!(measured.exit_code, Some(2), "{measured:?}");
+    let out: Value = serde_json::from_str(&measured.stdout).expect("json");
+    assert_eq!(out["error"]["code"], "data_dir_full", "{out}");
+    assert!(matches!(
+        marker::read(&corpus.handoffs[1]),
+        MarkerState::Missing
+    ));
+    assert_eq!(digest(&data.root).expect("digest"), before);
+}

@@ -8,6 +8,7 @@ pub mod contract_gate;
 pub mod crash_gate;
 pub mod features_gate;
 pub mod golden_gate;
+pub mod hostile_gate;
 pub mod import_guard_gate;
 pub mod ingest_gate;
 pub mod query_readonly_gate;
@@ -34,6 +35,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
         Box::new(audit_gate::AuditGate),
         Box::new(budget_gate::BudgetGate::default()),
         Box::new(raw_first_gate::RawFirstGate),
+        Box::new(hostile_gate::HostileGate::default()),
     ]
 }
 

@@ -1,6 +1,12 @@
 //! The adversarial suite behind the `hostile` gate: hostile handoffs built from readable specs,
 //! property and fuzz runs, concurrency and faults, and security checks. Every part reports its
 //! cases as [`CaseReport`]s so the gate can add them up the same way.
+//!
+//! - [`corpus`]: the hostile handoff corpus of `fixtures/hostile/`, run through the real binary.
+//! - [`damage`]: what each corpus case does to its handoff or DataRoot.
+
+pub mod corpus;
+pub mod damage;
 
 pub mod concurrency;
 pub mod security;

@@ -312,6 +312,12 @@ impl Command {
 
 /// Runs the CLI; `program` names the binary in messages.
 pub fn run(program: &str) -> ExitCode {
+    // Blocked before any thread starts (threads inherit the mask): a write past the file-size
+    // limit then fails with EFBIG, reported as `data_dir_full`, instead of SIGXFSZ ending the
+    // process half-way.
+    let mut file_size_signal = nix::sys::signal::SigSet::empty();
+    file_size_signal.add(nix::sys::signal::Signal::SIGXFSZ);
+    let _ = file_size_signal.thread_block();
     // Name the program `autocapture` in usage and help whatever the binary is called, so the
     // deprecated name prints exactly the same text.
     let args =

@@ -1,0 +1,119 @@
+//! The `hostile` gate: every part of the adversarial suite (see [`crate::hostile`]) reports its
+//! cases; the gate counts them by family and fails on any case that did not give its documented
+//! outcome, lost data or panicked, naming the case.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::harness::gate::{Gate, GateContext, GateOutcome};
+use crate::hostile::{CaseReport, Family};
+
+/// One part of the suite: runs its cases and reports each.
+pub type Part = Box<dyn Fn(&GateContext) -> anyhow::Result<Vec<CaseReport>> + Send + Sync>;
+
+/// Cases the corpus must hold at least.
+pub const MIN_CORPUS_CASES: usize = 30;
+
+pub struct HostileGate {
+    /// The parts, by name, in run order.
+    pub parts: Vec<(&'static str, Part)>,
+}
+
+impl Default for HostileGate {
+    fn default() -> HostileGate {
+        HostileGate {
+            parts: vec![("corpus", Box::new(crate::hostile::corpus::cases))],
+        }
+    }
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Corpus => "corpus",
+        Family::Property => "property",
+        Family::Fuzz => "fuzz",
+        Family::Concurrency => "concurrency",
+        Family::Security => "security",
+    }
+}
+
+/// The gate's verdict over `reports`.
+pub fn judge(reports: &[CaseReport], outcome: &mut GateOutcome) {
+    let mut by_family: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for report in reports {
+        let entry = by_family.entry(family_name(report.family)).or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(report.passed());
+        let name = format!("{}: {}", family_name(report.family), report.name);
+        if report.expected != report.observed {
+            outcome.check_eq(
+                &name,
+                Some(&report.detail),
+                json!(report.expected),
+                json!(report.observed),
+            );
+        } else {
+            outcome.check(
+                &name,
+                report.passed(),
+                format!(
+                    "{} data lost, {} panics: {}",
+                    report.data_lost, report.panics, report.detail
+                ),
+            );
+        }
+    }
+    let data_lost: u64 = reports.iter().map(|r| r.data_lost).sum();
+    let panics: u64 = reports.iter().map(|r| r.panics).sum();
+    let documented = reports.iter().filter(|r| r.expected == r.observed).count();
+    outcome.measure("cases_tried", reports.len() as u64);
+    outcome.measure(
+        "inputs_tried",
+        reports.iter().map(|r| r.inputs).sum::<u64>(),
+    );
+    outcome.measure("errors_as_documented", documented as u64);
+    outcome.measure("data_lost", data_lost);
+    outcome.measure("panics", panics);
+    for (family, (tried, passed)) in &by_family {
+        outcome.measure(&format!("{family}_cases"), *tried);
+        outcome.measure(&format!("{family}_passed"), *passed);
+    }
+    outcome.check_eq("data lost", None, json!(0), json!(data_lost));
+    outcome.check_eq("panics", None, json!(0), json!(panics));
+    let corpus = by_family.get("corpus").map_or(0, |c| c.0);
+    outcome.check(
+        "the corpus holds at least 30 cases",
+        corpus >= MIN_CORPUS_CASES as u64,
+        format!("{corpus} corpus cases"),
+    );
+}
+
+impl Gate for HostileGate {
+    fn name(&self) -> &'static str {
+        "hostile"
+    }
+
+    fn proves(&self) -> &'static str {
+        "hostile inputs give documented codes; nothing lost; no panic"
+    }
+
+    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
+        let mut outcome = GateOutcome::default();
+        let mut reports = Vec::new();
+        for (name, part) in &self.parts {
+            let started = Instant::now();
+            let found = part(ctx)?;
+            outcome.measure(&format!("{name}_ms"), started.elapsed().as_millis() as u64);
+            outcome.check(
+                &format!("part {name} tried cases"),
+                !found.is_empty(),
+                "the part reported no case",
+            );
+            reports.extend(found);
+        }
+        judge(&reports, &mut outcome);
+        Ok(outcome)
+    }
+}
