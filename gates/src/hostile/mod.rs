@@ -4,6 +4,10 @@
 
 use serde::Serialize;
 
+pub mod generate;
+pub mod property;
+pub mod targets;
+
 /// Which part of the suite a case belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
