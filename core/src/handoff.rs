@@ -200,6 +200,17 @@ impl HandoffDb {
         conn.execute_batch("PRAGMA query_only = 1")
             .map_err(|e| corrupt(&db_path, e))?;
         let layout = detect_layout(&conn, &db_path)?;
+        // The ingest attaches the handoff to the DataRoot's UTF-8 databases, which SQLite refuses
+        // for another text encoding: say so here, as the handoff's fault.
+        let encoding: String = conn
+            .query_row("PRAGMA encoding", [], |row| row.get(0))
+            .map_err(|e| corrupt(&db_path, e))?;
+        if encoding != "UTF-8" {
+            return Err(corrupt(
+                &db_path,
+                format!("text encoding {encoding}; handoff databases must be UTF-8"),
+            ));
+        }
         Ok(HandoffDb {
             root: handoff_root.to_path_buf(),
             db_path,
@@ -400,6 +411,24 @@ mod tests {
     #[track_caller]
     fn check(raw: &str, expected: Result<&str, UnsafeRef>) {
         assert_eq!(normalize_media_ref(raw), expected.map(str::to_owned));
+    }
+
+    // Regression: a UTF-16 handoff database passed `open` and failed later, when the ingest
+    // attached it, as a DataRoot store error (found by the metadata_db property run).
+    #[test]
+    fn regression_utf16_handoff_is_corrupt_not_a_store_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = rusqlite::Connection::open(dir.path().join(METADATA_DB)).expect("create");
+        conn.execute_batch(
+            "PRAGMA encoding = 'UTF-16le';
+             CREATE TABLE metadata(id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT);
+             INSERT INTO metadata VALUES ('run1/x/0', 'x', NULL, '{}', 'run1');",
+        )
+        .expect("utf-16 database");
+        drop(conn);
+        let error = HandoffDb::open(dir.path()).err().expect("refused");
+        assert_eq!(error.code(), "handoff_metadata_corrupt");
+        assert!(error.to_string().contains("UTF-16le"), "{error}");
     }
 
     #[test]
