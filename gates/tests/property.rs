@@ -177,6 +177,33 @@ fn the_server_answers_a_malformed_body_with_a_code() {
     );
 }
 
+// Regression: a NUL in a query reached the FTS5 match text: `query_store_error` instead of an
+// answer (found by the query_text property run).
+#[test]
+fn regression_query_with_nul_gets_an_answer() {
+    let (_, served, _) = shared();
+    for text in ["a\0b", "what did I see\0 in \"Edi\0tor\""] {
+        assert_eq!(
+            targets::query_text(&served.query, text.as_bytes()),
+            Outcome::Accepted,
+            "{text:?}"
+        );
+    }
+}
+
+// Regression: a UTF-16 handoff database failed the ingest as a DataRoot store error, not as the
+// handoff's fault (found by the metadata_db property run; the input is in fuzz/regressions/).
+#[test]
+fn regression_utf16_metadata_db_is_the_handoffs_fault() {
+    let path = autocapture_gates::hostile::fuzz::fuzz_dir()
+        .join("regressions/metadata_db/utf16-text-encoding.db");
+    let bytes = std::fs::read(&path).expect("committed regression input");
+    assert_eq!(
+        targets::metadata_db(&bytes),
+        Outcome::Rejected("handoff_metadata_corrupt".into())
+    );
+}
+
 proptest! {
     #![proptest_config(config(64, 0x5eed_0001))]
 

@@ -494,28 +494,42 @@ fn popup_body(rng: &mut ChaCha8Rng) -> Vec<u8> {
 }
 
 fn http_request(rng: &mut ChaCha8Rng) -> Vec<u8> {
-    let method = *pick(
-        rng,
+    // Half the requests are well formed (known method, route and length) so the routes and the
+    // token check are reached; the rest break the request line, the headers or the framing.
+    let well_formed = rng.random_bool(0.5);
+    let methods: &[&str] = if well_formed {
+        &["GET", "POST"]
+    } else {
         &[
             "GET", "POST", "DELETE", "PUT", "OPTIONS", "G\u{0}T", "", "POST ",
-        ],
-    );
-    let path = *pick(
-        rng,
+        ]
+    };
+    let method = *pick(rng, methods);
+    let paths: &[&str] = if well_formed {
         &[
-            "/api/query/popup",
             "/api/auth/token",
             "/api/auth/status",
             "/health",
+            "/api/query/popup",
+        ]
+    } else {
+        &[
+            "/api/query/popup",
+            "/api/auth/token",
             "/",
             "*",
             "/api/query/popup?x=%00%ff",
             "/../../etc/passwd",
             "/api//query/popup",
             "/\u{1F600}",
-        ],
-    );
-    let body = popup_body(rng);
+        ]
+    };
+    let path = *pick(rng, paths);
+    let body = if method == "GET" && well_formed {
+        Vec::new()
+    } else {
+        popup_body(rng)
+    };
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     if rng.random_bool(0.6) {
         head.push_str(pick::<&str>(
@@ -529,14 +543,19 @@ fn http_request(rng: &mut ChaCha8Rng) -> Vec<u8> {
             ],
         ));
     }
-    match rng.random_range(0..6) {
+    let framing = if well_formed {
+        5
+    } else {
+        rng.random_range(0..6)
+    };
+    match framing {
         0 => head.push_str("Content-Length: 99999999999999999999\r\n"),
         1 => head.push_str("Transfer-Encoding: chunked\r\n"),
         2 => head.push_str(&format!("Content-Length: {}\r\n", body.len() + 10)),
         3 => head.push_str("Content-Length: -1\r\n"),
         _ => head.push_str(&format!("Content-Length: {}\r\n", body.len())),
     }
-    if rng.random_bool(0.1) {
+    if !well_formed && rng.random_bool(0.2) {
         head.push_str(&format!(
             "X-Long: {}\r\n",
             "a".repeat(rng.random_range(1000..70_000))
@@ -548,7 +567,7 @@ fn http_request(rng: &mut ChaCha8Rng) -> Vec<u8> {
     head.push_str("Connection: close\r\n\r\n");
     let mut request = head.into_bytes();
     request.extend(body);
-    if rng.random_bool(0.15) {
+    if !well_formed && rng.random_bool(0.3) {
         request = mutate_bytes(rng, request);
     }
     request

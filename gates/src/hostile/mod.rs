@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub mod fuzz;
 pub mod generate;
 pub mod property;
 pub mod targets;

@@ -157,6 +157,31 @@ impl Target {
     }
 }
 
+/// The process-wide served fixture of the fuzz targets, built on first use (seed 1) in a temp
+/// folder that lives as long as the process.
+fn fuzz_fixture() -> &'static ServedFixture {
+    static FIXTURE: std::sync::OnceLock<(tempfile::TempDir, ServedFixture)> =
+        std::sync::OnceLock::new();
+    let (_, served) = FIXTURE.get_or_init(|| {
+        // Without its fixture a fuzz run cannot start: failing loudly here is the only answer.
+        let dir = tempfile::tempdir().expect("a temp folder for the fuzz fixture");
+        let served = ServedFixture::start(dir.path(), 1).expect("the fuzz fixture starts");
+        (dir, served)
+    });
+    served
+}
+
+/// One libFuzzer input: runs `target` and panics on a crash seen across the socket, so libFuzzer
+/// keeps the input as it does for an in-process panic.
+pub fn fuzz_one(target: Target, bytes: &[u8]) {
+    let fixture = target.needs_fixture().then(fuzz_fixture);
+    match target.run(fixture, bytes) {
+        Ok(Outcome::Crashed(seen)) => panic!("{}: {seen}", target.name()),
+        Ok(_) => {}
+        Err(e) => panic!("{}: the harness failed: {e:#}", target.name()),
+    }
+}
+
 /// `bytes` as a handoff's `metadata.db`, ingested by the real Stage 1 (non-strict, so rows with
 /// media the handoff lacks still go through) into a fresh DataRoot.
 pub fn metadata_db(bytes: &[u8]) -> Outcome {
