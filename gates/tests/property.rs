@@ -202,6 +202,35 @@ fn regression_utf16_metadata_db_is_the_handoffs_fault() {
         targets::metadata_db(&bytes),
         Outcome::Rejected("handoff_metadata_corrupt".into())
     );
+    // The same with a text-encoding field out of range, which SQLite opens alone as UTF-8.
+    let path = autocapture_gates::hostile::fuzz::fuzz_dir()
+        .join("regressions/metadata_db/encoding-field-out-of-range.db");
+    let bytes = std::fs::read(&path).expect("committed regression input");
+    assert_eq!(
+        targets::metadata_db(&bytes),
+        Outcome::Rejected("handoff_metadata_corrupt".into())
+    );
+}
+
+// Regression: an HTTP/1.0 request gets an HTTP/1.0 answer, which the harness took for no answer
+// at all, a crash (found by the http_request fuzz target; the input is in fuzz/regressions/).
+#[test]
+fn regression_http10_answer_is_an_answer() {
+    let answer = b"HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n{\"ok\":true}";
+    assert_eq!(targets::judge_response(answer), Outcome::Accepted);
+    let refused =
+        b"HTTP/1.0 401 Unauthorized\r\n\r\n{\"ok\":false,\"error\":{\"code\":\"token_required\"}}";
+    assert_eq!(
+        targets::judge_response(refused),
+        Outcome::Rejected("token_required".into())
+    );
+    let (_, served, _) = shared();
+    let path = autocapture_gates::hostile::fuzz::fuzz_dir()
+        .join("regressions/http_request/http10-request.http");
+    let bytes = std::fs::read(&path).expect("committed regression input");
+    // Answered, or closed when the half-close wins the race with the answer; never a crash.
+    let outcome = targets::http_request(served, &bytes);
+    assert!(!matches!(outcome, Outcome::Crashed(_)), "{outcome:?}");
 }
 
 proptest! {

@@ -491,10 +491,12 @@ fn exchange(addr: SocketAddr, request: &[u8], half_close: bool) -> Result<Vec<u8
 }
 
 /// The status line's code and, for a JSON error body, its `error.code`.
-fn judge_response(response: &[u8]) -> Outcome {
+pub fn judge_response(response: &[u8]) -> Outcome {
     let text = String::from_utf8_lossy(response);
-    let Some(status) = text
-        .strip_prefix("HTTP/1.1 ")
+    // hyper answers an HTTP/1.0 request in HTTP/1.0.
+    let Some(status) = ["HTTP/1.1 ", "HTTP/1.0 "]
+        .iter()
+        .find_map(|version| text.strip_prefix(version))
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse::<u16>().ok())
     else {
