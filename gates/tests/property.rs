@@ -18,14 +18,25 @@ use proptest::test_runner::{Config, RngSeed};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+/// The folder of the binary's shared fixture: under cargo's per-target temp folder, cleared at
+/// the start of each run (a static is never dropped, so a temp dir would be left behind).
+struct SharedDir(PathBuf);
+
+impl SharedDir {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 /// One served fixture (indexed DataRoot + popup server) and the mutation bases for the binary.
-fn shared() -> &'static (tempfile::TempDir, ServedFixture, Bases) {
-    static SHARED: OnceLock<(tempfile::TempDir, ServedFixture, Bases)> = OnceLock::new();
+fn shared() -> &'static (SharedDir, ServedFixture, Bases) {
+    static SHARED: OnceLock<(SharedDir, ServedFixture, Bases)> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let served = ServedFixture::start(&dir.path().join("served"), 3).expect("served fixture");
-        let bases = Bases::build(&dir.path().join("bases"), 3).expect("bases");
-        (dir, served, bases)
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("property-shared");
+        let _ = std::fs::remove_dir_all(&dir);
+        let served = ServedFixture::start(&dir.join("served"), 3).expect("served fixture");
+        let bases = Bases::build(&dir.join("bases"), 3).expect("bases");
+        (SharedDir(dir), served, bases)
     })
 }
 

@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::Context;
 
 use super::property::{INPUT_BOUND, run_inputs, to_case};
-use super::targets::{ServedFixture, Target};
+use super::targets::{FUZZ_FIXTURE_ENV, ServedFixture, Target};
 use super::{CaseReport, Family};
 use crate::harness::gate::GateContext;
 
@@ -169,6 +169,7 @@ pub fn fuzz_command(
     let artifacts = work.join("artifacts");
     let mut command = Command::new(cargo);
     command
+        .env(FUZZ_FIXTURE_ENV, work.join("fixture"))
         .current_dir(fuzz.parent().unwrap_or(fuzz))
         .args([
             "fuzz",
@@ -186,7 +187,7 @@ pub fn fuzz_command(
         .arg("--")
         .arg(format!("-max_total_time={seconds}"))
         // libFuzzer reads 0 as "pick one": the seed is kept at 1 or more.
-        .arg(format!("-seed={}", seed.max(1) % u64::from(u32::MAX)))
+        .arg(format!("-seed={}", (seed % u64::from(u32::MAX)).max(1)))
         .arg(format!("-timeout={}", INPUT_BOUND.as_secs().max(1)))
         .arg("-rss_limit_mb=2048")
         .arg(format!("-artifact_prefix={}/", artifacts.display()));

@@ -157,16 +157,30 @@ impl Target {
     }
 }
 
-/// The process-wide served fixture of the fuzz targets, built on first use (seed 1) in a temp
-/// folder that lives as long as the process.
+/// Where the fuzz targets build their served fixture when the environment names a folder (the
+/// slow-mode runs put it in their work folder, which they own); otherwise a temp folder.
+pub const FUZZ_FIXTURE_ENV: &str = "AUTOCAPTURE_FUZZ_FIXTURE";
+
+/// The process-wide served fixture of the fuzz targets, built on first use (seed 1).
 fn fuzz_fixture() -> &'static ServedFixture {
-    static FIXTURE: std::sync::OnceLock<(tempfile::TempDir, ServedFixture)> =
+    static FIXTURE: std::sync::OnceLock<(Option<tempfile::TempDir>, ServedFixture)> =
         std::sync::OnceLock::new();
     let (_, served) = FIXTURE.get_or_init(|| {
         // Without its fixture a fuzz run cannot start: failing loudly here is the only answer.
-        let dir = tempfile::tempdir().expect("a temp folder for the fuzz fixture");
-        let served = ServedFixture::start(dir.path(), 1).expect("the fuzz fixture starts");
-        (dir, served)
+        let (temp, dir) = match std::env::var_os(FUZZ_FIXTURE_ENV) {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                (None, dir)
+            }
+            None => {
+                let temp = tempfile::tempdir().expect("a temp folder for the fuzz fixture");
+                let dir = temp.path().to_path_buf();
+                (Some(temp), dir)
+            }
+        };
+        let served = ServedFixture::start(&dir, 1).expect("the fuzz fixture starts");
+        (temp, served)
     });
     served
 }
