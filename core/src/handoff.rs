@@ -109,6 +109,33 @@ fn corrupt(path: &Path, error: impl std::fmt::Display) -> HandoffError {
     }
 }
 
+/// The ingest attaches the handoff to the DataRoot's UTF-8 databases. SQLite reads the header's
+/// text-encoding field (offset 56) `& 3` and refuses to attach anything but 1 (UTF-8), even
+/// where it opened the file alone as UTF-8 (an out-of-range value): refuse it here, as the
+/// handoff's fault. 0 (no schema yet) is left to SQLite.
+fn check_text_encoding(db_path: &Path) -> Result<(), HandoffError> {
+    use std::io::Read;
+    let mut header = [0u8; 60];
+    let read = std::fs::File::open(db_path).and_then(|mut file| file.read_exact(&mut header));
+    if read.is_err() {
+        // Shorter than a header: SQLite has treated it as an empty database already.
+        return Ok(());
+    }
+    let field = u32::from_be_bytes([header[56], header[57], header[58], header[59]]);
+    if field != 0 && field & 3 != 1 {
+        let name = match field & 3 {
+            2 => "UTF-16le",
+            3 => "UTF-16be",
+            _ => "no valid encoding",
+        };
+        return Err(corrupt(
+            db_path,
+            format!("text encoding field {field} ({name}); handoff databases must be UTF-8"),
+        ));
+    }
+    Ok(())
+}
+
 /// SQLite URI that opens `path` read-only.
 pub fn read_only_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
@@ -197,6 +224,7 @@ impl HandoffDb {
         conn.execute_batch("PRAGMA query_only = 1")
             .map_err(|e| corrupt(&db_path, e))?;
         let layout = detect_layout(&conn, &db_path)?;
+        check_text_encoding(&db_path)?;
         Ok(HandoffDb {
             root: handoff_root.to_path_buf(),
             db_path,
@@ -397,6 +425,44 @@ mod tests {
     #[track_caller]
     fn check(raw: &str, expected: Result<&str, UnsafeRef>) {
         assert_eq!(normalize_media_ref(raw), expected.map(str::to_owned));
+    }
+
+    // Regression: a UTF-16 handoff database passed `open` and failed later, when the ingest
+    // attached it, as a DataRoot store error (found by the metadata_db property run).
+    #[test]
+    fn regression_utf16_handoff_is_corrupt_not_a_store_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = rusqlite::Connection::open(dir.path().join(METADATA_DB)).expect("create");
+        conn.execute_batch(
+            "PRAGMA encoding = 'UTF-16le';
+             CREATE TABLE metadata(id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT);
+             INSERT INTO metadata VALUES ('run1/x/0', 'x', NULL, '{}', 'run1');",
+        )
+        .expect("utf-16 database");
+        drop(conn);
+        let error = HandoffDb::open(dir.path()).err().expect("refused");
+        assert_eq!(error.code(), "handoff_metadata_corrupt");
+        assert!(error.to_string().contains("UTF-16le"), "{error}");
+    }
+
+    // Regression: a header text-encoding field out of range (512) opens as UTF-8 alone but is
+    // refused when attached (found by the metadata_db property run in slow mode).
+    #[test]
+    fn regression_out_of_range_encoding_field_is_corrupt() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(METADATA_DB);
+        let conn = rusqlite::Connection::open(&path).expect("create");
+        conn.execute_batch(
+            "CREATE TABLE metadata(id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT);",
+        )
+        .expect("database");
+        drop(conn);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[56..60].copy_from_slice(&512u32.to_be_bytes());
+        std::fs::write(&path, &bytes).expect("write");
+        let error = HandoffDb::open(dir.path()).err().expect("refused");
+        assert_eq!(error.code(), "handoff_metadata_corrupt");
+        assert!(error.to_string().contains("field 512"), "{error}");
     }
 
     #[test]

@@ -337,18 +337,21 @@ pub fn normalize_node(
         std::mem::swap(&mut t, &mut b);
     }
     let (w, h) = (width as f64, height as f64);
+    // Clamped again after the cast: near u64::MAX the f64 dimension rounds above the integer.
     let bbox = [
-        l.clamp(0.0, w),
-        t.clamp(0.0, h),
-        r.clamp(0.0, w),
-        b.clamp(0.0, h),
-    ]
-    .map(|c| c as u64);
+        (l.clamp(0.0, w) as u64).min(width),
+        (t.clamp(0.0, h) as u64).min(height),
+        (r.clamp(0.0, w) as u64).min(width),
+        (b.clamp(0.0, h) as u64).min(height),
+    ];
+    // In u128: a coordinate times 10,000 overflows u64 once frames are wider than ~1.8e15 px;
+    // the quotient is at most 10,000 since a coordinate never exceeds its dimension.
+    let basis_points = |c: u64, dim: u64| (u128::from(c) * 10_000 / u128::from(dim)) as u64;
     let norm = [
-        bbox[0] * 10_000 / width,
-        bbox[1] * 10_000 / height,
-        bbox[2] * 10_000 / width,
-        bbox[3] * 10_000 / height,
+        basis_points(bbox[0], width),
+        basis_points(bbox[1], height),
+        basis_points(bbox[2], width),
+        basis_points(bbox[3], height),
     ];
     let mut out = json!({
         "eid": text_of(node, "eid"), "role": text_of(node, "role"), "name": text_of(node, "name"),
@@ -535,6 +538,21 @@ mod tests {
             (bbox, norm)
         });
         assert_eq!(got, expected.map(|(b, n)| (b.to_vec(), n.to_vec())));
+    }
+
+    // Regression: a frame with a huge width or height and a node reaching that far overflowed
+    // `coordinate * 10_000` in u64 (found by the payload_json property run).
+    #[test]
+    fn regression_bbox_norm_overflow_on_huge_frame() {
+        let settings = UiaSettings::default();
+        let node = json!({"eid": "e", "rect": [0, 0, 1e300, 1.8e19]});
+        let huge = u64::MAX / 2;
+        let out = normalize_node(&node, huge, u64::MAX, &settings).expect("node kept");
+        assert_eq!(
+            out["bbox"],
+            json!([0, 0, huge, 18_000_000_000_000_000_000u64])
+        );
+        assert_eq!(out["bbox_norm_bp"], json!([0, 0, 10_000, 9_757]));
     }
 
     #[test]

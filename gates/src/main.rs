@@ -13,7 +13,7 @@ use autocapture_gates::contract::{self, annotations, doc, lock, schemas::Contrac
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;
 use autocapture_gates::gates::{PLAN, registry};
-use autocapture_gates::harness::gate::{Target, Verdict};
+use autocapture_gates::harness::gate::{GateContext, Target, Verdict};
 use autocapture_gates::harness::report::{ReportInputs, statement};
 use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
 use autocapture_gates::harness::sister::{SisterCheckpoint, checkpoint, default_sister_path};
@@ -162,6 +162,25 @@ enum Command {
         /// Where the spool, DataRoot, projection and chart go.
         #[arg(long, default_value = "out/soak")]
         out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The property and fuzz runs of the hostile suite: seeded generated inputs through every
+    /// parser target, the committed fuzz seeds and regressions replayed, and with --slow a
+    /// `cargo fuzz` run of --seconds per target. Exit 0 all clean, 1 a case failed.
+    Fuzz {
+        /// Also run `cargo fuzz` on each target (and ten times the property inputs).
+        #[arg(long)]
+        slow: bool,
+        /// Seconds of `cargo fuzz` per target in slow mode.
+        #[arg(long, default_value_t = autocapture_gates::hostile::fuzz::SLOW_SECONDS_PER_TARGET)]
+        seconds: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Work folder (fixtures, kept failing inputs, libFuzzer logs and corpora).
+        #[arg(long, default_value = "target/hostile-fuzz")]
+        out: PathBuf,
+        /// One JSON document (the cases) on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -504,6 +523,13 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             Ok(if report.passed() { 0 } else { 1 })
         }
         Command::Golden(args) => golden(&args),
+        Command::Fuzz {
+            slow,
+            seconds,
+            seed,
+            out,
+            json,
+        } => fuzz_runs(slow, seconds, seed, &out, json),
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
@@ -864,4 +890,41 @@ fn contract_problems() -> anyhow::Result<Vec<String>> {
         Err(problem) => problems.push(problem),
     }
     Ok(problems)
+}
+
+/// `autocapture-gates fuzz`: the property and fuzz cases of the hostile suite.
+fn fuzz_runs(slow: bool, seconds: u64, seed: u64, out: &Path, json: bool) -> anyhow::Result<u8> {
+    use autocapture_gates::hostile::{fuzz, property};
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
+    }
+    let ctx = GateContext {
+        corpus: out.join("no-corpus"),
+        work: out.to_path_buf(),
+        target: Target::Embedded,
+        seed,
+        jobs: 1,
+        autocapture_bin: None,
+        harness_bin: None,
+        sla_input: None,
+        slow,
+    };
+    let mut cases = property::cases(&ctx)?;
+    cases.extend(fuzz::cases_with_budget(&ctx, seconds)?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&cases)?);
+    } else {
+        for case in &cases {
+            let verdict = if case.passed() { "pass" } else { "FAIL" };
+            println!(
+                "{verdict} {:<28} {:>9} inputs  {}",
+                case.name, case.inputs, case.detail
+            );
+        }
+    }
+    Ok(if cases.iter().all(|c| c.passed()) {
+        0
+    } else {
+        1
+    })
 }

@@ -9,7 +9,12 @@ use super::error::ContractError;
 
 /// Formats `at` in UTC with exactly six fractional digits and a `Z` suffix.
 pub fn format_ts_utc(at: OffsetDateTime) -> String {
-    let utc = at.to_offset(UtcOffset::UTC);
+    // An instant whose UTC date falls outside year 1..=9999 has no such form; it is clamped
+    // the same way as the formatting error below.
+    let Some(utc) = at.checked_to_offset(UtcOffset::UTC) else {
+        let year = if at.year() > 0 { 9999 } else { 0 };
+        return format!("{year:04}-01-01T00:00:00.000000Z");
+    };
     let format =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     // Formatting a UTC datetime with this fixed description only fails for years beyond 9999.
@@ -20,12 +25,15 @@ pub fn format_ts_utc(at: OffsetDateTime) -> String {
 /// Parses an RFC 3339 / ISO-8601 timestamp with an explicit offset (`Z` or `±hh:mm`), any number
 /// of fractional digits, and returns it in UTC.
 pub fn parse_ts_utc(value: &str) -> Result<OffsetDateTime, ContractError> {
-    OffsetDateTime::parse(value, &Rfc3339)
-        .map(|at| at.to_offset(UtcOffset::UTC))
-        .map_err(|e| ContractError::TimestampInvalid {
-            value: value.chars().take(64).collect(),
-            reason: e.to_string(),
-        })
+    let invalid = |reason: String| ContractError::TimestampInvalid {
+        value: value.chars().take(64).collect(),
+        reason,
+    };
+    let at = OffsetDateTime::parse(value, &Rfc3339).map_err(|e| invalid(e.to_string()))?;
+    // `9999-12-31T23:00:00-01:00` is valid RFC 3339 but lies past the last representable UTC
+    // date: refused, never converted with the panicking `to_offset`.
+    at.checked_to_offset(UtcOffset::UTC)
+        .ok_or_else(|| invalid("the instant lies past 9999-12-31 in UTC".into()))
 }
 
 /// `ingest_` + the start time formatted by [`format_ts_utc`] with `:`, `-` and `.` removed,
@@ -69,6 +77,21 @@ mod tests {
             let parsed = parse_ts_utc(input).expect(input);
             assert_eq!(format_ts_utc(parsed), expected);
         }
+    }
+
+    // Regression: an offset that moves the instant past 9999-12-31 in UTC panicked in `to_offset` (found by the payload and activity-signal property runs).
+    #[test]
+    fn regression_timestamp_offset_out_of_utc_range() {
+        for edge in ["9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00-01:00"] {
+            let error = parse_ts_utc(edge).expect_err(edge);
+            assert_eq!(error.code(), "timestamp_invalid", "{edge}");
+        }
+        let last = parse_ts_utc("9999-12-31T23:59:59+00:00").expect("last UTC second");
+        assert_eq!(format_ts_utc(last), "9999-12-31T23:59:59.000000Z");
+        // The other end stays representable (the library's years reach -9999).
+        assert!(parse_ts_utc("0000-01-01T00:00:00+23:59").is_ok());
+        let beyond = time::macros::datetime!(9999-12-31 23:00 -01:00);
+        assert_eq!(format_ts_utc(beyond), "9999-01-01T00:00:00.000000Z");
     }
 
     #[test]

@@ -158,7 +158,12 @@ const OPERATORS: [&str; 5] = ["app", "window", "after", "before", "at"];
 
 /// Parses `input` into words, phrases, operators and times.
 pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
-    let chars: Vec<char> = input.chars().collect();
+    // Control characters separate words like spaces and never reach a word or phrase: FTS5 reads
+    // a NUL inside a quoted term as the end of the query text ("unterminated string").
+    let chars: Vec<char> = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let mut parsed = Parsed::default();
     let mut i = 0;
     let err = |position: usize, message: String| SyntaxError { position, message };
@@ -596,6 +601,16 @@ mod tests {
     fn check(query: &str, expected: Intent) {
         let parsed = parse(query).expect("parses");
         assert_eq!(intent(&parsed), expected, "{query}");
+    }
+
+    // Regression: a NUL in a query reached the FTS5 match text and failed the query with a store
+    // error (found by the query_text property run).
+    #[test]
+    fn regression_nul_in_query_is_a_separator() {
+        let parsed = parse("invoice\0total \"due\0date\" app:mail\u{7}").expect("parses");
+        assert_eq!(parsed.words, ["invoice", "total"]);
+        assert_eq!(parsed.phrases, ["due date"]);
+        assert_eq!(parsed.app.as_deref(), Some("mail"));
     }
 
     #[test]

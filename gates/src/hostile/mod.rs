@@ -13,6 +13,11 @@ pub mod security;
 
 use serde::Serialize;
 
+pub mod fuzz;
+pub mod generate;
+pub mod property;
+pub mod targets;
+
 /// Which part of the suite a case belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

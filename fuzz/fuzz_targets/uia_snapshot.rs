@@ -1,0 +1,7 @@
+//! libFuzzer target `uia_snapshot`: one input through `autocapture_gates::hostile::targets`.
+#![no_main]
+
+use autocapture_gates::hostile::targets::{Target, fuzz_one};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| fuzz_one(Target::UiaSnapshot, data));
