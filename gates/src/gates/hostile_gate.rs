@@ -24,7 +24,13 @@ pub struct HostileGate {
 impl Default for HostileGate {
     fn default() -> HostileGate {
         HostileGate {
-            parts: vec![("corpus", Box::new(crate::hostile::corpus::cases))],
+            parts: vec![
+                ("corpus", Box::new(crate::hostile::corpus::cases)),
+                ("property", Box::new(crate::hostile::property::cases)),
+                ("fuzz", Box::new(crate::hostile::fuzz::cases)),
+                ("concurrency", Box::new(crate::hostile::concurrency::cases)),
+                ("security", Box::new(crate::hostile::security::cases)),
+            ],
         }
     }
 }
