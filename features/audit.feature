@@ -53,7 +53,7 @@ Feature: The audit chain
 
   @both
   Scenario: Both sides carry the same contract identity
-    Given the sister document "fixtures/sister/hypervisor-contract.json"
+    Given the sister document "contracts/sister/hypervisor.lock.json"
     When I run "autocapture contract show --json"
     Then the command succeeds
     And its contract_version and schema_hash equal the sister document's

@@ -401,7 +401,7 @@ fn sister_checkpoint_matches_only_our_pair() {
     let sample = workspace_root().join("contracts/sister/hypervisor.lock.json");
     assert!(
         sister::checkpoint(&sample).expect("sample").matches,
-        "fixtures/sister sample is stale"
+        "contracts/sister sample is stale"
     );
 }
 
