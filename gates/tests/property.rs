@@ -182,9 +182,16 @@ fn the_server_answers_a_malformed_body_with_a_code() {
     assert_eq!(
         targets::http_request(
             served,
-            b"DELETE /api/query/popup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            b"DELETE /api/query/popup HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         ),
         Outcome::Rejected("http_405".into())
+    );
+    assert_eq!(
+        targets::http_request(
+            served,
+            b"GET /api/auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ),
+        Outcome::Rejected("host_not_loopback".into())
     );
 }
 
