@@ -542,9 +542,11 @@ impl BoundServer {
             connections.spawn(async move {
                 let _permit = permit;
                 let mut builder = hyper::server::conn::http1::Builder::new();
+                // A client that shuts its write half after the request still gets its answer.
                 builder
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(limits.header_read_timeout);
+                    .header_read_timeout(limits.header_read_timeout)
+                    .half_close(true);
                 let connection =
                     builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                 let mut connection = std::pin::pin!(connection);

@@ -298,3 +298,17 @@ proptest! {
         prop_assert!(!matches!(outcome, Outcome::Crashed(_)), "{outcome:?}");
     }
 }
+
+#[test]
+fn regression_half_closed_request_is_answered() {
+    let (_, served, _) = shared();
+    for _ in 0..20 {
+        assert_eq!(
+            targets::http_request(
+                served,
+                b"DELETE /api/query/popup HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            ),
+            Outcome::Rejected("http_405".into())
+        );
+    }
+}

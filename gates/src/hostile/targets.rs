@@ -551,8 +551,8 @@ pub fn popup_body(served: &ServedFixture, bytes: &[u8]) -> Outcome {
 
 /// `bytes` as a whole HTTP request (request line, headers, body) sent to the server as they are.
 /// `{token}` in the input is replaced by the server's token, so authorised requests are reachable.
-/// The write side is half-closed, so a request that waits on an answer (an authorised popup
-/// query) may be dropped unanswered: `connection_closed`; [`popup_body`] covers those answers.
+/// The write side is half-closed after the request; the server still answers it, and closes at
+/// once a request cut short: `connection_closed`.
 pub fn http_request(served: &ServedFixture, bytes: &[u8]) -> Outcome {
     let request = replace_all(bytes, b"{token}", served.token.as_bytes());
     let before = panics_seen();
