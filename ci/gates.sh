@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Contract freshness and the Hypervisor checkpoint, then every gate on the embedded default corpus.
-# Writes report.json, report.dsse.json, junit.xml, summary.md and summary.html under $GATES_OUT.
+# Writes report.json, report.dsse.json, test-result.json, test-result.dsse.json, junit.xml,
+# summary.md and summary.html under $GATES_OUT, verifies the signed report (CI holds no release
+# key, so the run is dev-signed and verify is told to accept that, and only that), and checks both
+# envelopes with an independent DSSE verifier (ci/interop, securesystemslib in a venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TZ=UTC LC_ALL=C
@@ -9,4 +12,17 @@ target/release/autocapture-gates contract check
 out="${GATES_OUT:-target/gates-run}"
 rm -rf "$out"
 target/release/autocapture-gates run --out "$out"
-target/release/autocapture-gates verify "$out/report.dsse.json" --public-key "$out/signing-key.pub.json"
+target/release/autocapture-gates verify "$out/report.dsse.json" \
+  --public-key "$out/signing-key.pub.pem" --allow-dev-signed
+
+venv=target/interop-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r ci/interop/requirements.txt
+fi
+bash ci/interop/selftest.sh "$venv/bin/python"
+"$venv/bin/python" ci/interop/verify_dsse.py "$out/report.dsse.json" "$out/signing-key.pub.pem" \
+  --predicate-type urn:autocapture:predicate:gate-report:v2
+"$venv/bin/python" ci/interop/verify_dsse.py "$out/test-result.dsse.json" \
+  "$out/signing-key.pub.pem" --predicate-type https://in-toto.io/attestation/test-result/v0.1 \
+  --expect-result PASSED

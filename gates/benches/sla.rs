@@ -10,7 +10,7 @@ use time::macros::datetime;
 
 fn bench_estimate(c: &mut Criterion) {
     let now = datetime!(2026-02-16 00:00:00 UTC);
-    let root = workspace_root().join("fixtures/sla");
+    let root = workspace_root().expect("a checkout").join("fixtures/sla");
     let mut group = c.benchmark_group("sla_estimate_144h");
     for name in [
         "deployment",

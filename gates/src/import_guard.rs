@@ -300,7 +300,12 @@ mod tests {
     use super::*;
 
     fn denylist() -> Denylist {
-        Denylist::load(&crate::contract::workspace_root().join(DENYLIST_PATH)).expect("denylist")
+        Denylist::load(
+            &crate::contract::workspace_root()
+                .expect("a checkout")
+                .join(DENYLIST_PATH),
+        )
+        .expect("denylist")
     }
 
     #[test]

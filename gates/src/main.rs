@@ -13,9 +13,14 @@ use autocapture_gates::contract::{self, annotations, doc, lock, schemas::Contrac
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;
 use autocapture_gates::gates::{PLAN, registry};
+use autocapture_gates::harness::acceptance::{self, Policy, Refusal};
 use autocapture_gates::harness::gate::{GateContext, Target, Verdict};
-use autocapture_gates::harness::report::{ReportInputs, statement};
-use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
+use autocapture_gates::harness::report::{
+    ReportInputs, predicate_violations, statement, test_result,
+};
+use autocapture_gates::harness::runner::{
+    RunOptions, RunResults, RunVerdict, exit_code, run_gates,
+};
 use autocapture_gates::harness::sister::{SisterCheckpoint, checkpoint, default_sister_path};
 use autocapture_gates::harness::{dsse, freshness, junit, keys, summary};
 use clap::{Args, Parser, Subcommand};
@@ -78,12 +83,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify a signed report against a public key; with the expectations, also refuse a
+    /// Verify a signed report: exit 0 only for a report signed by a trusted key, whose verdict is
+    /// pass, that covers every gate of the plan and is not dev-signed; each refusal has its own
+    /// code word and exit code (docs/release-gates.md). With the expectations, also refuse a
     /// validly signed older report presented as the current one (replay).
     Verify {
+        /// The signed report (`report.dsse.json`).
         envelope: PathBuf,
+        /// A trusted public key: PEM (SubjectPublicKeyInfo) or a key file from `keygen`
+        /// (repeatable; every key is tried, the envelope's keyid is only a hint).
+        #[arg(long = "public-key", required = true)]
+        public_keys: Vec<PathBuf>,
+        /// Accept a report that does not cover every gate (a run with --gate); says so.
         #[arg(long)]
-        public_key: PathBuf,
+        allow_partial: bool,
+        /// Accept a report signed with a throwaway key (a run without a key); says so.
+        #[arg(long)]
+        allow_dev_signed: bool,
         /// The git commit the report must be about.
         #[arg(long)]
         expect_commit: Option<String>,
@@ -93,6 +109,9 @@ enum Command {
         /// The run must have finished at or after this ISO-8601 UTC time.
         #[arg(long)]
         not_before: Option<String>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Release signoff: run every gate, record the Hypervisor checkpoint from its sister
     /// document, and fail unless it matches our contract and every gate passes.
@@ -210,9 +229,10 @@ enum SlaCommand {
 
 #[derive(Debug, Args)]
 struct GoldenArgs {
-    /// The case file (templates instantiated from the corpus's truth.json).
-    #[arg(long, default_value = "fixtures/golden/q40.toml")]
-    cases: PathBuf,
+    /// The case file (templates instantiated from the corpus's truth.json); default the built-in
+    /// fixtures/golden/q40.toml.
+    #[arg(long)]
+    cases: Option<PathBuf>,
     /// `embedded` (a DataRoot built here) or a popup URL on loopback serving the same corpus.
     #[arg(long, default_value = "embedded")]
     target: String,
@@ -360,7 +380,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             };
             run(
                 &args,
-                Some(checkpoint(&sister.unwrap_or_else(default_sister_path))?),
+                Some(checkpoint(&sister.map_or_else(default_sister_path, Ok)?)?),
             )
         }
         Command::Keygen { out } => {
@@ -375,28 +395,29 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         }
         Command::Verify {
             envelope,
-            public_key,
+            public_keys,
+            allow_partial,
+            allow_dev_signed,
             expect_commit,
             expect_run_id,
             not_before,
+            json,
         } => {
-            let not_before = match not_before
+            let policy = not_before
                 .as_deref()
                 .map(autocapture_core::contract::parse_ts_utc)
                 .transpose()
-            {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("autocapture-gates: --not-before: {e}");
-                    return Ok(2);
-                }
-            };
-            let expect = freshness::Expectations {
-                commit: expect_commit,
-                run_id: expect_run_id,
-                not_before,
-            };
-            verify(&envelope, &public_key, &expect)
+                .map(|not_before| Policy {
+                    allow_partial,
+                    allow_dev_signed,
+                    expect: freshness::Expectations {
+                        commit: expect_commit,
+                        run_id: expect_run_id,
+                        not_before,
+                    },
+                })
+                .map_err(|e| Refusal::Usage(format!("--not-before: {e}")));
+            Ok(verify(&envelope, &public_keys, policy, json))
         }
         Command::Sql { db } => {
             let mut script = String::new();
@@ -534,7 +555,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
         Command::Contract(ContractCommand::Check { sister }) => {
             let mut problems = contract_problems()?;
-            let path = sister.unwrap_or_else(default_sister_path);
+            let path = sister.map_or_else(default_sister_path, Ok)?;
             let sister = checkpoint(&path)?;
             if !sister.matches {
                 problems.push(sister_mismatch(&sister)?);
@@ -637,8 +658,11 @@ fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     use autocapture_gates::fixtures::build;
     use autocapture_gates::golden::run::run_golden;
     let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
-    let case_text = std::fs::read_to_string(&args.cases)
-        .with_context(|| format!("read {}", args.cases.display()))?;
+    let case_text = match &args.cases {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("read the case file {}", path.display()))?,
+        None => autocapture_gates::golden::run::DEFAULT_CASES.to_owned(),
+    };
     std::fs::create_dir_all(&args.out)?;
     let (data, truth) = match target {
         Target::Embedded => {
@@ -695,33 +719,30 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
         slow: args.slow,
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
-    let contracts_dir = contract::default_contracts_dir();
+    let contracts_dir = contract::default_contracts_dir()?;
     let statement = statement(&ReportInputs {
         results: &results,
         target: &target,
         dev_signed,
         autocapture_bin: Some(&bin),
         contracts_dir: &contracts_dir,
-        workspace_root: &contract::workspace_root(),
+        workspace_root: &contract::workspace_root()?,
         sister: sister.as_ref(),
     })?;
-    // The harness checks its own report against the contract before signing it.
-    let set = ContractSet::load(&contracts_dir)?;
-    let violations = set.validate("gate-report-predicate", &statement["predicate"])?;
+    // The harness checks its own report against the predicate schema before signing it.
+    let violations = predicate_violations(&statement["predicate"])?;
     anyhow::ensure!(
         violations.is_empty(),
         "the report does not validate against its schema: {violations:?}"
     );
-    let body = serde_json::to_vec_pretty(&statement)?;
     let out = &args.out;
-    std::fs::write(out.join("report.json"), [body.as_slice(), b"\n"].concat())?;
-    let envelope = dsse::sign(&body, &key);
-    std::fs::write(
-        out.join("report.dsse.json"),
-        serde_json::to_string_pretty(&envelope)? + "\n",
-    )?;
+    let body = serde_json::to_vec_pretty(&statement)?;
+    write_signed(out, "report", &body, &key)?;
+    let test_result = serde_json::to_vec_pretty(&test_result(&statement, &body, &results))?;
+    write_signed(out, "test-result", &test_result, &key)?;
     let public = out.join("signing-key.pub.json");
     keys::write_public(&public, &key.verifying_key())?;
+    keys::write_public_pem(&keys::pem_path(&public), &key.verifying_key())?;
     std::fs::write(out.join("junit.xml"), junit::render(&results)?)?;
     std::fs::write(
         out.join("summary.md"),
@@ -743,16 +764,51 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
             eprintln!("signoff refused: {}", sister_mismatch(sister)?);
             code = code.max(1);
         }
-        if results.gates.len() < PLAN.len() {
+        let ran: Vec<&str> = results
+            .gates
+            .iter()
+            .filter(|g| g.verdict != Verdict::Skipped)
+            .map(|g| g.name.as_str())
+            .collect();
+        let uncovered: Vec<&str> = PLAN
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| !ran.contains(name))
+            .collect();
+        if !uncovered.is_empty() {
             eprintln!(
-                "signoff refused: {} of {} release gates are built",
-                results.gates.len(),
-                PLAN.len()
+                "signoff refused: release gates that did not run: {}",
+                uncovered.join(", ")
+            );
+            code = code.max(1);
+        }
+        if dev_signed {
+            eprintln!(
+                "signoff refused: no release key (--signing-key or ${}); a dev-signed report signs off nothing",
+                keys::KEY_ENV
             );
             code = code.max(1);
         }
     }
     Ok(code)
+}
+
+/// Writes `NAME.json` (the Statement) and `NAME.dsse.json` (its DSSE envelope) into `out`.
+fn write_signed(
+    out: &Path,
+    name: &str,
+    body: &[u8],
+    key: &ed25519_dalek::SigningKey,
+) -> anyhow::Result<()> {
+    let path = out.join(format!("{name}.json"));
+    std::fs::write(&path, [body, b"\n"].concat())
+        .with_context(|| format!("write {}", path.display()))?;
+    let path = out.join(format!("{name}.dsse.json"));
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&dsse::sign(body, key))? + "\n",
+    )
+    .with_context(|| format!("write {}", path.display()))
 }
 
 fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
@@ -776,22 +832,20 @@ fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
             g.duration_ms,
             figures.join(" ")
         );
-        if g.verdict != Verdict::Pass {
+        if matches!(g.verdict, Verdict::Fail | Verdict::Error) {
             for e in &g.evidence {
                 println!("    {}: {}", e.check, e.describe());
             }
         }
     }
-    let registry = registry();
-    let built: Vec<&str> = registry.iter().map(|g| g.name()).collect();
-    let missing: Vec<&str> = PLAN
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !built.contains(n))
-        .collect();
     println!(
-        "\nverdict {}; outputs in {}{}",
+        "\nverdict {}; {} gates: {} pass, {} fail, {} error, {} skipped; outputs in {}{}",
         results.verdict().as_str(),
+        results.gates.len(),
+        results.count(Verdict::Pass),
+        results.count(Verdict::Fail),
+        results.count(Verdict::Error),
+        results.count(Verdict::Skipped),
         out.display(),
         if dev_signed {
             " (dev-signed with a throwaway key)"
@@ -799,43 +853,56 @@ fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
             ""
         }
     );
-    if !missing.is_empty() {
-        println!("not built yet: {}", missing.join(", "));
+    if results.verdict() == RunVerdict::Partial {
+        println!(
+            "partial: only the selected gates ran; the report is not a release pass (verify refuses it without --allow-partial)"
+        );
     }
 }
 
+/// `verify`: the decision of [`acceptance::check`], printed for people or as JSON.
 fn verify(
     envelope: &Path,
-    public_key: &Path,
-    expect: &freshness::Expectations,
-) -> anyhow::Result<u8> {
-    let key = keys::load_public(public_key)?;
-    let bytes = std::fs::read(envelope).with_context(|| format!("read {}", envelope.display()))?;
-    match dsse::verify(&bytes, &key) {
-        Ok(statement) => {
-            if let Err(e) = freshness::check(&statement, expect) {
-                eprintln!("autocapture-gates: verify failed [{}]: {e}", e.code());
-                return Ok(1);
-            }
-            let predicate = &statement["predicate"];
-            println!(
-                "verified: signed by {}; verdict {}; {} gates; dev_signed {}",
-                keys::keyid(&key),
-                predicate["verdict"].as_str().unwrap_or("?"),
-                predicate["gates"].as_array().map_or(0, Vec::len),
-                predicate["dev_signed"]
-            );
-            Ok(0)
+    public_keys: &[PathBuf],
+    policy: Result<Policy, Refusal>,
+    json: bool,
+) -> u8 {
+    let decision = policy.and_then(|policy| {
+        let keys = public_keys
+            .iter()
+            .map(|path| keys::load_public(path))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(|e| Refusal::Usage(format!("{e:#}")))?;
+        let bytes = std::fs::read(envelope)
+            .map_err(|e| Refusal::Usage(format!("read {}: {e}", envelope.display())))?;
+        let plan: Vec<&str> = PLAN.iter().map(|(name, _)| *name).collect();
+        acceptance::check(&bytes, &keys, &policy, &plan)
+    });
+    match decision {
+        Ok(accepted) if json => {
+            println!("{}", accepted.to_json());
+            acceptance::exit::VERIFIED
         }
-        Err(e) => {
-            eprintln!("autocapture-gates: verify failed [{}]: {e}", e.code());
-            Ok(1)
+        Ok(accepted) => {
+            println!("{}", accepted.describe());
+            acceptance::exit::VERIFIED
+        }
+        Err(refusal) => {
+            if json {
+                println!("{}", acceptance::refusal_json(&refusal));
+            } else {
+                eprintln!(
+                    "autocapture-gates: verify refused [{}]: {refusal}",
+                    refusal.code()
+                );
+            }
+            refusal.exit_code()
         }
     }
 }
 
 fn contract_lock(check: bool) -> anyhow::Result<u8> {
-    let dir = contract::default_contracts_dir();
+    let dir = contract::default_contracts_dir()?;
     if check {
         let problems = lock::check(&dir)?;
         for problem in &problems {
@@ -853,9 +920,9 @@ fn contract_lock(check: bool) -> anyhow::Result<u8> {
 }
 
 fn contract_doc(check: bool) -> anyhow::Result<u8> {
-    let dir = contract::default_contracts_dir();
+    let dir = contract::default_contracts_dir()?;
     let set = ContractSet::load(&dir)?;
-    let path = contract::workspace_root().join(doc::DOC_PATH);
+    let path = contract::workspace_root()?.join(doc::DOC_PATH);
     let committed =
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     let rendered =
@@ -874,7 +941,7 @@ fn contract_doc(check: bool) -> anyhow::Result<u8> {
 
 /// Schemas, annotations, lock and doc problems of the workspace's contracts.
 fn contract_problems() -> anyhow::Result<Vec<String>> {
-    let dir = contract::default_contracts_dir();
+    let dir = contract::default_contracts_dir()?;
     let set = ContractSet::load(&dir)?;
     let mut problems = Vec::new();
     for doc in set.docs.values() {
@@ -883,8 +950,8 @@ fn contract_problems() -> anyhow::Result<Vec<String>> {
         }
     }
     problems.extend(lock::check(&dir)?);
-    let committed =
-        std::fs::read_to_string(contract::workspace_root().join(doc::DOC_PATH)).unwrap_or_default();
+    let committed = std::fs::read_to_string(contract::workspace_root()?.join(doc::DOC_PATH))
+        .unwrap_or_default();
     match doc::regenerate(&set, &lock::compute(&dir)?, &committed) {
         Ok(rendered) => problems.extend(doc::staleness(&committed, &rendered)),
         Err(problem) => problems.push(problem),

@@ -1,5 +1,7 @@
-//! The real `autocapture-gates` binary: usage errors exit 2 before any work, `keygen` and
-//! `verify` round-trip, and `verify` refuses a changed, foreign or truncated envelope with exit 1.
+//! The real `autocapture-gates` binary: usage errors exit 2 before any work, `keygen` writes the
+//! key in both public formats, and `verify` refuses a changed, foreign or truncated envelope and
+//! a Statement that is not a gate report, each with its exit code (the whole decision table is
+//! in `tests/verify.rs`).
 
 use std::process::{Command, Output};
 
@@ -42,7 +44,7 @@ fn usage_errors_exit_2_before_any_work() {
 }
 
 #[test]
-fn keygen_then_verify_accepts_and_refuses() {
+fn keygen_then_verify_refuses_by_code() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key_path = dir.path().join("release.key");
     let output = run(&["keygen", "--out", key_path.to_str().expect("utf8")]);
@@ -54,6 +56,10 @@ fn keygen_then_verify_accepts_and_refuses() {
     );
     let public = keys::public_path(&key_path);
     let key = keys::load_signing(&key_path).expect("key");
+    assert_eq!(
+        keys::load_public(&keys::pem_path(&public)).expect("the PEM keygen wrote"),
+        key.verifying_key()
+    );
     let statement = serde_json::json!({"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": "urn:x", "predicate": {"verdict": "pass", "gates": []}});
     let body = serde_json::to_vec(&statement).expect("json");
     let envelope = serde_json::to_vec_pretty(&dsse::sign(&body, &key)).expect("envelope");
@@ -70,11 +76,11 @@ fn keygen_then_verify_accepts_and_refuses() {
     let output = verify(&good, &public);
     assert_eq!(
         output.status.code(),
-        Some(0),
-        "{}",
+        Some(5),
+        "a validly signed Statement that is not a gate report: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).starts_with("verified: signed by"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("[report_invalid]"));
 
     let changed = dir.path().join("changed.dsse.json");
     let mut bytes = envelope.clone();
@@ -86,7 +92,7 @@ fn keygen_then_verify_accepts_and_refuses() {
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&changed, &bytes).expect("write");
     let output = verify(&changed, &public);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_signature_invalid]"));
 
     let other = dir.path().join("other.key");
@@ -97,13 +103,13 @@ fn keygen_then_verify_accepts_and_refuses() {
         Some(0)
     );
     let output = verify(&good, &keys::public_path(&other));
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_wrong_key]"));
 
     let truncated = dir.path().join("truncated.dsse.json");
     std::fs::write(&truncated, &envelope[..envelope.len() - 5]).expect("write");
     let output = verify(&truncated, &public);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_invalid]"));
 
     assert_eq!(

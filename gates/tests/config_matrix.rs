@@ -153,9 +153,13 @@ fn flags_win_over_the_config_and_the_config_over_defaults() {
 #[test]
 fn schema_and_binary_agree_on_the_fixtures_and_a_planted_disagreement_is_named() {
     let (bin, _) = bins();
-    let set = ContractSet::load(&default_contracts_dir()).expect("schemas");
-    let (count, problems) =
-        schema_agreement(&set, &bin, &workspace_root().join(CONFIG_FIXTURES)).expect("agreement");
+    let set = ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("schemas");
+    let (count, problems) = schema_agreement(
+        &set,
+        &bin,
+        &workspace_root().expect("a checkout").join(CONFIG_FIXTURES),
+    )
+    .expect("agreement");
     assert!(count >= 10, "{count}");
     assert_eq!(problems, Vec::<String>::new());
 
@@ -194,8 +198,12 @@ fn schema_and_binary_agree_on_the_fixtures_and_a_planted_disagreement_is_named()
 fn the_environment_names_the_config_and_the_flag_wins() {
     let (bin, _) = bins();
     let dir = tempfile::tempdir().expect("temp");
-    let checks =
-        env_and_flag(&bin, &workspace_root().join(CONFIG_FIXTURES), dir.path()).expect("checks");
+    let checks = env_and_flag(
+        &bin,
+        &workspace_root().expect("a checkout").join(CONFIG_FIXTURES),
+        dir.path(),
+    )
+    .expect("checks");
     assert_eq!(checks.len(), 2);
     for check in checks {
         assert!(check.passed, "{}: {}", check.name, check.detail);
@@ -208,7 +216,8 @@ fn the_hypervisor_command_lines_behave_identically_under_both_binaries() {
     let dir = tempfile::tempdir().expect("temp");
     let (spool, _) = spool(dir.path());
     let commands =
-        HypervisorCommands::load(&workspace_root().join(COMMANDS_PATH)).expect("commands");
+        HypervisorCommands::load(&workspace_root().expect("a checkout").join(COMMANDS_PATH))
+            .expect("commands");
     let (ran, problems) =
         compare_binaries(&commands, [&bin, &prime], &spool, &dir.path().join("ok")).expect("run");
     assert_eq!(ran, commands.command.len());

@@ -11,7 +11,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {
-    workspace_root().join("fixtures").join("contracts")
+    workspace_root()
+        .expect("a checkout")
+        .join("fixtures")
+        .join("contracts")
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
@@ -106,7 +109,8 @@ fn annotations_planted(set: &ContractSet) -> Result<(), Failed> {
 }
 
 fn lock_fresh() -> Result<(), Failed> {
-    let problems = lock::check(&default_contracts_dir()).map_err(|e| e.to_string())?;
+    let problems =
+        lock::check(&default_contracts_dir().expect("a checkout")).map_err(|e| e.to_string())?;
     if problems.is_empty() {
         Ok(())
     } else {
@@ -118,7 +122,9 @@ fn lock_fresh() -> Result<(), Failed> {
 /// ways, and the doc check must name the field.
 fn lock_planted() -> Result<(), Failed> {
     let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    for entry in std::fs::read_dir(default_contracts_dir()).map_err(|e| e.to_string())? {
+    for entry in std::fs::read_dir(default_contracts_dir().expect("a checkout"))
+        .map_err(|e| e.to_string())?
+    {
         let path = entry.map_err(|e| e.to_string())?.path();
         if let (Some(name), true) = (path.file_name(), path.is_file()) {
             std::fs::copy(&path, temp.path().join(name)).map_err(|e| e.to_string())?;
@@ -144,7 +150,8 @@ fn lock_planted() -> Result<(), Failed> {
     let drifted = ContractSet::load(temp.path()).map_err(|e| e.to_string())?;
     let computed = lock::compute(temp.path()).map_err(|e| e.to_string())?;
     let committed =
-        std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).map_err(|e| e.to_string())?;
+        std::fs::read_to_string(workspace_root().expect("a checkout").join(doc::DOC_PATH))
+            .map_err(|e| e.to_string())?;
     let rendered = doc::regenerate(&drifted, &computed, &committed)?;
     match doc::staleness(&committed, &rendered) {
         Some(problem) if problem.contains("(activity_signal.json): seq") => Ok(()),
@@ -153,9 +160,11 @@ fn lock_planted() -> Result<(), Failed> {
 }
 
 fn doc_fresh(set: &ContractSet) -> Result<(), Failed> {
-    let computed = lock::compute(&default_contracts_dir()).map_err(|e| e.to_string())?;
+    let computed =
+        lock::compute(&default_contracts_dir().expect("a checkout")).map_err(|e| e.to_string())?;
     let committed =
-        std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).map_err(|e| e.to_string())?;
+        std::fs::read_to_string(workspace_root().expect("a checkout").join(doc::DOC_PATH))
+            .map_err(|e| e.to_string())?;
     let rendered = doc::regenerate(set, &computed, &committed)?;
     if let Some(problem) = doc::staleness(&committed, &rendered) {
         return Err(problem.into());
@@ -177,9 +186,11 @@ fn doc_fresh(set: &ContractSet) -> Result<(), Failed> {
 
 /// A doc with an edited table row, or without its marker line, is reported.
 fn doc_planted(set: &ContractSet) -> Result<(), Failed> {
-    let computed = lock::compute(&default_contracts_dir()).map_err(|e| e.to_string())?;
+    let computed =
+        lock::compute(&default_contracts_dir().expect("a checkout")).map_err(|e| e.to_string())?;
     let committed =
-        std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).map_err(|e| e.to_string())?;
+        std::fs::read_to_string(workspace_root().expect("a checkout").join(doc::DOC_PATH))
+            .map_err(|e| e.to_string())?;
     let edited = committed.replacen("| `ts_utc` |", "| `ts` |", 1);
     let rendered = doc::regenerate(set, &computed, &edited)?;
     if doc::staleness(&edited, &rendered).is_none() {
@@ -194,7 +205,7 @@ fn doc_planted(set: &ContractSet) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let set = match ContractSet::load(&default_contracts_dir()) {
+    let set = match ContractSet::load(&default_contracts_dir().expect("a checkout")) {
         Ok(set) => std::sync::Arc::new(set),
         Err(e) => {
             eprintln!("load contracts: {e:#}");

@@ -69,7 +69,8 @@ fn ids(ndjson: &Path) -> Vec<String> {
 fn bundles_from_a_generated_corpus_verify_validate_and_change_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (data, _) = indexed(dir.path(), 7, 600, 3).expect("indexed DataRoot");
-    let contracts = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    let contracts =
+        ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts");
     let before = digest(&data.root).expect("digest");
 
     let question = "what was focused at 10:20:10";

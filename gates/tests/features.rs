@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| {
                 PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("features-junit.xml")
             });
-        let workspace = autocapture_gates::contract::workspace_root();
+        let workspace = autocapture_gates::contract::workspace_root().expect("a checkout");
         let result = run(&RunOptions {
             features_dir: workspace.join("features"),
             work: work.path().to_path_buf(),

@@ -94,7 +94,8 @@ fn another_seed_changes_bytes_not_story_truth() {
 #[test]
 fn everything_written_validates_against_the_contract() {
     let dir = corpus(7, 600, 3);
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts load");
+    let set =
+        ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts load");
     let report = check_spool(&set, &dir.path().join("spool"), true).expect("check spool");
     assert_eq!(report.problems, Vec::<String>::new());
     assert_eq!(report.handoffs, 3);

@@ -27,7 +27,7 @@ fn every_committed_seed_and_regression_replays_clean() {
     };
     let cases = fuzz::cases(&ctx).expect("fuzz cases");
     assert_eq!(cases.len(), Target::ALL.len(), "default mode only replays");
-    let root = fuzz::fuzz_dir();
+    let root = fuzz::fuzz_dir().expect("a checkout");
     for (case, target) in cases.iter().zip(Target::ALL) {
         assert_eq!(case.name, format!("fuzz/{}/replay", target.name()));
         assert!(case.passed(), "{case:?}");
@@ -41,7 +41,7 @@ fn every_committed_seed_and_regression_replays_clean() {
 
 #[test]
 fn every_target_has_a_fuzz_binary_and_seeds() {
-    let root = fuzz::fuzz_dir();
+    let root = fuzz::fuzz_dir().expect("a checkout");
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("fuzz/Cargo.toml");
     assert!(manifest.contains("cargo-fuzz = true"));
     for target in Target::ALL {
@@ -97,7 +97,7 @@ fn slow_mode_without_cargo_fuzz_fails_with_the_install_hint() {
     let case = run_cargo_fuzz(
         missing.as_os_str(),
         Target::QueryText,
-        &fuzz::fuzz_dir(),
+        &fuzz::fuzz_dir().expect("a checkout"),
         &dir.path().join("run"),
         5,
         7,

@@ -204,16 +204,19 @@ fn a_target_serving_another_corpus_fails_strictly() {
 }
 
 #[test]
+/// The command from a copy of the harness outside any checkout, with the built-in case file.
 fn the_golden_command_reports_40_of_40() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden/q40.toml");
-    let output = Command::new(env!("CARGO_BIN_EXE_autocapture-gates"))
+    let copy = dir.path().join("autocapture-gates");
+    std::fs::copy(env!("CARGO_BIN_EXE_autocapture-gates"), &copy).expect("copy the harness");
+    let output = Command::new(&copy)
         .arg("golden")
-        .arg("--cases")
-        .arg(&cases)
         .arg("--out")
-        .arg(dir.path())
+        .arg(dir.path().join("out"))
         .args(["--frames", "1200"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
         .env("TZ", "UTC")
         .output()
         .expect("run golden");
@@ -228,7 +231,7 @@ fn the_golden_command_reports_40_of_40() {
         "{stdout}"
     );
     let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("golden-report.json")).expect("report"),
+        &std::fs::read_to_string(dir.path().join("out/golden-report.json")).expect("report"),
     )
     .expect("report JSON");
     for key in [

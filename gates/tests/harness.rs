@@ -1,17 +1,20 @@
 //! The harness with planted gates: a passing, a failing, an erroring, a panicking, an empty and a
-//! flaky one. Verdicts and exit codes, the signed report (verify accepts it; a changed byte, a
-//! wrong key and a truncated file are refused), the schema of the predicate, JUnit that parses,
-//! and an HTML summary that shows the table and the figures.
+//! flaky one. Verdicts and exit codes (a selection is `partial` with the rest `skipped`), the
+//! signed report (the signature verifies; a changed byte, a wrong key and a truncated file are
+//! refused), the schema of the predicate, JUnit that parses, and an HTML summary that shows the
+//! table and the figures. What `verify` accepts is in `tests/verify.rs`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use autocapture_core::clock::SteppingClock;
-use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
+use autocapture_gates::contract::{default_contracts_dir, workspace_root};
 use autocapture_gates::harness::dsse::{self, VerifyError};
 use autocapture_gates::harness::gate::{Chart, Gate, GateContext, GateOutcome, Target, Verdict};
-use autocapture_gates::harness::report::{ReportInputs, statement};
-use autocapture_gates::harness::runner::{RunOptions, RunResults, exit_code, run_gates};
+use autocapture_gates::harness::report::{ReportInputs, predicate_violations, statement};
+use autocapture_gates::harness::runner::{
+    RunOptions, RunResults, RunVerdict, exit_code, run_gates,
+};
 use autocapture_gates::harness::{junit, keys, sister, summary};
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -164,6 +167,7 @@ fn planted_verdicts_and_exit_codes() {
             .contains("planted panic")
     );
     let (_dir, results) = run(&["pass-gate", "fail-gate"], 1);
+    assert_eq!(results.verdict(), RunVerdict::Fail);
     assert_eq!(exit_code(results.verdict()), 1, "a failing gate exits 1");
     let (_dir, results) = run(&["error-gate", "pass-gate"], 1);
     assert_eq!(exit_code(results.verdict()), 2, "an erroring gate exits 2");
@@ -172,8 +176,69 @@ fn planted_verdicts_and_exit_codes() {
         "pass-gate",
         "registry order, whatever the order asked"
     );
-    let (_dir, results) = run(&["pass-gate"], 1);
-    assert_eq!(exit_code(results.verdict()), 0);
+}
+
+#[test]
+fn a_selection_reports_every_gate_and_is_partial_never_pass() {
+    let (_dir, results) = run(&["pass-gate", "flaky-gate"], 1);
+    assert_eq!(
+        verdicts(&results),
+        vec![
+            ("pass-gate", Verdict::Pass),
+            ("fail-gate", Verdict::Skipped),
+            ("error-gate", Verdict::Skipped),
+            ("panic-gate", Verdict::Skipped),
+            ("empty-gate", Verdict::Skipped),
+            ("flaky-gate", Verdict::Pass),
+        ],
+        "the unselected gates are listed, skipped, and never run"
+    );
+    assert_eq!(results.verdict(), RunVerdict::Partial);
+    assert_eq!(results.verdict().as_str(), "partial");
+    assert_eq!(
+        exit_code(results.verdict()),
+        0,
+        "every selected gate passed"
+    );
+    assert!(results.gates[1].checks.is_empty() && results.gates[1].duration_ms == 0);
+    let (dir, results) = run(&["pass-gate"], 1);
+    let (statement, _, _) = signed_report(&results, dir.path());
+    assert_eq!(statement["predicate"]["verdict"], "partial");
+    assert_eq!(statement["predicate"]["gates"][1]["verdict"], "skipped");
+    assert_eq!(
+        predicate_violations(&statement["predicate"]).expect("validate"),
+        Vec::<String>::new()
+    );
+    let xml = junit::render(&results).expect("junit");
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml parses");
+    let skipped: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter(|c| c.children().any(|n| n.has_tag_name("skipped")))
+        .filter_map(|c| c.attribute("name"))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            "fail-gate",
+            "error-gate",
+            "panic-gate",
+            "empty-gate",
+            "flaky-gate"
+        ]
+    );
+    let md = summary::markdown(&results, true);
+    assert!(
+        md.contains("Verdict **partial**; 6 gates: 1 pass, 0 fail, 0 error, 5 skipped"),
+        "{md}"
+    );
+    assert!(md.contains("| fail-gate | skipped | 0/0 |"), "{md}");
+    assert!(
+        !md.contains("## Failures"),
+        "skipped is not a failure: {md}"
+    );
+    let html = summary::html(&results, true);
+    assert!(html.contains("<strong class=\"partial\" id=\"verdict\">partial</strong>"));
 }
 
 #[test]
@@ -196,15 +261,18 @@ fn an_unknown_gate_is_a_harness_error() {
 fn repeats_catch_a_flaky_gate_but_not_timings() {
     let (_dir, results) = run(&["pass-gate", "flaky-gate"], 3);
     assert_eq!(
-        verdicts(&results),
+        verdicts(&results)
+            .into_iter()
+            .filter(|(_, v)| *v != Verdict::Skipped)
+            .collect::<Vec<_>>(),
         vec![("pass-gate", Verdict::Pass), ("flaky-gate", Verdict::Fail)]
     );
     assert_eq!(
         results.gates[0].flake_rate, 0,
         "elapsed_ms differs per call but is a timing"
     );
-    assert_eq!(results.gates[1].flake_rate, 50);
-    assert_eq!(results.gates[1].repeats, 3);
+    assert_eq!(results.gates[5].flake_rate, 50);
+    assert_eq!(results.gates[5].repeats, 3);
 }
 
 /// A report of the planted run, signed with a fresh key.
@@ -214,8 +282,8 @@ fn signed_report(results: &RunResults, dir: &Path) -> (Value, Vec<u8>, ed25519_d
         target: &Target::Embedded,
         dev_signed: true,
         autocapture_bin: None,
-        contracts_dir: &default_contracts_dir(),
-        workspace_root: &workspace_root(),
+        contracts_dir: &default_contracts_dir().expect("a checkout"),
+        workspace_root: &workspace_root().expect("a checkout"),
         sister: None,
     })
     .expect("statement");
@@ -243,16 +311,22 @@ fn the_report_validates_and_its_signature_is_strict() {
         names.contains(&"contracts/contract.lock.json") && names.contains(&"fixture-corpus"),
         "{names:?}"
     );
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
     assert_eq!(
-        set.validate("gate-report-predicate", &statement["predicate"])
-            .expect("validate"),
+        predicate_violations(&statement["predicate"]).expect("validate"),
         Vec::<String>::new()
+    );
+    let mut planted = statement["predicate"].clone();
+    planted["verdict"] = json!("passed");
+    assert!(
+        !predicate_violations(&planted).expect("validate").is_empty(),
+        "the schema refuses an unknown verdict"
     );
 
     let public = key.verifying_key();
     assert_eq!(
-        dsse::verify(&envelope, &public).expect("verifies"),
+        dsse::verify(&envelope, &[public])
+            .expect("verifies")
+            .statement,
         statement
     );
     // One changed byte inside the base64 payload.
@@ -261,7 +335,7 @@ fn the_report_validates_and_its_signature_is_strict() {
     let mut changed = envelope.clone();
     changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
     assert!(matches!(
-        dsse::verify(&changed, &public),
+        dsse::verify(&changed, &[public]),
         Err(VerifyError::BadSignature | VerifyError::Base64)
     ));
     // Every single-byte change anywhere is refused.
@@ -269,17 +343,17 @@ fn the_report_validates_and_its_signature_is_strict() {
         let mut flipped = envelope.clone();
         flipped[index] ^= 0x01;
         assert!(
-            dsse::verify(&flipped, &public).is_err(),
+            dsse::verify(&flipped, &[public]).is_err(),
             "byte {index} changed and still verified"
         );
     }
     let other = keys::generate().expect("key").verifying_key();
     assert_eq!(
-        dsse::verify(&envelope, &other).map_err(|e| e.code()),
+        dsse::verify(&envelope, &[other]).map_err(|e| e.code()),
         Err("envelope_wrong_key")
     );
     assert_eq!(
-        dsse::verify(&envelope[..envelope.len() / 2], &public).map_err(|e| e.code()),
+        dsse::verify(&envelope[..envelope.len() / 2], &[public]).map_err(|e| e.code()),
         Err("envelope_invalid")
     );
 }
@@ -303,6 +377,30 @@ fn key_files_round_trip_and_are_never_overwritten() {
     assert!(
         keys::load_signing(&public_path).is_err(),
         "a public key file cannot sign"
+    );
+    let pem = keys::pem_path(&public_path);
+    let pem_text = std::fs::read_to_string(&pem).expect("keygen writes the PEM");
+    assert!(
+        pem_text.starts_with("-----BEGIN PUBLIC KEY-----\n"),
+        "{pem_text}"
+    );
+    assert_eq!(keys::load_public(&pem).expect("PEM public key"), public);
+    let garbage = dir.path().join("garbage.pub");
+    std::fs::write(&garbage, "ssh-ed25519 AAAA").expect("write");
+    let err = format!("{:#}", keys::load_public(&garbage).expect_err("not a key"));
+    assert!(
+        err.contains("garbage.pub") && err.contains("PEM public key") && err.contains("kty"),
+        "the error names the file and the formats: {err}"
+    );
+    let not_ed25519 = dir.path().join("rsa.pem");
+    std::fs::write(
+        &not_ed25519,
+        pem_text.replace("MCowBQYDK2VwAyEA", "MCowBQYDK2VxAyEA"),
+    )
+    .expect("write");
+    assert!(
+        keys::load_public(&not_ed25519).is_err(),
+        "another algorithm's SPKI is refused"
     );
     assert!(keys::keygen(&private).is_err(), "refuses to overwrite");
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -398,7 +496,9 @@ fn sister_checkpoint_matches_only_our_pair() {
     .expect("write");
     assert!(!sister::checkpoint(&bad).expect("read").matches);
     // The committed sample is the Hypervisor's current document.
-    let sample = workspace_root().join("contracts/sister/hypervisor.lock.json");
+    let sample = workspace_root()
+        .expect("a checkout")
+        .join("contracts/sister/hypervisor.lock.json");
     assert!(
         sister::checkpoint(&sample).expect("sample").matches,
         "contracts/sister sample is stale"

@@ -58,7 +58,7 @@ fn toml_cases(text: &str) -> Vec<CaseSpec> {
 
 fn main() {
     let args = Arguments::from_args();
-    let specs = match load(&default_dir()) {
+    let specs = match load(&default_dir().expect("a checkout")) {
         Ok(specs) => specs,
         Err(e) => {
             eprintln!("load the hostile corpus: {e:#}");
@@ -122,14 +122,16 @@ fn main() {
 
 fn corpus_count() -> Result<(), Failed> {
     let mut in_files = 0;
-    for entry in std::fs::read_dir(default_dir()).map_err(|e| e.to_string())? {
+    for entry in std::fs::read_dir(default_dir().expect("a checkout")).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().is_some_and(|x| x == "toml") {
             let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
             in_files += text.lines().filter(|l| l.trim() == "[[case]]").count();
         }
     }
-    let loaded = load(&default_dir()).map_err(|e| format!("{e:#}"))?.len();
+    let loaded = load(&default_dir().expect("a checkout"))
+        .map_err(|e| format!("{e:#}"))?
+        .len();
     if loaded != in_files || loaded < MIN_CORPUS_CASES {
         return Err(format!("{in_files} [[case]] tables in the files, {loaded} loaded").into());
     }
@@ -297,10 +299,12 @@ fn registered() -> Result<(), Failed> {
 /// `docs/hostile.md` lists every case of the corpus with its documented code.
 fn doc_lists_every_case() -> Result<(), Failed> {
     let doc = std::fs::read_to_string(
-        autocapture_gates::contract::workspace_root().join("docs/hostile.md"),
+        autocapture_gates::contract::workspace_root()
+            .expect("a checkout")
+            .join("docs/hostile.md"),
     )
     .map_err(|e| e.to_string())?;
-    let specs = load(&default_dir()).map_err(|e| format!("{e:#}"))?;
+    let specs = load(&default_dir().expect("a checkout")).map_err(|e| format!("{e:#}"))?;
     let missing: Vec<String> = specs
         .iter()
         .filter(|case| {

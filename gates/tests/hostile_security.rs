@@ -21,7 +21,7 @@ use autocapture_gates::hostile::Family;
 use autocapture_gates::hostile::security::{
     cases, compare_is_constant_time, cors_headers, exchange, sockets_bounded, write_refused,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_autocapture-gates");
 
@@ -127,12 +127,24 @@ fn a_replayed_report_is_refused_by_verify() {
     let public = dir.path().join("k.pub");
     keys::write_public(&public, &key.verifying_key()).expect("public key");
     let commit = "c".repeat(40);
+    let gates: Vec<Value> = autocapture_gates::gates::PLAN
+        .iter()
+        .map(|(name, proves)| {
+            json!({"name": name, "proves": proves, "verdict": "pass", "duration_ms": 1,
+                   "measurements": {}, "evidence": []})
+        })
+        .collect();
     let statement = json!({
         "_type": report::STATEMENT_TYPE,
         "subject": [{"name": "git-commit", "digest": {"gitCommit": commit}}],
         "predicateType": report::PREDICATE_TYPE,
-        "predicate": {"run_id": "20260101T000000000000Z", "finished_at_utc": "2026-01-01T00:05:00.000000Z",
-                      "verdict": "pass", "dev_signed": false, "gates": [], "environment": {"git_commit": commit}},
+        "predicate": {"predicate_version": report::PREDICATE_VERSION,
+                      "run_id": "20260101T000000000000Z", "started_at_utc": "2026-01-01T00:00:00.000000Z",
+                      "finished_at_utc": "2026-01-01T00:05:00.000000Z", "contract_version": "1.0.0",
+                      "schema_hash": "0".repeat(64), "target": "embedded",
+                      "verdict": "pass", "dev_signed": false, "gates": gates,
+                      "environment": {"os": "linux", "arch": "x86_64", "cpus": 2,
+                                      "git_commit": commit, "harness_version": "0.1.0"}},
     });
     let envelope = dir.path().join("old.dsse.json");
     std::fs::write(
@@ -183,7 +195,7 @@ fn a_replayed_report_is_refused_by_verify() {
         (["--not-before", "2026-03-01T00:00:00Z"], "report_stale"),
     ] {
         let (exit, stderr) = verify(&flags);
-        assert_eq!(exit, Some(1), "{stderr}");
+        assert_eq!(exit, Some(6), "{stderr}");
         assert!(stderr.contains(&format!("[{code}]")), "{stderr}");
     }
     assert_eq!(verify(&["--not-before", "yesterday"]).0, Some(2));

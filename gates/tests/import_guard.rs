@@ -15,12 +15,13 @@ use autocapture_gates::import_guard::{
 use autocapture_gates::module_graph::ModuleGraph;
 
 fn denylist() -> Denylist {
-    Denylist::load(&workspace_root().join(DENYLIST_PATH)).expect("denylist")
+    Denylist::load(&workspace_root().expect("a checkout").join(DENYLIST_PATH)).expect("denylist")
 }
 
 #[test]
 fn the_planted_crate_is_named_with_its_chain_and_only_normal_deps_count() {
-    let violations = planted_crate_violations(&workspace_root(), &denylist()).expect("check");
+    let violations = planted_crate_violations(&workspace_root().expect("a checkout"), &denylist())
+        .expect("check");
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(
         violations[0].contains("denylisted crate ort 2.0.0 (name ort)")
@@ -37,7 +38,8 @@ fn the_planted_crate_is_named_with_its_chain_and_only_normal_deps_count() {
 
 #[test]
 fn the_planted_module_path_is_named() {
-    let violations = planted_module_violations(&workspace_root(), &denylist()).expect("check");
+    let violations = planted_module_violations(&workspace_root().expect("a checkout"), &denylist())
+        .expect("check");
     assert!(
         violations.iter().any(|v| v.contains(
             "Stage-1 module crate::ingest reaches heavy module crate::stage2 (in crate::stage2): crate::ingest -> crate::derive -> crate::stage2"
@@ -58,7 +60,9 @@ fn the_planted_module_path_is_named() {
 
 #[test]
 fn the_planted_library_is_named() {
-    let violations = planted_library_violations(&workspace_root(), &denylist()).expect("check");
+    let violations =
+        planted_library_violations(&workspace_root().expect("a checkout"), &denylist())
+            .expect("check");
     assert_eq!(
         violations,
         vec![
@@ -81,7 +85,7 @@ fn a_renamed_root_module_is_an_error_not_a_pass() {
 
 #[test]
 fn the_real_core_passes_the_static_checks() {
-    let root = workspace_root();
+    let root = workspace_root().expect("a checkout");
     let list = denylist();
     let closure = crate_closure(
         &cargo_metadata(&root).expect("metadata"),

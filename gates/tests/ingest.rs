@@ -168,7 +168,7 @@ fn marker_validates_and_digests_match_a_reingest() {
         "2-space indent, trailing newline"
     );
     let value: Value = serde_json::from_str(&text).expect("json");
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    let set = ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts");
     assert_eq!(
         set.validate("reap-eligible", &value).expect("validate"),
         Vec::<String>::new()

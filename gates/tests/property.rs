@@ -214,6 +214,7 @@ fn regression_query_with_nul_gets_an_answer() {
 #[test]
 fn regression_utf16_metadata_db_is_the_handoffs_fault() {
     let path = autocapture_gates::hostile::fuzz::fuzz_dir()
+        .expect("a checkout")
         .join("regressions/metadata_db/utf16-text-encoding.db");
     let bytes = std::fs::read(&path).expect("committed regression input");
     assert_eq!(
@@ -222,6 +223,7 @@ fn regression_utf16_metadata_db_is_the_handoffs_fault() {
     );
     // The same with a text-encoding field out of range, which SQLite opens alone as UTF-8.
     let path = autocapture_gates::hostile::fuzz::fuzz_dir()
+        .expect("a checkout")
         .join("regressions/metadata_db/encoding-field-out-of-range.db");
     let bytes = std::fs::read(&path).expect("committed regression input");
     assert_eq!(
@@ -244,6 +246,7 @@ fn regression_http10_answer_is_an_answer() {
     );
     let (_, served, _) = shared();
     let path = autocapture_gates::hostile::fuzz::fuzz_dir()
+        .expect("a checkout")
         .join("regressions/http_request/http10-request.http");
     let bytes = std::fs::read(&path).expect("committed regression input");
     // Answered, or closed when the half-close wins the race with the answer; never a crash.

@@ -354,7 +354,7 @@ fn unprocessed_periods_and_empty_results() {
 fn answers_are_deterministic_and_popup_responses_validate() {
     let s = setup(false);
     let handle = QueryHandle::open(&s.data).expect("open");
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    let set = ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts");
     for q in [
         "which window had focus at 10:20:10?",
         "focus timeline from 09:00 to 09:30",

@@ -126,7 +126,7 @@ fn a_changed_or_missing_media_file_fails_the_comparison() {
 
 #[test]
 fn planted_module_graph_violations_are_caught_and_core_passes() {
-    let root = workspace_root();
+    let root = workspace_root().expect("a checkout");
     let (modules, violations) = sanitize_violations(&root.join("core/src")).expect("core graph");
     assert!(modules > 20, "{modules} modules");
     assert!(violations.is_empty(), "{violations:#?}");

@@ -180,7 +180,7 @@ fn the_api_on_a_real_socket() {
         "no CORS headers: {headers}"
     );
     let value: Value = serde_json::from_str(&body).expect("json");
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    let set = ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts");
     assert_eq!(
         set.validate("popup-response", &value).expect("validate"),
         Vec::<String>::new()
@@ -293,7 +293,7 @@ fn a_slow_answer_degrades_with_popup_timeout() {
     let value: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(value["state"], "degraded");
     assert_eq!(value["processing_blocked_reason"], "popup_timeout");
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    let set = ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts");
     assert_eq!(
         set.validate("popup-response", &value).expect("validate"),
         Vec::<String>::new()

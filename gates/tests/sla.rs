@@ -179,8 +179,9 @@ fn check_file(path: &Path, expected: SlaVerdict) {
 
 #[test]
 fn committed_profiles_have_their_known_verdicts_and_validate() {
-    let root = workspace_root().join("fixtures/sla");
-    let set = ContractSet::load(&default_contracts_dir()).expect("test fixture");
+    let root = workspace_root().expect("a checkout").join("fixtures/sla");
+    let set =
+        ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("test fixture");
     let mut seen = 0;
     for (dir, verdict) in [
         ("known/pass", SlaVerdict::Pass),
@@ -256,7 +257,9 @@ fn bad_inputs_give_codes_naming_the_field() {
 fn a_broken_trace_line_is_named() {
     let dir = tempfile::tempdir().expect("test fixture");
     let good = std::fs::read_to_string(
-        workspace_root().join("fixtures/sla/traces/production-like.ndjson"),
+        workspace_root()
+            .expect("a checkout")
+            .join("fixtures/sla/traces/production-like.ndjson"),
     )
     .expect("test fixture");
     let first = good.lines().next().expect("test fixture");
@@ -351,7 +354,9 @@ proptest! {
 
 #[test]
 fn burn_down_chart_is_well_formed_svg_with_both_curves_and_boundaries() {
-    let path = workspace_root().join("fixtures/sla/known/fail/burst-week.json");
+    let path = workspace_root()
+        .expect("a checkout")
+        .join("fixtures/sla/known/fail/burst-week.json");
     let e = estimate(&load_inputs(&path).expect("profile"), MONDAY, true);
     let svg = autocapture_gates::sla::chart::burn_down_svg("burst <week>", &e).expect("series");
     let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
@@ -387,7 +392,7 @@ fn sla_estimate(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn sla_estimate_command_exits_by_verdict_and_reports_codes() {
-    let root = workspace_root().join("fixtures/sla");
+    let root = workspace_root().expect("a checkout").join("fixtures/sla");
     let arg = |p: &str| root.join(p).to_string_lossy().into_owned();
     let normal = sla_estimate(&["--input", &arg("known/pass/normal-week.json")]);
     assert_eq!(normal.status.code(), Some(0));
@@ -443,7 +448,9 @@ fn sla_gate_fails_on_a_deployment_that_misses_the_sla() {
     )
     .expect("corpus");
     // The starved week's arrivals and idle time, judged with the live calibration.
-    let starved = workspace_root().join("fixtures/sla/known/fail/starved-idle-week.json");
+    let starved = workspace_root()
+        .expect("a checkout")
+        .join("fixtures/sla/known/fail/starved-idle-week.json");
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
     let ctx = GateContext {

@@ -172,7 +172,7 @@ fn every_stage1_complete_frame_becomes_searchable() {
         ),
         complete
     );
-    let set = ContractSet::load(&default_contracts_dir()).expect("contracts");
+    let set = ContractSet::load(&default_contracts_dir().expect("a checkout")).expect("contracts");
     let trace = fs::read_to_string(s.data.root.join("derived/stage2_trace.ndjson")).expect("trace");
     assert_eq!(trace.lines().count() as u64, complete);
     for line in trace.lines().take(50) {

@@ -31,7 +31,7 @@ impl Gate for ContractGate {
     }
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
-        let dir = default_contracts_dir();
+        let dir = default_contracts_dir()?;
         let set = ContractSet::load(&dir)?;
         let mut outcome = GateOutcome::default();
         outcome.measure("schemas", set.docs.len() as u64);
@@ -53,7 +53,7 @@ impl Gate for ContractGate {
             lock_problems.join("; "),
         );
         let committed =
-            std::fs::read_to_string(workspace_root().join(doc::DOC_PATH)).unwrap_or_default();
+            std::fs::read_to_string(workspace_root()?.join(doc::DOC_PATH)).unwrap_or_default();
         let doc_problem = match doc::regenerate(&set, &lock::compute(&dir)?, &committed) {
             Ok(rendered) => doc::staleness(&committed, &rendered),
             Err(problem) => Some(problem),
@@ -63,7 +63,7 @@ impl Gate for ContractGate {
             doc_problem.is_none(),
             doc_problem.unwrap_or_default(),
         );
-        let sister = checkpoint(&default_sister_path())?;
+        let sister = checkpoint(&default_sister_path()?)?;
         outcome.measure("sister_schema_hash", sister.schema_hash.clone());
         outcome.check(
             "schema_hash equals the Hypervisor's sister document",
@@ -116,7 +116,7 @@ fn config_section(
         "the legacy autocapture-prime is not built beside {}",
         bin.display()
     );
-    let root = workspace_root();
+    let root = workspace_root()?;
     let work = ctx.work.join("config-matrix");
     std::fs::create_dir_all(&work)?;
     let (documents, problems) = schema_agreement(set, bin, &root.join(CONFIG_FIXTURES))?;

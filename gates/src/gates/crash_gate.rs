@@ -114,14 +114,6 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The workspace this gate was built from.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 /// Builds `autocapture` with the `crash-points` feature into `<target>/crash-points` (never the
 /// binary that ships) and returns its path.
 pub fn build_crash_binary(workspace: &Path) -> anyhow::Result<PathBuf> {
@@ -586,7 +578,7 @@ impl Gate for CrashGate {
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let started = Instant::now();
         let mut outcome = GateOutcome::default();
-        let workspace = workspace_root();
+        let workspace = crate::contract::workspace_root()?;
 
         // The registry and the source name the same points.
         let in_source = points_in_source(&workspace.join("core").join("src"))?;

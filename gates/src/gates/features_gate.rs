@@ -89,7 +89,7 @@ impl Gate for FeaturesGate {
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let started = Instant::now();
-        let workspace = workspace_root();
+        let workspace = workspace_root()?;
         let autocapture_bin = ctx
             .autocapture_bin
             .clone()

@@ -122,7 +122,7 @@ impl Gate for ImportGuardGate {
             .autocapture_bin
             .as_deref()
             .context("the import-guard gate runs the real autocapture binary; none was given")?;
-        let root = workspace_root();
+        let root = workspace_root()?;
         let denylist = Denylist::load(&root.join(DENYLIST_PATH))?;
         let mut outcome = GateOutcome::default();
 

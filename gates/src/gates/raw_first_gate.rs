@@ -484,7 +484,7 @@ impl Gate for RawFirstGate {
         check_raw(&mut outcome, "an export", &mismatches);
         check_planted_rewrite(&mut outcome, &ctx.work, &handoffs, &data)?;
 
-        let root = crate::contract::workspace_root();
+        let root = crate::contract::workspace_root()?;
         let (modules, violations) = sanitize_violations(&root.join("core").join("src"))?;
         outcome.measure("modules", modules as u64);
         outcome.check(

@@ -81,7 +81,7 @@ impl Gate for SlaGate {
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
-        let set = ContractSet::load(&default_contracts_dir())?;
+        let set = ContractSet::load(&default_contracts_dir()?)?;
         let (samples, frames, invalid_lines) = calibrate(ctx, &set)?;
         outcome.check_eq(
             "one trace line per processed frame",
@@ -97,7 +97,7 @@ impl Gate for SlaGate {
         );
         outcome.measure("calibration_samples", samples.len() as u64);
 
-        let root = workspace_root();
+        let root = workspace_root()?;
         let deployment_path = ctx
             .sla_input
             .clone()

@@ -56,7 +56,7 @@ impl Gate for UiaGate {
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
-        let set = ContractSet::load(&default_contracts_dir())?;
+        let set = ContractSet::load(&default_contracts_dir()?)?;
         let (_, handoffs) = private_spool(&ctx.corpus, &ctx.work)?;
         let data = DataRoot::new(ctx.work.join("data"));
         let options = IngestOptions {

@@ -1,6 +1,8 @@
 //! DSSE envelopes (the in-toto signature wrapper) signed with Ed25519. The signature covers the
 //! pre-authentication encoding `PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP
-//! body`, with lengths in ASCII decimal; verification is strict (`verify_strict`).
+//! body`, with lengths in ASCII decimal; verification is strict (`verify_strict`). As the DSSE
+//! specification says, a signature's `keyid` is only a hint: verification tries every trusted
+//! key on every signature and accepts the first that verifies.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -39,10 +41,14 @@ pub enum VerifyError {
     PayloadType(String),
     #[error("the payload or a signature is not valid base64")]
     Base64,
-    #[error("no signature was made by key {0}")]
-    NoSignatureForKey(String),
+    #[error(
+        "no signature verifies with a trusted key ({trusted}); the envelope names keyids {named}"
+    )]
+    NoSignatureForKey { trusted: String, named: String },
     #[error("the signature does not verify: the payload was changed or signed by another key")]
     BadSignature,
+    #[error("the envelope carries no signature")]
+    Unsigned,
     #[error("the payload is not a JSON in-toto Statement: {0}")]
     PayloadNotStatement(String),
 }
@@ -53,8 +59,9 @@ impl VerifyError {
             VerifyError::NotEnvelope(_) => "envelope_invalid",
             VerifyError::PayloadType(_) => "envelope_payload_type",
             VerifyError::Base64 => "envelope_base64",
-            VerifyError::NoSignatureForKey(_) => "envelope_wrong_key",
+            VerifyError::NoSignatureForKey { .. } => "envelope_wrong_key",
             VerifyError::BadSignature => "envelope_signature_invalid",
+            VerifyError::Unsigned => "envelope_unsigned",
             VerifyError::PayloadNotStatement(_) => "envelope_payload_invalid",
         }
     }
@@ -86,8 +93,21 @@ pub fn sign(body: &[u8], key: &SigningKey) -> Envelope {
     }
 }
 
-/// Checks an envelope's bytes against `key` and returns the Statement it carries.
-pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<Value, VerifyError> {
+/// A verified envelope: the Statement it carries and the trusted key that signed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub statement: Value,
+    /// The keyid (sha256 hex of the public key) of the trusted key whose signature verified.
+    pub keyid: String,
+}
+
+fn signature_bytes(text: &str) -> Option<Signature> {
+    let bytes: [u8; 64] = STANDARD.decode(text).ok()?.try_into().ok()?;
+    Some(Signature::from_bytes(&bytes))
+}
+
+/// Checks an envelope's bytes against the trusted `keys` and returns the Statement it carries.
+pub fn verify(bytes: &[u8], keys: &[VerifyingKey]) -> Result<Verified, VerifyError> {
     let envelope: Envelope =
         serde_json::from_slice(bytes).map_err(|e| VerifyError::NotEnvelope(e.to_string()))?;
     if envelope.payload_type != PAYLOAD_TYPE {
@@ -96,22 +116,31 @@ pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<Value, VerifyError> {
     let body = STANDARD
         .decode(&envelope.payload)
         .map_err(|_| VerifyError::Base64)?;
-    let wanted = keyid(key);
-    let signature = envelope
-        .signatures
-        .iter()
-        .find(|s| s.keyid == wanted)
-        .ok_or_else(|| VerifyError::NoSignatureForKey(wanted.clone()))?;
-    let sig_bytes: [u8; 64] = STANDARD
-        .decode(&signature.sig)
-        .map_err(|_| VerifyError::Base64)?
-        .try_into()
-        .map_err(|_| VerifyError::BadSignature)?;
-    key.verify_strict(
-        &pae(PAYLOAD_TYPE, &body),
-        &Signature::from_bytes(&sig_bytes),
-    )
-    .map_err(|_| VerifyError::BadSignature)?;
+    if envelope.signatures.is_empty() {
+        return Err(VerifyError::Unsigned);
+    }
+    let message = pae(PAYLOAD_TYPE, &body);
+    let signer = envelope.signatures.iter().find_map(|signature| {
+        let sig = signature_bytes(&signature.sig)?;
+        keys.iter()
+            .find(|key| key.verify_strict(&message, &sig).is_ok())
+    });
+    let Some(signer) = signer else {
+        let trusted: Vec<String> = keys.iter().map(keyid).collect();
+        let named: Vec<&str> = envelope
+            .signatures
+            .iter()
+            .map(|s| s.keyid.as_str())
+            .collect();
+        // A signature that names a trusted key but does not verify means changed bytes.
+        if named.iter().any(|n| trusted.iter().any(|t| t == n)) {
+            return Err(VerifyError::BadSignature);
+        }
+        return Err(VerifyError::NoSignatureForKey {
+            trusted: trusted.join(", "),
+            named: named.join(", "),
+        });
+    };
     let statement: Value = serde_json::from_slice(&body)
         .map_err(|e| VerifyError::PayloadNotStatement(e.to_string()))?;
     if statement.get("_type").and_then(Value::as_str) != Some(super::report::STATEMENT_TYPE) {
@@ -119,7 +148,10 @@ pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<Value, VerifyError> {
             "no in-toto Statement v1 `_type`".into(),
         ));
     }
-    Ok(statement)
+    Ok(Verified {
+        statement,
+        keyid: keyid(signer),
+    })
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
+/// A gate's verdict. `Skipped` only ever marks a gate of the plan that a run did not select
+/// (`run --gate …`); a gate that ran is `pass`, `fail` or `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
+    Skipped,
     Fail,
     Error,
 }
@@ -20,6 +23,7 @@ impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
+            Verdict::Skipped => "skipped",
             Verdict::Fail => "fail",
             Verdict::Error => "error",
         }

@@ -1,4 +1,5 @@
-//! `junit.xml` for CI: one test case per gate and one per check of each gate.
+//! `junit.xml` for CI: one test case per gate and one per check of each gate; a gate the run did
+//! not select is a skipped test case.
 
 use std::time::Duration;
 
@@ -13,10 +14,16 @@ pub fn render(results: &RunResults) -> anyhow::Result<String> {
     for gate in &results.gates {
         let mut status = match gate.verdict {
             Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Skipped => TestCaseStatus::skipped(),
             Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
             Verdict::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
         };
-        if gate.verdict != Verdict::Pass {
+        if gate.verdict == Verdict::Skipped {
+            status.set_message(format!(
+                "gate {} not selected by this run (--gate): the run is partial",
+                gate.name
+            ));
+        } else if gate.verdict != Verdict::Pass {
             let reasons: Vec<String> = gate
                 .evidence
                 .iter()

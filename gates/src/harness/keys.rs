@@ -1,5 +1,7 @@
 //! Ed25519 signing keys for reports: generate, store, load. A private key file holds the 32-byte
-//! seed and the public key; the `.pub` file holds only the public key. Either can verify.
+//! seed and the public key; the `.pub` file holds only the public key, and `.pub.pem` the same
+//! key as PEM (SubjectPublicKeyInfo, what other DSSE and in-toto tools read). Any of the three
+//! can verify.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePublicKey, EncodePublicKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -44,11 +48,13 @@ fn file_for(key: &VerifyingKey, seed: Option<&[u8; 32]>) -> KeyFile {
     }
 }
 
-/// Writes `out` (private, mode 0600) and `out.pub` (public). Refuses to overwrite either.
+/// Writes `out` (private, mode 0600), `out.pub` (public) and `out.pub.pem` (public, PEM).
+/// Refuses to overwrite any of them.
 pub fn keygen(out: &Path) -> anyhow::Result<(PathBuf, VerifyingKey)> {
     let key = generate()?;
     let public = public_path(out);
-    for path in [out, public.as_path()] {
+    let pem = pem_path(&public);
+    for path in [out, public.as_path(), pem.as_path()] {
         if path.exists() {
             bail!("{} exists; refusing to overwrite a key", path.display());
         }
@@ -63,7 +69,23 @@ pub fn keygen(out: &Path) -> anyhow::Result<(PathBuf, VerifyingKey)> {
         .and_then(|mut f| f.write_all(private.as_bytes()))
         .with_context(|| format!("write {}", out.display()))?;
     write_public(&public, &key.verifying_key())?;
+    write_public_pem(&pem, &key.verifying_key())?;
     Ok((public, key.verifying_key()))
+}
+
+/// Writes a public key as PEM (SubjectPublicKeyInfo, `-----BEGIN PUBLIC KEY-----`).
+pub fn write_public_pem(path: &Path, key: &VerifyingKey) -> anyhow::Result<()> {
+    let text = key
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| anyhow::anyhow!("encode the public key as PEM: {e}"))?;
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
+
+/// `F.pem` for a public key file `F`.
+pub fn pem_path(public: &Path) -> PathBuf {
+    let mut name = public.as_os_str().to_owned();
+    name.push(".pem");
+    PathBuf::from(name)
 }
 
 /// Writes a public key file.
@@ -79,11 +101,20 @@ pub fn public_path(private: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn read(path: &Path) -> anyhow::Result<KeyFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("read key {}", path.display()))?;
-    let file: KeyFile =
-        serde_json::from_str(&text).with_context(|| format!("parse key {}", path.display()))?;
+/// The formats a public key may come in, for error messages.
+pub const PUBLIC_KEY_FORMATS: &str = "a PEM public key (SubjectPublicKeyInfo, `-----BEGIN PUBLIC KEY-----`, Ed25519) or an autocapture key file (JSON with kty \"ed25519\", from `keygen`)";
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("read key {}", path.display()))
+}
+
+fn parse_key_file(path: &Path, text: &str) -> anyhow::Result<KeyFile> {
+    let file: KeyFile = serde_json::from_str(text).with_context(|| {
+        format!(
+            "parse key {}: expected {PUBLIC_KEY_FORMATS}",
+            path.display()
+        )
+    })?;
     if file.kty != "ed25519" {
         bail!("key {} is {:?}, not ed25519", path.display(), file.kty);
     }
@@ -101,7 +132,7 @@ fn decode_32(text: &str, what: &str) -> anyhow::Result<[u8; 32]> {
 
 /// The signing key in a private key file.
 pub fn load_signing(path: &Path) -> anyhow::Result<SigningKey> {
-    let file = read(path)?;
+    let file = parse_key_file(path, &read_text(path)?)?;
     let seed = file
         .private_seed_b64
         .as_deref()
@@ -113,9 +144,18 @@ pub fn load_signing(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
-/// The public key in a public or private key file.
+/// The public key in a PEM file, or in a public or private key file.
 pub fn load_public(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let file = read(path)?;
+    let text = read_text(path)?;
+    if text.trim_start().starts_with("-----BEGIN") {
+        return VerifyingKey::from_public_key_pem(text.trim()).map_err(|e| {
+            anyhow::anyhow!(
+                "parse key {}: {e}; expected {PUBLIC_KEY_FORMATS}",
+                path.display()
+            )
+        });
+    }
+    let file = parse_key_file(path, &text)?;
     let key = VerifyingKey::from_bytes(&decode_32(&file.public_key_b64, "public key")?)
         .map_err(|e| anyhow::anyhow!("key {}: {e}", path.display()))?;
     if keyid(&key) != file.keyid {

@@ -1,8 +1,10 @@
 //! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`]), the
-//! signed in-toto report ([`report`], [`dsse`], [`keys`], replay checks in [`freshness`]) and the outputs for people and CI
+//! signed in-toto report ([`report`], [`dsse`], [`keys`], replay checks in [`freshness`], what
+//! `verify` accepts in [`acceptance`]) and the outputs for people and CI
 //! ([`junit`], [`summary`]), the release checkpoint against the Hypervisor ([`sister`]), and
 //! the programs gates run as real processes ([`bins`]).
 
+pub mod acceptance;
 pub mod bins;
 pub mod dsse;
 pub mod freshness;

@@ -1,20 +1,29 @@
 //! The run's report: an in-toto Statement v1 whose subjects are what was tested (the
 //! `autocapture` binary, the contract lock, the fixture corpus, the git commit) and whose
-//! predicate (schema `contracts/gate-report-predicate.schema.json`) holds every gate's verdict,
-//! checks, figures and evidence, the contract identity, the determinism controls and the
-//! environment.
+//! predicate (schema `gates/schemas/gate-report-predicate.v2.schema.json`, embedded) holds every
+//! gate's verdict, checks, figures and evidence, the contract identity, the determinism controls
+//! and the environment. Beside it, the same subjects under the standard in-toto Test Result
+//! predicate, for policy engines that know nothing of ours.
 
 use std::path::Path;
 
+use anyhow::Context;
 use autocapture_core::contract::{ContractIdentity, sha256_file};
 use serde_json::{Value, json};
 
-use super::gate::Target;
-use super::runner::RunResults;
+use super::gate::{Target, Verdict};
+use super::runner::{RunResults, RunVerdict};
 use super::sister::SisterCheckpoint;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-pub const PREDICATE_TYPE: &str = "urn:autocapture:predicate:gate-report:v1";
+pub const PREDICATE_TYPE: &str = "urn:autocapture:predicate:gate-report:v2";
+/// The predicate's layout version (`predicate.predicate_version`).
+pub const PREDICATE_VERSION: u64 = 2;
+/// The in-toto Test Result predicate (attestation spec v1, predicate v0.1).
+pub const TEST_RESULT_TYPE: &str = "https://in-toto.io/attestation/test-result/v0.1";
+/// The predicate's JSON Schema, built in so a copied harness binary checks reports alone.
+pub const PREDICATE_SCHEMA: &str =
+    include_str!("../../schemas/gate-report-predicate.v2.schema.json");
 
 /// The determinism controls every run pins.
 pub const TZ: &str = "UTC";
@@ -74,7 +83,7 @@ pub fn statement(inputs: &ReportInputs<'_>) -> anyhow::Result<Value> {
         })
         .collect();
     let mut predicate = json!({
-        "predicate_version": 1,
+        "predicate_version": PREDICATE_VERSION,
         "run_id": results.run_id,
         "started_at_utc": results.started_at_utc,
         "finished_at_utc": results.finished_at_utc,
@@ -101,4 +110,62 @@ pub fn statement(inputs: &ReportInputs<'_>) -> anyhow::Result<Value> {
         "predicateType": PREDICATE_TYPE,
         "predicate": predicate,
     }))
+}
+
+/// Every violation of the predicate schema, as `"<pointer>: <message>"` (empty when valid).
+pub fn predicate_violations(predicate: &Value) -> anyhow::Result<Vec<String>> {
+    let schema: Value =
+        serde_json::from_str(PREDICATE_SCHEMA).context("parse the built-in predicate schema")?;
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .map_err(|e| anyhow::anyhow!("compile the built-in predicate schema: {e}"))?;
+    Ok(validator
+        .iter_errors(predicate)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect())
+}
+
+/// The run as an in-toto Test Result (v0.1) Statement over the same subjects as `report`:
+/// `PASSED` for a pass, `WARNED` for a partial run (the skipped gates are its `warnedTests`),
+/// `FAILED` otherwise; `configuration` names the corpus, the contract lock and the exact bytes of
+/// the gate report (`report_body`) it summarises.
+pub fn test_result(report: &Value, report_body: &[u8], results: &RunResults) -> Value {
+    let names = |verdicts: &[Verdict]| -> Vec<&str> {
+        results
+            .gates
+            .iter()
+            .filter(|g| verdicts.contains(&g.verdict))
+            .map(|g| g.name.as_str())
+            .collect()
+    };
+    let result = match results.verdict() {
+        RunVerdict::Pass => "PASSED",
+        RunVerdict::Partial => "WARNED",
+        RunVerdict::Fail | RunVerdict::Error => "FAILED",
+    };
+    let mut configuration: Vec<Value> = report["subject"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["name"] == "fixture-corpus" || s["name"] == "contracts/contract.lock.json")
+        .cloned()
+        .collect();
+    configuration.push(json!({
+        "name": "report.json",
+        "digest": {"sha256": autocapture_core::contract::sha256_hex(report_body)},
+        "mediaType": "application/vnd.in-toto+json",
+    }));
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": report["subject"],
+        "predicateType": TEST_RESULT_TYPE,
+        "predicate": {
+            "result": result,
+            "configuration": configuration,
+            "passedTests": names(&[Verdict::Pass]),
+            "warnedTests": names(&[Verdict::Skipped]),
+            "failedTests": names(&[Verdict::Fail, Verdict::Error]),
+        },
+    })
 }

@@ -1,6 +1,8 @@
 //! Runs a registry of gates in its fixed order, strictly: an unknown `--gate` is a harness error,
-//! a gate that cannot run (or panics, or checks nothing) is `error`, never skipped. With
-//! `--repeat N` every gate runs N times and must give the same verdict and figures each time.
+//! a gate that cannot run (or panics, or checks nothing) is `error`, never skipped. A run that
+//! selects gates still reports every gate of the registry: the unselected ones as `skipped`, and
+//! the run's verdict is then `partial`, never `pass`. With `--repeat N` every gate runs N times
+//! and must give the same verdict and figures each time.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -68,23 +70,59 @@ pub struct RunResults {
     pub gates: Vec<GateResult>,
 }
 
-impl RunResults {
-    /// pass when every gate passed; error when any errored; fail otherwise.
-    pub fn verdict(&self) -> Verdict {
-        self.gates
-            .iter()
-            .map(|g| g.verdict)
-            .max()
-            .unwrap_or(Verdict::Error)
+/// A whole run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunVerdict {
+    /// Every gate of the registry ran and passed.
+    Pass,
+    /// Every gate that ran passed, but some were not selected (`skipped`): not a release pass.
+    Partial,
+    /// A gate failed.
+    Fail,
+    /// A gate errored (could not run, panicked, checked nothing), or no gate ran.
+    Error,
+}
+
+impl RunVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunVerdict::Pass => "pass",
+            RunVerdict::Partial => "partial",
+            RunVerdict::Fail => "fail",
+            RunVerdict::Error => "error",
+        }
     }
 }
 
-/// 0 all passed, 1 a gate failed, 2 a gate errored (could not run).
-pub fn exit_code(verdict: Verdict) -> u8 {
+impl RunResults {
+    /// error when any gate errored (or none ran); fail when one failed; partial when every gate
+    /// that ran passed but some were skipped; pass only when every gate ran and passed.
+    pub fn verdict(&self) -> RunVerdict {
+        if self.gates.iter().all(|g| g.verdict == Verdict::Skipped) {
+            return RunVerdict::Error;
+        }
+        match self.gates.iter().map(|g| g.verdict).max() {
+            Some(Verdict::Pass) => RunVerdict::Pass,
+            Some(Verdict::Skipped) => RunVerdict::Partial,
+            Some(Verdict::Fail) => RunVerdict::Fail,
+            Some(Verdict::Error) | None => RunVerdict::Error,
+        }
+    }
+
+    /// How many gates have each verdict.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.gates.iter().filter(|g| g.verdict == verdict).count()
+    }
+}
+
+/// 0 every gate that ran passed (`pass`, or `partial` when a selection skipped some), 1 a gate
+/// failed, 2 a gate errored (could not run).
+pub fn exit_code(verdict: RunVerdict) -> u8 {
     match verdict {
-        Verdict::Pass => 0,
-        Verdict::Fail => 1,
-        Verdict::Error => 2,
+        RunVerdict::Pass | RunVerdict::Partial => 0,
+        RunVerdict::Fail => 1,
+        RunVerdict::Error => 2,
     }
 }
 
@@ -112,7 +150,7 @@ pub fn run_gates(
     options: &RunOptions,
     clock: &dyn Clock,
 ) -> anyhow::Result<RunResults> {
-    let gates = select(registry, &options.select)?;
+    let selected = select(registry, &options.select)?;
     if options.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
@@ -137,9 +175,14 @@ pub fn run_gates(
         },
     )?;
     let corpus_sha256 = tree_digest(&corpus)?.sha256;
-    let mut results = Vec::with_capacity(gates.len());
-    for gate in gates {
-        results.push(run_one(gate, options, &corpus, &work)?);
+    let mut results = Vec::with_capacity(registry.len());
+    for gate in registry {
+        let gate = gate.as_ref();
+        if selected.iter().any(|s| s.name() == gate.name()) {
+            results.push(run_one(gate, options, &corpus, &work)?);
+        } else {
+            results.push(skipped(gate));
+        }
     }
     let finished_at = clock.now();
     Ok(RunResults {
@@ -156,6 +199,22 @@ pub fn run_gates(
         repeat: options.repeat,
         gates: results,
     })
+}
+
+/// The result of a gate the run did not select: reported, never run.
+fn skipped(gate: &dyn Gate) -> GateResult {
+    GateResult {
+        name: gate.name().to_owned(),
+        proves: gate.proves().to_owned(),
+        verdict: Verdict::Skipped,
+        duration_ms: 0,
+        measurements: BTreeMap::new(),
+        checks: Vec::new(),
+        evidence: Vec::new(),
+        repeats: 0,
+        flake_rate: 0,
+        charts: Vec::new(),
+    }
 }
 
 /// Figures that are not timings or resource readings, for the determinism signature.

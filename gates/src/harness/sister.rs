@@ -19,8 +19,8 @@ use crate::contract::workspace_root;
 pub const DEFAULT_SISTER: &str = "contracts/sister/hypervisor.lock.json";
 
 /// The default sister document of this checkout.
-pub fn default_sister_path() -> PathBuf {
-    workspace_root().join(DEFAULT_SISTER)
+pub fn default_sister_path() -> anyhow::Result<PathBuf> {
+    Ok(workspace_root()?.join(DEFAULT_SISTER))
 }
 
 /// The sister document as the Hypervisor's repository publishes it.

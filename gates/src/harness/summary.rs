@@ -9,6 +9,27 @@ use serde_json::Value;
 use super::gate::Verdict;
 use super::runner::RunResults;
 
+/// `14 gates: 13 pass, 1 fail, 0 error, 0 skipped`.
+fn counts(results: &RunResults) -> String {
+    format!(
+        "{} gates: {} pass, {} fail, {} error, {} skipped",
+        results.gates.len(),
+        results.count(Verdict::Pass),
+        results.count(Verdict::Fail),
+        results.count(Verdict::Error),
+        results.count(Verdict::Skipped)
+    )
+}
+
+/// Gates that ran and did not pass.
+fn failing(results: &RunResults) -> Vec<&super::runner::GateResult> {
+    results
+        .gates
+        .iter()
+        .filter(|g| matches!(g.verdict, Verdict::Fail | Verdict::Error))
+        .collect()
+}
+
 fn figures(measurements: &std::collections::BTreeMap<String, Value>) -> String {
     measurements
         .iter()
@@ -26,9 +47,9 @@ pub fn markdown(results: &RunResults, dev_signed: bool) -> String {
     let _ = writeln!(out, "# Gate run {}\n", results.run_id);
     let _ = writeln!(
         out,
-        "Verdict **{}**; {} gates; started {}, finished {}; corpus seed {} ({} frames); repeat {}{}.\n",
+        "Verdict **{}**; {}; started {}, finished {}; corpus seed {} ({} frames); repeat {}{}.\n",
         results.verdict().as_str(),
-        results.gates.len(),
+        counts(results),
         results.started_at_utc,
         results.finished_at_utc,
         results.options_seed,
@@ -54,11 +75,7 @@ pub fn markdown(results: &RunResults, dev_signed: bool) -> String {
             figures(&g.measurements).replace('|', "\\|")
         );
     }
-    let failing: Vec<_> = results
-        .gates
-        .iter()
-        .filter(|g| g.verdict != Verdict::Pass)
-        .collect();
+    let failing = failing(results);
     if !failing.is_empty() {
         out.push_str("\n## Failures\n");
         for g in failing {
@@ -108,6 +125,7 @@ fn duration_chart(results: &RunResults) -> String {
         let width = (g.duration_ms as f64 / max as f64 * bar_w as f64).max(1.0);
         let color = match g.verdict {
             Verdict::Pass => "#2e7d32",
+            Verdict::Skipped => "#757575",
             Verdict::Fail => "#c62828",
             Verdict::Error => "#6a1b9a",
         };
@@ -132,14 +150,14 @@ pub fn html(results: &RunResults, dev_signed: bool) -> String {
     out.push_str(
         "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}\
          td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
-         .pass{color:#2e7d32}.fail{color:#c62828}.error{color:#6a1b9a}code{font-size:90%}</style></head><body>",
+         .pass{color:#2e7d32}.fail{color:#c62828}.error{color:#6a1b9a}.skipped,.partial{color:#757575}code{font-size:90%}</style></head><body>",
     );
     let verdict = results.verdict().as_str();
     let _ = write!(
         out,
-        "<h1>Gate run {}</h1><p>Verdict <strong class=\"{verdict}\" id=\"verdict\">{verdict}</strong>; {} gates; {} to {}; seed {} ({} frames); repeat {}{}.</p>",
+        "<h1>Gate run {}</h1><p>Verdict <strong class=\"{verdict}\" id=\"verdict\">{verdict}</strong>; {}; {} to {}; seed {} ({} frames); repeat {}{}.</p>",
         escape(&results.run_id),
-        results.gates.len(),
+        counts(results),
         escape(&results.started_at_utc),
         escape(&results.finished_at_utc),
         results.options_seed,
@@ -181,11 +199,7 @@ pub fn html(results: &RunResults, dev_signed: bool) -> String {
             );
         }
     }
-    let failing: Vec<_> = results
-        .gates
-        .iter()
-        .filter(|g| g.verdict != Verdict::Pass)
-        .collect();
+    let failing = failing(results);
     if !failing.is_empty() {
         out.push_str("<h2>Failures</h2>");
         for g in failing {

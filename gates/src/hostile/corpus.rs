@@ -112,10 +112,10 @@ struct CaseFile {
 }
 
 /// `fixtures/hostile` of the workspace.
-pub fn default_dir() -> PathBuf {
-    crate::contract::workspace_root()
+pub fn default_dir() -> anyhow::Result<PathBuf> {
+    Ok(crate::contract::workspace_root()?
         .join("fixtures")
-        .join("hostile")
+        .join("hostile"))
 }
 
 /// Every case of every `*.toml` under `dir`, in file then case order; names must be unique.
@@ -553,7 +553,7 @@ pub fn cases(ctx: &crate::harness::gate::GateContext) -> anyhow::Result<Vec<Case
             .context("the hostile corpus runs autocapture under `autocapture-gates measure`; no harness binary was given")?,
     };
     cases_in(
-        &default_dir(),
+        &default_dir()?,
         &programs,
         &ctx.work.join("corpus"),
         ctx.seed,

@@ -22,8 +22,8 @@ pub const INSTALL_HINT: &str =
     "install it with `cargo install cargo-fuzz --locked` (or run ci/fuzz.sh)";
 
 /// The `fuzz/` crate of the workspace.
-pub fn fuzz_dir() -> PathBuf {
-    crate::contract::workspace_root().join("fuzz")
+pub fn fuzz_dir() -> anyhow::Result<PathBuf> {
+    Ok(crate::contract::workspace_root()?.join("fuzz"))
 }
 
 /// The files directly under `dir`, sorted by name (none when `dir` does not exist).
@@ -276,7 +276,7 @@ pub fn cases(ctx: &GateContext) -> anyhow::Result<Vec<CaseReport>> {
 /// [`cases`] with another slow-mode budget per target.
 pub fn cases_with_budget(ctx: &GateContext, seconds: u64) -> anyhow::Result<Vec<CaseReport>> {
     let work = ctx.work.join("fuzz");
-    let fuzz = fuzz_dir();
+    let fuzz = fuzz_dir()?;
     let fixture = ServedFixture::start(&work.join("served"), ctx.seed)?;
     let mut cases = Vec::new();
     for target in Target::ALL {

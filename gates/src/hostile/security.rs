@@ -27,7 +27,7 @@ use super::{CaseReport, Family};
 use crate::dataroot::digest;
 use crate::gates::support::private_spool;
 use crate::harness::gate::GateContext;
-use crate::harness::{dsse, freshness, keys, report};
+use crate::harness::{acceptance, dsse, freshness, keys, report};
 
 /// Binds the CLI must refuse: wildcards, LAN and public addresses, IPv4-mapped and link-local
 /// IPv6, and names that do not resolve to loopback.
@@ -744,14 +744,30 @@ fn audit_cases(bin: &Path, work: &Path, data: &Path) -> anyhow::Result<Vec<CaseR
     Ok(cases)
 }
 
-/// A Statement shaped like the run's report, for signing old and current reports.
-fn statement(commit: &str, run_id: &str, finished: &str) -> Value {
+/// A complete, passing, release-signed report's Statement (every gate of the plan passed), for
+/// signing old and current reports; `change` edits its predicate.
+fn statement(commit: &str, run_id: &str, finished: &str, change: fn(&mut Value)) -> Value {
+    let gates: Vec<Value> = crate::gates::PLAN
+        .iter()
+        .map(|(name, proves)| {
+            json!({"name": name, "proves": proves, "verdict": "pass", "duration_ms": 1,
+                   "measurements": {}, "evidence": [], "checks": [{"name": "held", "passed": true}]})
+        })
+        .collect();
+    let mut predicate = json!({
+        "predicate_version": report::PREDICATE_VERSION, "run_id": run_id,
+        "started_at_utc": finished, "finished_at_utc": finished, "dev_signed": false,
+        "contract_version": "1.0.0", "schema_hash": "0".repeat(64), "target": "embedded",
+        "verdict": "pass", "gates": gates,
+        "environment": {"os": "linux", "arch": "x86_64", "cpus": 2, "git_commit": commit,
+                        "harness_version": "0.1.0"},
+    });
+    change(&mut predicate);
     json!({
         "_type": report::STATEMENT_TYPE,
         "subject": [{"name": "git-commit", "digest": {"gitCommit": commit}}],
         "predicateType": report::PREDICATE_TYPE,
-        "predicate": {"run_id": run_id, "finished_at_utc": finished, "verdict": "pass",
-                      "environment": {"git_commit": commit}, "gates": []},
+        "predicate": predicate,
     })
 }
 
@@ -795,12 +811,14 @@ fn verify_envelope(
     }
     let key = keys::load_public(public)?;
     let bytes = std::fs::read(envelope)?;
-    Ok(match dsse::verify(&bytes, &key) {
-        Err(e) => e.code().into(),
-        Ok(statement) => match freshness::check(&statement, expect) {
-            Ok(()) => "ok".into(),
-            Err(e) => e.code().into(),
-        },
+    let policy = acceptance::Policy {
+        expect: expect.clone(),
+        ..Default::default()
+    };
+    let plan: Vec<&str> = crate::gates::PLAN.iter().map(|(name, _)| *name).collect();
+    Ok(match acceptance::check(&bytes, &[key], &policy, &plan) {
+        Ok(_) => "ok".into(),
+        Err(refusal) => refusal.code().into(),
     })
 }
 
@@ -827,16 +845,36 @@ fn report_cases(work: &Path, harness: Option<&Path>) -> anyhow::Result<Vec<CaseR
             &key,
         ))?)
     };
-    let current = sign(&statement(
-        &new_commit,
-        "20260301T100000000000Z",
-        "2026-03-01T10:05:00.000000Z",
-    ))?;
+    let current_with = |change: fn(&mut Value)| {
+        sign(&statement(
+            &new_commit,
+            "20260301T100000000000Z",
+            "2026-03-01T10:05:00.000000Z",
+            change,
+        ))
+    };
+    let current = current_with(|_| {})?;
     let old = sign(&statement(
         &old_commit,
         "20260201T100000000000Z",
         "2026-02-01T10:05:00.000000Z",
+        |_| {},
     ))?;
+    let failing = current_with(|p| {
+        p["verdict"] = json!("fail");
+        p["gates"][3]["verdict"] = json!("fail");
+    })?;
+    let lying = current_with(|p| p["gates"][3]["verdict"] = json!("error"))?;
+    let partial = current_with(|p| {
+        p["verdict"] = json!("partial");
+        p["gates"][3]["verdict"] = json!("skipped");
+    })?;
+    let short = current_with(|p| {
+        if let Some(gates) = p["gates"].as_array_mut() {
+            gates.truncate(3);
+        }
+    })?;
+    let dev_signed = current_with(|p| p["dev_signed"] = json!(true))?;
     let mut edited: Value = serde_json::from_slice(&current)?;
     let payload = edited["payload"].as_str().unwrap_or_default().to_owned();
     let body = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &payload)?;
@@ -878,6 +916,41 @@ fn report_cases(work: &Path, harness: Option<&Path>) -> anyhow::Result<Vec<CaseR
             "envelope_wrong_key",
             write("current-again.dsse.json", &current)?,
             &other_public,
+            freshness::Expectations::default(),
+        ),
+        (
+            "a report whose verdict is fail",
+            "report_not_pass",
+            write("failing.dsse.json", &failing)?,
+            &public,
+            freshness::Expectations::default(),
+        ),
+        (
+            "a report saying pass over an erroring gate",
+            "report_not_pass",
+            write("lying.dsse.json", &lying)?,
+            &public,
+            freshness::Expectations::default(),
+        ),
+        (
+            "a partial report (a gate skipped)",
+            "report_partial",
+            write("partial.dsse.json", &partial)?,
+            &public,
+            freshness::Expectations::default(),
+        ),
+        (
+            "a report saying pass over 3 gates of the plan",
+            "report_partial",
+            write("short.dsse.json", &short)?,
+            &public,
+            freshness::Expectations::default(),
+        ),
+        (
+            "a dev-signed report",
+            "report_dev_signed",
+            write("dev-signed.dsse.json", &dev_signed)?,
+            &public,
             freshness::Expectations::default(),
         ),
         (
