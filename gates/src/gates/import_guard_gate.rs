@@ -1,8 +1,9 @@
 //! The `import-guard` gate: the Stage-1 path (`autocapture handoff …` and the modules it uses)
 //! reaches no OCR, VLM, embedding or media-decoding code.
 //!
-//! - Crates: the normal-dependency closure of `autocapture-core` (from `cargo metadata`) holds no
-//!   crate of the denylist (`fixtures/import-guard/denylist.toml`).
+//! - Crates: the normal-dependency closure of `autocapture-core`, read from the checkout's
+//!   `Cargo.lock` and manifests, holds no crate of the denylist
+//!   (`fixtures/import-guard/denylist.toml`).
 //! - Modules: no module reachable from the Stage-1 roots of `core/src` (parsed with `syn`) is or
 //!   lies inside a heavy module, or names a denylisted crate.
 //! - Run time: the real `autocapture handoff ingest` maps no denylisted shared library
@@ -10,7 +11,7 @@
 //!   `QueryHandle::open` refuse with `heavy_in_stage1_context`.
 //!
 //! Each check first runs on its planted violation under `fixtures/import-guard/` and must catch
-//! it, so a check that cannot fail does not pass.
+//! it, so a check that cannot fail does not pass. The gate runs no cargo and needs no registry.
 
 use std::path::Path;
 
@@ -24,25 +25,20 @@ use crate::contract::workspace_root;
 use crate::fixtures::build::BUILD_TIME;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::import_guard::{
-    CORE_PACKAGE, DENYLIST_PATH, Denylist, cargo_metadata, crate_closure, library_violations,
-    mapped_files, module_violations,
+    DENYLIST_PATH, Denylist, crate_closure, library_violations, mapped_files, module_violations,
 };
 use crate::module_graph::ModuleGraph;
 
 pub struct ImportGuardGate;
 
 /// Where the planted violations live, relative to the workspace root.
-pub const PLANTED_METADATA: &str = "fixtures/import-guard/metadata-with-ort.json";
+pub const PLANTED_CHECKOUT: &str = "fixtures/import-guard/lock-with-ort";
 pub const PLANTED_SOURCE: &str = "fixtures/import-guard/ingest-reaches-stage2/src";
 pub const PLANTED_MAPS: &str = "fixtures/import-guard/maps-with-onnxruntime.txt";
 
-/// The crate check on the planted metadata: its violations.
+/// The lock-file check on the planted checkout: its violations.
 pub fn planted_crate_violations(root: &Path, denylist: &Denylist) -> anyhow::Result<Vec<String>> {
-    let path = root.join(PLANTED_METADATA);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let metadata: Value = serde_json::from_str(&text)?;
-    Ok(crate_closure(&metadata, CORE_PACKAGE, denylist)?.violations)
+    Ok(crate_closure(&root.join(PLANTED_CHECKOUT), denylist)?.violations)
 }
 
 /// The module check on the planted source tree: its violations.
@@ -114,7 +110,7 @@ impl Gate for ImportGuardGate {
     }
 
     fn proves(&self) -> &'static str {
-        "Stage-1 code reaches no heavy module or crate: crate closure, module graph, mapped libraries, context guard"
+        "Stage-1 code reaches no heavy module or crate: lock-file closure, module graph, mapped libraries, context guard"
     }
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
@@ -133,7 +129,7 @@ impl Gate for ImportGuardGate {
             &planted_crate_violations(&root, &denylist)?,
             "ort 2.0.0",
         );
-        let closure = crate_closure(&cargo_metadata(&root)?, CORE_PACKAGE, &denylist)?;
+        let closure = crate_closure(&root, &denylist)?;
         outcome.measure("stage1_closure_crates", closure.crates.len() as u64);
         outcome.check(
             "the closure was walked (it holds rusqlite)",
