@@ -1,6 +1,7 @@
 //! The Stage-1 import guard's checks, on data: the denylist (`fixtures/import-guard/denylist.toml`),
-//! the crate closure read statically from a checkout's `Cargo.lock` and manifests, the module
-//! graph of `core/src`, and the mapped files of a process (`/proc/<pid>/maps`). Each check returns the violations it
+//! the crate closure read statically from a checkout's `Cargo.lock` and manifests, the crates
+//! linked into a built binary (from its demangled symbols), the module graph of `core/src`, and
+//! the mapped files of a process (`/proc/<pid>/maps`). Each check returns the violations it
 //! found, each naming the crate, module or library at fault and how Stage 1 reaches it; the
 //! `import-guard` gate runs them. Nothing here runs cargo or needs a package registry.
 
@@ -8,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use object::{Object, ObjectSymbol};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -442,6 +444,112 @@ pub fn crate_closure(checkout: &Path, denylist: &Denylist) -> anyhow::Result<Cra
     Ok(closure)
 }
 
+/// Crates whose code is in every real `autocapture` binary: a symbol list without them was not
+/// read from one (a stripped or wrong file), and the linked-crates check must not pass on it.
+pub const LINKED_WITNESSES: [&str; 2] = ["rusqlite", "autocapture-core"];
+
+/// The crate names that start paths in a demangled symbol: `<rusqlite::Error as
+/// core::fmt::Display>::fmt` gives `rusqlite` and `core`.
+fn path_roots(demangled: &str) -> Vec<&str> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut roots = Vec::new();
+    let mut at = 0;
+    while let Some(rest) = demangled.get(at..).filter(|r| !r.is_empty()) {
+        let len = rest.find(|c| !is_ident(c)).unwrap_or(rest.len());
+        if len == 0 {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        let ident = &rest[..len];
+        let starts_path = rest[len..].starts_with("::") && !demangled[..at].ends_with("::");
+        if starts_path && !ident.starts_with(|c: char| c.is_ascii_digit()) {
+            roots.push(ident);
+        }
+        at += len;
+    }
+    roots
+}
+
+/// The crates linked into a binary, read from the path roots of its demangled Rust symbols.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkedCrates {
+    /// Crate name (`-` form, as the denylist compares them) -> one demangled symbol of it.
+    pub crates: BTreeMap<String, String>,
+}
+
+impl LinkedCrates {
+    /// The crates of Rust symbols, legacy (`_ZN…`) or v0 (`_R…`) mangled; other symbols (C,
+    /// C++) are left out.
+    pub fn from_symbols<'a>(symbols: impl IntoIterator<Item = &'a str>) -> LinkedCrates {
+        let mut linked = LinkedCrates::default();
+        for symbol in symbols {
+            let Ok(demangled) = rustc_demangle::try_demangle(symbol) else {
+                continue;
+            };
+            let demangled = format!("{demangled:#}");
+            for root in path_roots(&demangled) {
+                linked
+                    .crates
+                    .entry(normalise(root))
+                    .or_insert_with(|| demangled.clone());
+            }
+        }
+        linked
+    }
+
+    /// The crates linked into the ELF binary at `path`, from its symbol tables.
+    pub fn of_binary(path: &Path) -> anyhow::Result<LinkedCrates> {
+        let data = std::fs::read(path)
+            .with_context(|| format!("read {} (expected an ELF binary)", path.display()))?;
+        let file = object::File::parse(data.as_slice())
+            .with_context(|| format!("parse {} (expected an ELF binary)", path.display()))?;
+        anyhow::ensure!(
+            file.symbols().next().is_some(),
+            "{}: no symbol table (a stripped binary?); the linked-crates check reads it",
+            path.display()
+        );
+        let names = file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .filter_map(|symbol| symbol.name().ok());
+        Ok(LinkedCrates::from_symbols(names))
+    }
+
+    /// The crates of an `nm`-style listing: the last field of each line (`#` lines are comments).
+    pub fn from_nm(text: &str) -> LinkedCrates {
+        LinkedCrates::from_symbols(
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.starts_with('#'))
+                .filter_map(|line| line.split_whitespace().last()),
+        )
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.crates.contains_key(&normalise(name))
+    }
+
+    /// The [`LINKED_WITNESSES`] the list lacks: any means it was not read from a real binary.
+    pub fn missing_witnesses(&self) -> Vec<&'static str> {
+        LINKED_WITNESSES
+            .into_iter()
+            .filter(|name| !self.contains(name))
+            .collect()
+    }
+
+    /// Each linked crate the denylist names, with its rule and one of its symbols.
+    pub fn violations(&self, denylist: &Denylist) -> Vec<String> {
+        self.crates
+            .iter()
+            .filter_map(|(name, symbol)| {
+                denylist.crate_rule(name).map(|rule| {
+                    format!("denylisted crate {name} ({rule}) linked into the binary: {symbol}")
+                })
+            })
+            .collect()
+    }
+}
+
 /// Every Stage-1 root that reaches a heavy module (or a module naming a denylisted crate), with
 /// the chain of use edges; an error when a root or heavy module named in the denylist does not
 /// exist in `graph` (a rename must update the list, not silently shrink the check).
@@ -557,6 +665,23 @@ mod tests {
             "unbracketed source"
         );
         assert_eq!(parse_lock_entry(""), None);
+    }
+
+    #[test]
+    fn path_roots_are_the_identifiers_that_start_paths() {
+        assert_eq!(
+            path_roots("<rusqlite::Error as core::fmt::Display>::fmt"),
+            ["rusqlite", "core"]
+        );
+        assert_eq!(
+            path_roots("core::ptr::drop_in_place<alloc::vec::Vec<u8>>"),
+            ["core", "alloc"]
+        );
+        assert_eq!(
+            path_roots("<impl tokio::io::AsyncRead for &[u8]>::poll::{closure#0}"),
+            ["tokio"]
+        );
+        assert_eq!(path_roots("sqlite3_open_v2"), Vec::<&str>::new());
     }
 
     #[test]

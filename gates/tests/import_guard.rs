@@ -1,6 +1,6 @@
 //! The Stage-1 import guard: each check catches its planted violation under
-//! `fixtures/import-guard/` and names it; the real core passes the static checks; bad lock files
-//! and manifests give errors that name the file; the gate runs with no
+//! `fixtures/import-guard/` and names it; the real core and the real `autocapture` binary pass;
+//! bad lock files, manifests and binaries give errors that name the file; the gate runs with no
 //! cargo and no registry; heavy entry points refuse inside a Stage-1 context.
 
 use std::path::{Path, PathBuf};
@@ -12,10 +12,12 @@ use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::workspace_root;
 use autocapture_gates::gates::import_guard_gate::{
     PLANTED_CHECKOUT, planted_crate_violations, planted_library_violations,
-    planted_module_violations,
+    planted_linked_violations, planted_module_violations,
 };
 use autocapture_gates::harness::bins::autocapture_beside;
-use autocapture_gates::import_guard::{DENYLIST_PATH, Denylist, crate_closure, module_violations};
+use autocapture_gates::import_guard::{
+    DENYLIST_PATH, Denylist, LinkedCrates, crate_closure, module_violations,
+};
 use autocapture_gates::module_graph::ModuleGraph;
 use serde_json::Value;
 
@@ -52,6 +54,43 @@ fn the_planted_checkout_closure_follows_renames_sources_and_platforms() {
     assert_eq!(
         crates,
         ["ort", "serde", "serde_json", "vision-helper", "windows-sys"]
+    );
+}
+
+#[test]
+fn the_planted_symbols_name_ort() {
+    let violations = planted_linked_violations(&workspace_root(), &denylist()).expect("check");
+    assert_eq!(
+        violations,
+        vec![
+            "denylisted crate ort (name ort) linked into the binary: ort::session::Session::run"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn symbols_give_the_crates_at_their_path_roots() {
+    let linked = LinkedCrates::from_symbols([
+        "_ZN61_$LT$rusqlite..error..Error$u20$as$u20$core..fmt..Display$GT$3fmt17h0f1e2d3c4b5a6978E",
+        "_RNvNtCs7Kx5xYz8Tq_3ort5value3new",
+        "_ZN16autocapture_core6ingest14ingest_handoff17h9a8b7c6d5e4f3a21E",
+        "sqlite3_open_v2",
+        "_ZN3foo3barEv",
+    ]);
+    let names: Vec<&str> = linked.crates.keys().map(String::as_str).collect();
+    assert_eq!(names, ["autocapture-core", "core", "ort", "rusqlite"]);
+    assert_eq!(
+        linked.crates["ort"], "ort::value::new",
+        "v0, without the hash"
+    );
+    assert!(linked.contains("autocapture_core"), "`-` and `_` are one");
+    assert!(linked.missing_witnesses().is_empty());
+    let without = LinkedCrates::from_nm("0000 T _ZN3std2io5stdio6_print17h0123456789abcdefE\n");
+    assert_eq!(
+        without.missing_witnesses(),
+        ["rusqlite", "autocapture-core"],
+        "a list without the witnesses was not read from autocapture"
     );
 }
 
@@ -121,6 +160,18 @@ fn the_real_core_passes_the_static_checks() {
             .contains("crate::stage1_context"),
         "ingest enters the Stage-1 context"
     );
+}
+
+#[test]
+fn the_real_binary_links_its_witnesses_and_no_denylisted_crate() {
+    let linked = LinkedCrates::of_binary(&autocapture_bin()).expect("linked crates");
+    assert!(
+        linked.missing_witnesses().is_empty(),
+        "{:?}",
+        linked.crates.keys()
+    );
+    assert!(linked.contains("serde_json") && linked.contains("std"));
+    assert_eq!(linked.violations(&denylist()), Vec::<String>::new());
 }
 
 /// A copy of the planted checkout in a temp dir, `file` changed by `edit` (`None` removes it).
@@ -208,6 +259,33 @@ fn broken_lock_files_and_manifests_are_errors_that_name_the_file() {
         &[core, workspace, "has no [workspace.dependencies] vision"],
     );
     check_error("Cargo.toml", None, &[workspace, "workspace manifest"]);
+}
+
+#[test]
+fn a_missing_wrong_or_stripped_binary_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().expect("temp");
+    let missing = dir.path().join("autocapture");
+    let error = LinkedCrates::of_binary(&missing).expect_err("missing");
+    assert!(format!("{error:#}").contains("autocapture (expected an ELF binary)"));
+    let text = workspace_root().join("Cargo.lock");
+    let error = LinkedCrates::of_binary(&text).expect_err("not ELF");
+    assert!(format!("{error:#}").contains("parse"), "{error:#}");
+    assert!(format!("{error:#}").contains("Cargo.lock (expected an ELF binary)"));
+
+    // A stripped copy: the real binary with its section headers dropped (e_shoff, e_shnum and
+    // e_shstrndx of the 64-bit ELF header zeroed), so it has no symbol table.
+    let mut bytes = std::fs::read(autocapture_bin()).expect("read autocapture");
+    assert_eq!(&bytes[..5], b"\x7fELF\x02", "a 64-bit ELF");
+    assert_eq!(bytes[5], 1, "little-endian");
+    bytes[0x28..0x30].fill(0);
+    bytes[0x3c..0x40].fill(0);
+    let stripped = dir.path().join("stripped");
+    std::fs::write(&stripped, &bytes).expect("write");
+    let error = LinkedCrates::of_binary(&stripped).expect_err("stripped");
+    assert!(
+        format!("{error:#}").contains("no symbol table"),
+        "{error:#}"
+    );
 }
 
 /// Regression: the gate ran `cargo metadata`, which fails on a machine without the registry's

@@ -3,7 +3,8 @@
 //!
 //! - Crates: the normal-dependency closure of `autocapture-core`, read from the checkout's
 //!   `Cargo.lock` and manifests, holds no crate of the denylist
-//!   (`fixtures/import-guard/denylist.toml`).
+//!   (`fixtures/import-guard/denylist.toml`), and neither do the crates linked into the real
+//!   `autocapture` binary (the path roots of its demangled symbols).
 //! - Modules: no module reachable from the Stage-1 roots of `core/src` (parsed with `syn`) is or
 //!   lies inside a heavy module, or names a denylisted crate.
 //! - Run time: the real `autocapture handoff ingest` maps no denylisted shared library
@@ -25,7 +26,8 @@ use crate::contract::workspace_root;
 use crate::fixtures::build::BUILD_TIME;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::import_guard::{
-    DENYLIST_PATH, Denylist, crate_closure, library_violations, mapped_files, module_violations,
+    DENYLIST_PATH, Denylist, LinkedCrates, crate_closure, library_violations, mapped_files,
+    module_violations,
 };
 use crate::module_graph::ModuleGraph;
 
@@ -33,12 +35,21 @@ pub struct ImportGuardGate;
 
 /// Where the planted violations live, relative to the workspace root.
 pub const PLANTED_CHECKOUT: &str = "fixtures/import-guard/lock-with-ort";
+pub const PLANTED_SYMBOLS: &str = "fixtures/import-guard/symbols-with-ort.txt";
 pub const PLANTED_SOURCE: &str = "fixtures/import-guard/ingest-reaches-stage2/src";
 pub const PLANTED_MAPS: &str = "fixtures/import-guard/maps-with-onnxruntime.txt";
 
 /// The lock-file check on the planted checkout: its violations.
 pub fn planted_crate_violations(root: &Path, denylist: &Denylist) -> anyhow::Result<Vec<String>> {
     Ok(crate_closure(&root.join(PLANTED_CHECKOUT), denylist)?.violations)
+}
+
+/// The linked-crates check on the planted symbol listing: its violations.
+pub fn planted_linked_violations(root: &Path, denylist: &Denylist) -> anyhow::Result<Vec<String>> {
+    let path = root.join(PLANTED_SYMBOLS);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    Ok(LinkedCrates::from_nm(&text).violations(denylist))
 }
 
 /// The module check on the planted source tree: its violations.
@@ -104,13 +115,47 @@ fn stage1_context_guard(outcome: &mut GateOutcome, work: &Path, data: &DataRoot)
     );
 }
 
+/// No denylisted crate is linked into `bin`, whose symbols must name the witness crates.
+fn linked_crates_check(
+    outcome: &mut GateOutcome,
+    root: &Path,
+    denylist: &Denylist,
+    bin: &Path,
+) -> anyhow::Result<()> {
+    caught(
+        outcome,
+        "planted linked-crate violation caught",
+        &planted_linked_violations(root, denylist)?,
+        "denylisted crate ort (name ort) linked",
+    );
+    let linked = LinkedCrates::of_binary(bin)?;
+    outcome.measure("stage1_linked_crates", linked.crates.len() as u64);
+    let missing = linked.missing_witnesses();
+    outcome.check(
+        "the linked crates were read (they hold rusqlite and autocapture-core)",
+        missing.is_empty(),
+        format!(
+            "{} names {} crates, none of {missing:?}",
+            bin.display(),
+            linked.crates.len()
+        ),
+    );
+    let violations = linked.violations(denylist);
+    outcome.check(
+        "no denylisted crate linked into autocapture",
+        violations.is_empty(),
+        violations.join("; "),
+    );
+    Ok(())
+}
+
 impl Gate for ImportGuardGate {
     fn name(&self) -> &'static str {
         "import-guard"
     }
 
     fn proves(&self) -> &'static str {
-        "Stage-1 code reaches no heavy module or crate: lock-file closure, module graph, mapped libraries, context guard"
+        "Stage-1 code reaches no heavy module or crate: lock-file closure, linked crates, module graph, mapped libraries, context guard"
     }
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
@@ -122,7 +167,7 @@ impl Gate for ImportGuardGate {
         let denylist = Denylist::load(&root.join(DENYLIST_PATH))?;
         let mut outcome = GateOutcome::default();
 
-        // (a) crates
+        // (a) crates, in the lock file and in the binary
         caught(
             &mut outcome,
             "planted crate violation caught",
@@ -141,6 +186,7 @@ impl Gate for ImportGuardGate {
             closure.violations.is_empty(),
             closure.violations.join("; "),
         );
+        linked_crates_check(&mut outcome, &root, &denylist, bin)?;
 
         // (b) modules
         caught(
