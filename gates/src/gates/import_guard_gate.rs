@@ -1,8 +1,10 @@
 //! The `import-guard` gate: the Stage-1 path (`autocapture handoff …` and the modules it uses)
 //! reaches no OCR, VLM, embedding or media-decoding code.
 //!
-//! - Crates: the normal-dependency closure of `autocapture-core` (from `cargo metadata`) holds no
-//!   crate of the denylist (`fixtures/import-guard/denylist.toml`).
+//! - Crates: the normal-dependency closure of `autocapture-core`, read from the checkout's
+//!   `Cargo.lock` and manifests, holds no crate of the denylist
+//!   (`fixtures/import-guard/denylist.toml`), and neither do the crates linked into the real
+//!   `autocapture` binary (the path roots of its demangled symbols).
 //! - Modules: no module reachable from the Stage-1 roots of `core/src` (parsed with `syn`) is or
 //!   lies inside a heavy module, or names a denylisted crate.
 //! - Run time: the real `autocapture handoff ingest` maps no denylisted shared library
@@ -10,7 +12,7 @@
 //!   `QueryHandle::open` refuse with `heavy_in_stage1_context`.
 //!
 //! Each check first runs on its planted violation under `fixtures/import-guard/` and must catch
-//! it, so a check that cannot fail does not pass.
+//! it, so a check that cannot fail does not pass. The gate runs no cargo and needs no registry.
 
 use std::path::Path;
 
@@ -24,25 +26,30 @@ use crate::contract::workspace_root;
 use crate::fixtures::build::BUILD_TIME;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::import_guard::{
-    CORE_PACKAGE, DENYLIST_PATH, Denylist, cargo_metadata, crate_closure, library_violations,
-    mapped_files, module_violations,
+    DENYLIST_PATH, Denylist, LinkedCrates, crate_closure, library_violations, mapped_files,
+    module_violations,
 };
 use crate::module_graph::ModuleGraph;
 
 pub struct ImportGuardGate;
 
 /// Where the planted violations live, relative to the workspace root.
-pub const PLANTED_METADATA: &str = "fixtures/import-guard/metadata-with-ort.json";
+pub const PLANTED_CHECKOUT: &str = "fixtures/import-guard/lock-with-ort";
+pub const PLANTED_SYMBOLS: &str = "fixtures/import-guard/symbols-with-ort.txt";
 pub const PLANTED_SOURCE: &str = "fixtures/import-guard/ingest-reaches-stage2/src";
 pub const PLANTED_MAPS: &str = "fixtures/import-guard/maps-with-onnxruntime.txt";
 
-/// The crate check on the planted metadata: its violations.
+/// The lock-file check on the planted checkout: its violations.
 pub fn planted_crate_violations(root: &Path, denylist: &Denylist) -> anyhow::Result<Vec<String>> {
-    let path = root.join(PLANTED_METADATA);
+    Ok(crate_closure(&root.join(PLANTED_CHECKOUT), denylist)?.violations)
+}
+
+/// The linked-crates check on the planted symbol listing: its violations.
+pub fn planted_linked_violations(root: &Path, denylist: &Denylist) -> anyhow::Result<Vec<String>> {
+    let path = root.join(PLANTED_SYMBOLS);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let metadata: Value = serde_json::from_str(&text)?;
-    Ok(crate_closure(&metadata, CORE_PACKAGE, denylist)?.violations)
+    Ok(LinkedCrates::from_nm(&text).violations(denylist))
 }
 
 /// The module check on the planted source tree: its violations.
@@ -108,13 +115,47 @@ fn stage1_context_guard(outcome: &mut GateOutcome, work: &Path, data: &DataRoot)
     );
 }
 
+/// No denylisted crate is linked into `bin`, whose symbols must name the witness crates.
+fn linked_crates_check(
+    outcome: &mut GateOutcome,
+    root: &Path,
+    denylist: &Denylist,
+    bin: &Path,
+) -> anyhow::Result<()> {
+    caught(
+        outcome,
+        "planted linked-crate violation caught",
+        &planted_linked_violations(root, denylist)?,
+        "denylisted crate ort (name ort) linked",
+    );
+    let linked = LinkedCrates::of_binary(bin)?;
+    outcome.measure("stage1_linked_crates", linked.crates.len() as u64);
+    let missing = linked.missing_witnesses();
+    outcome.check(
+        "the linked crates were read (they hold rusqlite and autocapture-core)",
+        missing.is_empty(),
+        format!(
+            "{} names {} crates, none of {missing:?}",
+            bin.display(),
+            linked.crates.len()
+        ),
+    );
+    let violations = linked.violations(denylist);
+    outcome.check(
+        "no denylisted crate linked into autocapture",
+        violations.is_empty(),
+        violations.join("; "),
+    );
+    Ok(())
+}
+
 impl Gate for ImportGuardGate {
     fn name(&self) -> &'static str {
         "import-guard"
     }
 
     fn proves(&self) -> &'static str {
-        "Stage-1 code reaches no heavy module or crate: crate closure, module graph, mapped libraries, context guard"
+        "Stage-1 code reaches no heavy module or crate: lock-file closure, linked crates, module graph, mapped libraries, context guard"
     }
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
@@ -126,14 +167,14 @@ impl Gate for ImportGuardGate {
         let denylist = Denylist::load(&root.join(DENYLIST_PATH))?;
         let mut outcome = GateOutcome::default();
 
-        // (a) crates
+        // (a) crates, in the lock file and in the binary
         caught(
             &mut outcome,
             "planted crate violation caught",
             &planted_crate_violations(&root, &denylist)?,
             "ort 2.0.0",
         );
-        let closure = crate_closure(&cargo_metadata(&root)?, CORE_PACKAGE, &denylist)?;
+        let closure = crate_closure(&root, &denylist)?;
         outcome.measure("stage1_closure_crates", closure.crates.len() as u64);
         outcome.check(
             "the closure was walked (it holds rusqlite)",
@@ -145,6 +186,7 @@ impl Gate for ImportGuardGate {
             closure.violations.is_empty(),
             closure.violations.join("; "),
         );
+        linked_crates_check(&mut outcome, &root, &denylist, bin)?;
 
         // (b) modules
         caught(
