@@ -455,6 +455,7 @@ fn sla_gate_fails_on_a_deployment_that_misses_the_sla() {
         autocapture_bin: None,
         harness_bin: None,
         sla_input: Some(starved.clone()),
+        sla_trace: None,
         slow: false,
     };
     let outcome = SlaGate.run(&ctx).expect("the gate runs");
