@@ -66,6 +66,10 @@ struct RunArgs {
     /// The deployment profile the `sla` gate judges (default fixtures/sla/deployment.json).
     #[arg(long)]
     sla_input: Option<PathBuf>,
+    /// The processing trace the `sla` gate calibrates the deployment with (default: the trace the
+    /// profile names).
+    #[arg(long)]
+    sla_trace: Option<PathBuf>,
     /// Slow mode: gates with a long form run it (the hostile gate fuzzes for a fixed budget).
     #[arg(long)]
     slow: bool,
@@ -376,6 +380,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 seed: 7,
                 frames: 2400,
                 sla_input: None,
+                sla_trace: None,
                 slow: false,
             };
             run(
@@ -716,6 +721,7 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
         autocapture_bin: Some(bin.clone()),
         harness_bin: Some(harness_bin.clone()),
         sla_input: args.sla_input.clone(),
+        sla_trace: args.sla_trace.clone(),
         slow: args.slow,
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
@@ -974,6 +980,7 @@ fn fuzz_runs(slow: bool, seconds: u64, seed: u64, out: &Path, json: bool) -> any
         autocapture_bin: None,
         harness_bin: None,
         sla_input: None,
+        sla_trace: None,
         slow,
     };
     let mut cases = property::cases(&ctx)?;

@@ -21,6 +21,7 @@ fn caps_below_the_real_use_fail_with_the_figures() {
         autocapture_bin: Some(autocapture_beside(Path::new(HARNESS)).expect("autocapture")),
         harness_bin: Some(PathBuf::from(HARNESS)),
         sla_input: None,
+        sla_trace: None,
         slow: false,
     };
     let gate = BudgetGate {
@@ -73,6 +74,7 @@ fn the_gate_errors_without_the_programs_it_measures() {
         autocapture_bin: None,
         harness_bin: Some(PathBuf::from(HARNESS)),
         sla_input: None,
+        sla_trace: None,
         slow: false,
     };
     let err = BudgetGate::default().run(&ctx).expect_err("no binary");

@@ -23,6 +23,7 @@ fn every_committed_seed_and_regression_replays_clean() {
         autocapture_bin: None,
         harness_bin: None,
         sla_input: None,
+        sla_trace: None,
         slow: false,
     };
     let cases = fuzz::cases(&ctx).expect("fuzz cases");

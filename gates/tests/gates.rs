@@ -73,6 +73,7 @@ fn main() {
                         autocapture_bin: autocapture_bin.clone(),
                         harness_bin: Some(PathBuf::from(HARNESS)),
                         sla_input: None,
+                        sla_trace: None,
                         slow: false,
                     };
                     let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;

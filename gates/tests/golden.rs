@@ -189,6 +189,7 @@ fn a_target_serving_another_corpus_fails_strictly() {
         autocapture_bin: None,
         harness_bin: None,
         sla_input: None,
+        sla_trace: None,
         slow: false,
     };
     let outcome = GoldenGate.run(&ctx).expect("the gate runs");

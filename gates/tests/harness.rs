@@ -101,6 +101,7 @@ fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
         autocapture_bin: None,
         harness_bin: None,
         sla_input: None,
+        sla_trace: None,
         slow: false,
     }
 }

@@ -221,6 +221,7 @@ fn gate_fails_on_a_failing_part() -> Result<(), Failed> {
         autocapture_bin: None,
         harness_bin: None,
         sla_input: None,
+        sla_trace: None,
         slow: false,
     };
     let cases = |lost: u64| -> Vec<CaseReport> {

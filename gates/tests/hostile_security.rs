@@ -51,6 +51,7 @@ fn context(dir: &Path) -> GateContext {
         ),
         harness_bin: Some(PathBuf::from(HARNESS)),
         sla_input: None,
+        sla_trace: None,
         slow: false,
     }
 }

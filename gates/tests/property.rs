@@ -61,6 +61,7 @@ fn every_property_run_is_clean_under_a_fixed_seed() {
         autocapture_bin: None,
         harness_bin: None,
         sla_input: None,
+        sla_trace: None,
         slow: false,
     };
     let cases = property::cases(&ctx).expect("property runs");

@@ -1,21 +1,28 @@
-//! The `sla` gate (contract §10): calibrates the estimator from a real Stage-2 run over a private
-//! copy of the corpus and judges the deployment profile with it (the release is blocked when it
-//! fails); judges the committed profiles whose verdicts are known (`fixtures/sla/known/pass`
-//! must pass, `known/fail` must fail), and a planted starved copy of the deployment, so the gate
-//! shows it can fail. Draws the deployment's burn-down chart.
+//! The `sla` gate (contract §10): judges the deployment profile (`fixtures/sla/deployment.json`
+//! or `--sla-input`) calibrated by a processing trace of that deployment: the trace the profile
+//! names, or `--sla-trace` (the release is blocked when it fails). The report names the trace
+//! (as given, and its sha256) and its percentiles. The corpus's own live Stage-2 timings are
+//! measured beside it for information only (they check the Stage-2 trace writer, never the
+//! verdict). It also judges the committed profiles whose verdicts are known
+//! (`fixtures/sla/known/pass` must pass, `known/fail` must fail) and a planted starved copy of the
+//! deployment, so the gate shows it can fail. Draws the deployment's burn-down chart.
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, bail};
 use autocapture_core::stage2::TRACE_FILE;
 use autocapture_core::store::DERIVED_DIR;
 use serde_json::json;
 
 use crate::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
 use crate::fixtures::build::BUILD_TIME;
-use crate::harness::gate::{Chart, Gate, GateContext, GateOutcome};
+use crate::harness::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome};
 use crate::sla::chart::burn_down_svg;
-use crate::sla::estimate::{Estimate, SlaVerdict, estimate};
-use crate::sla::inputs::{Inputs, load_inputs, parse_trace};
+use crate::sla::estimate::{Estimate, Percentiles, SlaVerdict, estimate, percentiles};
+use crate::sla::inputs::{
+    CalibrationSource, Inputs, SlaInputError, TraceSource, load_inputs, parse_profile, parse_trace,
+    read_trace_file,
+};
 
 pub struct SlaGate;
 
@@ -24,28 +31,97 @@ pub const DEPLOYMENT_PROFILE: &str = "fixtures/sla/deployment.json";
 /// Committed profiles with known verdicts, one folder per verdict.
 pub const KNOWN_PROFILES: &str = "fixtures/sla/known";
 
-/// Ingests and indexes a private copy of the corpus; returns the Stage-2 service-time samples
-/// and how many trace lines failed the processing-trace schema.
-fn calibrate(ctx: &GateContext, set: &ContractSet) -> anyhow::Result<(Vec<u64>, u64, u64)> {
+/// The corpus's own Stage-2 run: reported for information, never judged.
+struct CorpusStage2 {
+    samples_us: Vec<u64>,
+    frames_processed: u64,
+    invalid_lines: u64,
+}
+
+/// Ingests and indexes a private copy of the corpus; returns its Stage-2 service times and how
+/// many trace lines failed the processing-trace schema.
+fn corpus_stage2(ctx: &GateContext, set: &ContractSet) -> anyhow::Result<CorpusStage2> {
     let (data, report) = super::support::indexed_copy(ctx)?;
     let trace_path = data.root.join(DERIVED_DIR).join(TRACE_FILE);
-    let text = std::fs::read_to_string(&trace_path)?;
+    let text = std::fs::read_to_string(&trace_path)
+        .with_context(|| format!("read {}", trace_path.display()))?;
+    Ok(CorpusStage2 {
+        invalid_lines: invalid_trace_lines(&text, &trace_path, set)?,
+        samples_us: parse_trace(&text, &trace_path)?,
+        frames_processed: report.frames_processed,
+    })
+}
+
+/// How many non-blank lines of a processing trace fail its schema.
+fn invalid_trace_lines(text: &str, path: &Path, set: &ContractSet) -> anyhow::Result<u64> {
     let mut invalid = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let value = serde_json::from_str(line)?;
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = serde_json::from_str(line)
+            .with_context(|| format!("parse {} line {}", path.display(), index + 1))?;
         invalid += u64::from(!set.validate("processing-trace", &value)?.is_empty());
     }
-    Ok((
-        parse_trace(&text, &trace_path)?,
-        report.frames_processed,
-        invalid,
-    ))
+    Ok(invalid)
+}
+
+/// The deployment being judged, calibrated by its processing trace.
+struct Deployment {
+    profile: PathBuf,
+    inputs: Inputs,
+    trace: TraceSource,
+    trace_text: String,
+    scale: u32,
+}
+
+/// Loads the deployment profile and the trace that calibrates it (`trace_override`, else the
+/// one the profile names). A profile with inline `samples_us` and no override is refused: the
+/// gate judges a deployment by a trace it can name and digest.
+fn load_deployment(profile: &Path, trace_override: Option<&Path>) -> anyhow::Result<Deployment> {
+    let text = std::fs::read_to_string(profile).map_err(|source| SlaInputError::Unreadable {
+        path: profile.to_path_buf(),
+        source,
+    })?;
+    let mut trace_text = String::new();
+    let mut read = |path: &Path| {
+        let text = read_trace_file(path)?;
+        trace_text.clone_from(&text);
+        Ok(text)
+    };
+    let loaded = parse_profile(&text, profile, trace_override, &mut read)?;
+    let CalibrationSource::Trace(trace) = loaded.calibration else {
+        bail!(
+            "judge deployment profile {}: its calibration is inline samples_us, not a processing \
+             trace; name one with calibration.trace or --sla-trace",
+            profile.display()
+        );
+    };
+    Ok(Deployment {
+        profile: profile.to_path_buf(),
+        inputs: loaded.inputs,
+        trace,
+        trace_text,
+        scale: loaded.scale,
+    })
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn measure_percentiles(outcome: &mut GateOutcome, prefix: &str, p: Percentiles) {
+    outcome.measure(&format!("{prefix}_p50_ms"), ms(p.p50_us));
+    outcome.measure(&format!("{prefix}_p95_ms"), ms(p.p95_us));
+    outcome.measure(&format!("{prefix}_p99_ms"), ms(p.p99_us));
 }
 
 fn profiles(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("read {}", dir.display()))?
+            .path();
         if path.extension().is_some_and(|e| e == "json") {
             out.push(path);
         }
@@ -54,19 +130,30 @@ fn profiles(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// `path` relative to the workspace root when it lies inside it, else as it is.
+fn shown(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-fn figures(e: &Estimate) -> serde_json::Value {
+fn figures(e: &Estimate, trace: &TraceSource) -> serde_json::Value {
     json!({
         "verdict": e.verdict.as_str(),
         "max_oldest_age_hours": e.p99.max_oldest_age_hours,
         "first_risk_crossing_hours": e.p99.first_risk_crossing_hours,
         "risk_age_hours": e.risk_age_hours,
         "headroom_ratio": e.p99.headroom_ratio,
+        "p99_service_ms": ms(e.p99.service_us),
+        "trace": trace.given,
+        "trace_sha256": trace.sha256,
     })
 }
 
@@ -82,35 +169,69 @@ impl Gate for SlaGate {
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let set = ContractSet::load(&default_contracts_dir()?)?;
-        let (samples, frames, invalid_lines) = calibrate(ctx, &set)?;
-        outcome.check_eq(
-            "one trace line per processed frame",
-            None,
-            json!(frames),
-            json!(samples.len()),
-        );
-        outcome.check_eq(
-            "every trace line validates",
-            None,
-            json!(0),
-            json!(invalid_lines),
-        );
-        outcome.measure("calibration_samples", samples.len() as u64);
-
         let root = workspace_root()?;
         let deployment_path = ctx
             .sla_input
             .clone()
             .unwrap_or_else(|| root.join(DEPLOYMENT_PROFILE));
-        let deployment = Inputs {
-            samples_us: samples.clone(),
-            ..load_inputs(&deployment_path)?
-        };
+        // Inputs first: a missing profile or trace is an error before any indexing.
+        let Deployment {
+            profile,
+            inputs: deployment,
+            trace,
+            trace_text,
+            scale,
+        } = load_deployment(&deployment_path, ctx.sla_trace.as_deref())?;
+
+        // For information only: the corpus's own Stage-2 run checks the trace writer; its
+        // timings (a toy corpus on this machine) never reach the verdict.
+        let corpus = corpus_stage2(ctx, &set)?;
+        outcome.check_eq(
+            "corpus Stage-2 trace: one line per processed frame",
+            None,
+            json!(corpus.frames_processed),
+            json!(corpus.samples_us.len()),
+        );
+        outcome.check_eq(
+            "corpus Stage-2 trace: every line validates",
+            None,
+            json!(0),
+            json!(corpus.invalid_lines),
+        );
+        outcome.measure("corpus_stage2_samples", corpus.samples_us.len() as u64);
+        measure_percentiles(
+            &mut outcome,
+            "corpus_stage2",
+            percentiles(&corpus.samples_us),
+        );
+
+        // The judgement: the deployment, calibrated by its own processing trace.
+        let invalid = invalid_trace_lines(&trace_text, &trace.path, &set)?;
+        outcome.check_eq(
+            "deployment trace: every line validates",
+            Some(&trace.given),
+            json!(0),
+            json!(invalid),
+        );
+        let profile_shown = shown(&profile, &root);
+        outcome.measure("deployment_profile", profile_shown.clone());
+        outcome.measure("deployment_trace", trace.given.clone());
+        outcome.measure(
+            "deployment_trace_from",
+            if trace.from_profile {
+                "profile"
+            } else {
+                "--sla-trace"
+            },
+        );
+        outcome.measure("deployment_trace_sha256", trace.sha256.clone());
+        outcome.measure(
+            "deployment_trace_samples",
+            deployment.samples_us.len() as u64,
+        );
+        outcome.measure("deployment_trace_scale", scale);
         let judged = estimate(&deployment, BUILD_TIME, true);
-        let p = judged.percentiles;
-        outcome.measure("stage2_p50_ms", p.p50_us as f64 / 1000.0);
-        outcome.measure("stage2_p95_ms", p.p95_us as f64 / 1000.0);
-        outcome.measure("stage2_p99_ms", p.p99_us as f64 / 1000.0);
+        measure_percentiles(&mut outcome, "deployment_trace", judged.percentiles);
         if let Some(ratio) = judged.p99.headroom_ratio {
             outcome.measure("deployment_headroom_ratio", ratio);
         }
@@ -122,39 +243,41 @@ impl Gate for SlaGate {
             outcome.measure("deployment_catchup_s", (hours * 3600.0).round());
         }
         outcome.measure("deployment_verdict", judged.verdict.as_str());
-        let name = format!(
-            "deployment profile {} passes at p99",
-            stem(&deployment_path)
-        );
-        if judged.verdict != SlaVerdict::Pass {
-            outcome.evidence.push(crate::harness::gate::Evidence {
+        let name = format!("deployment profile {} passes at p99", stem(&profile));
+        let passed = judged.verdict == SlaVerdict::Pass;
+        if !passed {
+            outcome.evidence.push(Evidence {
                 check: name.clone(),
-                record: Some(deployment_path.display().to_string()),
+                record: Some(profile_shown),
                 expected: Some(json!("pass")),
-                actual: Some(figures(&judged)),
+                actual: Some(figures(&judged, &trace)),
                 detail: None,
             });
         }
-        outcome.checks.push(crate::harness::gate::Check {
-            passed: judged.verdict == SlaVerdict::Pass,
-            detail: if judged.verdict == SlaVerdict::Pass {
+        outcome.checks.push(Check {
+            passed,
+            detail: if passed {
                 String::new()
             } else {
                 format!(
-                    "a record reaches {:.1} h unprocessed after {:.2} h",
+                    "a record reaches {:.1} h unprocessed after {:.2} h at the p99 service time \
+                     {:.1} ms of trace {}",
                     judged.risk_age_hours,
-                    judged.p99.first_risk_crossing_hours.unwrap_or_default()
+                    judged.p99.first_risk_crossing_hours.unwrap_or_default(),
+                    ms(judged.p99.service_us),
+                    trace.given
                 )
             },
             name,
         });
         if let Some(svg) = burn_down_svg(
-            &format!("{} (live calibration)", stem(&deployment_path)),
+            &format!("{} (trace {})", stem(&profile), trace.given),
             &judged,
         ) {
-            std::fs::write(ctx.work.join("burn-down.svg"), &svg)?;
+            let chart = ctx.work.join("burn-down.svg");
+            std::fs::write(&chart, &svg).with_context(|| format!("write {}", chart.display()))?;
             outcome.charts.push(Chart {
-                title: format!("burn-down of {}", stem(&deployment_path)),
+                title: format!("burn-down of {}", stem(&profile)),
                 svg,
             });
         }
@@ -183,7 +306,9 @@ impl Gate for SlaGate {
                 let inputs = load_inputs(&path)?;
                 let e = estimate(&inputs, BUILD_TIME, true);
                 if let Some(svg) = burn_down_svg(&stem(&path), &e) {
-                    std::fs::write(ctx.work.join(format!("burn-down-{}.svg", stem(&path))), svg)?;
+                    let chart = ctx.work.join(format!("burn-down-{}.svg", stem(&path)));
+                    std::fs::write(&chart, svg)
+                        .with_context(|| format!("write {}", chart.display()))?;
                 }
                 outcome.measure(&format!("known_{}", stem(&path)), e.verdict.as_str());
                 outcome.check_eq(

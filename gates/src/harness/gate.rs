@@ -221,6 +221,9 @@ pub struct GateContext {
     pub harness_bin: Option<PathBuf>,
     /// The deployment profile the `sla` gate judges instead of `fixtures/sla/deployment.json`.
     pub sla_input: Option<PathBuf>,
+    /// The processing trace that calibrates the `sla` gate's deployment profile, instead of the
+    /// one the profile names (`--sla-trace`).
+    pub sla_trace: Option<PathBuf>,
     /// Slow mode: gates that have a long form (fuzzing for a fixed budget) run it.
     pub slow: bool,
 }

@@ -36,6 +36,8 @@ pub struct RunOptions {
     /// The `autocapture-gates` binary, for gates that measure a child through `measure`.
     pub harness_bin: Option<PathBuf>,
     pub sla_input: Option<PathBuf>,
+    /// The processing trace the `sla` gate judges the deployment by (else the profile's).
+    pub sla_trace: Option<PathBuf>,
     /// Slow mode: gates that have a long form run it.
     pub slow: bool,
 }
@@ -289,6 +291,7 @@ fn run_one(
             autocapture_bin: options.autocapture_bin.clone(),
             harness_bin: options.harness_bin.clone(),
             sla_input: options.sla_input.clone(),
+            sla_trace: options.sla_trace.clone(),
             slow: options.slow,
         };
         let started = Instant::now();

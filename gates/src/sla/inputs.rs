@@ -2,13 +2,15 @@
 //! when it names one, a Stage-2 processing trace (`derived/stage2_trace.ndjson`, schema
 //! `contracts/processing-trace.schema.json`) for the calibration samples.
 //!
-//! Parsing is pure ([`parse_inputs`], [`parse_trace`]); [`load_inputs`] is the one edge that
-//! reads files. Every problem is an [`SlaInputError`] with a stable code and the path, field or
-//! line at fault.
+//! Parsing is pure ([`parse_profile`], [`parse_inputs`], [`parse_trace`]); [`load_profile`] and
+//! [`load_inputs`] are the edges that read files. A [`Profile`] keeps where its calibration came
+//! from ([`CalibrationSource`]: the trace as given, the file read, its sha256), so a verdict can
+//! name the trace it was judged on. Every problem is an [`SlaInputError`] with a stable code and
+//! the path, field or line at fault.
 
 use std::path::{Path, PathBuf};
 
-use autocapture_core::contract::parse_ts_utc;
+use autocapture_core::contract::{parse_ts_utc, sha256_hex};
 use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -46,6 +48,39 @@ pub struct Inputs {
     /// For each hour of the week, the records that arrive.
     pub arrival_profile: Vec<u64>,
     pub backlog: Vec<BacklogGroup>,
+}
+
+/// Where a profile's calibration samples came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalibrationSource {
+    /// `calibration.samples_us`, written in the document itself.
+    Samples,
+    /// A processing trace.
+    Trace(TraceSource),
+}
+
+/// The processing trace a profile was calibrated with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceSource {
+    /// The path as given: the document's `calibration.trace` (relative to the document) when
+    /// `from_profile`, else the override as passed (relative to the working directory).
+    pub given: String,
+    /// Whether the document named the trace (else an override replaced it).
+    pub from_profile: bool,
+    /// The file that was read.
+    pub path: PathBuf,
+    /// sha256 of the trace's bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// A checked inputs document with the provenance of its calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// The estimator's inputs; `samples_us` already multiplied by `scale`.
+    pub inputs: Inputs,
+    pub calibration: CalibrationSource,
+    /// The document's `calibration.scale` (1 when absent).
+    pub scale: u32,
 }
 
 #[derive(Debug, Error)]
@@ -188,6 +223,18 @@ pub fn parse_inputs(
     path: &Path,
     read_trace: &mut dyn FnMut(&Path) -> Result<String, SlaInputError>,
 ) -> Result<Inputs, SlaInputError> {
+    parse_profile(text, path, None, read_trace).map(|profile| profile.inputs)
+}
+
+/// Parses and checks an inputs document like [`parse_inputs`], keeping where the calibration
+/// came from. `trace_override`, when given, replaces the document's calibration samples or trace
+/// (the document's `scale` still applies); it is passed to `read_trace` as given.
+pub fn parse_profile(
+    text: &str,
+    path: &Path,
+    trace_override: Option<&Path>,
+    read_trace: &mut dyn FnMut(&Path) -> Result<String, SlaInputError>,
+) -> Result<Profile, SlaInputError> {
     let value: Value = serde_json::from_str(text).map_err(|e| SlaInputError::NotJson {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -294,24 +341,43 @@ pub fn parse_inputs(
         });
     }
     let calibration = &doc.calibration;
-    let mut samples_us = match (&calibration.samples_us, &calibration.trace) {
-        (Some(samples), None) => samples.clone(),
-        (None, Some(trace)) => {
-            let trace_path = path.parent().unwrap_or_else(|| Path::new(".")).join(trace);
-            let text = read_trace(&trace_path)?;
-            parse_trace(&text, &trace_path)?
-        }
-        _ => {
-            return Err(invalid(
-                "calibration",
-                "give exactly one of samples_us and trace".into(),
-            ));
-        }
+    let mut read = |given: String, from_profile: bool, trace_path: PathBuf| {
+        let text = read_trace(&trace_path)?;
+        let samples = parse_trace(&text, &trace_path)?;
+        let source = TraceSource {
+            given,
+            from_profile,
+            sha256: sha256_hex(text.as_bytes()),
+            path: trace_path,
+        };
+        Ok::<_, SlaInputError>((samples, CalibrationSource::Trace(source)))
     };
+    let (mut samples_us, source) =
+        match (trace_override, &calibration.samples_us, &calibration.trace) {
+            (_, Some(_), Some(_)) | (_, None, None) => {
+                return Err(invalid(
+                    "calibration",
+                    "give exactly one of samples_us and trace".into(),
+                ));
+            }
+            (Some(trace_path), _, _) => read(
+                trace_path.display().to_string(),
+                false,
+                trace_path.to_path_buf(),
+            )?,
+            (None, Some(samples), None) => (samples.clone(), CalibrationSource::Samples),
+            (None, None, Some(trace)) => {
+                let trace_path = path.parent().unwrap_or_else(|| Path::new(".")).join(trace);
+                read(trace.clone(), true, trace_path)?
+            }
+        };
     if samples_us.is_empty() {
-        return Err(SlaInputError::NoSamples {
-            path: path.to_path_buf(),
-        });
+        // Name the file the samples should have come from.
+        let path = match &source {
+            CalibrationSource::Trace(trace) => trace.path.clone(),
+            CalibrationSource::Samples => path.to_path_buf(),
+        };
+        return Err(SlaInputError::NoSamples { path });
     }
     let scale = calibration.scale.unwrap_or(1);
     if scale == 0 {
@@ -320,15 +386,19 @@ pub fn parse_inputs(
     for sample in &mut samples_us {
         *sample = sample.saturating_mul(u64::from(scale));
     }
-    Ok(Inputs {
-        now,
-        horizon_hours,
-        margin,
-        samples_us,
-        workers: doc.workers,
-        idle_schedule: doc.idle_schedule,
-        arrival_profile: doc.arrival_profile,
-        backlog,
+    Ok(Profile {
+        inputs: Inputs {
+            now,
+            horizon_hours,
+            margin,
+            samples_us,
+            workers: doc.workers,
+            idle_schedule: doc.idle_schedule,
+            arrival_profile: doc.arrival_profile,
+            backlog,
+        },
+        calibration: source,
+        scale,
     })
 }
 
@@ -342,9 +412,15 @@ pub fn read_trace_file(path: &Path) -> Result<String, SlaInputError> {
 
 /// Reads and checks the inputs document at `path` (and the trace it names).
 pub fn load_inputs(path: &Path) -> Result<Inputs, SlaInputError> {
+    load_profile(path, None).map(|profile| profile.inputs)
+}
+
+/// Reads and checks the inputs document at `path` and the trace that calibrates it:
+/// `trace_override` when given, else the one the document names (see [`parse_profile`]).
+pub fn load_profile(path: &Path, trace_override: Option<&Path>) -> Result<Profile, SlaInputError> {
     let text = std::fs::read_to_string(path).map_err(|source| SlaInputError::Unreadable {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_inputs(&text, path, &mut read_trace_file)
+    parse_profile(&text, path, trace_override, &mut read_trace_file)
 }
