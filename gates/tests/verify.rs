@@ -154,7 +154,9 @@ fn each_refusal_has_its_exit_code_and_code_word() {
     let truncated = dir.path().join("truncated.dsse.json");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
 
-    let cases: Vec<(&str, &Path, Vec<&str>, (i32, &str))> = vec![
+    // (what, envelope, extra flags, expected exit code and code word)
+    type Case<'a> = (&'a str, &'a Path, Vec<&'a str>, (i32, &'a str));
+    let cases: Vec<Case> = vec![
         (
             "a failing gate",
             &failing,
@@ -244,7 +246,9 @@ fn each_refusal_has_its_exit_code_and_code_word() {
 fn the_test_result_attestation_summarises_the_report_it_sits_beside() {
     let dir = tempfile::tempdir().expect("temp dir");
     let keys = keys_in(dir.path());
-    let cases: [(&[&str], fn(&str) -> &'static str, &str); 3] = [
+    type Outcome = fn(&str) -> &'static str;
+    // (selected gates, planted outcomes, expected result)
+    let cases: [(&[&str], Outcome, &str); 3] = [
         (&[], all_pass, "PASSED"),
         (&["ingest", "uia"], all_pass, "WARNED"),
         (&[], |n| if n == "bind" { "fail" } else { "pass" }, "FAILED"),
