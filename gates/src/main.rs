@@ -748,7 +748,7 @@ fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
     write_signed(out, "test-result", &test_result, &key)?;
     let public = out.join("signing-key.pub.json");
     keys::write_public(&public, &key.verifying_key())?;
-    keys::write_public_pem(&keys::pem_path(&public), &key.verifying_key())?;
+    keys::write_public_pem(&out.join("signing-key.pub.pem"), &key.verifying_key())?;
     std::fs::write(out.join("junit.xml"), junit::render(&results)?)?;
     std::fs::write(
         out.join("summary.md"),

@@ -121,6 +121,86 @@ fn keygen_then_verify_refuses_by_code() {
     );
 }
 
+/// `run --gate bind` with the real binary: every gate is reported, the 13 unselected ones
+/// skipped (report, JUnit, summary), the run `partial` and exit 0; `verify` of its envelope with
+/// the PEM key it wrote refuses it as partial (exit 8) and accepts it only with both relaxations.
+#[test]
+fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let output = run(&[
+        "run",
+        "--gate",
+        "bind",
+        "--frames",
+        "60",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("verdict partial; 14 gates: 1 pass, 0 fail, 0 error, 13 skipped"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
+            .expect("json");
+    let predicate = &report["predicate"];
+    assert_eq!(predicate["verdict"], "partial");
+    let gates = predicate["gates"].as_array().expect("gates");
+    assert_eq!(gates.len(), 14);
+    assert_eq!(
+        gates.iter().filter(|g| g["verdict"] == "skipped").count(),
+        13
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    assert_eq!(junit.matches("<skipped").count(), 13, "{junit}");
+    let tested: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("test-result.json")).expect("test-result"))
+            .expect("json");
+    assert_eq!(tested["predicate"]["result"], "WARNED");
+    let envelope = out.join("report.dsse.json");
+    let pem = out.join("signing-key.pub.pem");
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            envelope.to_str().expect("utf8"),
+            "--public-key",
+            pem.to_str().expect("utf8"),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let refused = verify(&["--allow-dev-signed"]);
+    assert_eq!(refused.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("[report_partial]"));
+    let refused = verify(&["--allow-partial"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(9),
+        "dev-signed: no key was given"
+    );
+    let accepted = verify(&["--allow-partial", "--allow-dev-signed"]);
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    let text = String::from_utf8_lossy(&accepted.stdout);
+    assert!(
+        text.contains("relaxed: accepted although the report is partial")
+            && text.contains("relaxed: accepted although the report is dev-signed"),
+        "{text}"
+    );
+}
+
 #[test]
 fn bench_ingest_compares_a_real_ingest_with_the_floor() {
     let dir = tempfile::tempdir().expect("temp dir");
