@@ -20,6 +20,7 @@ use crate::ingest::{
     prepare_data_root,
 };
 use crate::marker::{self, MarkerState};
+use crate::placement::{PlacementError, Source, check_apart};
 use crate::store::DataRoot;
 
 /// Share of one core the `active-safe` budget may use for hashing.
@@ -116,6 +117,8 @@ pub enum DrainError {
     },
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
 }
 
 impl DrainError {
@@ -123,6 +126,7 @@ impl DrainError {
         match self {
             DrainError::Spool { .. } => "spool_unreadable",
             DrainError::Ingest(inner) => inner.code(),
+            DrainError::Placement(inner) => inner.code(),
         }
     }
 }
@@ -168,6 +172,7 @@ pub fn drain(
 ) -> Result<DrainReport, DrainError> {
     let _stage1 = crate::stage1_context::enter();
     let handoffs = list_handoffs(spool)?;
+    check_apart(Source::Spool, spool, &data_root.root)?;
     prepare_data_root(data_root)?;
     // Fail early, touching nothing, when another writer holds the DataRoot.
     drop(acquire_instance_lock(data_root)?);

@@ -39,6 +39,7 @@ use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
 use crate::media;
 use crate::pace::{Pacer, pace};
+use crate::placement::Source;
 use crate::store::{DataRoot, open_metadata_writer};
 use crate::uia::{Lookup, SnapshotLookup, UiaSettings};
 
@@ -184,6 +185,8 @@ pub enum IngestError {
     Audit(#[from] AuditError),
     #[error("write marker in {path}: {source}")]
     Marker { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Placement(#[from] crate::placement::PlacementError),
 }
 
 impl IngestError {
@@ -210,6 +213,7 @@ impl IngestError {
             IngestError::Store { .. } => "data_root_store_error",
             IngestError::Audit(inner) => inner.code(),
             IngestError::Marker { .. } => "marker_write_failed",
+            IngestError::Placement(inner) => inner.code(),
         }
     }
 
@@ -345,6 +349,7 @@ pub fn ingest_handoff_on(
         });
     }
     let handoff_root = handoff_root.canonicalize().map_err(io_err(handoff_root))?;
+    crate::placement::check_apart(Source::Handoff, &handoff_root, &data_root.root)?;
     prepare_data_root(data_root)?;
     let data_root = DataRoot::new(
         data_root

@@ -10,6 +10,7 @@
 //! - [`handoff`]: reading a handoff directory (layout, rows, media refs).
 //! - [`bounded_json`]: payloads parsed with their UIA node lists bounded.
 //! - [`store`]: the DataRoot's layout and writable connections.
+//! - [`placement`]: a DataRoot never inside a handoff or the spool, nor holding them.
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
 //! - [`ledger`]: what each ingested handoff looked like, so an unchanged re-ingest is cheap.
 //! - [`media`]: checking and importing a handoff's media files.
@@ -49,6 +50,7 @@ pub mod lock;
 pub mod marker;
 pub mod media;
 pub mod pace;
+pub mod placement;
 pub mod query;
 pub mod server;
 pub mod stage1_context;

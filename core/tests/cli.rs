@@ -253,6 +253,95 @@ fn errors_have_codes_and_exit_codes() {
     assert_eq!(stdout_json(&output)["error"]["code"], "data_dir_unwritable");
 }
 
+/// The Hypervisor deletes a marked handoff and owns its spool: a data dir inside either, or
+/// holding either, is refused before anything is created or marked.
+#[test]
+fn a_data_dir_overlapping_a_handoff_or_the_spool_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spool = dir.path().join("spool");
+    let handoff = handoff(&spool, b"frame zero");
+    let path = |p: &Path| p.to_str().expect("utf8").to_owned();
+    let ingest = |data: &Path| {
+        run(
+            CANONICAL,
+            &[
+                "handoff",
+                "ingest",
+                "--handoff-root",
+                &path(&handoff),
+                "--data-dir",
+                &path(data),
+                "--json",
+            ],
+        )
+    };
+    let drain = |data: &Path| {
+        run(
+            CANONICAL,
+            &[
+                "handoff",
+                "drain",
+                "--spool-root",
+                &path(&spool),
+                "--data-dir",
+                &path(data),
+                "--budget",
+                "idle-max",
+                "--json",
+            ],
+        )
+    };
+    // (what, its output, the code, a DataRoot file that must not have been created)
+    let cases: [(&str, Output, &str, PathBuf); 4] = [
+        (
+            "ingest into the handoff",
+            ingest(&handoff.join("data")),
+            "data_dir_inside_handoff",
+            handoff.join("data"),
+        ),
+        (
+            "ingest with the handoff inside the data dir",
+            ingest(&spool),
+            "handoff_inside_data_dir",
+            spool.join(".autocapture.instance.lock"),
+        ),
+        (
+            "drain into the spool",
+            drain(&spool.join("data")),
+            "data_dir_inside_spool",
+            spool.join("data"),
+        ),
+        (
+            "drain with the spool inside the data dir",
+            drain(dir.path()),
+            "spool_inside_data_dir",
+            dir.path().join(".autocapture.instance.lock"),
+        ),
+    ];
+    for (name, output, code, not_created) in cases {
+        let document = stdout_json(&output);
+        let found = document["error"]["code"].as_str().unwrap_or_default();
+        assert_eq!(output.status.code(), Some(1), "{name}: {document}");
+        assert_eq!(found, code, "{name}: {document}");
+        assert!(
+            document["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("place data dir"),
+            "{name}: {document}"
+        );
+        assert!(
+            !not_created.exists(),
+            "{name}: {} was created",
+            not_created.display()
+        );
+        assert!(
+            !handoff.join("reap_eligible.json").exists(),
+            "{name}: a refused run left a marker"
+        );
+    }
+}
+
 #[test]
 fn prime_is_the_same_program_with_one_deprecation_line() {
     let dir = tempfile::tempdir().expect("temp dir");

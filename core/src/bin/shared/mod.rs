@@ -671,6 +671,9 @@ fn handoff_drain(args: &DrainArgs, config: &config::Config) -> Result<Reply, Cod
     )
     .map_err(|e| match e {
         autocapture_core::drain::DrainError::Ingest(inner) => ingest_error(inner),
+        placement @ autocapture_core::drain::DrainError::Placement(_) => {
+            CodedError::new(placement.code(), format!("failed to drain: {placement}"), 1)
+        }
         other => CodedError::new(other.code(), format!("failed to drain: {other}"), 2),
     })?;
     if let Some(progress) = bar {
