@@ -27,6 +27,7 @@
 //! | `signal` | writes the DataRoot's activity signal, `age_s` seconds old (idle), or `text` |
 //! | `read_only_data_dir` | the child sees the DataRoot read-only |
 //! | `data_dir_file`, `remove_handoff` | the data dir is a file / the handoff is gone |
+//! | `data_dir_in_handoff`, `data_dir_in_spool` | moves the DataRoot into the handoff / the spool, leaving a symlink at the data dir path |
 
 use std::fs;
 use std::path::Path;
@@ -287,6 +288,17 @@ pub fn apply(
             fs::write(data, b"a file where the data dir should be")?;
         }
         "remove_handoff" => fs::remove_dir_all(handoff)?,
+        "data_dir_in_handoff" | "data_dir_in_spool" => {
+            let host = if case.damage == "data_dir_in_handoff" {
+                handoff
+            } else {
+                handoff.parent().context("the handoff has no spool")?
+            };
+            // Absolute: a relative target would be read from the link's folder, not from here.
+            let inside = std::path::absolute(host.join("dataroot"))?;
+            fs::rename(data, &inside)?;
+            std::os::unix::fs::symlink(&inside, data)?;
+        }
         other => bail!("case {}: unknown damage {other:?}", case.name),
     }
     Ok(())
