@@ -13,6 +13,24 @@ use sha2::{Digest, Sha256};
 
 use crate::durable::fsync_dir;
 
+/// Opens `path` with `options` without ever blocking (`O_NONBLOCK`: a FIFO with no peer does not
+/// hang the open) and refuses anything but a regular file (`InvalidInput`), so a lock or rules
+/// file that is a FIFO or a device (`/dev/zero`) is an error, not a hang or an endless read.
+pub fn open_regular(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = options
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
 /// File-system operations whose durability the import and the marker depend on.
 pub trait FileOps: Sync {
     /// Creates the folder `path` (its parent exists); `AlreadyExists` when it is there.

@@ -138,6 +138,8 @@ pub enum IngestError {
     HandoffRootMissing { path: PathBuf },
     #[error(transparent)]
     Handoff(#[from] HandoffError),
+    #[error("lock data dir {path}: not a regular file (a FIFO, socket or device)")]
+    LockNotRegular { path: PathBuf },
     #[error("lock data dir {path}: another process holds the instance lock")]
     LockHeld { path: PathBuf },
     #[error("prepare data dir {path}: {source}")]
@@ -195,6 +197,7 @@ impl IngestError {
             IngestError::HandoffRootMissing { .. } => "handoff_root_missing",
             IngestError::Handoff(inner) => inner.code(),
             IngestError::LockHeld { .. } => "instance_lock_held",
+            IngestError::LockNotRegular { .. } => "instance_lock_not_regular",
             IngestError::DataDir { .. } => "data_dir_unwritable",
             IngestError::MediaRefUnsafe { .. } => "media_ref_unsafe",
             IngestError::MediaNotRegular { .. } => "media_not_regular",
@@ -222,6 +225,7 @@ impl IngestError {
         matches!(
             self,
             IngestError::LockHeld { .. }
+                | IngestError::LockNotRegular { .. }
                 | IngestError::DataDir { .. }
                 | IngestError::Io { .. }
                 | IngestError::Store { .. }
@@ -306,15 +310,21 @@ pub fn prepare_data_root(data_root: &DataRoot) -> Result<(), IngestError> {
 /// Takes the DataRoot's single-writer lock without waiting.
 pub fn acquire_instance_lock(data_root: &DataRoot) -> Result<ExclusiveLock, IngestError> {
     let path = data_root.lock_path();
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| IngestError::DataDir {
+    let file = crate::fsops::open_regular(
+        File::options().create(true).truncate(false).write(true),
+        &path,
+    )
+    .map_err(|source| match source.kind() {
+        // A FIFO, socket or device at the lock's path (ENXIO: a FIFO with no reader).
+        io::ErrorKind::InvalidInput => IngestError::LockNotRegular { path: path.clone() },
+        _ if source.raw_os_error() == Some(nix::libc::ENXIO) => {
+            IngestError::LockNotRegular { path: path.clone() }
+        }
+        _ => IngestError::DataDir {
             path: path.clone(),
             source,
-        })?;
+        },
+    })?;
     match try_lock_exclusive(file).map_err(io_err(&path))? {
         TryLock::Acquired(lock) => Ok(lock),
         TryLock::Held => Err(IngestError::LockHeld { path }),

@@ -342,6 +342,46 @@ fn a_data_dir_overlapping_a_handoff_or_the_spool_is_refused() {
     }
 }
 
+/// A lock file that is a FIFO would block `open` for write forever: it is refused at once with
+/// its code, and nothing is ingested or marked.
+#[test]
+fn a_lock_file_that_is_a_fifo_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let handoff = handoff(dir.path(), b"frame zero");
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).expect("data dir");
+    nix::unistd::mkfifo(
+        &data.join(".autocapture.instance.lock"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
+    let mut child = Command::new(CANONICAL)
+        .args(["handoff", "ingest", "--handoff-root"])
+        .arg(&handoff)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the ingest hung on a FIFO lock file");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    let document = stdout_json(&output);
+    assert_eq!(output.status.code(), Some(2), "{document}");
+    assert_eq!(
+        document["error"]["code"], "instance_lock_not_regular",
+        "{document}"
+    );
+    assert!(!handoff.join("reap_eligible.json").exists());
+}
+
 #[test]
 fn prime_is_the_same_program_with_one_deprecation_line() {
     let dir = tempfile::tempdir().expect("temp dir");

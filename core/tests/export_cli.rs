@@ -356,6 +356,14 @@ fn bad_inputs_have_codes_and_leave_no_bundle() {
     fs::create_dir_all(root.join("full")).expect("mkdir");
     fs::write(root.join("full/existing.txt"), "x").expect("file");
     fs::write(root.join("a-file"), "x").expect("file");
+    // A rules file that would hang (a FIFO with no writer) or never end (`/dev/zero`), and one
+    // past the size bound.
+    nix::unistd::mkfifo(
+        &root.join("fifo.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .expect("mkfifo");
+    fs::write(root.join("huge.json"), vec![b' '; 1024 * 1024 + 1]).expect("rules");
     let frame = "run1/evidence.capture.frame/0";
     let cases: Vec<(&str, PathBuf, Vec<&str>, &str, i32)> = vec![
         (
@@ -404,6 +412,27 @@ fn bad_inputs_have_codes_and_leave_no_bundle() {
             "rules pattern invalid",
             root.join("b3"),
             vec!["--records", frame, "--rules", "bad-regex.json"],
+            "export_rules_invalid",
+            1,
+        ),
+        (
+            "rules are a FIFO",
+            root.join("b8"),
+            vec!["--records", frame, "--rules", "fifo.json"],
+            "export_rules_unreadable",
+            1,
+        ),
+        (
+            "rules are a device",
+            root.join("b9"),
+            vec!["--records", frame, "--rules", "/dev/zero"],
+            "export_rules_unreadable",
+            1,
+        ),
+        (
+            "rules over the size bound",
+            root.join("b10"),
+            vec!["--records", frame, "--rules", "huge.json"],
             "export_rules_invalid",
             1,
         ),
@@ -490,7 +519,9 @@ fn bad_inputs_have_codes_and_leave_no_bundle() {
                 "full",
                 "a-file",
                 "garbage.json",
-                "bad-regex.json"
+                "bad-regex.json",
+                "fifo.json",
+                "huge.json"
             ]
         ),
         Vec::<String>::new(),

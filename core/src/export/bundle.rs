@@ -54,12 +54,29 @@ pub struct ExportReport {
     pub counts: ManifestCounts,
 }
 
-/// Reads and parses a rules file (`--rules F`).
+/// The largest rules file read; a rules file is a few hundred bytes of patterns.
+pub const MAX_RULES_BYTES: u64 = 1024 * 1024;
+
+/// Reads and parses a rules file (`--rules F`): a regular file of at most [`MAX_RULES_BYTES`].
 pub fn load_rules(path: &Path) -> Result<Rules, ExportError> {
-    let bytes = fs::read(path).map_err(|source| ExportError::RulesUnreadable {
+    let unreadable = |source| ExportError::RulesUnreadable {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file =
+        crate::fsops::open_regular(fs::File::options().read(true), path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_RULES_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_RULES_BYTES {
+        return Err(ExportError::RulesInvalid {
+            path: path.to_path_buf(),
+            reason: format!("larger than {MAX_RULES_BYTES} bytes"),
+        });
+    }
     let rules = Rules::parse(&bytes).map_err(|reason| ExportError::RulesInvalid {
         path: path.to_path_buf(),
         reason,
