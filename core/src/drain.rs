@@ -4,8 +4,9 @@
 //! Budgets: `auto` works only while a fresh signal says the user is idle and pauses otherwise
 //! (checked before every handoff); `active-safe` always works, with one throttled hashing worker;
 //! `idle-max` always works, with every core. Handoffs with a valid v1 marker are skipped unless
-//! asked to re-ingest. The DataRoot's single-writer lock is respected: a drain that cannot have it
-//! fails before touching anything.
+//! asked to re-ingest; one marked for another DataRoot is reported as such, with that DataRoot's
+//! path. A spool entry that is a symlink is never followed and is reported. The DataRoot's
+//! single-writer lock is respected: a drain that cannot have it fails before touching anything.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,7 @@ use crate::ingest::{
     prepare_data_root,
 };
 use crate::marker::{self, MarkerState};
-use crate::placement::{PlacementError, Source, check_apart};
+use crate::placement::{self, PlacementError, Source, check_apart};
 use crate::store::DataRoot;
 
 /// Share of one core the `active-safe` budget may use for hashing.
@@ -52,6 +53,11 @@ pub struct DrainOptions {
 pub enum HandoffStatus {
     Ingested,
     SkippedMarked,
+    /// Marked by an ingest into another DataRoot (`marked_for` names it); not ingested here
+    /// unless `--include-marked`.
+    MarkedElsewhere,
+    /// A symlink in the spool: never followed, never ingested.
+    SkippedSymlink,
     Failed,
     /// Not reached: the drain paused or stopped first.
     NotRun,
@@ -62,6 +68,9 @@ pub struct HandoffOutcome {
     pub name: String,
     pub path: PathBuf,
     pub status: HandoffStatus,
+    /// The DataRoot a `marked_elsewhere` handoff's marker names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marked_for: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<OutcomeError>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,6 +99,8 @@ pub struct DrainTotals {
     pub handoffs: u64,
     pub ingested: u64,
     pub skipped_marked: u64,
+    pub marked_elsewhere: u64,
+    pub skipped_symlinks: u64,
     pub failed: u64,
     pub not_run: u64,
     pub rows_copied: u64,
@@ -146,20 +157,37 @@ pub enum DrainEvent<'a> {
 /// The handoffs of a spool: immediate subdirectories (not symlinks) holding `metadata.db`,
 /// sorted by name.
 pub fn list_handoffs(spool: &Path) -> Result<Vec<PathBuf>, DrainError> {
+    Ok(list_spool(spool)?.handoffs)
+}
+
+/// What a spool holds that a drain reports: its handoffs and its symlinks, each sorted by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpoolEntries {
+    pub handoffs: Vec<PathBuf>,
+    /// Entries that are symlinks: a handoff is a real folder, so these are never followed.
+    pub symlinks: Vec<PathBuf>,
+}
+
+/// Lists a spool's handoffs and symlinks.
+pub fn list_spool(spool: &Path) -> Result<SpoolEntries, DrainError> {
     let spool_err = |source| DrainError::Spool {
         path: spool.to_path_buf(),
         source,
     };
-    let mut handoffs = Vec::new();
+    let mut entries = SpoolEntries::default();
     for entry in std::fs::read_dir(spool).map_err(spool_err)? {
         let path = entry.map_err(spool_err)?.path();
-        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-        if is_dir && path.join(METADATA_DB).exists() {
-            handoffs.push(path);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => entries.symlinks.push(path),
+            Ok(meta) if meta.is_dir() && path.join(METADATA_DB).exists() => {
+                entries.handoffs.push(path)
+            }
+            _ => {}
         }
     }
-    handoffs.sort();
-    Ok(handoffs)
+    entries.handoffs.sort();
+    entries.symlinks.sort();
+    Ok(entries)
 }
 
 /// Drains `spool` into `data_root`.
@@ -171,9 +199,13 @@ pub fn drain(
     progress: &mut dyn FnMut(DrainEvent<'_>),
 ) -> Result<DrainReport, DrainError> {
     let _stage1 = crate::stage1_context::enter();
-    let handoffs = list_handoffs(spool)?;
+    let spool_entries = list_spool(spool)?;
     check_apart(Source::Spool, spool, &data_root.root)?;
     prepare_data_root(data_root)?;
+    let here = placement::resolve(&data_root.root).map_err(|source| IngestError::Io {
+        path: data_root.root.clone(),
+        source,
+    })?;
     // Fail early, touching nothing, when another writer holds the DataRoot.
     drop(acquire_instance_lock(data_root)?);
     let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
@@ -188,26 +220,38 @@ pub fn drain(
         cpu_cap,
         ..options.ingest.clone()
     };
-    let mut outcomes: Vec<HandoffOutcome> = handoffs
+    let outcome_of = |path: &PathBuf, status| HandoffOutcome {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        path: path.clone(),
+        status,
+        marked_for: None,
+        error: None,
+        report: None,
+    };
+    let mut outcomes: Vec<HandoffOutcome> = spool_entries
+        .handoffs
         .iter()
-        .map(|path| HandoffOutcome {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            path: path.clone(),
-            status: HandoffStatus::NotRun,
-            error: None,
-            report: None,
-        })
+        .map(|path| outcome_of(path, HandoffStatus::NotRun))
         .collect();
     progress(DrainEvent::Started {
         handoffs: outcomes.len(),
     });
     let mut paused = false;
     for outcome in &mut outcomes {
-        if !options.include_marked && matches!(marker::read(&outcome.path), MarkerState::Valid(_)) {
-            outcome.status = HandoffStatus::SkippedMarked;
+        if !options.include_marked
+            && let MarkerState::Valid(marker) = marker::read(&outcome.path)
+        {
+            let marked_here = placement::resolve(Path::new(&marker.dest_data_root))
+                .is_ok_and(|dest| dest == here);
+            if marked_here {
+                outcome.status = HandoffStatus::SkippedMarked;
+            } else {
+                outcome.status = HandoffStatus::MarkedElsewhere;
+                outcome.marked_for = Some(marker.dest_data_root.clone());
+            }
             progress(DrainEvent::Finished {
                 name: &outcome.name,
                 status: outcome.status,
@@ -242,14 +286,22 @@ pub fn drain(
             break;
         }
     }
+    outcomes.extend(
+        spool_entries
+            .symlinks
+            .iter()
+            .map(|path| outcome_of(path, HandoffStatus::SkippedSymlink)),
+    );
     let mut totals = DrainTotals {
-        handoffs: outcomes.len() as u64,
+        handoffs: spool_entries.handoffs.len() as u64,
         ..DrainTotals::default()
     };
     for outcome in &outcomes {
         match outcome.status {
             HandoffStatus::Ingested => totals.ingested += 1,
             HandoffStatus::SkippedMarked => totals.skipped_marked += 1,
+            HandoffStatus::MarkedElsewhere => totals.marked_elsewhere += 1,
+            HandoffStatus::SkippedSymlink => totals.skipped_symlinks += 1,
             HandoffStatus::Failed => totals.failed += 1,
             HandoffStatus::NotRun => totals.not_run += 1,
         }

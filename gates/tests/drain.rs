@@ -256,3 +256,72 @@ fn symlinked_and_marker_less_dirs_are_not_handoffs() {
     let handoffs = autocapture_core::drain::list_handoffs(&setup.spool).expect("list");
     assert_eq!(handoffs.len(), 3);
 }
+
+/// Handoffs marked by an ingest into another DataRoot are reported as such, naming it, and are
+/// ingested here only with `--include-marked`; a symlink in the spool is reported, never
+/// followed, and its target never ingested.
+#[test]
+fn handoffs_marked_for_another_data_dir_and_spool_symlinks_are_reported() {
+    let setup = setup();
+    let elsewhere = DataRoot::new(setup._dir.path().join("elsewhere"));
+    let idle = signal("2026-02-21T07:59:59Z", false);
+    write_signal(&elsewhere, &idle);
+    let clock = SteppingClock::new(NOW, time::Duration::milliseconds(1));
+    let first = drain(
+        &setup.spool,
+        &elsewhere,
+        &options(Budget::Auto),
+        &clock,
+        &mut |_| {},
+    )
+    .expect("drain elsewhere");
+    assert_eq!(statuses(&first), vec![HandoffStatus::Ingested; 3]);
+    // Outside the spool, a real handoff folder the spool points at by a symlink.
+    let outside = setup._dir.path().join("outside");
+    let (outside_spool, _) =
+        autocapture_gates::fixtures::build::spool(&outside, 9, 20, 1).expect("spool");
+    let target = autocapture_core::drain::list_handoffs(&outside_spool).expect("list")[0].clone();
+    std::os::unix::fs::symlink(&target, setup.spool.join("zz-link")).expect("symlink");
+
+    write_signal(&setup.data, &idle);
+    let report = run(&setup, &options(Budget::Auto), 1);
+    assert_eq!(
+        statuses(&report),
+        vec![
+            HandoffStatus::MarkedElsewhere,
+            HandoffStatus::MarkedElsewhere,
+            HandoffStatus::MarkedElsewhere,
+            HandoffStatus::SkippedSymlink,
+        ]
+    );
+    let elsewhere_path = elsewhere.root.canonicalize().expect("canonical");
+    for outcome in &report.handoffs[..3] {
+        assert_eq!(
+            outcome.marked_for.as_deref(),
+            Some(elsewhere_path.to_str().expect("utf8")),
+            "{}",
+            outcome.name
+        );
+    }
+    assert_eq!(report.totals.marked_elsewhere, 3);
+    assert_eq!(report.totals.skipped_symlinks, 1);
+    assert_eq!(report.totals.handoffs, 3, "a symlink is not a handoff");
+    assert_eq!(report.state, DrainState::Completed);
+    assert!(
+        matches!(marker::read(&target), MarkerState::Missing),
+        "the symlink's target was ingested"
+    );
+
+    let include = DrainOptions {
+        include_marked: true,
+        ..options(Budget::Auto)
+    };
+    let here = run(&setup, &include, 1);
+    assert_eq!(
+        statuses(&here)[..3],
+        [HandoffStatus::Ingested; 3],
+        "--include-marked ingests them here"
+    );
+    let again = run(&setup, &options(Budget::Auto), 1);
+    assert_eq!(statuses(&again)[..3], [HandoffStatus::SkippedMarked; 3]);
+}

@@ -685,13 +685,15 @@ fn handoff_drain(args: &DrainArgs, config: &config::Config) -> Result<Reply, Cod
     document["ok"] = json!(ok);
     let t = &report.totals;
     let mut human = format!(
-        "drain {:?}: {} handoffs: {} ingested, {} skipped (marked), {} failed, {} not run; activity: {} ({})\n",
+        "drain {:?}: {} handoffs: {} ingested, {} skipped (marked), {} marked for another data dir, {} failed, {} not run; {} symlinks skipped; activity: {} ({})\n",
         report.state,
         t.handoffs,
         t.ingested,
         t.skipped_marked,
+        t.marked_elsewhere,
         t.failed,
         t.not_run,
+        t.skipped_symlinks,
         report.activity.reason,
         report.activity.detail
     );
@@ -702,6 +704,18 @@ fn handoff_drain(args: &DrainArgs, config: &config::Config) -> Result<Reply, Cod
             human.push_str(&format!(
                 "  {}: error[{}]: {}\n",
                 outcome.name, error.code, error.message
+            ));
+        }
+        if let Some(other) = &outcome.marked_for {
+            human.push_str(&format!(
+                "  {}: marked for another data dir, {other}; --include-marked ingests it here\n",
+                outcome.name
+            ));
+        }
+        if outcome.status == HandoffStatus::SkippedSymlink {
+            human.push_str(&format!(
+                "  {}: a symlink in the spool, not followed\n",
+                outcome.name
             ));
         }
     }
