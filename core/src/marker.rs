@@ -86,11 +86,18 @@ pub fn write(handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
     write_on(&RealFs, handoff_root, marker)
 }
 
-/// [`write`] through `fs`.
+/// [`write`] through `fs`. A write that fails leaves no marker: the rename may already have put
+/// it in place when the folder sync after it failed, and a run that reports failure must not
+/// tell the reaper otherwise (an earlier marker goes too; a rerun writes it again).
 pub fn write_on(fs: &dyn FileOps, handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
     let bytes = render(marker).map_err(io::Error::other)?;
     remove_stale_temps(handoff_root, MARKER_FILE)?;
-    write_atomic_with(fs, handoff_root, MARKER_FILE, &bytes, Some(&POINTS))
+    let written = write_atomic_with(fs, handoff_root, MARKER_FILE, &bytes, Some(&POINTS));
+    if written.is_err() {
+        let _ = fs.remove_file(&handoff_root.join(MARKER_FILE));
+        let _ = fs.sync_dir(handoff_root);
+    }
+    written
 }
 
 /// Reads and checks the marker of `handoff_root`.
@@ -107,5 +114,86 @@ pub fn read(handoff_root: &Path) -> MarkerState {
             MarkerState::Invalid(format!("schema {:?} is not {MARKER_SCHEMA}", marker.schema))
         }
         Err(e) => MarkerState::Invalid(format!("parse {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::fsops::RealFs;
+
+    /// The real file system, except that every folder sync after the first rename fails.
+    #[derive(Default)]
+    struct SyncFailsAfterRename {
+        renamed: AtomicBool,
+    }
+
+    impl FileOps for SyncFailsAfterRename {
+        fn create_dir(&self, path: &Path) -> io::Result<()> {
+            RealFs.create_dir(path)
+        }
+        fn write_new(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+            RealFs.write_new(path, bytes)
+        }
+        fn copy_new(&self, source: &Path, dest: &Path) -> io::Result<String> {
+            RealFs.copy_new(source, dest)
+        }
+        fn sync_file(&self, path: &Path) -> io::Result<()> {
+            RealFs.sync_file(path)
+        }
+        fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+            RealFs.hard_link(from, to)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.renamed.store(true, Ordering::SeqCst);
+            RealFs.rename(from, to)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            RealFs.remove_file(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            if self.renamed.load(Ordering::SeqCst) {
+                return Err(io::Error::other("planted: the folder sync failed"));
+            }
+            RealFs.sync_dir(dir)
+        }
+        fn sync_fs(&self, path: &Path) -> io::Result<()> {
+            RealFs.sync_fs(path)
+        }
+    }
+
+    fn marker() -> ReapMarker {
+        ReapMarker {
+            schema: MARKER_SCHEMA.to_owned(),
+            handoff_root: "/h".into(),
+            dest_data_root: "/d".into(),
+            ingested_at_utc: "2026-02-20T09:00:00.000000Z".into(),
+            ingest_run_id: "ingest_x".into(),
+            counts: MarkerCounts::default(),
+            integrity: MarkerIntegrity::default(),
+            contract_version: "1.0.0".into(),
+            schema_hash: "0".repeat(64),
+        }
+    }
+
+    /// Regression: the folder sync after the rename failed, the run reported failure, and the
+    /// marker stayed behind for the reaper.
+    #[test]
+    fn regression_a_failed_marker_write_leaves_no_marker() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        write(dir.path(), &marker()).expect("an earlier marker");
+        let failing = SyncFailsAfterRename::default();
+        assert!(write_on(&failing, dir.path(), &marker()).is_err());
+        assert!(
+            matches!(read(dir.path()), MarkerState::Missing),
+            "a failed write left a marker"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert!(names.is_empty(), "nothing left: {names:?}");
     }
 }
