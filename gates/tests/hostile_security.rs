@@ -16,12 +16,12 @@ use autocapture_core::store::DataRoot;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;
 use autocapture_gates::harness::gate::{GateContext, Target};
-use autocapture_gates::harness::{dsse, keys, report};
+use autocapture_gates::harness::{dsse, keys};
 use autocapture_gates::hostile::Family;
 use autocapture_gates::hostile::security::{
-    cases, compare_is_constant_time, cors_headers, exchange, sockets_bounded, write_refused,
+    cases, compare_is_constant_time, cors_headers, exchange, release_statement, sockets_bounded,
+    write_refused,
 };
-use serde_json::{Value, json};
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_autocapture-gates");
 
@@ -128,25 +128,12 @@ fn a_replayed_report_is_refused_by_verify() {
     let public = dir.path().join("k.pub");
     keys::write_public(&public, &key.verifying_key()).expect("public key");
     let commit = "c".repeat(40);
-    let gates: Vec<Value> = autocapture_gates::gates::PLAN
-        .iter()
-        .map(|(name, proves)| {
-            json!({"name": name, "proves": proves, "verdict": "pass", "duration_ms": 1,
-                   "measurements": {}, "evidence": []})
-        })
-        .collect();
-    let statement = json!({
-        "_type": report::STATEMENT_TYPE,
-        "subject": [{"name": "git-commit", "digest": {"gitCommit": commit}}],
-        "predicateType": report::PREDICATE_TYPE,
-        "predicate": {"predicate_version": report::PREDICATE_VERSION,
-                      "run_id": "20260101T000000000000Z", "started_at_utc": "2026-01-01T00:00:00.000000Z",
-                      "finished_at_utc": "2026-01-01T00:05:00.000000Z", "contract_version": "1.0.0",
-                      "schema_hash": "0".repeat(64), "target": "embedded",
-                      "verdict": "pass", "dev_signed": false, "gates": gates,
-                      "environment": {"os": "linux", "arch": "x86_64", "cpus": 2,
-                                      "git_commit": commit, "harness_version": "0.1.0"}},
-    });
+    let statement = release_statement(
+        &commit,
+        "20260101T000000000000Z",
+        "2026-01-01T00:05:00.000000Z",
+        |_| {},
+    );
     let envelope = dir.path().join("old.dsse.json");
     std::fs::write(
         &envelope,

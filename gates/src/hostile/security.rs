@@ -746,7 +746,12 @@ fn audit_cases(bin: &Path, work: &Path, data: &Path) -> anyhow::Result<Vec<CaseR
 
 /// A complete, passing, release-signed report's Statement (every gate of the plan passed), for
 /// signing old and current reports; `change` edits its predicate.
-fn statement(commit: &str, run_id: &str, finished: &str, change: fn(&mut Value)) -> Value {
+pub fn release_statement(
+    commit: &str,
+    run_id: &str,
+    finished: &str,
+    change: fn(&mut Value),
+) -> Value {
     let gates: Vec<Value> = crate::gates::PLAN
         .iter()
         .map(|(name, proves)| {
@@ -846,7 +851,7 @@ fn report_cases(work: &Path, harness: Option<&Path>) -> anyhow::Result<Vec<CaseR
         ))?)
     };
     let current_with = |change: fn(&mut Value)| {
-        sign(&statement(
+        sign(&release_statement(
             &new_commit,
             "20260301T100000000000Z",
             "2026-03-01T10:05:00.000000Z",
@@ -854,7 +859,7 @@ fn report_cases(work: &Path, harness: Option<&Path>) -> anyhow::Result<Vec<CaseR
         ))
     };
     let current = current_with(|_| {})?;
-    let old = sign(&statement(
+    let old = sign(&release_statement(
         &old_commit,
         "20260201T100000000000Z",
         "2026-02-01T10:05:00.000000Z",
