@@ -24,7 +24,8 @@ fn main() {
                 std::process::exit(101);
             }
         };
-    let dir = match tempfile::tempdir() {
+    // On the target's disk, not the system temp dir: some gates write hundreds of MiB.
+    let dir = match tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")) {
         Ok(dir) => Arc::new(dir),
         Err(e) => {
             eprintln!("temp dir: {e}");
@@ -66,7 +67,7 @@ fn main() {
                     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
                     let ctx = GateContext {
                         corpus,
-                        work,
+                        work: work.clone(),
                         target: Target::Embedded,
                         seed: 7,
                         jobs: 2,
@@ -78,7 +79,9 @@ fn main() {
                     };
                     let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;
                     match outcome.verdict() {
-                        Verdict::Pass => Ok(()),
+                        // A passing gate's work is not looked at again; free its disk.
+                        Verdict::Pass => std::fs::remove_dir_all(&work)
+                            .map_err(|e| format!("remove {}: {e}", work.display()).into()),
                         verdict => {
                             Err(format!("{}: {:#?}", verdict.as_str(), outcome.evidence).into())
                         }

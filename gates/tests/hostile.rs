@@ -22,7 +22,8 @@ struct Shared {
 }
 
 fn setup() -> anyhow::Result<Shared> {
-    let dir = tempfile::tempdir()?;
+    // On the target's disk: one case copies a snapshot of a million nodes.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))?;
     let base = Base::build(&dir.path().join("base"), 11)?;
     let programs = Programs {
         autocapture: autocapture_gates::harness::bins::autocapture_beside(Path::new(HARNESS))?,
@@ -79,7 +80,9 @@ fn main() {
             Trial::test(format!("corpus::{}", case.name), move || {
                 let report = run(&shared, &case, "cases")?;
                 if report.passed() {
-                    Ok(())
+                    let copies = shared.dir.path().join("cases").join(&case.name);
+                    std::fs::remove_dir_all(&copies)
+                        .map_err(|e| format!("remove {}: {e}", copies.display()).into())
                 } else {
                     Err(format!("{report:#?}").into())
                 }

@@ -58,9 +58,11 @@ fn signal(path: &Path, active: bool) -> anyhow::Result<()> {
 fn report(run: &Measured, what: &str) -> anyhow::Result<Value> {
     anyhow::ensure!(
         run.exit_code == Some(0),
-        "{what} exited with {:?}: {}",
+        "{what} exited with {:?}: {} {}",
         run.exit_code,
-        run.stderr_tail
+        run.stderr_tail.trim(),
+        // The CLI reports its errors as JSON on stdout.
+        run.stdout.chars().take(2000).collect::<String>().trim()
     );
     serde_json::from_str(&run.stdout).with_context(|| format!("read the JSON report of {what}"))
 }

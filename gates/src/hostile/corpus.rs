@@ -534,8 +534,17 @@ pub fn cases_in(
     specs
         .iter()
         .map(|case| {
-            run_case(case, &base, programs, &runs)
-                .with_context(|| format!("hostile case {}", case.name))
+            let report = run_case(case, &base, programs, &runs)
+                .with_context(|| format!("hostile case {}", case.name))?;
+            // A passing case's copies are not needed again; a failing one's stay for a look.
+            // Some cases are large (a million-node snapshot), so the gate's disk use stays that
+            // of one case at a time.
+            if report.passed() {
+                let root = runs.join(&case.name);
+                std::fs::remove_dir_all(&root)
+                    .with_context(|| format!("remove {}", root.display()))?;
+            }
+            Ok(report)
         })
         .collect()
 }
