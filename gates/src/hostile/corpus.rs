@@ -241,7 +241,7 @@ pub fn run_case(
     copy_tree(&base.handoff, &site.handoff)?;
     copy_tree(&base.data, &site.data)?;
     let mut limits = case.limits();
-    super::damage::apply(case, base, &site.handoff, &site.data, &mut limits)?;
+    super::damage::apply(case, &site.handoff, &site.data, &mut limits)?;
     // What the DataRoot holds once damaged (a planted conflicting file included) must survive.
     let before_retained = retained(&site.data)?;
     let before: Option<DataRootDigest> = digest(&site.data).ok();

@@ -36,7 +36,7 @@ use anyhow::{Context, bail};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::corpus::{Base, CaseSpec};
+use super::corpus::CaseSpec;
 use crate::measure::Limits;
 
 const FIRST_FRAME: &str =
@@ -81,7 +81,6 @@ fn first_blob(handoff: &Path) -> anyhow::Result<std::path::PathBuf> {
 /// Applies `case`'s damage to `handoff` and `data`; may tighten the child's `limits`.
 pub fn apply(
     case: &CaseSpec,
-    base: &Base,
     handoff: &Path,
     data: &Path,
     limits: &mut Limits,
@@ -141,7 +140,9 @@ pub fn apply(
                 .with_context(|| format!("case {}: run its sql", case.name))?;
         }
         "duplicate_baseline_id" => {
-            let baseline = Connection::open(base.data.join("metadata.db"))?;
+            // The case's own copy of the DataRoot: opening the shared base would create and
+            // remove its `-wal` while other cases copy it.
+            let baseline = Connection::open(data.join("metadata.db"))?;
             let (id, record_type, ts, run): (String, String, String, String) = baseline
                 .query_row(
                     "SELECT id, record_type, ts_utc, run_id FROM metadata WHERE record_type = 'evidence.window.meta' ORDER BY id LIMIT 1",
