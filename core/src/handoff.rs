@@ -25,6 +25,14 @@ pub enum HandoffError {
     Corrupt { path: PathBuf, reason: String },
     #[error("read handoff metadata {path}: row {row_index} has no id")]
     RowIdMissing { path: PathBuf, row_index: u64 },
+    #[error(
+        "read handoff metadata {path}: row {row_index} has an id that is not UTF-8 TEXT ({found}); record ids are TEXT"
+    )]
+    RowIdNotText {
+        path: PathBuf,
+        row_index: u64,
+        found: String,
+    },
 }
 
 impl HandoffError {
@@ -34,6 +42,7 @@ impl HandoffError {
             HandoffError::TableMissing { .. } => "handoff_metadata_table_missing",
             HandoffError::Corrupt { .. } => "handoff_metadata_corrupt",
             HandoffError::RowIdMissing { .. } => "handoff_row_id_missing",
+            HandoffError::RowIdNotText { .. } => "metadata_id_not_text",
         }
     }
 }
@@ -62,15 +71,27 @@ impl Layout {
         }
     }
 
-    /// `SELECT id, record_type, ts_utc, run_id, payload FROM <schema>.<table> ORDER BY id`.
+    /// `SELECT id, record_type, ts_utc, run_id, payload, nonce_b64, ciphertext_b64, key_id FROM
+    /// <schema>.<table> ORDER BY id` (absent columns as NULL), in byte order of the id whatever
+    /// the table's collation.
     pub fn select_sql(&self, schema: &str) -> String {
+        let encrypted = |name: &'static str| -> &'static str {
+            if self.encrypted_cols.contains(&name) {
+                name
+            } else {
+                "NULL"
+            }
+        };
         format!(
-            "SELECT {id}, {rt}, {ts}, {run}, {payload} FROM {schema}.{table} ORDER BY {id}",
+            "SELECT {id}, {rt}, {ts}, {run}, {payload}, {nonce}, {cipher}, {key} FROM {schema}.{table} ORDER BY {id} COLLATE BINARY",
             id = self.id_col,
             rt = self.record_type_col.unwrap_or("NULL"),
             ts = self.ts_col.unwrap_or("NULL"),
             run = self.run_id_col.unwrap_or("NULL"),
             payload = self.payload_col,
+            nonce = encrypted("nonce_b64"),
+            cipher = encrypted("ciphertext_b64"),
+            key = encrypted("key_id"),
             table = self.table,
         )
     }
@@ -93,6 +114,35 @@ pub struct HandoffRow {
     pub run_id: Option<String>,
     /// The payload's bytes exactly as stored (text or blob); empty for NULL.
     pub payload: Vec<u8>,
+    /// Every carried column exactly as stored: storage class and bytes.
+    pub values: RowValues,
+}
+
+/// The carried columns of one row as SQLite holds them (`Null` where the layout has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowValues {
+    pub record_type: rusqlite::types::Value,
+    pub ts_utc: rusqlite::types::Value,
+    pub run_id: rusqlite::types::Value,
+    pub payload: rusqlite::types::Value,
+    pub nonce_b64: rusqlite::types::Value,
+    pub ciphertext_b64: rusqlite::types::Value,
+    pub key_id: rusqlite::types::Value,
+}
+
+impl Default for RowValues {
+    fn default() -> Self {
+        use rusqlite::types::Value::Null;
+        RowValues {
+            record_type: Null,
+            ts_utc: Null,
+            run_id: Null,
+            payload: Null,
+            nonce_b64: Null,
+            ciphertext_b64: Null,
+            key_id: Null,
+        }
+    }
 }
 
 impl HandoffRow {
@@ -233,6 +283,26 @@ impl HandoffDb {
         })
     }
 
+    /// Starts the one read transaction every later read of this handle shares: the rows the
+    /// scan streams and the snapshots looked up by id all come from the same database state,
+    /// whatever a writer appends meanwhile.
+    pub fn begin_snapshot(&self) -> Result<(), HandoffError> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_master;")
+            .map_err(|e| corrupt(&self.db_path, e))
+    }
+
+    /// Ends the read transaction of [`HandoffDb::begin_snapshot`], so that a writer of the
+    /// handoff is not held up by this reader longer than the scan.
+    pub fn end_snapshot(&self) -> Result<(), HandoffError> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| corrupt(&self.db_path, e))
+    }
+
     /// The payload bytes of the row with id `id`, if there is one.
     pub fn payload_of(&self, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
         use rusqlite::OptionalExtension;
@@ -274,17 +344,50 @@ impl HandoffDb {
                     _ => None,
                 }
             };
-            let id = text(0)
-                .filter(|id| !id.is_empty())
-                .ok_or(HandoffError::RowIdMissing {
-                    path: path.clone(),
-                    row_index: index,
-                })?;
+            let value = |i: usize| -> Result<rusqlite::types::Value, HandoffError> {
+                row.get_ref(i)
+                    .map(rusqlite::types::Value::from)
+                    .map_err(|e| corrupt(path, e))
+            };
+            let id = match row.get_ref(0).map_err(|e| corrupt(path, e))? {
+                ValueRef::Null => None,
+                ValueRef::Text(b"") => None,
+                ValueRef::Text(t) => {
+                    Some(std::str::from_utf8(t).map(str::to_owned).map_err(|_| {
+                        HandoffError::RowIdNotText {
+                            path: path.clone(),
+                            row_index: index,
+                            found: "TEXT that is not UTF-8".to_owned(),
+                        }
+                    })?)
+                }
+                other => {
+                    return Err(HandoffError::RowIdNotText {
+                        path: path.clone(),
+                        row_index: index,
+                        found: format!("{:?}", other.data_type()).to_uppercase(),
+                    }
+                    .into());
+                }
+            }
+            .ok_or(HandoffError::RowIdMissing {
+                path: path.clone(),
+                row_index: index,
+            })?;
             let payload = match row.get_ref(4).map_err(|e| corrupt(path, e))? {
                 ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
                 ValueRef::Null => Vec::new(),
                 ValueRef::Integer(n) => n.to_string().into_bytes(),
                 ValueRef::Real(x) => x.to_string().into_bytes(),
+            };
+            let values = RowValues {
+                record_type: value(1)?,
+                ts_utc: value(2)?,
+                run_id: value(3)?,
+                payload: value(4)?,
+                nonce_b64: value(5)?,
+                ciphertext_b64: value(6)?,
+                key_id: value(7)?,
             };
             visit(
                 index,
@@ -294,6 +397,7 @@ impl HandoffDb {
                     ts_utc: text(2),
                     run_id: text(3),
                     payload,
+                    values,
                 },
             )?;
             index += 1;

@@ -1,14 +1,20 @@
 //! Stage 1: ingest one handoff into the DataRoot (contract §1–§4), quickly and safely.
 //!
 //! 1. Take the DataRoot's single-writer lock (non-blocking; held → `instance_lock_held`).
-//! 2. Scan: stream the handoff's rows in id order, digest them, collect media references and
-//!    Stage-1 markers into temp tables. Walk `media/`, refusing anything that is not a regular
-//!    file. Hash every media file (in parallel) and check it against the frame's `content_hash`
-//!    and against any file already in the DataRoot. Nothing is written until all of this passes.
-//! 3. Write: in one transaction, copy the rows with `INSERT OR IGNORE` (payload bytes unchanged);
-//!    import media hardlink-first with a verified, fsynced copy as fallback; make the media
-//!    durable (`syncfs`); write the Stage-1 markers; commit with `synchronous=FULL`.
-//! 4. Append an audit line, release the lock, then write `reap_eligible.json` atomically.
+//! 2. Stamp the handoff's database (`stamp`), open it read-only and begin one read transaction.
+//! 3. In one DataRoot transaction: stream the handoff's rows in id (byte) order and copy each as
+//!    it is read with `INSERT OR IGNORE`; an id already present must hold exactly the same values
+//!    in every carried column (`metadata_id_conflict`). Collect media references and Stage-1
+//!    markers into temp tables. Meanwhile walk `media/`, refusing anything that is not a regular
+//!    file, and hash every media file (in parallel): in hardlink mode a file the DataRoot lacks
+//!    is linked first and hashed through the link. Check refs and declared hashes, copy what was
+//!    not linked (verified, fsynced), make the media durable (`syncfs`), write the Stage-1
+//!    markers, commit with `synchronous=FULL`. Any failure before the commit rolls back and takes
+//!    the links out again.
+//! 4. Stamp the handoff again: anything other than what was verified is
+//!    `handoff_changed_during_ingest` and no marker. Record the ledger entry.
+//! 5. Append an audit line, release the lock, check the stamps once more, then write
+//!    `reap_eligible.json` atomically.
 //!
 //! Stage 1 never decodes media and never runs Stage-2 work.
 
@@ -32,7 +38,6 @@ use crate::derive::{Deriver, UiaState};
 use crate::fsops::{FileOps, RealFs};
 use crate::handoff::{
     HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
-    read_only_uri,
 };
 use crate::ledger::{self, LedgerEntry};
 use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
@@ -40,6 +45,7 @@ use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMark
 use crate::media;
 use crate::pace::{Pacer, pace};
 use crate::placement::Source;
+use crate::stamp::{self, DbStamp, HandoffStamp};
 use crate::store::{DataRoot, open_metadata_writer};
 use crate::uia::{Lookup, SnapshotLookup, UiaSettings};
 
@@ -169,12 +175,16 @@ pub enum IngestError {
     },
     #[error("import media file {relpath}: the data dir already holds a different file there")]
     MediaConflict { relpath: String },
-    #[error("import media file {relpath}: it changed ({detail}) after it was hashed")]
+    #[error("import media file {relpath}: it changed while it was checked ({detail})")]
     MediaChanged { relpath: String, detail: String },
     #[error(
-        "copy record {record_id}: the data dir or this handoff already holds that id with a different payload"
+        "copy record {record_id}: the data dir or this handoff already holds that id with other values (payload, type, time, run or encrypted columns)"
     )]
     MetadataIdConflict { record_id: String },
+    #[error(
+        "ingest handoff {path}: it changed during the ingest ({detail}); no marker was written, a later run takes it again"
+    )]
+    HandoffChanged { path: PathBuf, detail: String },
     #[error("read or write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error(
@@ -207,6 +217,7 @@ impl IngestError {
             IngestError::MediaConflict { .. } => "media_conflict",
             IngestError::MediaChanged { .. } => "media_changed",
             IngestError::MetadataIdConflict { .. } => "metadata_id_conflict",
+            IngestError::HandoffChanged { .. } => "handoff_changed_during_ingest",
             IngestError::Io { source, .. } if is_storage_full(source) => "data_dir_full",
             IngestError::DataDirFull { .. } => "data_dir_full",
             IngestError::Io { .. } => "io_error",
@@ -378,7 +389,7 @@ pub fn ingest_handoff_on(
         Ok(None)
     };
     let result = known.and_then(|known| match known {
-        Some(report) => Ok(report),
+        Some(found) => Ok(found),
         None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
             .and_then(|mut ingest| ingest.run(started)),
     });
@@ -388,7 +399,7 @@ pub fn ingest_handoff_on(
         Err(e) => format!("failed:{}", e.code()),
     };
     let details = match &result {
-        Ok(report) => json!({
+        Ok((report, _)) => json!({
             "handoff_root": report.handoff_root, "ingest_run_id": run_id,
             "rows_copied": report.counts.metadata_rows_copied,
             "media_linked": report.counts.media_files_linked, "media_copied": report.counts.media_files_copied,
@@ -406,9 +417,11 @@ pub fn ingest_handoff_on(
     };
     let audit_result = audit.append(&event, clock.now());
     drop(lock);
-    let mut report = result?;
+    let (mut report, verified) = result?;
     audit_result?;
     crash::point("ingest.after_unlock");
+    // The handoff must still be what was ingested: the marker would promise it all.
+    changed_since(&handoff_root, &verified)?;
     // The marker comes last: everything it promises is committed and synced by now.
     let marker = ReapMarker {
         schema: MARKER_SCHEMA.to_owned(),
@@ -432,6 +445,18 @@ pub fn ingest_handoff_on(
     report.timings.media_files_per_s = report.media_files_seen as f64 / seconds;
     report.timings.bytes_per_s = report.counts.bytes_ingested as f64 / seconds;
     Ok(report)
+}
+
+/// `Err(HandoffChanged)` when the handoff no longer matches `verified`.
+fn changed_since(handoff_root: &Path, verified: &HandoffStamp) -> Result<(), IngestError> {
+    let now = stamp::take(handoff_root).map_err(io_err(handoff_root))?;
+    match stamp::difference(verified, &now) {
+        None => Ok(()),
+        Some(detail) => Err(IngestError::HandoffChanged {
+            path: handoff_root.to_path_buf(),
+            detail,
+        }),
+    }
 }
 
 /// Removes what a killed run left: its scratch database and the temps of copies it had not
@@ -459,7 +484,9 @@ fn unchanged(
     options: &IngestOptions,
     run_id: &str,
     clock: &dyn Clock,
-) -> Result<Option<IngestReport>, IngestError> {
+) -> Result<Option<(IngestReport, HandoffStamp)>, IngestError> {
+    // Stamped before the signature: a change after it shows up before the marker.
+    let verified = stamp::take(handoff_root).map_err(io_err(handoff_root))?;
     let Some((signature, true)) =
         ledger::signature(handoff_root, Some(data_root), options, &identity_pair().1)?
     else {
@@ -472,7 +499,7 @@ fn unchanged(
         .into_iter()
         .find(|name| *name == entry.layout)
         .unwrap_or("canonical");
-    Ok(Some(IngestReport {
+    let report = IngestReport {
         handoff_root: handoff_root.to_path_buf(),
         data_root: data_root.root.clone(),
         layout,
@@ -492,7 +519,8 @@ fn unchanged(
         unchanged: true,
         warnings: Vec::new(),
         timings: IngestTimings::default(),
-    }))
+    };
+    Ok(Some((report, verified)))
 }
 
 fn identity_pair() -> (String, String) {
@@ -516,11 +544,15 @@ struct Ingest<'a> {
     run_id: &'a str,
     clock: &'a dyn Clock,
     handoff: HandoffDb,
+    /// The handoff's database as it stood before it was opened.
+    start_db: DbStamp,
     conn: Connection,
     scratch: PathBuf,
     warnings: Vec<IngestWarning>,
     pacer: Option<Arc<Pacer>>,
     fs: &'a dyn FileOps,
+    /// The DataRoot transaction has committed: a later failure leaves what it wrote.
+    committed: bool,
 }
 
 impl<'a> Ingest<'a> {
@@ -532,7 +564,10 @@ impl<'a> Ingest<'a> {
         clock: &'a dyn Clock,
         fs: &'a dyn FileOps,
     ) -> Result<Ingest<'a>, IngestError> {
+        // Stamped first: whatever changes from here on shows up at the end.
+        let start_db = stamp::db_stamp(handoff_root).map_err(io_err(handoff_root))?;
         let handoff = HandoffDb::open(handoff_root)?;
+        handoff.begin_snapshot()?;
         let db_path = data_root.metadata_db();
         let conn = open_metadata_writer(data_root).map_err(store_err(&db_path))?;
         conn.execute_batch(
@@ -547,6 +582,16 @@ impl<'a> Ingest<'a> {
         Connection::open(&scratch)
             .and_then(|c| c.execute_batch(media::SCRATCH_SCHEMA))
             .map_err(store_err(&scratch))?;
+        conn.execute("ATTACH DATABASE ?1 AS m", [scratch.to_string_lossy()])
+            .and_then(|_| {
+                conn.execute_batch("PRAGMA m.journal_mode = OFF; PRAGMA m.synchronous = OFF;")
+            })
+            .map_err(store_err(&scratch))?;
+        // The derived database is created by its own writer so its schema exists before ATTACH.
+        let derived_path = data_root.derived_db();
+        drop(crate::store::open_derived_writer(data_root).map_err(store_err(&derived_path))?);
+        crate::store::attach_writable(&conn, "d", &derived_path)
+            .map_err(store_err(&derived_path))?;
         let pacer = Pacer::new(options.cpu_cap);
         if let Some(pacer) = &pacer {
             pacer.attach(&conn);
@@ -558,45 +603,62 @@ impl<'a> Ingest<'a> {
             run_id,
             clock,
             handoff,
+            start_db,
             conn,
             scratch,
             warnings: Vec::new(),
             pacer,
             fs,
+            committed: false,
         })
     }
 
-    fn run(&mut self, started: Instant) -> Result<IngestReport, IngestError> {
+    fn run(&mut self, started: Instant) -> Result<(IngestReport, HandoffStamp), IngestError> {
         let result = self.run_phases(started);
-        let _ = self.conn.execute_batch("DETACH DATABASE m");
+        if result.is_err() && !self.committed {
+            // Failed before the commit: nothing of this run stays in the DataRoot.
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.remove_imported_media();
+        }
+        let _ = self
+            .conn
+            .execute_batch("DETACH DATABASE m; DETACH DATABASE d;");
         let _ = fs::remove_file(&self.scratch);
         let _ = fs::remove_dir_all(self.data_root.root.join(media::TEMP_DIR));
         result
     }
 
-    fn run_phases(&mut self, started: Instant) -> Result<IngestReport, IngestError> {
+    fn run_phases(
+        &mut self,
+        started: Instant,
+    ) -> Result<(IngestReport, HandoffStamp), IngestError> {
         let ingested_at = format_ts_utc(self.clock.now());
-        // Phase 1: rows on this thread, media on another; nothing outside temp and scratch
-        // tables is written until both pass.
+        let db_path = self.data_root.metadata_db();
+        // One transaction from the first row to the commit: on any failure it rolls back and the
+        // media this run linked are taken out again (`run`). Deferred, so that it locks only the
+        // databases it writes (never the scratch database the media thread fills).
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(store_err(&db_path))?;
+        // Phase 1: rows on this thread (checked and copied as they are read, from one snapshot
+        // of the handoff), media on another (checked, and linked in hardlink mode).
         let media_root = self.handoff_root.join(MEDIA_DIR);
         let dest_root = self.data_root.media_dir();
         let known_db = self.data_root.metadata_db();
-        let (workers, pacer, scratch) = (
-            self.options.workers.max(1),
-            self.pacer.clone(),
-            self.scratch.clone(),
-        );
+        let (pacer, scratch) = (self.pacer.clone(), self.scratch.clone());
+        let plan = media::CheckPlan {
+            media_root: &media_root,
+            dest_root: &dest_root,
+            known_db: &known_db,
+            scratch: &scratch,
+            workers: self.options.workers.max(1),
+            mode: self.options.mode,
+            fs: self.fs,
+        };
         let (scan, tree) = std::thread::scope(|scope| {
-            let media = scope.spawn(|| {
-                media::check_tree(
-                    &media_root,
-                    &dest_root,
-                    &known_db,
-                    &scratch,
-                    workers,
-                    pacer.as_ref(),
-                )
-            });
+            let media = scope.spawn(|| media::check_tree(&plan, pacer.as_ref()));
             let scan = self.scan_rows(&ingested_at);
             let tree = media.join().unwrap_or_else(|_| {
                 Err(IngestError::Io {
@@ -610,15 +672,12 @@ impl<'a> Ingest<'a> {
         let scan = scan?;
         let tree = tree?;
         let scan_ms = started.elapsed().as_millis() as u64;
-        self.conn
-            .execute("ATTACH DATABASE ?1 AS m", [self.scratch.to_string_lossy()])
-            .map_err(store_err(&self.scratch))?;
         let refs_missing = self.resolve_refs()?;
         self.verify_declared_hashes()?;
         let media_sha256 = self.media_digest()?;
         let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
         crash::point("ingest.after_scan");
-        let written = self.write()?;
+        let written = self.write(scan.rows_copied)?;
         crash::point("ingest.after_commit");
         let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
         let counts = MarkerCounts {
@@ -669,9 +728,48 @@ impl<'a> Ingest<'a> {
                 ..IngestTimings::default()
             },
         };
-        self.record_in_ledger(&report)?;
+        // The handoff as this run verified it: the database as it stood before it was opened,
+        // each media file as it stood once its bytes were checked (and linked).
+        let verified = HandoffStamp {
+            db: self.start_db.clone(),
+            media: self.verified_media()?,
+        };
+        // The ledger's signature is taken before the comparison: when both pass, it describes
+        // the handoff this run ingested, never one changed after it.
+        let signature =
+            ledger::signature(self.handoff_root, None, self.options, &identity_pair().1)?;
+        changed_since(self.handoff_root, &verified)?;
+        if let Some((signature, _)) = signature {
+            self.record_in_ledger(&report, &signature)?;
+        }
         crash::point("ingest.after_ledger");
-        Ok(report)
+        Ok((report, verified))
+    }
+
+    /// Each media file's stamp once its bytes were verified, from the scratch database.
+    fn verified_media(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, stamp::FileStamp>, IngestError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT relpath, dev, ino, size, mtime_ns, ctime_ns FROM m.checked")
+            .map_err(store_err(&self.scratch))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    stamp::FileStamp {
+                        dev: row.get::<_, i64>(1)? as u64,
+                        ino: row.get::<_, i64>(2)? as u64,
+                        size: row.get::<_, i64>(3)? as u64,
+                        mtime_ns: row.get(4)?,
+                        ctime_ns: row.get(5)?,
+                    },
+                ))
+            })
+            .map_err(store_err(&self.scratch))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(store_err(&self.scratch))
     }
 
     /// After a failed write: removes the media files this run put into the DataRoot, so that
@@ -697,13 +795,8 @@ impl<'a> Ingest<'a> {
 
     /// After the commit: the handoff's signature (its files as they stand now, links made) and
     /// what this ingest found, for a later re-ingest of the same files.
-    fn record_in_ledger(&self, report: &IngestReport) -> Result<(), IngestError> {
+    fn record_in_ledger(&self, report: &IngestReport, signature: &str) -> Result<(), IngestError> {
         // Whether the DataRoot holds the files is checked when the entry is used, not here.
-        let Some((signature, _)) =
-            ledger::signature(self.handoff_root, None, self.options, &identity_pair().1)?
-        else {
-            return Ok(());
-        };
         let entry = LedgerEntry {
             layout: report.layout.to_owned(),
             rows_seen: report.rows_seen,
@@ -726,7 +819,7 @@ impl<'a> Ingest<'a> {
             &self.conn,
             &self.data_root.metadata_db(),
             self.handoff_root,
-            &signature,
+            signature,
             &entry,
         )
     }
@@ -736,10 +829,8 @@ impl<'a> Ingest<'a> {
         let mut summary = ScanSummary::default();
         let mut rows_hasher = Sha256::new();
         let mut deriver = Deriver::new(self.options.uia.clone(), self.data_root.root.join("uia"));
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(store_err(&db_path))?;
+        // Inside the ingest's transaction (see `run_phases`).
+        let tx = &self.conn;
         {
             let mut insert_ref = tx
                 .prepare("INSERT INTO temp.refs (relpath, expected_sha256, record_id) VALUES (?1, ?2, ?3)")
@@ -747,13 +838,15 @@ impl<'a> Ingest<'a> {
             let mut insert_marker = tx
                 .prepare("INSERT OR IGNORE INTO temp.markers (id, record_type, ts_utc, payload, run_id, source_record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(store_err(&db_path))?;
-            // An id the DataRoot (or this handoff) already holds with other bytes is a conflict:
-            // `INSERT OR IGNORE` would drop these bytes while the marker promises them.
-            let mut stored_payload = tx
-                .prepare("SELECT payload FROM main.metadata WHERE id = ?1")
-                .map_err(store_err(&db_path))?;
-            let mut previous: Option<(String, String)> = None;
-            self.handoff
+            // Each row is copied as it is read. An id the DataRoot (or an earlier row of this
+            // handoff) already holds must hold exactly these values, or `INSERT OR IGNORE` would
+            // drop them while the marker promises them: compared column by column, storage
+            // class and bytes, whatever the handoff table's collation.
+            let mut insert_row = tx.prepare(&insert_row_sql()).map_err(store_err(&db_path))?;
+            let mut same_row = tx.prepare(&same_row_sql()).map_err(store_err(&db_path))?;
+            arm_mid_row_copy(tx);
+            let scanned = self
+                .handoff
                 .for_each_row(|_, row| -> Result<(), IngestError> {
                     summary.rows += 1;
                     if summary.rows % 256 == 0 {
@@ -764,26 +857,24 @@ impl<'a> Ingest<'a> {
                     rows_hasher.update(b"\t");
                     rows_hasher.update(payload_sha256.as_bytes());
                     rows_hasher.update(b"\n");
-                    // Rows come in id order: a repeated id is the previous row's.
-                    let repeated = previous
-                        .as_ref()
-                        .is_some_and(|(id, sha)| *id == row.id && *sha != payload_sha256);
-                    let stored = stored_payload
-                        .query_row([&row.id], |r| {
-                            Ok(match r.get_ref(0)? {
-                                rusqlite::types::ValueRef::Text(b)
-                                | rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
-                                _ => Vec::new(),
-                            })
-                        })
-                        .optional()
-                        .map_err(store_err(&db_path))?;
-                    if repeated || stored.is_some_and(|stored| stored != row.payload) {
+                    let v = &row.values;
+                    let values = params![
+                        row.id,
+                        v.record_type,
+                        v.ts_utc,
+                        v.payload,
+                        v.run_id,
+                        v.nonce_b64,
+                        v.ciphertext_b64,
+                        v.key_id
+                    ];
+                    if insert_row.execute(values).map_err(store_err(&db_path))? == 1 {
+                        summary.rows_copied += 1;
+                    } else if !same_row.exists(values).map_err(store_err(&db_path))? {
                         return Err(IngestError::MetadataIdConflict {
                             record_id: row.id.clone(),
                         });
                     }
-                    previous = Some((row.id.clone(), payload_sha256));
                     let Some(payload) = row.payload_object() else {
                         summary.payloads_not_json += 1;
                         return Ok(());
@@ -824,7 +915,7 @@ impl<'a> Ingest<'a> {
                         summary.frames += 1;
                         let stores = Stores {
                             handoff: &self.handoff,
-                            data_root: &tx,
+                            data_root: tx,
                         };
                         let derived = deriver.frame(
                             &row.id,
@@ -863,9 +954,11 @@ impl<'a> Ingest<'a> {
                         }
                     }
                     Ok(())
-                })?;
+                });
+            disarm_mid_row_copy(tx);
+            scanned?;
         }
-        tx.commit().map_err(store_err(&db_path))?;
+        self.handoff.end_snapshot()?;
         summary.rows_sha256 = hex::encode(rows_hasher.finalize());
         Ok(summary)
     }
@@ -952,53 +1045,27 @@ impl<'a> Ingest<'a> {
 
     /// The write phase: rows here while another thread imports the media; then the media
     /// index, one `syncfs`, the Stage-1 markers, and a full-sync commit.
-    fn write(&mut self) -> Result<Written, IngestError> {
+    fn write(&mut self, rows_copied: u64) -> Result<Written, IngestError> {
         let db_path = self.data_root.metadata_db();
         let derived_path = self.data_root.derived_db();
-        let mut written = Written::default();
-        let layout = self.handoff.layout.clone();
-        // The derived database is created by its own writer so its schema exists before ATTACH.
-        drop(crate::store::open_derived_writer(self.data_root).map_err(store_err(&derived_path))?);
-        self.conn
-            .execute(
-                "ATTACH DATABASE ?1 AS h",
-                [read_only_uri(&self.handoff.db_path)],
-            )
-            .map_err(store_err(&db_path))?;
-        crate::store::attach_writable(&self.conn, "d", &derived_path)
-            .map_err(store_err(&derived_path))?;
-        let result = (|| -> Result<(), IngestError> {
-            let tx = self
-                .conn
-                .unchecked_transaction()
-                .map_err(store_err(&db_path))?;
+        let mut written = Written {
+            rows_copied,
+            ..Written::default()
+        };
+        {
+            let tx = &self.conn;
             let media_root = self.handoff_root.join(MEDIA_DIR);
             let dest_root = self.data_root.media_dir();
-            let (mode, scratch) = (self.options.mode, &self.scratch);
             let temp_dir = self.data_root.root.join(media::TEMP_DIR);
-            let fs = self.fs;
-            let pacer = self.pacer.clone();
-            arm_mid_row_copy(&tx);
-            let (rows, imported) = std::thread::scope(|scope| {
-                let (pacer, media_root, dest_root) = (pacer.as_ref(), &media_root, &dest_root);
-                let temp_dir = &temp_dir;
-                let import = scope.spawn(move || {
-                    media::import_checked(scratch, media_root, dest_root, temp_dir, mode, pacer, fs)
-                });
-                let rows = tx
-                    .execute(&copy_rows_sql(&layout), [])
-                    .map_err(store_err(&db_path));
-                let imported = import.join().unwrap_or_else(|_| {
-                    Err(IngestError::Io {
-                        path: media_root.clone(),
-                        source: io::Error::other("the import thread panicked"),
-                    })
-                });
-                (rows, imported)
-            });
-            disarm_mid_row_copy(&tx);
-            written.rows_copied = rows? as u64;
-            let imported = imported?;
+            let imported = media::import_checked(
+                tx,
+                &self.scratch,
+                &media_root,
+                &dest_root,
+                &temp_dir,
+                self.pacer.as_ref(),
+                self.fs,
+            )?;
             (written.linked, written.copied, written.bytes) =
                 (imported.linked, imported.copied, imported.bytes);
             tx.execute(
@@ -1042,20 +1109,45 @@ impl<'a> Ingest<'a> {
             written.stage1_complete = present(STAGE1_COMPLETE_RECORD_TYPE)?;
             written.retention_marked = present(RETENTION_RECORD_TYPE)?;
             crash::point("ingest.before_commit");
-            tx.commit().map_err(store_err(&db_path))?;
+            tx.execute_batch("COMMIT").map_err(store_err(&db_path))?;
+            self.committed = true;
             self.fs.committed("data_root");
-            Ok(())
-        })();
-        if result.is_err() {
-            self.remove_imported_media();
         }
-        let detach = self
-            .conn
-            .execute_batch("DETACH DATABASE h; DETACH DATABASE d;");
-        result?;
-        detach.map_err(store_err(&db_path))?;
         Ok(written)
     }
+}
+
+/// Copies one handoff row into the evidence table unless its id is there; `record_type`,
+/// `ts_utc` or `run_id` that the row lacks are taken from its payload when that is JSON text.
+/// Parameters: id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id.
+fn insert_row_sql() -> String {
+    format!(
+        "INSERT OR IGNORE INTO main.metadata (id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id)
+         VALUES (?1, {rt}, {ts}, ?4, {run}, ?6, ?7, ?8)",
+        rt = from_payload(2, "record_type"),
+        ts = from_payload(3, "ts_utc"),
+        run = from_payload(5, "run_id"),
+    )
+}
+
+/// Whether the evidence table holds the row of [`insert_row_sql`]'s parameters with exactly
+/// these values (`IS`: NULL matches NULL; text never matches a blob). The table's TEXT affinity
+/// applies to the parameters as it did when the row was stored.
+fn same_row_sql() -> String {
+    format!(
+        "SELECT 1 FROM main.metadata WHERE id = ?1 AND record_type IS {rt} AND ts_utc IS {ts}
+         AND payload IS ?4 AND run_id IS {run} AND nonce_b64 IS ?6 AND ciphertext_b64 IS ?7 AND key_id IS ?8",
+        rt = from_payload(2, "record_type"),
+        ts = from_payload(3, "ts_utc"),
+        run = from_payload(5, "run_id"),
+    )
+}
+
+/// Parameter `?{param}`, or else the payload's (`?4`) top-level `field` when it is JSON text.
+fn from_payload(param: usize, field: &str) -> String {
+    format!(
+        "coalesce(?{param}, CASE WHEN typeof(?4) = 'text' AND json_valid(?4) THEN json_extract(?4, '$.{field}') END)"
+    )
 }
 
 /// Arms `ingest.mid_row_copy`: it fires when the first row lands in the evidence table.
@@ -1091,6 +1183,7 @@ struct ScanSummary {
     uia_problems: std::collections::BTreeMap<&'static str, u64>,
     uia_examples: Vec<IngestWarning>,
     refs: u64,
+    rows_copied: u64,
     rows_sha256: String,
 }
 
@@ -1131,38 +1224,4 @@ struct Written {
     stage1_complete: u64,
     retention_marked: u64,
     uia_docs_inserted: u64,
-}
-
-/// `INSERT OR IGNORE` of every handoff row into the DataRoot, payload bytes unchanged; missing
-/// `record_type`, `ts_utc` or `run_id` columns are taken from the payload when it is JSON.
-fn copy_rows_sql(layout: &crate::handoff::Layout) -> String {
-    let payload = layout.payload_col;
-    let from_payload = |column: Option<&str>, field: &str| -> String {
-        let extracted = format!(
-            "CASE WHEN typeof({payload}) = 'text' AND json_valid({payload}) THEN json_extract({payload}, '$.{field}') END"
-        );
-        match column {
-            Some(column) => format!("coalesce({column}, {extracted})"),
-            None => extracted,
-        }
-    };
-    let encrypted = |name: &str| -> String {
-        if layout.encrypted_cols.contains(&name) {
-            name.to_owned()
-        } else {
-            "NULL".to_owned()
-        }
-    };
-    format!(
-        "INSERT OR IGNORE INTO main.metadata (id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id)
-         SELECT {id}, {rt}, {ts}, {payload}, {run}, {nonce}, {cipher}, {key} FROM h.{table} WHERE {id} IS NOT NULL AND {id} != ''",
-        id = layout.id_col,
-        rt = from_payload(layout.record_type_col, "record_type"),
-        ts = from_payload(layout.ts_col, "ts_utc"),
-        run = from_payload(layout.run_id_col, "run_id"),
-        nonce = encrypted("nonce_b64"),
-        cipher = encrypted("ciphertext_b64"),
-        key = encrypted("key_id"),
-        table = layout.table,
-    )
 }

@@ -55,5 +55,6 @@ pub mod query;
 pub mod server;
 pub mod stage1_context;
 pub mod stage2;
+pub mod stamp;
 pub mod store;
 pub mod uia;

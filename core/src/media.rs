@@ -25,6 +25,7 @@ use crate::durable::temp_path_for;
 use crate::fsops::FileOps;
 use crate::ingest::{ImportMode, IngestError, io_err, store_err};
 use crate::pace::{Pacer, pace};
+use crate::stamp::FileStamp;
 
 /// Folder of the DataRoot where copies are made before they are linked into `media/`; only the
 /// lock holder writes there, and every ingest removes it before and after it runs.
@@ -37,7 +38,8 @@ const BATCH: usize = 256;
 pub const SCRATCH_SCHEMA: &str = "
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
-CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL, linked INTEGER NOT NULL,
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL);
 CREATE TABLE imported (relpath TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, linked INTEGER NOT NULL);
 ";
 
@@ -60,27 +62,36 @@ struct Checked {
     relpath: String,
     size: u64,
     sha256: String,
+    /// The DataRoot does not hold the file yet.
     import: bool,
-    /// The source's modification time when it was hashed: a later write moves it.
-    mtime_ns: i64,
+    /// Imported already, as a link made and then hashed here.
+    linked: bool,
+    /// The handoff file's stamp once its bytes were verified: any later write moves it.
+    stamp: FileStamp,
 }
 
-/// Modification time of `meta` in nanoseconds since the epoch.
-fn mtime_ns(meta: &fs::Metadata) -> i64 {
-    meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec()
+/// Where the media check links and copies.
+pub struct CheckPlan<'a> {
+    pub media_root: &'a Path,
+    pub dest_root: &'a Path,
+    /// The DataRoot's evidence database, whose `media_files` table lets a file that is the very
+    /// inode imported earlier skip hashing.
+    pub known_db: &'a Path,
+    pub scratch: &'a Path,
+    pub workers: usize,
+    pub mode: ImportMode,
+    pub fs: &'a dyn FileOps,
 }
 
 /// Walks, hashes and checks every file under `media_root`, writing one `checked` row per file
-/// into the scratch database at `scratch`. `known_db` is the DataRoot's evidence database,
-/// whose `media_files` table lets a file that is the very inode imported earlier skip hashing.
+/// into the scratch database. In hardlink mode a file the DataRoot lacks is linked into place
+/// first and hashed there, so the bytes verified are the bytes the DataRoot holds (see
+/// [`check_file`]); linked files also get their `imported` row.
 pub fn check_tree(
-    media_root: &Path,
-    dest_root: &Path,
-    known_db: &Path,
-    scratch: &Path,
-    workers: usize,
+    plan: &CheckPlan<'_>,
     pacer: Option<&Arc<Pacer>>,
 ) -> Result<TreeCheck, IngestError> {
+    let (media_root, scratch, known_db) = (plan.media_root, plan.scratch, plan.known_db);
     let mut summary = TreeCheck::default();
     if fs::symlink_metadata(media_root).is_err() {
         return Ok(summary);
@@ -95,29 +106,58 @@ pub fn check_tree(
             .iter()
             .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
             .collect::<Result<_, _>>()?;
-        let checked = check_batch(media_root, dest_root, batch, &known, workers)?;
+        let checked = check_batch(plan, batch, &known);
         let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
+        // Every link made is recorded, even when a later file of the batch failed, so that a
+        // failed ingest can take them out of the DataRoot again.
+        let mut first_error = None;
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO checked (relpath, size, sha256, import, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO checked (relpath, size, sha256, import, linked, dev, ino, mtime_ns, ctime_ns)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(store_err(scratch))?;
-            for file in &checked {
+            let mut imported = tx
+                .prepare_cached(
+                    "INSERT INTO imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, 1)",
+                )
+                .map_err(store_err(scratch))?;
+            for file in checked {
+                let file = match file {
+                    Ok(file) => file,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let stamp = file.stamp;
                 insert
                     .execute(params![
                         file.relpath,
                         file.size as i64,
                         file.sha256,
                         file.import,
-                        file.mtime_ns
+                        file.linked,
+                        stamp.dev as i64,
+                        stamp.ino as i64,
+                        stamp.mtime_ns,
+                        stamp.ctime_ns
                     ])
                     .map_err(store_err(scratch))?;
+                if file.linked {
+                    imported
+                        .execute(params![file.relpath, stamp.dev as i64, stamp.ino as i64])
+                        .map_err(store_err(scratch))?;
+                }
                 summary.files += 1;
                 summary.present += u64::from(!file.import);
             }
         }
         tx.commit().map_err(store_err(scratch))?;
+        if let Some(error) = first_error {
+            return Err(error);
+        }
         batch.clear();
         pace(pacer);
         Ok(())
@@ -175,15 +215,14 @@ fn lookup_known(
     .map_err(store_err(known_db))
 }
 
-/// Checks a batch of files on up to `workers` threads, keeping the batch's order.
+/// Checks a batch of files on up to `workers` threads, keeping the batch's order; each file's
+/// result is its own, so that the links made before a failure are all known.
 fn check_batch(
-    media_root: &Path,
-    dest_root: &Path,
+    plan: &CheckPlan<'_>,
     batch: &[(String, u64)],
     known: &[Option<KnownMedia>],
-    workers: usize,
-) -> Result<Vec<Checked>, IngestError> {
-    let chunk = batch.len().div_ceil(workers.max(1)).max(1);
+) -> Vec<Result<Checked, IngestError>> {
+    let chunk = batch.len().div_ceil(plan.workers.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = batch
             .chunks(chunk)
@@ -194,35 +233,74 @@ fn check_batch(
                         .iter()
                         .zip(known)
                         .map(|((relpath, size), known)| {
-                            check_file(media_root, dest_root, relpath, *size, known.as_ref())
+                            check_file(plan, relpath, *size, known.as_ref())
                         })
-                        .collect::<Result<Vec<_>, _>>()
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
         let mut out = Vec::with_capacity(batch.len());
         for handle in handles {
-            let part = handle.join().map_err(|_| IngestError::Io {
-                path: media_root.to_path_buf(),
-                source: io::Error::other("a hashing thread panicked"),
-            })??;
-            out.extend(part);
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(_) => out.push(Err(IngestError::Io {
+                    path: plan.media_root.to_path_buf(),
+                    source: io::Error::other("a hashing thread panicked"),
+                })),
+            }
         }
-        Ok(out)
+        out
     })
 }
 
-/// Hashes one handoff file (unless the DataRoot holds this very inode, recorded with its hash)
-/// and compares it with any file already at its destination.
+/// A file changed under the ingest.
+fn changed(relpath: &str, detail: String) -> IngestError {
+    IngestError::MediaChanged {
+        relpath: relpath.to_owned(),
+        detail,
+    }
+}
+
+/// Hashes the open `file` and returns its hash with its stamp, which must not move while it
+/// is read (a writer at work).
+fn hash_steady(
+    file: &File,
+    path: &Path,
+    relpath: &str,
+) -> Result<(String, FileStamp), IngestError> {
+    let before = FileStamp::of(&file.metadata().map_err(io_err(path))?);
+    let (sha256, len) = sha256_reader(file).map_err(io_err(path))?;
+    let after = FileStamp::of(&file.metadata().map_err(io_err(path))?);
+    if before != after || len != after.size {
+        return Err(changed(
+            relpath,
+            format!(
+                "written while hashed ({} bytes before, {len} read, {} after)",
+                before.size, after.size
+            ),
+        ));
+    }
+    Ok((sha256, after))
+}
+
+/// Checks one handoff file:
+/// - the DataRoot holds this very inode, recorded with its hash at import: nothing to read;
+/// - the DataRoot holds another file there: its bytes must hash the same;
+/// - the DataRoot lacks it, hardlink mode, and the file has no other name than the handoff's:
+///   link it into place, then hash it there (the link is the DataRoot's file, so the bytes
+///   hashed are the bytes kept; a write between hash and link cannot slip through);
+/// - otherwise hash it here; the import copies it and checks the copy's hash.
+///
+/// A file with other hard links (outside the handoff) is copied, never linked: its bytes could
+/// change through those names after the reap.
 fn check_file(
-    media_root: &Path,
-    dest_root: &Path,
+    plan: &CheckPlan<'_>,
     relpath: &str,
     size: u64,
     known: Option<&KnownMedia>,
 ) -> Result<Checked, IngestError> {
-    let source = media_root.join(relpath);
-    let dest = dest_root.join(relpath);
+    let source = plan.media_root.join(relpath);
+    let dest = plan.dest_root.join(relpath);
     let source_meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
     if !source_meta.is_file() {
         return Err(IngestError::MediaNotRegular { path: source });
@@ -231,6 +309,14 @@ fn check_file(
         Ok(meta) => Some(meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_err(&dest)(e)),
+    };
+    let checked = |sha256: String, import: bool, linked: bool, stamp: FileStamp| Checked {
+        relpath: relpath.to_owned(),
+        size,
+        sha256,
+        import,
+        linked,
+        stamp,
     };
     if let Some(dest_meta) = &dest_meta {
         if !dest_meta.is_file() {
@@ -248,38 +334,80 @@ fn check_file(
             && known.dev == dest_meta.dev()
             && known.ino == dest_meta.ino()
         {
-            return Ok(Checked {
-                relpath: relpath.to_owned(),
-                size,
-                sha256: known.sha256.clone(),
-                import: false,
-                mtime_ns: mtime_ns(&source_meta),
-            });
+            return Ok(checked(
+                known.sha256.clone(),
+                false,
+                false,
+                FileStamp::of(&source_meta),
+            ));
         }
     }
-    let (sha256, len) = hash_file(&source)?;
-    let after = fs::symlink_metadata(&source).map_err(io_err(&source))?;
-    if len != size || after.len() != size || mtime_ns(&after) != mtime_ns(&source_meta) {
-        return Err(IngestError::MediaChanged {
-            relpath: relpath.to_owned(),
-            detail: format!(
-                "{size} bytes when listed, {len} when read, {} after",
-                after.len()
-            ),
-        });
+    if dest_meta.is_none() && plan.mode == ImportMode::Hardlink && source_meta.nlink() == 1 {
+        if let Some(parent) = dest.parent() {
+            create_dirs_durably(plan.fs, plan.dest_root, parent)?;
+        }
+        match plan.fs.hard_link(&source, &dest) {
+            Ok(()) => {
+                crash::point("media.between_files");
+                return verify_link(relpath, &dest, &source_meta)
+                    .map(|(sha256, stamp)| checked(sha256, true, true, stamp))
+                    .inspect_err(|_| {
+                        let _ = plan.fs.remove_file(&dest);
+                    });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(IngestError::MediaConflict {
+                    relpath: relpath.to_owned(),
+                });
+            }
+            // Another file system or no links allowed: the import copies it.
+            Err(_) => {}
+        }
+    }
+    let file = File::open(&source).map_err(io_err(&source))?;
+    let (sha256, stamp) = hash_steady(&file, &source, relpath)?;
+    if stamp != FileStamp::of(&source_meta) || stamp.size != size {
+        return Err(changed(
+            relpath,
+            format!("{size} bytes when listed, {} when hashed", stamp.size),
+        ));
     }
     if dest_meta.is_some() && hash_file(&dest)?.0 != sha256 {
         return Err(IngestError::MediaConflict {
             relpath: relpath.to_owned(),
         });
     }
-    Ok(Checked {
-        relpath: relpath.to_owned(),
-        size,
-        sha256,
-        import: dest_meta.is_none(),
-        mtime_ns: mtime_ns(&source_meta),
-    })
+    Ok(checked(sha256, dest_meta.is_none(), false, stamp))
+}
+
+/// Hashes the link just made at `dest`: it must be the inode listed, with no name but the
+/// handoff's and this one, unchanged since it was listed and while it was read.
+fn verify_link(
+    relpath: &str,
+    dest: &Path,
+    listed: &fs::Metadata,
+) -> Result<(String, FileStamp), IngestError> {
+    let file = File::open(dest).map_err(io_err(dest))?;
+    let meta = file.metadata().map_err(io_err(dest))?;
+    if (meta.dev(), meta.ino()) != (listed.dev(), listed.ino()) {
+        return Err(changed(relpath, "replaced before it was linked".to_owned()));
+    }
+    if meta.nlink() != 2 {
+        return Err(changed(
+            relpath,
+            format!(
+                "{} names once linked; the handoff's and the DataRoot's were expected",
+                meta.nlink()
+            ),
+        ));
+    }
+    // The link moved the ctime; size and mtime must still be those listed.
+    let listed = FileStamp::of(listed);
+    let (sha256, stamp) = hash_steady(&file, dest, relpath)?;
+    if (stamp.size, stamp.mtime_ns) != (listed.size, listed.mtime_ns) {
+        return Err(changed(relpath, "written before it was linked".to_owned()));
+    }
+    Ok((sha256, stamp))
 }
 
 fn hash_file(path: &Path) -> Result<(String, u64), IngestError> {
@@ -332,35 +460,29 @@ pub struct ImportSummary {
     pub bytes: u64,
 }
 
-/// Imports every file the scratch database marks for import, and records each in its
-/// `imported` table. Hardlinks first (unless `mode` is copy); a verified copy when linking is
-/// impossible.
+/// Copies every file the scratch database (attached to `conn` as `m`) marks for import and did
+/// not link, and records each in its `imported` table: a verified copy whose hash must be the
+/// one checked. Runs inside the ingest's transaction.
 pub fn import_checked(
+    conn: &Connection,
     scratch: &Path,
     media_root: &Path,
     dest_root: &Path,
     temp_dir: &Path,
-    mode: ImportMode,
     pacer: Option<&Arc<Pacer>>,
     fs: &dyn FileOps,
 ) -> Result<ImportSummary, IngestError> {
-    let conn = Connection::open(scratch).map_err(store_err(scratch))?;
     let mut summary = ImportSummary::default();
     let mut created_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut last = String::new();
     loop {
-        let batch: Vec<(String, u64, String, i64)> = {
+        let batch: Vec<(String, u64, String)> = {
             let mut stmt = conn
-                .prepare_cached("SELECT relpath, size, sha256, mtime_ns FROM checked WHERE import AND relpath > ?1 ORDER BY relpath LIMIT ?2")
+                .prepare_cached("SELECT relpath, size, sha256 FROM m.checked WHERE import AND NOT linked AND relpath > ?1 ORDER BY relpath LIMIT ?2")
                 .map_err(store_err(scratch))?;
             let rows = stmt
                 .query_map(params![last, BATCH as i64], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get::<_, i64>(1)? as u64,
-                        row.get(2)?,
-                        row.get(3)?,
-                    ))
+                    Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?))
                 })
                 .map_err(store_err(scratch))?;
             rows.collect::<Result<_, _>>().map_err(store_err(scratch))?
@@ -370,8 +492,7 @@ pub fn import_checked(
         };
         last = final_path.clone();
         pace(pacer);
-        let tx = conn.unchecked_transaction().map_err(store_err(scratch))?;
-        for (relpath, size, sha256, hashed_mtime_ns) in &batch {
+        for (relpath, size, sha256) in &batch {
             let source = media_root.join(relpath);
             let dest = dest_root.join(relpath);
             if let Some(parent) = dest.parent()
@@ -380,33 +501,27 @@ pub fn import_checked(
                 create_dirs_durably(fs, dest_root, parent)?;
                 created_dirs.insert(parent.to_path_buf());
             }
-            let linked = mode == ImportMode::Hardlink && fs.hard_link(&source, &dest).is_ok();
-            if linked {
-                summary.linked += 1;
-            } else {
-                copy_verified(fs, &source, &dest, temp_dir, sha256)?;
-                summary.copied += 1;
-            }
+            copy_verified(fs, &source, &dest, temp_dir, sha256)?;
+            summary.copied += 1;
             summary.bytes += size;
             let meta = std::fs::metadata(&dest).map_err(io_err(&dest))?;
-            // A link shares the source's inode: a write after the hash would reach the DataRoot
-            // unverified. A copy was verified byte for byte, so only a link is checked here.
-            if linked && (meta.len() != *size || mtime_ns(&meta) != *hashed_mtime_ns) {
-                fs.remove_file(&dest).map_err(io_err(&dest))?;
-                return Err(IngestError::MediaChanged {
-                    relpath: relpath.clone(),
-                    detail: format!("{size} bytes when hashed, {} when linked", meta.len()),
-                });
-            }
-            tx.execute(
-                "INSERT INTO imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, ?4)",
-                params![relpath, meta.dev() as i64, meta.ino() as i64, linked],
+            conn.execute(
+                "INSERT INTO m.imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, 0)",
+                params![relpath, meta.dev() as i64, meta.ino() as i64],
             )
             .map_err(store_err(scratch))?;
             crash::point("media.between_files");
         }
-        tx.commit().map_err(store_err(scratch))?;
     }
+    let (linked, bytes): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(size), 0) FROM m.checked WHERE linked",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(store_err(scratch))?;
+    summary.linked = linked as u64;
+    summary.bytes += bytes as u64;
     Ok(summary)
 }
 

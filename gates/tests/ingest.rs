@@ -651,3 +651,190 @@ fn regression_disk_full_is_data_dir_full_not_a_signal() {
     ));
     assert_eq!(digest(&data.root).expect("digest"), before);
 }
+
+/// The real file system, except that the first link out of the handoff first rewrites its
+/// source in place: same size, modification time set back (a writer racing the import).
+struct RewriteBeforeLink {
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl autocapture_core::fsops::FileOps for RewriteBeforeLink {
+    fn create_dir(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.create_dir(path)
+    }
+    fn write_new(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.write_new(path, bytes)
+    }
+    fn copy_new(&self, source: &Path, dest: &Path) -> std::io::Result<String> {
+        autocapture_core::fsops::RealFs.copy_new(source, dest)
+    }
+    fn sync_file(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.sync_file(path)
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let before = fs::metadata(from)?;
+            let flipped: Vec<u8> = fs::read(from)?.iter().map(|b| !b).collect();
+            fs::write(from, flipped)?;
+            fs::File::options()
+                .write(true)
+                .open(from)?
+                .set_modified(before.modified()?)?;
+        }
+        autocapture_core::fsops::RealFs.hard_link(from, to)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.sync_dir(dir)
+    }
+    fn sync_fs(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.sync_fs(path)
+    }
+}
+
+/// Every media file the DataRoot recorded hashes to the sha256 it recorded.
+fn recorded_hashes_hold(data: &DataRoot) -> usize {
+    let conn = Connection::open(data.metadata_db()).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT relpath, sha256 FROM media_files")
+        .expect("prepare");
+    let rows: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    for (relpath, sha256) in &rows {
+        let bytes = fs::read(data.media_dir().join(relpath)).expect("media file");
+        assert_eq!(
+            &autocapture_core::contract::sha256_hex(&bytes),
+            sha256,
+            "{relpath}: the DataRoot's bytes are not the recorded ones"
+        );
+    }
+    rows.len()
+}
+
+#[test]
+fn a_source_rewritten_between_check_and_link_never_lands_unverified() {
+    let corpus = corpus(12, 1);
+    let handoff = &corpus.handoffs[0];
+    let data = corpus.data_root("data");
+    let hook = RewriteBeforeLink {
+        done: std::sync::atomic::AtomicBool::new(false),
+    };
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 08:00:00 UTC),
+        time::Duration::milliseconds(3),
+    );
+    let result = autocapture_core::ingest::ingest_handoff_on(
+        &hook,
+        handoff,
+        &data,
+        &options(ImportMode::Hardlink),
+        &clock,
+    );
+    assert!(
+        hook.done.load(std::sync::atomic::Ordering::SeqCst),
+        "no link was made"
+    );
+    match result {
+        // The rewritten file was a frame's blob: its declared hash no longer matches.
+        Err(e) => {
+            assert_eq!(e.code(), "media_hash_mismatch", "{e}");
+            assert!(matches!(marker::read(handoff), MarkerState::Missing));
+            let mut left = Vec::new();
+            let mut dirs = vec![data.media_dir()];
+            while let Some(dir) = dirs.pop() {
+                for entry in fs::read_dir(&dir).expect("read") {
+                    let path = entry.expect("entry").path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else {
+                        left.push(path);
+                    }
+                }
+            }
+            assert!(
+                left.is_empty(),
+                "a failed ingest left media in the DataRoot: {left:?}"
+            );
+        }
+        // Any other file: the DataRoot holds the bytes that were hashed.
+        Ok(report) => {
+            assert!(report.counts.media_files_linked > 0);
+            assert!(recorded_hashes_hold(&data) > 0);
+        }
+    }
+}
+
+#[test]
+fn a_media_file_with_another_hard_link_is_copied_not_linked() {
+    let corpus = corpus(6, 1);
+    let handoff = &corpus.handoffs[0];
+    let blob = first_frame_blob(handoff);
+    let outside = corpus.dir.path().join("outside-link");
+    fs::hard_link(&blob, &outside).expect("a second name outside the handoff");
+    let data = corpus.data_root("data");
+    let report = ingest(handoff, &data, &options(ImportMode::Hardlink)).expect("ingest");
+    assert_eq!(report.counts.media_files_copied, 1, "{report:?}");
+    assert!(report.counts.media_files_linked > 0);
+    let relpath = blob
+        .strip_prefix(handoff.join("media"))
+        .expect("under media");
+    let kept = fs::metadata(data.media_dir().join(relpath)).expect("kept");
+    let source = fs::metadata(&blob).expect("source");
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(
+        kept.ino(),
+        source.ino(),
+        "linked although it had another name"
+    );
+    // Bytes written through the outside name no longer reach the DataRoot.
+    fs::write(&outside, b"changed through another name").expect("write");
+    assert_eq!(
+        recorded_hashes_hold(&data),
+        report.integrity.media_count as usize
+    );
+}
+
+#[test]
+fn a_real_payload_reingests_without_a_conflict() {
+    let corpus = corpus(4, 1);
+    let handoff = &corpus.handoffs[0];
+    let conn = Connection::open(handoff.join("metadata.db")).expect("open");
+    let (table, payload) = table_and_payload(&conn);
+    let id = if table == "records" {
+        "record_id"
+    } else {
+        "id"
+    };
+    let id = conn
+        .query_row(
+            &format!(
+                "SELECT name FROM pragma_table_info('{table}') WHERE name IN ('id', 'record_id')"
+            ),
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap_or_else(|_| id.to_owned());
+    conn.execute(
+        &format!("INSERT INTO {table} ({id}, {payload}) VALUES ('real/payload/1', 1e300)"),
+        [],
+    )
+    .expect("insert");
+    drop(conn);
+    let data = corpus.data_root("data");
+    let opts = IngestOptions {
+        ledger_fast_path: false,
+        ..options(ImportMode::Copy)
+    };
+    ingest(handoff, &data, &opts).expect("first ingest");
+    let again = ingest(handoff, &data, &opts).expect("a re-ingest of the same rows");
+    assert_eq!(again.counts.metadata_rows_copied, 0);
+    assert!(matches!(marker::read(handoff), MarkerState::Valid(_)));
+}

@@ -40,6 +40,9 @@ pub enum Outcome {
     Ok,
     /// The drain paused with `expect` as the activity reason.
     Paused,
+    /// Exit != 0 with `expect` as the error code, found after the DataRoot commit: the DataRoot
+    /// keeps the rows and media that were checked, and there is no marker (a later run retries).
+    Retry,
 }
 
 /// Which program runs the damaged handoff.
@@ -427,15 +430,64 @@ fn judge_child(case: &CaseSpec, measured: &Measured) -> RunSeen {
 
 /// A file system that appends to a media file after it was hashed, just before the import
 /// links (or copies) it into the DataRoot: a writer still busy with the blob.
-#[derive(Debug, Default)]
+/// What an in-process case does to the handoff while the real ingest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meddle {
+    /// Appends to the first media file as it is linked or copied.
+    GrowAtImport,
+    /// Once the DataRoot commit returned: adds a row to the handoff's database.
+    AppendRowAtCommit,
+    /// Once the DataRoot commit returned: rewrites a media file in place, same size, and sets
+    /// its modification time back.
+    RewriteMediaAtCommit,
+}
+
+/// Every file below `dir`.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if fs::symlink_metadata(&path)?.is_dir() {
+            files_under(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The real file system, meddling with the handoff once (see [`Meddle`]).
+#[derive(Debug)]
 pub struct GrowingSource {
-    grown: std::sync::atomic::AtomicBool,
+    meddle: Meddle,
+    handoff: PathBuf,
+    done: std::sync::atomic::AtomicBool,
+    failed: std::sync::Mutex<Option<String>>,
+}
+
+impl Default for GrowingSource {
+    /// Appends to the first media file as it is linked or copied.
+    fn default() -> Self {
+        GrowingSource::new(Meddle::GrowAtImport, Path::new(""))
+    }
 }
 
 impl GrowingSource {
+    fn new(meddle: Meddle, handoff: &Path) -> GrowingSource {
+        GrowingSource {
+            meddle,
+            handoff: handoff.to_path_buf(),
+            done: std::sync::atomic::AtomicBool::new(false),
+            failed: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn first_time(&self) -> bool {
+        !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn grow(&self, source: &Path) -> std::io::Result<()> {
         use std::io::Write;
-        if !self.grown.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if self.meddle == Meddle::GrowAtImport && self.first_time() {
             fs::OpenOptions::new()
                 .append(true)
                 .open(source)?
@@ -443,9 +495,48 @@ impl GrowingSource {
         }
         Ok(())
     }
+
+    fn at_commit(&self) -> anyhow::Result<()> {
+        match self.meddle {
+            Meddle::GrowAtImport => {}
+            Meddle::AppendRowAtCommit => {
+                Connection::open(self.handoff.join("metadata.db"))?.execute(
+                    "INSERT INTO metadata (id, record_type, ts_utc, payload, run_id)
+                     VALUES ('hostile/appended/1', 'hostile.appended', '2026-02-20T09:00:00.000000Z', '{}', 'hostile')",
+                    [],
+                )?;
+            }
+            Meddle::RewriteMediaAtCommit => {
+                let mut files = Vec::new();
+                files_under(&self.handoff.join("media"), &mut files)?;
+                files.sort();
+                let path = files.first().context("the handoff has no media file")?;
+                let before = fs::metadata(path)?;
+                let mut bytes = fs::read(path)?;
+                for byte in &mut bytes {
+                    *byte = !*byte;
+                }
+                fs::write(path, &bytes)?;
+                fs::File::options()
+                    .write(true)
+                    .open(path)?
+                    .set_modified(before.modified()?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl FileOps for GrowingSource {
+    fn committed(&self, _what: &str) {
+        if self.meddle != Meddle::GrowAtImport
+            && self.first_time()
+            && let Err(e) = self.at_commit()
+            && let Ok(mut failed) = self.failed.lock()
+        {
+            *failed = Some(format!("{e:#}"));
+        }
+    }
     fn create_dir(&self, path: &Path) -> std::io::Result<()> {
         RealFs.create_dir(path)
     }
@@ -478,10 +569,13 @@ impl FileOps for GrowingSource {
 }
 
 fn run_in_process(case: &CaseSpec, site: &Site) -> anyhow::Result<RunSeen> {
-    let fs_hook = match case.damage.as_str() {
-        "grow_during_import" => GrowingSource::default(),
+    let meddle = match case.damage.as_str() {
+        "grow_during_import" => Meddle::GrowAtImport,
+        "append_row_at_commit" => Meddle::AppendRowAtCommit,
+        "rewrite_media_at_commit" => Meddle::RewriteMediaAtCommit,
         other => bail!("case {}: damage {other:?} has no in-process run", case.name),
     };
+    let fs_hook = GrowingSource::new(meddle, &site.handoff);
     let options = IngestOptions {
         mode: ImportMode::Hardlink,
         strict: true,
@@ -491,6 +585,11 @@ fn run_in_process(case: &CaseSpec, site: &Site) -> anyhow::Result<RunSeen> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ingest_handoff_on(&fs_hook, &site.handoff, &data, &options, &SystemClock)
     }));
+    if let Ok(failed) = fs_hook.failed.lock()
+        && let Some(failed) = failed.as_ref()
+    {
+        bail!("case {}: the meddling failed: {failed}", case.name);
+    }
     Ok(match result {
         Err(_) => RunSeen {
             observed: "panic".to_owned(),

@@ -10,7 +10,7 @@
 //! | `write` | replaces `path` with `text` |
 //! | `replace_with_dir` | replaces `path` with an empty folder |
 //! | `new_database` | replaces `metadata.db` with a database made by `sql` |
-//! | `sql` | runs `sql` on `metadata.db` (`{first_frame}`, `{first_snapshot}` expand to ids) |
+//! | `sql` | runs `sql` on `metadata.db` (`{first_frame}`, `{first_snapshot}` expand to ids, `{data_db}` to the case DataRoot's database) |
 //! | `duplicate_baseline_id` | adds a row with an id the DataRoot holds, with another payload |
 //! | `deep_payload` | adds a row whose payload nests `depth` arrays |
 //! | `deep_frame_field` | gives the first frame a field nesting `depth` objects |
@@ -89,7 +89,7 @@ pub fn apply(
         Ok(handoff.join(need(case, &case.path, "path")?))
     };
     match case.damage.as_str() {
-        "none" | "grow_during_import" => {}
+        "none" | "grow_during_import" | "append_row_at_commit" | "rewrite_media_at_commit" => {}
         "remove" => fs::remove_file(path()?)?,
         "truncate" => {
             let target = path()?;
@@ -134,7 +134,8 @@ pub fn apply(
         "sql" => {
             let sql = need(case, &case.sql, "sql")?
                 .replace("{first_frame}", FIRST_FRAME)
-                .replace("{first_snapshot}", &first_snapshot());
+                .replace("{first_snapshot}", &first_snapshot())
+                .replace("{data_db}", &data.join("metadata.db").to_string_lossy());
             open(handoff)?
                 .execute_batch(&sql)
                 .with_context(|| format!("case {}: run its sql", case.name))?;

@@ -270,6 +270,7 @@ pub fn payload_json(bytes: &[u8]) -> Outcome {
         ts_utc: None,
         run_id: None,
         payload: bytes.to_vec(),
+        values: Default::default(),
     };
     let Some(object) = row.payload_object() else {
         return Outcome::rejected("payload_not_object");
