@@ -31,6 +31,48 @@ pub fn open_regular(options: &mut OpenOptions, path: &Path) -> io::Result<File> 
     }
 }
 
+/// A folder held open, so that what is done through [`DirHandle::path`] reaches that very
+/// folder even when its name is renamed away and another folder is put in its place.
+#[derive(Debug)]
+pub struct DirHandle {
+    _dir: File,
+    via: std::path::PathBuf,
+}
+
+impl DirHandle {
+    /// Opens the folder `path` (not following a symlink at its last component).
+    pub fn open(path: &Path) -> io::Result<DirHandle> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags((nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW).bits())
+            .open(path)?;
+        let held = dir.metadata()?;
+        // `/proc/self/fd/N` names the open folder itself. Where /proc is not there, the path is
+        // used, and is checked to still be the folder held.
+        let proc = std::path::PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        let via = match fs::metadata(&proc) {
+            Ok(meta) if (meta.dev(), meta.ino()) == (held.dev(), held.ino()) => proc,
+            _ => {
+                let now = fs::symlink_metadata(path)?;
+                if (now.dev(), now.ino()) != (held.dev(), held.ino()) {
+                    return Err(io::Error::other(
+                        "the folder was replaced while it was opened",
+                    ));
+                }
+                path.to_path_buf()
+            }
+        };
+        Ok(DirHandle { _dir: dir, via })
+    }
+
+    /// A path that reaches the held folder.
+    pub fn path(&self) -> &Path {
+        &self.via
+    }
+}
+
 /// File-system operations whose durability the import and the marker depend on.
 pub trait FileOps: Sync {
     /// Creates the folder `path` (its parent exists); `AlreadyExists` when it is there.

@@ -370,6 +370,9 @@ pub fn ingest_handoff_on(
         });
     }
     let handoff_root = handoff_root.canonicalize().map_err(io_err(handoff_root))?;
+    // Held to the end: the last check and the marker go to the folder that was ingested, even if
+    // its name now names another.
+    let held = crate::fsops::DirHandle::open(&handoff_root).map_err(io_err(&handoff_root))?;
     crate::placement::check_apart(Source::Handoff, &handoff_root, &data_root.root)?;
     prepare_data_root(data_root)?;
     let data_root = DataRoot::new(
@@ -421,7 +424,13 @@ pub fn ingest_handoff_on(
     audit_result?;
     crash::point("ingest.after_unlock");
     // The handoff must still be what was ingested: the marker would promise it all.
-    changed_since(&handoff_root, &verified)?;
+    changed_since(held.path(), &verified).map_err(|e| match e {
+        IngestError::HandoffChanged { detail, .. } => IngestError::HandoffChanged {
+            path: handoff_root.clone(),
+            detail,
+        },
+        other => other,
+    })?;
     // The marker comes last: everything it promises is committed and synced by now.
     let marker = ReapMarker {
         schema: MARKER_SCHEMA.to_owned(),
@@ -434,11 +443,11 @@ pub fn ingest_handoff_on(
         contract_version: identity_pair().0,
         schema_hash: identity_pair().1,
     };
-    report.marker_path =
-        marker::write_on(fs, &handoff_root, &marker).map_err(|source| IngestError::Marker {
-            path: handoff_root.clone(),
-            source,
-        })?;
+    marker::write_on(fs, held.path(), &marker).map_err(|source| IngestError::Marker {
+        path: handoff_root.clone(),
+        source,
+    })?;
+    report.marker_path = handoff_root.join(marker::MARKER_FILE);
     report.timings.total_ms = started.elapsed().as_millis() as u64;
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     report.timings.rows_per_s = report.rows_seen as f64 / seconds;

@@ -57,9 +57,46 @@ impl RecordingFs {
         if result.is_ok()
             && let Ok(mut ops) = self.ops.lock()
         {
-            ops.push(op());
+            ops.push(named(op()));
         }
         result
+    }
+}
+
+/// `path` with a `/proc/self/fd/N` prefix (Stage 1 writes the marker through its handle on the
+/// handoff folder) replaced by the folder's name, so the log names real paths.
+fn real(path: PathBuf) -> PathBuf {
+    let Ok(rest) = path.strip_prefix("/proc/self/fd") else {
+        return path;
+    };
+    let mut parts = rest.components();
+    let Some(fd) = parts.next() else { return path };
+    match std::fs::read_link(Path::new("/proc/self/fd").join(fd)) {
+        Ok(dir) => dir.join(parts.as_path()),
+        Err(_) => path,
+    }
+}
+
+fn named(op: Op) -> Op {
+    match op {
+        Op::CreateDir(p) => Op::CreateDir(real(p)),
+        Op::WriteNew { path, bytes } => Op::WriteNew {
+            path: real(path),
+            bytes,
+        },
+        Op::SyncFile(p) => Op::SyncFile(real(p)),
+        Op::HardLink { from, to, bytes } => Op::HardLink {
+            from: real(from),
+            to: real(to),
+            bytes,
+        },
+        Op::Rename { from, to } => Op::Rename {
+            from: real(from),
+            to: real(to),
+        },
+        Op::Remove(p) => Op::Remove(real(p)),
+        Op::SyncDir(p) => Op::SyncDir(real(p)),
+        other => other,
     }
 }
 

@@ -838,3 +838,99 @@ fn a_real_payload_reingests_without_a_conflict() {
     assert_eq!(again.counts.metadata_rows_copied, 0);
     assert!(matches!(marker::read(handoff), MarkerState::Valid(_)));
 }
+
+/// The real file system, except that as the marker's temp is written the handoff folder is
+/// renamed away and another folder (holding a copy of its database) is put in its place.
+struct SwapAtMarker {
+    handoff: PathBuf,
+    moved: PathBuf,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl autocapture_core::fsops::FileOps for SwapAtMarker {
+    fn create_dir(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.create_dir(path)
+    }
+    fn write_new(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let is_marker = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(marker::MARKER_FILE));
+        if is_marker && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            fs::rename(&self.handoff, &self.moved)?;
+            fs::create_dir(&self.handoff)?;
+            fs::copy(
+                self.moved.join("metadata.db"),
+                self.handoff.join("metadata.db"),
+            )?;
+        }
+        autocapture_core::fsops::RealFs.write_new(path, bytes)
+    }
+    fn copy_new(&self, source: &Path, dest: &Path) -> std::io::Result<String> {
+        autocapture_core::fsops::RealFs.copy_new(source, dest)
+    }
+    fn sync_file(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.sync_file(path)
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.hard_link(from, to)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.sync_dir(dir)
+    }
+    fn sync_fs(&self, path: &Path) -> std::io::Result<()> {
+        autocapture_core::fsops::RealFs.sync_fs(path)
+    }
+}
+
+/// Regression: the marker was written by path, so a handoff folder renamed away and replaced
+/// between the commit and the marker got the marker into the new folder, whose rows were never
+/// ingested. It goes to the folder that was ingested.
+#[test]
+fn regression_the_marker_goes_to_the_folder_that_was_ingested() {
+    let corpus = corpus(6, 1);
+    let handoff = corpus.handoffs[0].canonicalize().expect("canonical");
+    let moved = corpus.dir.path().join("moved-away");
+    let hook = SwapAtMarker {
+        handoff: handoff.clone(),
+        moved: moved.clone(),
+        done: std::sync::atomic::AtomicBool::new(false),
+    };
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 08:00:00 UTC),
+        time::Duration::milliseconds(3),
+    );
+    let data = corpus.data_root("data");
+    autocapture_core::ingest::ingest_handoff_on(
+        &hook,
+        &handoff,
+        &data,
+        &options(ImportMode::Hardlink),
+        &clock,
+    )
+    .expect("ingest");
+    assert!(
+        hook.done.load(std::sync::atomic::Ordering::SeqCst),
+        "no marker was written"
+    );
+    assert!(
+        matches!(marker::read(&moved), MarkerState::Valid(_)),
+        "the ingested folder has no marker"
+    );
+    assert!(
+        matches!(marker::read(&handoff), MarkerState::Missing),
+        "the folder put in its place got the marker"
+    );
+    let temps: Vec<_> = fs::read_dir(&handoff)
+        .expect("read")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(marker::MARKER_FILE))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}
