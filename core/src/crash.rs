@@ -4,8 +4,10 @@
 //! [`point`] compiles to nothing unless the `crash-points` feature is on; only the binary the
 //! gate builds has it. There it is armed by two environment variables:
 //! - `AUTOCAPTURE_CRASH_AT=<name>` or `<name>@<n>`: the point, and which arrival (default 1).
-//! - `AUTOCAPTURE_CRASH_MODE=abort|pause`: `abort` calls [`std::process::abort`]; `pause` sleeps
-//!   so that a parent can send `SIGKILL`.
+//! - `AUTOCAPTURE_CRASH_MODE=abort|pause|stop`: `abort` calls [`std::process::abort`]; `pause`
+//!   sleeps so that a parent can send `SIGKILL`; `stop` stops the process with `SIGSTOP` and goes
+//!   on when the parent sends `SIGCONT` (the `hostile` gate's mutation explorer changes the
+//!   handoff meanwhile).
 //!
 //! In both modes the process first prints [`REACHED`] and the name on stderr, so a parent knows
 //! where it died. [`POINTS`] is the registry every name must be in.
@@ -153,6 +155,30 @@ pub const POINTS: &[CrashPoint] = &[
     },
 ];
 
+/// Environment variable planting a known bug in a `crash-points` build, so that the `hostile`
+/// gate's mutation explorer proves it finds it (see [`PLANTS`]).
+pub const ENV_PLANT: &str = "AUTOCAPTURE_PLANT";
+
+/// The bugs a `crash-points` build can plant:
+/// - `skip_handoff_check`: no comparison of the handoff with what was verified, after the commit
+///   or around the marker's rename;
+/// - `marker_by_path`: the marker is written by the handoff's path, not through the handle on
+///   the folder that was ingested.
+pub const PLANTS: &[&str] = &["skip_handoff_check", "marker_by_path"];
+
+/// True when a `crash-points` build was told to plant bug `name` (never in a normal build).
+pub fn planted(name: &'static str) -> bool {
+    #[cfg(feature = "crash-points")]
+    {
+        std::env::var(ENV_PLANT).is_ok_and(|v| v == name)
+    }
+    #[cfg(not(feature = "crash-points"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// True in a build that can crash at its points.
 pub const fn enabled() -> bool {
     cfg!(feature = "crash-points")
@@ -178,7 +204,14 @@ mod armed {
     struct Arm {
         name: String,
         arrival: u64,
-        pause: bool,
+        mode: Mode,
+    }
+
+    #[derive(PartialEq)]
+    enum Mode {
+        Abort,
+        Pause,
+        Stop,
     }
 
     static ARM: OnceLock<Option<Arm>> = OnceLock::new();
@@ -194,11 +227,15 @@ mod armed {
             eprintln!("{ENV_AT}: {name:?} is no crash point");
             std::process::exit(2);
         }
-        let pause = std::env::var(ENV_MODE).is_ok_and(|m| m == "pause");
+        let mode = match std::env::var(ENV_MODE).as_deref() {
+            Ok("pause") => Mode::Pause,
+            Ok("stop") => Mode::Stop,
+            _ => Mode::Abort,
+        };
         Some(Arm {
             name,
             arrival,
-            pause,
+            mode,
         })
     }
 
@@ -212,13 +249,19 @@ mod armed {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{REACHED}{name}");
         let _ = err.flush();
-        if arm.pause {
+        match arm.mode {
             // Holds every lock and file this thread has until the parent's SIGKILL.
-            loop {
+            Mode::Pause => loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
+            },
+            Mode::Stop => {
+                drop(err);
+                if nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP).is_err() {
+                    std::process::abort();
+                }
             }
+            Mode::Abort => std::process::abort(),
         }
-        std::process::abort();
     }
 }
 

@@ -65,16 +65,23 @@ pub struct AtomicWritePoints {
 /// old file or the complete new one, never a mix, and no temp file on success. On failure the
 /// temp file is removed (best effort) and the old file is untouched.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    write_atomic_with(&crate::fsops::RealFs, dir, name, bytes, None)
+    write_atomic_with(&crate::fsops::RealFs, dir, name, bytes, None, None)
 }
 
-/// [`write_atomic`] through `fs`, passing the given crash points.
+/// A check an atomic write runs just before its rename and again once the rename is durable; an
+/// error before stops the write, an error after is the write's error (the caller decides what
+/// becomes of the file then).
+pub type WriteCheck<'a> = &'a dyn Fn() -> io::Result<()>;
+
+/// [`write_atomic`] through `fs`, passing the given crash points and running `check` (see
+/// [`WriteCheck`]).
 pub fn write_atomic_with(
     fs: &dyn crate::fsops::FileOps,
     dir: &Path,
     name: &str,
     bytes: &[u8],
     points: Option<&AtomicWritePoints>,
+    check: Option<WriteCheck<'_>>,
 ) -> io::Result<PathBuf> {
     let point = |pick: fn(&AtomicWritePoints) -> &'static str| {
         if let Some(points) = points {
@@ -89,10 +96,16 @@ pub fn write_atomic_with(
         point(|p| p.after_temp_write);
         fs.sync_file(&temp)?;
         point(|p| p.after_fsync);
+        if let Some(check) = check {
+            check()?;
+        }
         fs.rename(&temp, &target)?;
         point(|p| p.after_rename);
         fs.sync_dir(dir)?;
         point(|p| p.after_dir_fsync);
+        if let Some(check) = check {
+            check()?;
+        }
         Ok(())
     })();
     if result.is_err() {

@@ -118,31 +118,53 @@ pub struct HandoffRow {
     pub values: RowValues,
 }
 
-/// The carried columns of one row as SQLite holds them (`Null` where the layout has none).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowValues {
-    pub record_type: rusqlite::types::Value,
-    pub ts_utc: rusqlite::types::Value,
-    pub run_id: rusqlite::types::Value,
-    pub payload: rusqlite::types::Value,
-    pub nonce_b64: rusqlite::types::Value,
-    pub ciphertext_b64: rusqlite::types::Value,
-    pub key_id: rusqlite::types::Value,
+/// One stored value, exactly: its storage class and bytes. Unlike `rusqlite::types::Value`,
+/// TEXT that is not UTF-8 is kept (and bound back) as the bytes it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Cell {
+    #[default]
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(Vec<u8>),
+    Blob(Vec<u8>),
 }
 
-impl Default for RowValues {
-    fn default() -> Self {
-        use rusqlite::types::Value::Null;
-        RowValues {
-            record_type: Null,
-            ts_utc: Null,
-            run_id: Null,
-            payload: Null,
-            nonce_b64: Null,
-            ciphertext_b64: Null,
-            key_id: Null,
+impl From<ValueRef<'_>> for Cell {
+    fn from(value: ValueRef<'_>) -> Cell {
+        match value {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(n) => Cell::Integer(n),
+            ValueRef::Real(x) => Cell::Real(x),
+            ValueRef::Text(bytes) => Cell::Text(bytes.to_vec()),
+            ValueRef::Blob(bytes) => Cell::Blob(bytes.to_vec()),
         }
     }
+}
+
+impl rusqlite::ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ToSqlOutput::Borrowed;
+        Ok(Borrowed(match self {
+            Cell::Null => ValueRef::Null,
+            Cell::Integer(n) => ValueRef::Integer(*n),
+            Cell::Real(x) => ValueRef::Real(*x),
+            Cell::Text(bytes) => ValueRef::Text(bytes),
+            Cell::Blob(bytes) => ValueRef::Blob(bytes),
+        }))
+    }
+}
+
+/// The carried columns of one row as SQLite holds them (`Null` where the layout has none).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RowValues {
+    pub record_type: Cell,
+    pub ts_utc: Cell,
+    pub run_id: Cell,
+    pub payload: Cell,
+    pub nonce_b64: Cell,
+    pub ciphertext_b64: Cell,
+    pub key_id: Cell,
 }
 
 impl HandoffRow {
@@ -344,10 +366,8 @@ impl HandoffDb {
                     _ => None,
                 }
             };
-            let value = |i: usize| -> Result<rusqlite::types::Value, HandoffError> {
-                row.get_ref(i)
-                    .map(rusqlite::types::Value::from)
-                    .map_err(|e| corrupt(path, e))
+            let value = |i: usize| -> Result<Cell, HandoffError> {
+                row.get_ref(i).map(Cell::from).map_err(|e| corrupt(path, e))
             };
             let id = match row.get_ref(0).map_err(|e| corrupt(path, e))? {
                 ValueRef::Null => None,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable::{AtomicWritePoints, remove_stale_temps, write_atomic_with};
+use crate::durable::{AtomicWritePoints, WriteCheck, remove_stale_temps, write_atomic_with};
 use crate::fsops::{FileOps, RealFs};
 
 pub const MARKER_FILE: &str = "reap_eligible.json";
@@ -83,16 +83,23 @@ const POINTS: AtomicWritePoints = AtomicWritePoints {
 /// Writes the marker into `handoff_root` atomically (temp → fsync → rename → fsync dir), first
 /// removing the temps of marker writes that died half way.
 pub fn write(handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
-    write_on(&RealFs, handoff_root, marker)
+    write_on(&RealFs, handoff_root, marker, None)
 }
 
-/// [`write`] through `fs`. A write that fails leaves no marker: the rename may already have put
-/// it in place when the folder sync after it failed, and a run that reports failure must not
-/// tell the reaper otherwise (an earlier marker goes too; a rerun writes it again).
-pub fn write_on(fs: &dyn FileOps, handoff_root: &Path, marker: &ReapMarker) -> io::Result<PathBuf> {
+/// [`write`] through `fs`, running `check` just before the rename and once the rename is durable
+/// (Stage 1 checks there that the handoff is still what it ingested). A write that fails leaves
+/// no marker: the rename may already have put it in place when the folder sync or the check
+/// after it failed, and a run that reports failure must not tell the reaper otherwise (an
+/// earlier marker goes too; a rerun writes it again).
+pub fn write_on(
+    fs: &dyn FileOps,
+    handoff_root: &Path,
+    marker: &ReapMarker,
+    check: Option<WriteCheck<'_>>,
+) -> io::Result<PathBuf> {
     let bytes = render(marker).map_err(io::Error::other)?;
     remove_stale_temps(handoff_root, MARKER_FILE)?;
-    let written = write_atomic_with(fs, handoff_root, MARKER_FILE, &bytes, Some(&POINTS));
+    let written = write_atomic_with(fs, handoff_root, MARKER_FILE, &bytes, Some(&POINTS), check);
     if written.is_err() {
         let _ = fs.remove_file(&handoff_root.join(MARKER_FILE));
         let _ = fs.sync_dir(handoff_root);
@@ -185,7 +192,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         write(dir.path(), &marker()).expect("an earlier marker");
         let failing = SyncFailsAfterRename::default();
-        assert!(write_on(&failing, dir.path(), &marker()).is_err());
+        assert!(write_on(&failing, dir.path(), &marker(), None).is_err());
         assert!(
             matches!(read(dir.path()), MarkerState::Missing),
             "a failed write left a marker"

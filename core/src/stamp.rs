@@ -95,6 +95,9 @@ pub fn db_stamp(handoff_root: &Path) -> io::Result<DbStamp> {
     let mut files = Vec::with_capacity(DB_FILES.len());
     for name in DB_FILES {
         let stamp = match fs::symlink_metadata(handoff_root.join(name)) {
+            // An empty `-wal` or `-journal` holds nothing: a reader opening a WAL database
+            // creates an empty `-wal`, and that is no change.
+            Ok(meta) if name != METADATA_DB && meta.is_file() && meta.len() == 0 => None,
             Ok(meta) => Some(FileStamp::of(&meta)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -145,6 +148,21 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, FileStamp>) -> io::R
         }
     }
     Ok(())
+}
+
+/// The handoff is not what was verified; the words say what differs. Carried inside an
+/// `io::Error` by the marker write's check.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Changed(pub String);
+
+/// `Err(Changed)` (in an `io::Error`) when the handoff reached through `handoff_root` no longer
+/// matches `verified`.
+pub fn check(handoff_root: &Path, verified: &HandoffStamp) -> io::Result<()> {
+    match difference(verified, &take(handoff_root)?) {
+        None => Ok(()),
+        Some(detail) => Err(io::Error::other(Changed(detail))),
+    }
 }
 
 /// Stamps the whole handoff.
@@ -252,6 +270,11 @@ mod tests {
         );
         let again = handoff();
         let first = take(again.path()).expect("stamp");
+        fs::write(again.path().join("metadata.db-wal"), b"").expect("an empty wal");
+        assert_eq!(
+            difference(&first, &take(again.path()).expect("stamp")),
+            None
+        );
         fs::write(again.path().join("metadata.db-wal"), b"frames").expect("wal");
         assert_eq!(
             difference(&first, &take(again.path()).expect("stamp")).as_deref(),

@@ -185,11 +185,15 @@ pub fn bench_ingest(options: &IngestBenchOptions) -> anyhow::Result<IngestBench>
     let (mut floor, mut ours, mut peak_kib) = (Vec::new(), Vec::new(), 0u64);
     let mut report = serde_json::Value::Null;
     for _ in 0..options.runs {
-        floor.push(floor_run(
-            &handoff,
-            &options.work.join("floor"),
-            &options.harness,
-        )?);
+        let floor_dir = options.work.join("floor");
+        floor.push(floor_run(&handoff, &floor_dir, &options.harness)?);
+        // The floor's links give every media file a second name, and Stage 1 copies (never
+        // links) a file with another name than the handoff's: the floor's media go before ours
+        // runs. (Its database stays for a look.)
+        let floor_media = floor_dir.join(autocapture_core::handoff::MEDIA_DIR);
+        if floor_media.exists() {
+            std::fs::remove_dir_all(&floor_media)?;
+        }
         if ours_dir.exists() {
             std::fs::remove_dir_all(&ours_dir)?;
         }

@@ -30,6 +30,7 @@ impl Default for HostileGate {
                 ("fuzz", Box::new(crate::hostile::fuzz::cases)),
                 ("concurrency", Box::new(crate::hostile::concurrency::cases)),
                 ("security", Box::new(crate::hostile::security::cases)),
+                ("mutation", Box::new(crate::hostile::mutation::cases)),
             ],
         }
     }
@@ -42,16 +43,18 @@ fn family_name(family: Family) -> &'static str {
         Family::Fuzz => "fuzz",
         Family::Concurrency => "concurrency",
         Family::Security => "security",
+        Family::Mutation => "mutation",
     }
 }
 
 /// The gate's verdict over `reports`.
 pub fn judge(reports: &[CaseReport], outcome: &mut GateOutcome) {
-    let mut by_family: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut by_family: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
     for report in reports {
         let entry = by_family.entry(family_name(report.family)).or_default();
         entry.0 += 1;
         entry.1 += u64::from(report.passed());
+        entry.2 += report.inputs;
         let name = format!("{}: {}", family_name(report.family), report.name);
         if report.expected != report.observed {
             outcome.check_eq(
@@ -82,9 +85,10 @@ pub fn judge(reports: &[CaseReport], outcome: &mut GateOutcome) {
     outcome.measure("errors_as_documented", documented as u64);
     outcome.measure("data_lost", data_lost);
     outcome.measure("panics", panics);
-    for (family, (tried, passed)) in &by_family {
+    for (family, (tried, passed, inputs)) in &by_family {
         outcome.measure(&format!("{family}_cases"), *tried);
         outcome.measure(&format!("{family}_passed"), *passed);
+        outcome.measure(&format!("{family}_inputs"), *inputs);
     }
     outcome.check_eq("data lost", None, json!(0), json!(data_lost));
     outcome.check_eq("panics", None, json!(0), json!(panics));

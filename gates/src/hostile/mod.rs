@@ -4,11 +4,14 @@
 //!
 //! - [`corpus`]: the hostile handoff corpus of `fixtures/hostile/`, run through the real binary.
 //! - [`damage`]: what each corpus case does to its handoff or DataRoot.
+//! - [`mutation`]: the handoff changed at each Stage-1 point of the real ingest; the marker's
+//!   promise checked after.
 
 pub mod corpus;
 pub mod damage;
 
 pub mod concurrency;
+pub mod mutation;
 pub mod security;
 
 use serde::Serialize;
@@ -32,6 +35,8 @@ pub enum Family {
     Concurrency,
     /// A security property of the popup server, the tokens, the audit log or the signed report.
     Security,
+    /// The mutation explorer: the handoff changed while the real ingest is stopped at a point.
+    Mutation,
 }
 
 /// One case tried: what was documented, what happened, and what it cost.
