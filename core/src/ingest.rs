@@ -450,19 +450,10 @@ pub fn ingest_handoff_on(
         held.path()
     };
     marker::write_on(fs, marker_dir, &marker, check).map_err(|source| {
-        match source
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<stamp::Changed>())
-        {
-            Some(changed) => IngestError::HandoffChanged {
-                path: handoff_root.clone(),
-                detail: changed.0.clone(),
-            },
-            None => IngestError::Marker {
-                path: handoff_root.clone(),
-                source,
-            },
-        }
+        changed_or(source, &handoff_root, |source| IngestError::Marker {
+            path: handoff_root.clone(),
+            source,
+        })
     })?;
     report.marker_path = handoff_root.join(marker::MARKER_FILE);
     report.timings.total_ms = started.elapsed().as_millis() as u64;
@@ -475,18 +466,26 @@ pub fn ingest_handoff_on(
 
 /// `Err(HandoffChanged)` when the handoff no longer matches `verified`.
 fn changed_since(handoff_root: &Path, verified: &HandoffStamp) -> Result<(), IngestError> {
-    stamp::check(handoff_root, verified).map_err(|e| {
-        match e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<stamp::Changed>())
-        {
-            Some(changed) => IngestError::HandoffChanged {
-                path: handoff_root.to_path_buf(),
-                detail: changed.0.clone(),
-            },
-            None => io_err(handoff_root)(e),
-        }
-    })
+    stamp::check(handoff_root, verified)
+        .map_err(|e| changed_or(e, handoff_root, io_err(handoff_root)))
+}
+
+/// [`IngestError::HandoffChanged`] when `error` carries a [`stamp::Changed`], else `other(error)`.
+fn changed_or(
+    error: io::Error,
+    handoff_root: &Path,
+    other: impl FnOnce(io::Error) -> IngestError,
+) -> IngestError {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<stamp::Changed>())
+    {
+        Some(changed) => IngestError::HandoffChanged {
+            path: handoff_root.to_path_buf(),
+            detail: changed.0.clone(),
+        },
+        None => other(error),
+    }
 }
 
 /// Removes what a killed run left: its scratch database and the temps of copies it had not

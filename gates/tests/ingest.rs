@@ -652,17 +652,55 @@ fn regression_disk_full_is_data_dir_full_not_a_signal() {
     assert_eq!(digest(&data.root).expect("digest"), before);
 }
 
-/// The real file system, except that the first link out of the handoff first rewrites its
-/// source in place: same size, modification time set back (a writer racing the import).
-struct RewriteBeforeLink {
+/// Which operation a [`Meddling`] file system meddles before.
+#[derive(Clone, Copy, PartialEq)]
+enum Before {
+    /// A hard link (the media import).
+    Link,
+    /// Writing the marker's temp file.
+    MarkerTemp,
+}
+
+/// The real file system, except that `meddle` runs once, just before the first operation of
+/// kind `before` (it gets that operation's source path).
+struct Meddling<F: Fn(&Path) -> std::io::Result<()> + Sync> {
+    before: Before,
+    meddle: F,
     done: std::sync::atomic::AtomicBool,
 }
 
-impl autocapture_core::fsops::FileOps for RewriteBeforeLink {
+impl<F: Fn(&Path) -> std::io::Result<()> + Sync> Meddling<F> {
+    fn new(before: Before, meddle: F) -> Self {
+        Meddling {
+            before,
+            meddle,
+            done: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn at(&self, kind: Before, path: &Path) -> std::io::Result<()> {
+        if kind == self.before && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            (self.meddle)(path)?;
+        }
+        Ok(())
+    }
+
+    fn meddled(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<F: Fn(&Path) -> std::io::Result<()> + Sync> autocapture_core::fsops::FileOps for Meddling<F> {
     fn create_dir(&self, path: &Path) -> std::io::Result<()> {
         autocapture_core::fsops::RealFs.create_dir(path)
     }
     fn write_new(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let is_marker = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains(marker::MARKER_FILE));
+        if is_marker {
+            self.at(Before::MarkerTemp, path)?;
+        }
         autocapture_core::fsops::RealFs.write_new(path, bytes)
     }
     fn copy_new(&self, source: &Path, dest: &Path) -> std::io::Result<String> {
@@ -672,15 +710,7 @@ impl autocapture_core::fsops::FileOps for RewriteBeforeLink {
         autocapture_core::fsops::RealFs.sync_file(path)
     }
     fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            let before = fs::metadata(from)?;
-            let flipped: Vec<u8> = fs::read(from)?.iter().map(|b| !b).collect();
-            fs::write(from, flipped)?;
-            fs::File::options()
-                .write(true)
-                .open(from)?
-                .set_modified(before.modified()?)?;
-        }
+        self.at(Before::Link, from)?;
         autocapture_core::fsops::RealFs.hard_link(from, to)
     }
     fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
@@ -695,6 +725,17 @@ impl autocapture_core::fsops::FileOps for RewriteBeforeLink {
     fn sync_fs(&self, path: &Path) -> std::io::Result<()> {
         autocapture_core::fsops::RealFs.sync_fs(path)
     }
+}
+
+/// Rewrites `path` in place, same size, and sets its modification time back.
+fn rewrite_keeping_mtime(path: &Path) -> std::io::Result<()> {
+    let before = fs::metadata(path)?;
+    let flipped: Vec<u8> = fs::read(path)?.iter().map(|b| !b).collect();
+    fs::write(path, flipped)?;
+    fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(before.modified()?)
 }
 
 /// Every media file the DataRoot recorded hashes to the sha256 it recorded.
@@ -724,9 +765,8 @@ fn a_source_rewritten_between_check_and_link_never_lands_unverified() {
     let corpus = corpus(12, 1);
     let handoff = &corpus.handoffs[0];
     let data = corpus.data_root("data");
-    let hook = RewriteBeforeLink {
-        done: std::sync::atomic::AtomicBool::new(false),
-    };
+    // The first link out of the handoff first rewrites its source (a writer racing the import).
+    let hook = Meddling::new(Before::Link, rewrite_keeping_mtime);
     let clock = SteppingClock::new(
         datetime!(2026-02-21 08:00:00 UTC),
         time::Duration::milliseconds(3),
@@ -738,10 +778,7 @@ fn a_source_rewritten_between_check_and_link_never_lands_unverified() {
         &options(ImportMode::Hardlink),
         &clock,
     );
-    assert!(
-        hook.done.load(std::sync::atomic::Ordering::SeqCst),
-        "no link was made"
-    );
+    assert!(hook.meddled(), "no link was made");
     match result {
         // The rewritten file was a frame's blob: its declared hash no longer matches.
         Err(e) => {
@@ -839,55 +876,6 @@ fn a_real_payload_reingests_without_a_conflict() {
     assert!(matches!(marker::read(handoff), MarkerState::Valid(_)));
 }
 
-/// The real file system, except that as the marker's temp is written the handoff folder is
-/// renamed away and another folder (holding a copy of its database) is put in its place.
-struct SwapAtMarker {
-    handoff: PathBuf,
-    moved: PathBuf,
-    done: std::sync::atomic::AtomicBool,
-}
-
-impl autocapture_core::fsops::FileOps for SwapAtMarker {
-    fn create_dir(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.create_dir(path)
-    }
-    fn write_new(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let is_marker = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains(marker::MARKER_FILE));
-        if is_marker && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            fs::rename(&self.handoff, &self.moved)?;
-            fs::create_dir(&self.handoff)?;
-            fs::copy(
-                self.moved.join("metadata.db"),
-                self.handoff.join("metadata.db"),
-            )?;
-        }
-        autocapture_core::fsops::RealFs.write_new(path, bytes)
-    }
-    fn copy_new(&self, source: &Path, dest: &Path) -> std::io::Result<String> {
-        autocapture_core::fsops::RealFs.copy_new(source, dest)
-    }
-    fn sync_file(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.sync_file(path)
-    }
-    fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.hard_link(from, to)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.remove_file(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.sync_dir(dir)
-    }
-    fn sync_fs(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.sync_fs(path)
-    }
-}
-
 /// Regression: the marker was written by path, so a handoff folder renamed away and replaced
 /// between the commit and the marker got the marker into the new folder, whose rows were never
 /// ingested. It goes to the folder that was ingested.
@@ -896,11 +884,13 @@ fn regression_the_marker_goes_to_the_folder_that_was_ingested() {
     let corpus = corpus(6, 1);
     let handoff = corpus.handoffs[0].canonicalize().expect("canonical");
     let moved = corpus.dir.path().join("moved-away");
-    let hook = SwapAtMarker {
-        handoff: handoff.clone(),
-        moved: moved.clone(),
-        done: std::sync::atomic::AtomicBool::new(false),
-    };
+    // As the marker's temp is written, the folder is renamed away and another (holding a copy
+    // of its database) takes its name.
+    let hook = Meddling::new(Before::MarkerTemp, |_: &Path| {
+        fs::rename(&handoff, &moved)?;
+        fs::create_dir(&handoff)?;
+        fs::copy(moved.join("metadata.db"), handoff.join("metadata.db")).map(|_| ())
+    });
     let clock = SteppingClock::new(
         datetime!(2026-02-21 08:00:00 UTC),
         time::Duration::milliseconds(3),
@@ -914,10 +904,7 @@ fn regression_the_marker_goes_to_the_folder_that_was_ingested() {
         &clock,
     )
     .expect("ingest");
-    assert!(
-        hook.done.load(std::sync::atomic::Ordering::SeqCst),
-        "no marker was written"
-    );
+    assert!(hook.meddled(), "no marker was written");
     assert!(
         matches!(marker::read(&moved), MarkerState::Valid(_)),
         "the ingested folder has no marker"
