@@ -112,8 +112,6 @@ pub struct HandoffRow {
     pub record_type: Option<String>,
     pub ts_utc: Option<String>,
     pub run_id: Option<String>,
-    /// The payload's bytes exactly as stored (text or blob); empty for NULL.
-    pub payload: Vec<u8>,
     /// Every carried column exactly as stored: storage class and bytes.
     pub values: RowValues,
 }
@@ -170,7 +168,19 @@ pub struct RowValues {
 impl HandoffRow {
     /// The payload parsed as a JSON object, if it is one.
     pub fn payload_object(&self) -> Option<serde_json::Map<String, Value>> {
-        crate::bounded_json::parse_object(&self.payload)
+        crate::bounded_json::parse_object(&self.payload())
+    }
+
+    /// The payload's bytes as stored (text or blob; a number as its decimal text; empty for
+    /// NULL).
+    pub fn payload(&self) -> std::borrow::Cow<'_, [u8]> {
+        use std::borrow::Cow;
+        match &self.values.payload {
+            Cell::Text(bytes) | Cell::Blob(bytes) => Cow::Borrowed(bytes),
+            Cell::Null => Cow::Borrowed(&[]),
+            Cell::Integer(n) => Cow::Owned(n.to_string().into_bytes()),
+            Cell::Real(x) => Cow::Owned(x.to_string().into_bytes()),
+        }
     }
 }
 
@@ -394,12 +404,6 @@ impl HandoffDb {
                 path: path.clone(),
                 row_index: index,
             })?;
-            let payload = match row.get_ref(4).map_err(|e| corrupt(path, e))? {
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
-                ValueRef::Null => Vec::new(),
-                ValueRef::Integer(n) => n.to_string().into_bytes(),
-                ValueRef::Real(x) => x.to_string().into_bytes(),
-            };
             let values = RowValues {
                 record_type: value(1)?,
                 ts_utc: value(2)?,
@@ -416,7 +420,6 @@ impl HandoffDb {
                     record_type: text(1),
                     ts_utc: text(2),
                     run_id: text(3),
-                    payload,
                     values,
                 },
             )?;

@@ -464,12 +464,6 @@ pub fn ingest_handoff_on(
     Ok(report)
 }
 
-/// `Err(HandoffChanged)` when the handoff no longer matches `verified`.
-fn changed_since(handoff_root: &Path, verified: &HandoffStamp) -> Result<(), IngestError> {
-    stamp::check(handoff_root, verified)
-        .map_err(|e| changed_or(e, handoff_root, io_err(handoff_root)))
-}
-
 /// [`IngestError::HandoffChanged`] when `error` carries a [`stamp::Changed`], else `other(error)`.
 fn changed_or(
     error: io::Error,
@@ -514,13 +508,14 @@ fn unchanged(
     run_id: &str,
     clock: &dyn Clock,
 ) -> Result<Option<(IngestReport, HandoffStamp)>, IngestError> {
-    // Stamped before the signature: a change after it shows up before the marker.
+    // The signature's own stamp is what the marker's checks compare with.
     let verified = stamp::take(handoff_root).map_err(io_err(handoff_root))?;
-    let Some((signature, true)) =
-        ledger::signature(handoff_root, Some(data_root), options, &identity_pair().1)?
-    else {
+    let Some(signature) = ledger::signature(&verified, options, &identity_pair().1) else {
         return Ok(None);
     };
+    if !ledger::holds_media(&verified, data_root, options) {
+        return Ok(None);
+    }
     let Some(entry) = ledger::lookup(data_root, handoff_root, &signature)? else {
         return Ok(None);
     };
@@ -763,14 +758,18 @@ impl<'a> Ingest<'a> {
             db: self.start_db.clone(),
             media: self.verified_media()?,
         };
-        // The ledger's signature is taken before the comparison: when both pass, it describes
-        // the handoff this run ingested, never one changed after it.
-        let signature =
-            ledger::signature(self.handoff_root, None, self.options, &identity_pair().1)?;
-        if !crash::planted("skip_handoff_check") {
-            changed_since(self.handoff_root, &verified)?;
+        // One stamp of the handoff as it stands now: compared with what was verified, and the
+        // ledger's signature, so the ledger never records a handoff this run did not ingest.
+        let now = stamp::take(self.handoff_root).map_err(io_err(self.handoff_root))?;
+        if !crash::planted("skip_handoff_check")
+            && let Some(detail) = stamp::difference(&verified, &now)
+        {
+            return Err(IngestError::HandoffChanged {
+                path: self.handoff_root.to_path_buf(),
+                detail,
+            });
         }
-        if let Some((signature, _)) = signature {
+        if let Some(signature) = ledger::signature(&now, self.options, &identity_pair().1) {
             self.record_in_ledger(&report, &signature)?;
         }
         crash::point("ingest.after_ledger");
@@ -790,6 +789,7 @@ impl<'a> Ingest<'a> {
                 Ok((
                     row.get::<_, String>(0)?,
                     stamp::FileStamp {
+                        regular: true,
                         dev: row.get::<_, i64>(1)? as u64,
                         ino: row.get::<_, i64>(2)? as u64,
                         size: row.get::<_, i64>(3)? as u64,
@@ -883,7 +883,7 @@ impl<'a> Ingest<'a> {
                     if summary.rows % 256 == 0 {
                         pace(self.pacer.as_ref());
                     }
-                    let payload_sha256 = sha256_hex(&row.payload);
+                    let payload_sha256 = sha256_hex(&row.payload());
                     rows_hasher.update(row.id.as_bytes());
                     rows_hasher.update(b"\t");
                     rows_hasher.update(payload_sha256.as_bytes());

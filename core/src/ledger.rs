@@ -3,9 +3,11 @@
 //! signature, into a DataRoot that still holds every imported media file, has nothing to copy:
 //! it answers from the ledger instead of re-reading every row and re-hashing every file.
 //!
-//! The signature covers, in path order, `(dev, inode, size, mtime, ctime)` of `metadata.db`, its
-//! `-wal` and `-journal` files when present, and every file under `media/`, plus the ingest
-//! options and the build (version and `schema_hash`) that shape the result. Any write to a file
+//! The signature covers, in path order, the stamps (`crate::stamp`: dev, inode, size, mtime,
+//! ctime) of `metadata.db`, its non-empty `-wal` and `-journal` files, and every file under
+//! `media/`, plus the ingest options and the build (version and `schema_hash`) that shape the
+//! result. It is computed from the very stamp Stage 1 compares with what it verified, so the
+//! handoff is walked once for both. Any write to a file
 //! moves its ctime, which no program can set back, and a replaced file has a new inode, so a
 //! handoff that changed in any way takes the full path. The ledger row is written after the
 //! ingest's commit: a crash before it only means the next re-ingest takes the full path.
@@ -18,9 +20,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::handoff::MEDIA_DIR;
-use crate::ingest::{IngestError, IngestOptions, io_err, store_err};
+use crate::handoff::METADATA_DB;
+use crate::ingest::{IngestError, IngestOptions, store_err};
 use crate::marker::{MarkerCounts, MarkerIntegrity};
+use crate::stamp::{FileStamp, HandoffStamp};
 use crate::store::DataRoot;
 
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stage1_ledger (
@@ -28,9 +31,6 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stage1_ledger (
     signature TEXT NOT NULL,
     entry TEXT NOT NULL
 )";
-
-/// The database files of a handoff that carry its rows (`-shm` is runtime state).
-const DB_FILES: [&str; 3] = ["metadata.db", "metadata.db-wal", "metadata.db-journal"];
 
 /// What a completed ingest found, replayed by a re-ingest of the unchanged handoff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,64 +47,23 @@ pub struct LedgerEntry {
     pub integrity: MarkerIntegrity,
 }
 
-fn stat_line(hasher: &mut Sha256, name: &str, meta: &fs::Metadata) {
+fn stat_line(hasher: &mut Sha256, name: &str, stamp: &FileStamp) {
     hasher.update(
         format!(
-            "{name}\t{}\t{}\t{}\t{}.{}\t{}.{}\n",
-            meta.dev(),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec()
+            "{name}\t{}\t{}\t{}\t{}\t{}\n",
+            stamp.dev, stamp.ino, stamp.size, stamp.mtime_ns, stamp.ctime_ns
         )
         .as_bytes(),
     );
 }
 
-/// Walks `dir` in path order; each regular file's path relative to `root` and metadata go to
-/// `found`. Anything else (symlink, FIFO, device) ends the walk with `None`: such a handoff is
-/// for the full path to judge.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    found: &mut dyn FnMut(&str, &fs::Metadata),
-) -> Result<Option<()>, IngestError> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io_err(dir))?;
-    entries.sort();
-    for path in entries {
-        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
-        if meta.is_dir() {
-            if walk(root, &path, found)?.is_none() {
-                return Ok(None);
-            }
-        } else if meta.is_file() {
-            let Some(relpath) = path.strip_prefix(root).ok().and_then(Path::to_str) else {
-                return Ok(None);
-            };
-            found(relpath, &meta);
-        } else {
-            return Ok(None);
-        }
-    }
-    Ok(Some(()))
-}
-
-/// The handoff's signature, and (with a DataRoot to look in) whether it holds each of the
-/// handoff's media files (the same inode when it was linked, a regular file of the same size when
-/// it was copied). `None` when the handoff has something the fast path does not judge (no
-/// `metadata.db`, a non-regular file).
+/// The signature of a handoff stamped as `stamp` (see [`crate::stamp`]). `None` when the
+/// handoff has something the fast path does not judge (no `metadata.db`, a non-regular file).
 pub fn signature(
-    handoff_root: &Path,
-    data_root: Option<&DataRoot>,
+    stamp: &HandoffStamp,
     options: &IngestOptions,
     schema_hash: &str,
-) -> Result<Option<(String, bool)>, IngestError> {
+) -> Option<String> {
     let mut hasher = Sha256::new();
     hasher.update(
         format!(
@@ -115,68 +74,43 @@ pub fn signature(
         )
         .as_bytes(),
     );
-    // Non-default UIA settings derive other docs: they are part of the signature (the default
-    // adds nothing, so signatures recorded before the settings existed stay valid).
+    // Non-default UIA settings derive other docs: they are part of the signature.
     if options.uia != crate::uia::UiaSettings::default() {
         hasher.update(format!("uia\t{:?}\n", options.uia).as_bytes());
     }
-    for name in DB_FILES {
-        match fs::symlink_metadata(handoff_root.join(name)) {
-            Ok(meta) if meta.is_file() => stat_line(&mut hasher, name, &meta),
-            Ok(_) => return Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if name == DB_FILES[0] {
-                    return Ok(None);
-                }
-            }
-            Err(e) => return Err(io_err(&handoff_root.join(name))(e)),
+    for (name, file) in stamp.db.files() {
+        match file {
+            Some(file) if file.regular => stat_line(&mut hasher, name, file),
+            Some(_) => return None,
+            None if *name == METADATA_DB => return None,
+            None => {}
         }
     }
-    let media_root = handoff_root.join(MEDIA_DIR);
-    let dest_root = data_root.map(DataRoot::media_dir);
+    for (relpath, file) in &stamp.media {
+        // `media` itself not a folder is stamped under the empty path.
+        if !file.regular || relpath.is_empty() {
+            return None;
+        }
+        stat_line(&mut hasher, relpath, file);
+    }
+    Some(hex::encode(hasher.finalize()))
+}
+
+/// Whether the DataRoot holds each media file of the handoff stamped as `stamp`: the same inode
+/// when it was linked, a regular file of the same size when it was copied (copy mode, another
+/// file system).
+pub fn holds_media(stamp: &HandoffStamp, data_root: &DataRoot, options: &IngestOptions) -> bool {
+    let dest_root = data_root.media_dir();
     let copy_mode = options.mode == crate::ingest::ImportMode::Copy;
-    match fs::symlink_metadata(&media_root) {
-        Ok(meta) if meta.is_dir() => {
-            // The DataRoot's copies are looked up on a second thread while this one walks.
-            let (send, receive) = std::sync::mpsc::channel::<(String, u64, u64, u64)>();
-            let (walked, all_present) = std::thread::scope(|scope| {
-                let checker = scope.spawn(|| {
-                    let mut all_present = true;
-                    for (relpath, size, dev, ino) in receive {
-                        let Some(dest_root) = &dest_root else {
-                            continue;
-                        };
-                        all_present &=
-                            fs::symlink_metadata(dest_root.join(&relpath)).is_ok_and(|dest| {
-                                dest.is_file()
-                                    && dest.size() == size
-                                    && (dest.ino() == ino && dest.dev() == dev
-                                        || copy_mode
-                                        || dest.dev() != dev)
-                            });
-                    }
-                    all_present
-                });
-                let walked = walk(&media_root, &media_root, &mut |relpath, meta| {
-                    stat_line(&mut hasher, relpath, meta);
-                    if dest_root.is_some() {
-                        let _ =
-                            send.send((relpath.to_owned(), meta.size(), meta.dev(), meta.ino()));
-                    }
-                });
-                drop(send);
-                (walked, checker.join().unwrap_or(false))
-            });
-            if walked?.is_none() {
-                return Ok(None);
-            }
-            return Ok(Some((hex::encode(hasher.finalize()), all_present)));
-        }
-        Ok(_) => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&media_root)(e)),
-    }
-    Ok(Some((hex::encode(hasher.finalize()), true)))
+    stamp.media.iter().all(|(relpath, file)| {
+        fs::symlink_metadata(dest_root.join(relpath)).is_ok_and(|dest| {
+            dest.is_file()
+                && dest.size() == file.size
+                && (dest.ino() == file.ino && dest.dev() == file.dev
+                    || copy_mode
+                    || dest.dev() != file.dev)
+        })
+    })
 }
 
 /// The ledger entry of `handoff_root` when it was recorded under `signature`.

@@ -40,7 +40,7 @@ PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 CREATE TABLE checked (relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, import INTEGER NOT NULL, linked INTEGER NOT NULL,
     dev INTEGER NOT NULL, ino INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL);
-CREATE TABLE imported (relpath TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL, linked INTEGER NOT NULL);
+CREATE TABLE imported (relpath TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL);
 ";
 
 /// What [`check_tree`] found.
@@ -119,9 +119,7 @@ pub fn check_tree(
                 )
                 .map_err(store_err(scratch))?;
             let mut imported = tx
-                .prepare_cached(
-                    "INSERT INTO imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, 1)",
-                )
+                .prepare_cached("INSERT INTO imported (relpath, dev, ino) VALUES (?1, ?2, ?3)")
                 .map_err(store_err(scratch))?;
             for file in checked {
                 let file = match file {
@@ -343,10 +341,17 @@ fn check_file(
         }
     }
     if dest_meta.is_none() && plan.mode == ImportMode::Hardlink && source_meta.nlink() == 1 {
-        if let Some(parent) = dest.parent() {
-            create_dirs_durably(plan.fs, plan.dest_root, parent)?;
-        }
-        match plan.fs.hard_link(&source, &dest) {
+        // The folder is made (durably) only when the link finds it missing.
+        let linked = match plan.fs.hard_link(&source, &dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && source.is_file() => {
+                if let Some(parent) = dest.parent() {
+                    create_dirs_durably(plan.fs, plan.dest_root, parent)?;
+                }
+                plan.fs.hard_link(&source, &dest)
+            }
+            other => other,
+        };
+        match linked {
             Ok(()) => {
                 crash::point("media.between_files");
                 return verify_link(relpath, &dest, &source_meta)
@@ -506,7 +511,7 @@ pub fn import_checked(
             summary.bytes += size;
             let meta = std::fs::metadata(&dest).map_err(io_err(&dest))?;
             conn.execute(
-                "INSERT INTO m.imported (relpath, dev, ino, linked) VALUES (?1, ?2, ?3, 0)",
+                "INSERT INTO m.imported (relpath, dev, ino) VALUES (?1, ?2, ?3)",
                 params![relpath, meta.dev() as i64, meta.ino() as i64],
             )
             .map_err(store_err(scratch))?;

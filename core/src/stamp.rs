@@ -29,6 +29,8 @@ const WAL_HEADER: usize = 32;
 /// One file's identity and last change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStamp {
+    /// A regular file (not a folder, symlink, FIFO, socket or device).
+    pub regular: bool,
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
@@ -39,6 +41,7 @@ pub struct FileStamp {
 impl FileStamp {
     pub fn of(meta: &fs::Metadata) -> FileStamp {
         FileStamp {
+            regular: meta.is_file(),
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
@@ -53,6 +56,13 @@ impl FileStamp {
 pub struct DbStamp {
     files: Vec<(&'static str, Option<FileStamp>)>,
     headers: Vec<u8>,
+}
+
+impl DbStamp {
+    /// Each database file by name, `None` when absent (or an empty `-wal` / `-journal`).
+    pub fn files(&self) -> &[(&'static str, Option<FileStamp>)] {
+        &self.files
+    }
 }
 
 /// A whole handoff: its database and every file under `media/` by relative path.

@@ -727,17 +727,6 @@ impl<F: Fn(&Path) -> std::io::Result<()> + Sync> autocapture_core::fsops::FileOp
     }
 }
 
-/// Rewrites `path` in place, same size, and sets its modification time back.
-fn rewrite_keeping_mtime(path: &Path) -> std::io::Result<()> {
-    let before = fs::metadata(path)?;
-    let flipped: Vec<u8> = fs::read(path)?.iter().map(|b| !b).collect();
-    fs::write(path, flipped)?;
-    fs::File::options()
-        .write(true)
-        .open(path)?
-        .set_modified(before.modified()?)
-}
-
 /// Every media file the DataRoot recorded hashes to the sha256 it recorded.
 fn recorded_hashes_hold(data: &DataRoot) -> usize {
     let conn = Connection::open(data.metadata_db()).expect("open");
@@ -766,7 +755,10 @@ fn a_source_rewritten_between_check_and_link_never_lands_unverified() {
     let handoff = &corpus.handoffs[0];
     let data = corpus.data_root("data");
     // The first link out of the handoff first rewrites its source (a writer racing the import).
-    let hook = Meddling::new(Before::Link, rewrite_keeping_mtime);
+    let hook = Meddling::new(
+        Before::Link,
+        autocapture_gates::hostile::corpus::rewrite_keeping_mtime,
+    );
     let clock = SteppingClock::new(
         datetime!(2026-02-21 08:00:00 UTC),
         time::Duration::milliseconds(3),
@@ -845,20 +837,15 @@ fn a_real_payload_reingests_without_a_conflict() {
     let handoff = &corpus.handoffs[0];
     let conn = Connection::open(handoff.join("metadata.db")).expect("open");
     let (table, payload) = table_and_payload(&conn);
-    let id = if table == "records" {
-        "record_id"
-    } else {
-        "id"
-    };
-    let id = conn
+    let id: String = conn
         .query_row(
             &format!(
                 "SELECT name FROM pragma_table_info('{table}') WHERE name IN ('id', 'record_id')"
             ),
             [],
-            |r| r.get::<_, String>(0),
+            |r| r.get(0),
         )
-        .unwrap_or_else(|_| id.to_owned());
+        .expect("the id column");
     conn.execute(
         &format!("INSERT INTO {table} ({id}, {payload}) VALUES ('real/payload/1', 1e300)"),
         [],

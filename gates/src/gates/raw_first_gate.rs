@@ -123,13 +123,13 @@ pub fn raw_mismatches(
                 None => mismatches.push(Mismatch {
                     kind: "row_missing",
                     record: row.id.clone(),
-                    expected: Some(sha(&row.payload)),
+                    expected: Some(sha(&row.payload())),
                     actual: None,
                 }),
-                Some(bytes) if bytes != row.payload => mismatches.push(Mismatch {
+                Some(bytes) if bytes.as_slice() != &*row.payload() => mismatches.push(Mismatch {
                     kind: "payload_rewritten",
                     record: row.id.clone(),
-                    expected: Some(sha(&row.payload)),
+                    expected: Some(sha(&row.payload())),
                     actual: Some(sha(&bytes)),
                 }),
                 Some(_) => {}

@@ -442,8 +442,20 @@ enum Meddle {
     RewriteMediaAtCommit,
 }
 
+/// Rewrites `path` in place with every bit flipped (same size) and sets its modification time
+/// back: a write that size and mtime alone do not show.
+pub fn rewrite_keeping_mtime(path: &Path) -> std::io::Result<()> {
+    let before = fs::metadata(path)?;
+    let flipped: Vec<u8> = fs::read(path)?.iter().map(|b| !b).collect();
+    fs::write(path, flipped)?;
+    fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(before.modified()?)
+}
+
 /// Every file below `dir`.
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub(super) fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
         if fs::symlink_metadata(&path)?.is_dir() {
@@ -510,17 +522,7 @@ impl GrowingSource {
                 let mut files = Vec::new();
                 files_under(&self.handoff.join("media"), &mut files)?;
                 files.sort();
-                let path = files.first().context("the handoff has no media file")?;
-                let before = fs::metadata(path)?;
-                let mut bytes = fs::read(path)?;
-                for byte in &mut bytes {
-                    *byte = !*byte;
-                }
-                fs::write(path, &bytes)?;
-                fs::File::options()
-                    .write(true)
-                    .open(path)?
-                    .set_modified(before.modified()?)?;
+                rewrite_keeping_mtime(files.first().context("the handoff has no media file")?)?;
             }
         }
         Ok(())

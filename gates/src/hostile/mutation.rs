@@ -52,19 +52,8 @@ const APPEND: &str = "INSERT INTO metadata (id, record_type, ts_utc, payload, ru
 
 /// The handoff's media files, in path order.
 fn media_files(handoff: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if std::fs::symlink_metadata(&path)?.is_dir() {
-                walk(&path, out)?;
-            } else {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
-    walk(&handoff.join(MEDIA_DIR), &mut out)?;
+    super::corpus::files_under(&handoff.join(MEDIA_DIR), &mut out)?;
     out.sort();
     Ok(out)
 }
@@ -108,15 +97,9 @@ pub const MUTATIONS: &[Mutation] = &[
         name: "rewrite_media_in_place",
         what: "a media file is rewritten in place, same size, modification time set back",
         apply: |site| {
-            let path = first_media(&site.handoff)?;
-            let before = std::fs::metadata(&path)?;
-            let flipped: Vec<u8> = std::fs::read(&path)?.iter().map(|b| !b).collect();
-            std::fs::write(&path, flipped)?;
-            std::fs::File::options()
-                .write(true)
-                .open(&path)?
-                .set_modified(before.modified()?)?;
-            Ok(())
+            Ok(super::corpus::rewrite_keeping_mtime(&first_media(
+                &site.handoff,
+            )?)?)
         },
     },
     Mutation {

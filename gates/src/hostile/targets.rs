@@ -269,8 +269,10 @@ pub fn payload_json(bytes: &[u8]) -> Outcome {
         record_type: Some("evidence.capture.frame".into()),
         ts_utc: None,
         run_id: None,
-        payload: bytes.to_vec(),
-        values: Default::default(),
+        values: autocapture_core::handoff::RowValues {
+            payload: autocapture_core::handoff::Cell::Text(bytes.to_vec()),
+            ..Default::default()
+        },
     };
     let Some(object) = row.payload_object() else {
         return Outcome::rejected("payload_not_object");
