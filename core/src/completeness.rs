@@ -77,8 +77,8 @@ pub fn audit(data_root: &DataRoot) -> rusqlite::Result<CompletenessReport> {
         }
     };
     let sql = format!(
-        "SELECT m.id, coalesce(m.ts_utc, ''), m.payload, {complete}, {retained}, {searchable}
-         FROM metadata m WHERE m.record_type = 'evidence.capture.frame' ORDER BY coalesce(m.ts_utc, ''), m.id",
+        "SELECT m.id, CASE WHEN typeof(m.ts_utc) = 'text' THEN m.ts_utc ELSE '' END, m.payload, {complete}, {retained}, {searchable}
+         FROM metadata m WHERE m.record_type = 'evidence.capture.frame' ORDER BY 2, m.id",
         complete = lookup(has_derived, &format!("EXISTS (SELECT 1 FROM d.derived x WHERE x.source_record_id = m.id AND x.record_type = '{STAGE1_COMPLETE_RECORD_TYPE}')")),
         retained = lookup(has_derived, &format!("EXISTS (SELECT 1 FROM d.derived x WHERE x.source_record_id = m.id AND x.record_type = '{RETENTION_RECORD_TYPE}')")),
         searchable = lookup(has_stage2, "EXISTS (SELECT 1 FROM s.search_frames f WHERE f.frame_id = m.id)"),
@@ -116,11 +116,7 @@ pub fn audit(data_root: &DataRoot) -> rusqlite::Result<CompletenessReport> {
             continue;
         }
         let reason = if !complete {
-            let payload: Value = row
-                .get::<_, String>(2)
-                .ok()
-                .and_then(|p| serde_json::from_str(&p).ok())
-                .unwrap_or(Value::Null);
+            let payload: Value = crate::store::payload_json(row.get_ref(2)?);
             incomplete_reason(&payload)
         } else if !retained {
             "uia_docs_invalid"

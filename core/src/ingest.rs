@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -1162,8 +1163,8 @@ fn insert_row_sql() -> String {
 }
 
 /// Whether the evidence table holds the row of [`insert_row_sql`]'s parameters with exactly
-/// these values (`IS`: NULL matches NULL; text never matches a blob). The table's TEXT affinity
-/// applies to the parameters as it did when the row was stored.
+/// these values (`IS`: NULL matches NULL; values of different storage classes never match; the
+/// table's columns have no affinity, so nothing is converted on either side).
 fn same_row_sql() -> String {
     format!(
         "SELECT 1 FROM main.metadata WHERE id = ?1 AND record_type IS {rt} AND ts_utc IS {ts}
@@ -1174,10 +1175,12 @@ fn same_row_sql() -> String {
     )
 }
 
-/// Parameter `?{param}`, or else the payload's (`?4`) top-level `field` when it is JSON text.
+/// Parameter `?{param}`, or else the payload's (`?4`) top-level `field` when the payload is
+/// JSON text (stored as TEXT or as a BLOB of its bytes, as Stage 1 reads it).
 fn from_payload(param: usize, field: &str) -> String {
     format!(
-        "coalesce(?{param}, CASE WHEN typeof(?4) = 'text' AND json_valid(?4) THEN json_extract(?4, '$.{field}') END)"
+        "coalesce(?{param}, CASE WHEN typeof(?4) IN ('text', 'blob') AND json_valid(CAST(?4 AS TEXT))
+         THEN json_extract(CAST(?4 AS TEXT), '$.{field}') END)"
     )
 }
 
@@ -1235,8 +1238,15 @@ impl SnapshotLookup for Stores<'_> {
             .data_root
             .prepare_cached("SELECT payload FROM main.metadata WHERE id = ?1")
             .and_then(|mut stmt| {
-                stmt.query_row([record_id], |row| row.get::<_, Vec<u8>>(0))
-                    .optional()
+                // A payload is kept with its storage class: TEXT or BLOB bytes are the
+                // snapshot; anything else cannot be one.
+                stmt.query_row([record_id], |row| {
+                    Ok(match row.get_ref(0)? {
+                        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.to_vec(),
+                        _ => Vec::new(),
+                    })
+                })
+                .optional()
             });
         match found {
             Ok(Some(bytes)) => Lookup::Found(bytes),

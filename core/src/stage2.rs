@@ -396,10 +396,9 @@ fn index_frame(
         .query_row(
             "SELECT payload FROM m.metadata WHERE id = ?1",
             [frame_id],
-            |r| r.get::<_, String>(0),
+            |r| Ok(crate::store::payload_json(r.get_ref(0)?)),
         )
         .optional()?
-        .and_then(|p| serde_json::from_str(&p).ok())
         .unwrap_or(Value::Null);
     let uia_record_id = frame["uia_ref"]["record_id"]
         .as_str()
@@ -529,22 +528,21 @@ fn index_frame(
 fn index_text_records(tx: &Connection, fingerprint: &str) -> rusqlite::Result<u64> {
     let mut stmt = tx.prepare(
         "SELECT m.id, m.record_type, m.ts_utc, m.payload FROM m.metadata m
-         WHERE m.record_type LIKE 'derived.text.%' AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.doc_id = m.id)
+         WHERE typeof(m.record_type) = 'text' AND m.record_type LIKE 'derived.text.%' AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.doc_id = m.id)
          ORDER BY m.id",
     )?;
-    let records: Vec<(String, String, Option<String>, String)> = stmt
+    let records: Vec<(String, String, Option<String>, Value)> = stmt
         .query_map([], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
-                r.get(2)?,
-                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                crate::store::text_value(r.get_ref(2)?),
+                crate::store::payload_json(r.get_ref(3)?),
             ))
         })?
         .collect::<Result<_, _>>()?;
     let mut indexed = 0;
-    for (id, record_type, ts_utc, payload) in records {
-        let value: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+    for (id, record_type, ts_utc, value) in records {
         let text = value["text"]
             .as_str()
             .or_else(|| value["summary"].as_str())

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::handoff::{MEDIA_DIR, METADATA_DB};
@@ -14,22 +15,30 @@ pub const DERIVED_DIR: &str = "derived";
 pub const DERIVED_DB: &str = "stage1_derived.db";
 
 /// The raw evidence table: the handoff's canonical columns plus the optional encrypted-row
-/// columns, which stay NULL when a handoff has none.
-const METADATA_SCHEMA: &str = "
+/// columns, which stay NULL when a handoff has none. Every column but `id` is declared without
+/// a type, so SQLite gives it no affinity and keeps each value with the storage class and bytes
+/// the handoff held (an INTEGER or REAL payload stays one). Ids are TEXT by contract.
+const METADATA_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS metadata (
     id TEXT PRIMARY KEY,
-    record_type TEXT,
-    ts_utc TEXT,
-    payload TEXT,
-    run_id TEXT,
-    nonce_b64 TEXT,
-    ciphertext_b64 TEXT,
-    key_id TEXT
-);
+    record_type,
+    ts_utc,
+    payload,
+    run_id,
+    nonce_b64,
+    ciphertext_b64,
+    key_id
+);";
+
+const METADATA_INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS idx_metadata_record_type ON metadata(record_type);
 CREATE INDEX IF NOT EXISTS idx_metadata_ts_utc ON metadata(ts_utc);
 CREATE INDEX IF NOT EXISTS idx_metadata_run_id ON metadata(run_id);
 ";
+
+/// The carried columns, in the order of [`METADATA_TABLE`].
+const METADATA_COLUMNS: &str =
+    "id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id";
 
 /// Derived records: same shape as the evidence table, in their own database.
 const DERIVED_SCHEMA: &str = "
@@ -108,8 +117,60 @@ pub fn open_metadata_writer(data_root: &DataRoot) -> rusqlite::Result<Connection
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(data_root.metadata_db(), flags)?;
     configure_writer(&conn)?;
-    conn.execute_batch(METADATA_SCHEMA)?;
+    conn.execute_batch(METADATA_TABLE)?;
+    untype_metadata_table(&conn)?;
+    conn.execute_batch(METADATA_INDEXES)?;
     Ok(conn)
+}
+
+/// A DataRoot written before values kept their storage class declares its columns TEXT, whose
+/// affinity turns a number into text on insert. Rebuilds that table, once and in one
+/// transaction, with the columns of [`METADATA_TABLE`]; the values it already holds stay as
+/// they were stored.
+fn untype_metadata_table(conn: &Connection) -> rusqlite::Result<()> {
+    let typed: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('metadata') WHERE name <> 'id' AND type <> ''",
+        [],
+        |r| r.get(0),
+    )?;
+    if typed == 0 {
+        return Ok(());
+    }
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         {untyped};
+         INSERT INTO metadata_untyped ({METADATA_COLUMNS}) SELECT {METADATA_COLUMNS} FROM metadata;
+         DROP TABLE metadata;
+         ALTER TABLE metadata_untyped RENAME TO metadata;
+         COMMIT;",
+        untyped = METADATA_TABLE.replace(
+            "CREATE TABLE IF NOT EXISTS metadata (",
+            "CREATE TABLE metadata_untyped ("
+        ),
+    ))
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })
+}
+
+/// A stored payload as JSON: TEXT or BLOB bytes that parse. Payloads keep the storage class
+/// they came with, so a reader takes them through this, never as a `String`; a number, NULL
+/// or bytes that are not JSON read as `Value::Null`.
+pub fn payload_json(value: ValueRef<'_>) -> serde_json::Value {
+    match value {
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null)
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// A stored column as text when it is TEXT (valid UTF-8); any other storage class is `None`.
+pub fn text_value(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok().map(str::to_owned),
+        _ => None,
+    }
 }
 
 /// Opens (creating if needed) the derived database for writing.
@@ -167,5 +228,70 @@ mod tests {
             );
             assert_eq!(pragma(&conn, &format!("PRAGMA {schema}.synchronous")), "2");
         }
+    }
+
+    /// A DataRoot written with TEXT-declared columns is rebuilt once with untyped columns: its
+    /// rows and indexes stay, a number stored afterwards keeps its storage class, and a second
+    /// open changes nothing.
+    #[test]
+    fn an_old_typed_evidence_table_is_rebuilt_untyped_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_root = DataRoot::new(dir.path());
+        data_root.create_dirs().expect("dirs");
+        let old = Connection::open(data_root.metadata_db()).expect("open");
+        old.execute_batch(
+            "CREATE TABLE metadata (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT,
+                 run_id TEXT, nonce_b64 TEXT, ciphertext_b64 TEXT, key_id TEXT);
+             CREATE INDEX idx_metadata_ts_utc ON metadata(ts_utc);
+             INSERT INTO metadata (id, record_type, ts_utc, payload) VALUES
+                 ('a', 't', '2026-01-01T00:00:00Z', '{}'), ('b', 't', NULL, 12);",
+        )
+        .expect("old schema");
+        drop(old);
+        let types = |conn: &Connection| -> Vec<String> {
+            conn.prepare("SELECT type FROM pragma_table_info('metadata') ORDER BY cid")
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("types")
+        };
+        let conn = open_metadata_writer(&data_root).expect("writer");
+        assert_eq!(types(&conn), ["TEXT", "", "", "", "", "", "", ""]);
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT id, quote(payload) FROM metadata ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [("a".into(), "'{}'".into()), ("b".into(), "'12'".into())]
+        );
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'metadata' AND name LIKE 'idx_%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("indexes");
+        assert_eq!(indexes, 3);
+        conn.execute("INSERT INTO metadata (id, payload) VALUES ('c', 1e300)", [])
+            .expect("insert");
+        let class: String = conn
+            .query_row(
+                "SELECT typeof(payload) FROM metadata WHERE id = 'c'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("class");
+        assert_eq!(class, "real");
+        drop(conn);
+        let again = open_metadata_writer(&data_root).expect("writer again");
+        let count: i64 = again
+            .query_row("SELECT count(*) FROM metadata", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count, 3);
     }
 }

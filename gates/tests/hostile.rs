@@ -105,6 +105,11 @@ fn main() {
     ));
     let s = shared.clone();
     trials.push(Trial::test(
+        "planted_marker_whose_handoff_media_differs_breaks_the_promise",
+        move || planted_broken_promise(&s),
+    ));
+    let s = shared.clone();
+    trials.push(Trial::test(
         "planted_child_killed_by_a_signal_counts_as_a_panic",
         move || planted_signal(&s),
     ));
@@ -178,6 +183,59 @@ expect = "ok"
         || !report.observed.contains("+marker")
     {
         return Err(format!("the changed DataRoot was not caught: {report:#?}").into());
+    }
+    Ok(())
+}
+
+fn planted_broken_promise(shared: &Shared) -> Result<(), Failed> {
+    // The real ingest runs and writes its marker; then one media file of the handoff is
+    // replaced by other bytes. The DataRoot loses nothing, so only the promise check can see it.
+    let script = shared.dir.path().join("ingest-then-replace-media.sh");
+    let body = format!(
+        r#"#!/bin/sh
+"{real}" "$@"
+status=$?
+while [ $# -gt 0 ]; do
+  if [ "$1" = --handoff-root ]; then handoff="$2"; fi
+  shift
+done
+file=$(find "$handoff/media" -type f | sort | head -n 1)
+rm "$file" && printf planted > "$file"
+exit $status
+"#,
+        real = shared.programs.autocapture.display()
+    );
+    std::fs::write(&script, body).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let programs = Programs {
+        autocapture: script,
+        harness: PathBuf::from(HARNESS),
+    };
+    let case = spec(
+        r#"[[case]]
+name = "planted_broken_promise"
+why = "a marker written while a media file of the handoff is not the DataRoot's"
+damage = "none"
+outcome = "ok"
+expect = "ok"
+"#,
+    );
+    let report = run_case(
+        &case,
+        &shared.base,
+        &programs,
+        &shared.dir.path().join("planted"),
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    if report.passed()
+        || report.observed != "ok +promise_broken"
+        || report.data_lost != 0
+        || !report
+            .detail
+            .contains("not in the DataRoot with the same bytes")
+    {
+        return Err(format!("the broken promise was not caught: {report:#?}").into());
     }
     Ok(())
 }

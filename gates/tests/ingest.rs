@@ -908,3 +908,44 @@ fn regression_the_marker_goes_to_the_folder_that_was_ingested() {
         .collect();
     assert!(temps.is_empty(), "{temps:?}");
 }
+
+/// A frame whose UIA snapshot and blob came in an earlier handoff finds both in the DataRoot:
+/// the snapshot lookup reads the stored payload (TEXT, as the capture side writes it) and the
+/// frame gets its UIA docs, with no failed lookup.
+#[test]
+fn a_frame_finds_its_snapshot_in_the_data_root() {
+    let corpus = corpus(40, 4);
+    let data = corpus.data_root("data");
+    let opts = IngestOptions {
+        uia: autocapture_core::uia::UiaSettings {
+            allow_latest_snapshot_fallback: false,
+            ..Default::default()
+        },
+        ..options(ImportMode::Hardlink)
+    };
+    let (earlier, later) = (&corpus.handoffs[0], &corpus.handoffs[3]);
+    ingest(earlier, &data, &opts).expect("earlier handoff");
+    let conn = Connection::open(later.join("metadata.db")).expect("open");
+    conn.execute(
+        "ATTACH ?1 AS earlier",
+        [earlier.join("metadata.db").to_string_lossy()],
+    )
+    .expect("attach");
+    let copied = conn
+        .execute(
+            "INSERT INTO metadata (id, record_type, ts_utc, payload, run_id)
+             SELECT id || '-again', record_type, ts_utc, payload, run_id FROM earlier.metadata
+             WHERE record_type = 'evidence.capture.frame' ORDER BY id LIMIT 1",
+            [],
+        )
+        .expect("copy a frame");
+    assert_eq!(copied, 1);
+    drop(conn);
+    let report = ingest(later, &data, &opts).expect("later handoff");
+    assert!(
+        report.uia_problems.is_empty(),
+        "frames without UIA docs: {:?}",
+        report.uia_problems
+    );
+    assert_eq!(report.counts.stage1_uia_frames_missing_count, 0);
+}

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::Path;
 
 use autocapture_core::clock::SteppingClock;
+use autocapture_core::completeness;
 use autocapture_core::contract::sha256_file;
 use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
@@ -468,4 +469,118 @@ fn structured_intents_match_the_story() {
         "inside the compose window: {b:?}"
     );
     assert_eq!(send.citations[0].bbox.map(|x| x.to_vec()), Some(b));
+}
+
+/// A DataRoot of the story whose spool, when `odd` is set, has one more handoff holding values
+/// of every storage class (an untyped table): a REAL, an INTEGER and BLOB payloads, window
+/// records with a BLOB and a REAL payload, a frame with an INTEGER time, a text record with a
+/// BLOB type. Their times, where they are text, lie after the story's day.
+fn story_with(odd: bool, dir: &Path) -> DataRoot {
+    let (_, mut handoffs) =
+        autocapture_gates::fixtures::build::spool(dir, 6, 900, 3).expect("spool");
+    if odd {
+        let handoff = dir.join("handoff_odd");
+        fs::create_dir_all(&handoff).expect("dir");
+        let conn = Connection::open(handoff.join("metadata.db")).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE metadata (id TEXT PRIMARY KEY, record_type, ts_utc, payload, run_id);
+             INSERT INTO metadata VALUES
+               ('odd/real', 'odd.real', '2030-01-01T00:00:00Z', 1e300, 'odd'),
+               ('odd/int', 'odd.int', '2030-01-01T00:00:01Z', 12345, 'odd'),
+               ('odd/blob', 'odd.blob', '2030-01-01T00:00:02Z', X'00FF7B80', 'odd'),
+               ('odd/window/blob', 'evidence.window.meta', '2030-01-01T00:00:03Z',
+                  CAST('{\"window\":{\"title\":\"Odd blob\"}}' AS BLOB), 'odd'),
+               ('odd/window/real', 'evidence.window.meta', '2030-01-01T00:00:04Z', 2.5, 'odd'),
+               ('odd/window/int-time', 'evidence.window.meta', 7, '{\"window\":{\"title\":\"Odd\"}}', 'odd'),
+               ('odd/frame/int-time', 'evidence.capture.frame', 8, '{\"frame_id\":\"odd\"}', 'odd'),
+               ('odd/text/blob-type', CAST('derived.text.ocr' AS BLOB), X'01', '{\"text\":\"odd\"}', 'odd');",
+        )
+        .expect("odd rows");
+        handoffs.push(handoff);
+    }
+    let data = DataRoot::new(dir.join("data"));
+    let clock = SteppingClock::new(
+        datetime!(2026-02-21 01:00:00 UTC),
+        time::Duration::milliseconds(1),
+    );
+    let options = autocapture_core::ingest::IngestOptions {
+        strict: false,
+        ..Default::default()
+    };
+    for handoff in &handoffs {
+        autocapture_core::ingest::ingest_handoff(handoff, &data, &options, &clock).expect("ingest");
+    }
+    autocapture_gates::fixtures::build::write_idle_signal(&data).expect("signal");
+    let clock = SteppingClock::new(datetime!(2026-02-21 02:00:00 UTC), time::Duration::ZERO);
+    let options = Stage2Options {
+        activity_signal: None,
+        fresh_seconds: 5,
+    };
+    run_stage2(&data, &options, &clock).expect("stage 2 runs");
+    data
+}
+
+/// Values keep their storage class in the DataRoot, and every reader of the evidence table
+/// (Stage 2, the completeness audit, the query engine's window records and titles) takes them
+/// in its stride: the story's answers are the same with and without the odd handoff.
+#[test]
+fn values_of_any_storage_class_are_kept_and_every_reader_copes() {
+    let plain_dir = tempfile::tempdir().expect("temp dir");
+    let odd_dir = tempfile::tempdir().expect("temp dir");
+    let plain = story_with(false, plain_dir.path());
+    let odd = story_with(true, odd_dir.path());
+    let conn = Connection::open(odd.metadata_db()).expect("open");
+    let kinds: Vec<(String, String, String, String)> = conn
+        .prepare("SELECT id, typeof(record_type), typeof(ts_utc), typeof(payload) FROM metadata WHERE id LIKE 'odd/%' ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let kind = |id: &str| {
+        kinds
+            .iter()
+            .find(|k| k.0 == id)
+            .map(|k| (k.1.as_str(), k.2.as_str(), k.3.as_str()))
+    };
+    assert_eq!(kind("odd/real"), Some(("text", "text", "real")));
+    assert_eq!(kind("odd/int"), Some(("text", "text", "integer")));
+    assert_eq!(kind("odd/blob"), Some(("text", "text", "blob")));
+    assert_eq!(kind("odd/window/blob"), Some(("text", "text", "blob")));
+    assert_eq!(
+        kind("odd/frame/int-time"),
+        Some(("text", "integer", "text"))
+    );
+    assert_eq!(kind("odd/text/blob-type"), Some(("blob", "blob", "text")));
+    let real: f64 = conn
+        .query_row(
+            "SELECT payload FROM metadata WHERE id = 'odd/real'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("real");
+    assert_eq!(real, 1e300);
+
+    completeness::audit(&odd).expect("the completeness audit reads every frame");
+    let plain_handle = QueryHandle::open(&plain).expect("open");
+    let odd_handle = QueryHandle::open(&odd).expect("open");
+    let mut answered = 0;
+    for q in [
+        "which window had focus at 10:20:30?",
+        "which windows were open at 10:20:30?",
+        "which process owned the Save As window?",
+        "what window was focused just before 10:21:00",
+        "focus timeline from 10:15 to 10:25",
+        r#"last time "confirm the Globex amount" was seen"#,
+    ] {
+        let a = serde_json::to_value(ask(&plain_handle, q)).expect("json");
+        let b = serde_json::to_value(ask(&odd_handle, q)).expect("json");
+        assert_eq!(a["state"], b["state"], "{q}");
+        assert_eq!(a["summary"], b["summary"], "{q}");
+        answered += usize::from(a["state"] == "ok");
+    }
+    assert!(
+        answered >= 4,
+        "only {answered} of the questions answered ok"
+    );
 }

@@ -320,7 +320,7 @@ pub fn answer(
     // `+record_type` keeps the planner on the time index (almost every row is a frame).
     let newest_any: Option<String> = handle
         .rows(
-            "SELECT ts_utc FROM metadata WHERE +record_type = 'evidence.capture.frame' AND ts_utc IS NOT NULL ORDER BY ts_utc DESC LIMIT 1",
+            "SELECT ts_utc FROM metadata WHERE +record_type = 'evidence.capture.frame' AND typeof(ts_utc) = 'text' ORDER BY ts_utc DESC LIMIT 1",
             [],
             |r| r.get::<_, Option<String>>(0),
         )?
@@ -754,14 +754,11 @@ pub(super) fn window_records(
     until: Option<&str>,
 ) -> rusqlite::Result<Vec<(String, Value)>> {
     let rows = ctx.handle.rows(
-        "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' AND (?1 IS NULL OR ts_utc <= ?1) ORDER BY ts_utc, id",
+        "SELECT id, payload FROM metadata WHERE record_type = 'evidence.window.meta' AND typeof(ts_utc) = 'text' AND (?1 IS NULL OR ts_utc <= ?1) ORDER BY ts_utc, id",
         [until],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        |r| Ok((r.get::<_, String>(0)?, crate::store::payload_json(r.get_ref(1)?))),
     )?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, payload)| (id, serde_json::from_str(&payload).unwrap_or(Value::Null)))
-        .collect())
+    Ok(rows)
 }
 
 /// A UIA node of a frame's snapshot, with the doc it came from.

@@ -47,8 +47,10 @@ pub(super) fn best_title(
         return Ok(None);
     }
     let titles = ctx.handle.rows(
-        "SELECT json_extract(payload, '$.window.title') AS title, max(ts_utc) AS newest FROM metadata
-         WHERE record_type = 'evidence.window.meta' AND ts_utc <= ?1 AND title IS NOT NULL
+        "SELECT CASE WHEN typeof(payload) IN ('text', 'blob') AND json_valid(CAST(payload AS TEXT))
+                THEN json_extract(CAST(payload AS TEXT), '$.window.title') END AS title, max(ts_utc) AS newest
+         FROM metadata
+         WHERE record_type = 'evidence.window.meta' AND typeof(ts_utc) = 'text' AND ts_utc <= ?1 AND typeof(title) = 'text'
          GROUP BY title ORDER BY newest DESC, title",
         [until],
         |r| r.get::<_, String>(0),

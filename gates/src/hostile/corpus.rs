@@ -270,6 +270,15 @@ pub fn run_case(
         observed.push_str(" -marker");
         notes.push("no marker after a successful ingest".to_owned());
     }
+    // A marker must keep its promise: every row and media file of the handoff as it is now is
+    // in the DataRoot with the same values and bytes.
+    if let MarkerState::Valid(_) = marker::read(&site.handoff) {
+        let broken = super::promise::broken(&site.handoff, &site.data)?;
+        if !broken.is_empty() {
+            observed.push_str(" +promise_broken");
+            notes.extend(broken);
+        }
+    }
     let must_be_unchanged = matches!(case.outcome, Outcome::Error | Outcome::Paused);
     if must_be_unchanged && before != after {
         observed.push_str(" +data_root_changed");

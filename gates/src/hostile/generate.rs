@@ -104,7 +104,7 @@ fn mutate_bytes(rng: &mut ChaCha8Rng, mut bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// Statements that leave a valid SQLite file with hostile content.
-const SQL_EDITS: [&str; 12] = [
+const SQL_EDITS: [&str; 14] = [
     "UPDATE {t} SET {p} = NULL",
     "UPDATE {t} SET {p} = X'00FFFE80'",
     "UPDATE {t} SET {p} = '{\"a\":' || {p}",
@@ -117,6 +117,12 @@ const SQL_EDITS: [&str; 12] = [
     "UPDATE {t} SET {p} = replace({p}, '\"rect\":[', '\"rect\":[1e400,')",
     "DROP TABLE {t}",
     "ALTER TABLE {t} RENAME TO other_table",
+    // The same rows in a table without column types (`{untyped}`: each column as `+c AS c`, which
+    // has no affinity), so numbers and blobs keep their class.
+    "CREATE TABLE untyped AS SELECT {untyped} FROM {t}; DROP TABLE {t}; ALTER TABLE untyped RENAME TO {t};
+     UPDATE {t} SET {p} = CASE rowid % 4 WHEN 0 THEN 1e300 WHEN 1 THEN -7 WHEN 2 THEN X'7B7D' ELSE {p} END",
+    "CREATE TABLE untyped AS SELECT {untyped} FROM {t}; DROP TABLE {t}; ALTER TABLE untyped RENAME TO {t};
+     UPDATE {t} SET ts_utc = rowid, record_type = CAST(record_type AS BLOB) WHERE rowid % 3 = 0",
 ];
 
 /// A copy of a base database with a row-level edit applied through SQLite.
@@ -135,8 +141,21 @@ fn sql_edit(rng: &mut ChaCha8Rng, base: &[u8], work: &Path) -> Option<Vec<u8>> {
     } else {
         ("records", "id", "json")
     };
+    let columns: Vec<String> = conn
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .ok()?
+        .query_map([], |r| r.get(0))
+        .ok()?
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let untyped = columns
+        .iter()
+        .map(|c| format!("+{c} AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     for _ in 0..rng.random_range(1..=2) {
         let sql = pick(rng, &SQL_EDITS)
+            .replace("{untyped}", &untyped)
             .replace("{t}", table)
             .replace("{i}", id)
             .replace("{p}", payload);

@@ -6,12 +6,14 @@
 //! - [`damage`]: what each corpus case does to its handoff or DataRoot.
 //! - [`mutation`]: the handoff changed at each Stage-1 point of the real ingest; the marker's
 //!   promise checked after.
+//! - [`promise`]: the marker's promise, judged on a marked handoff and its DataRoot.
 
 pub mod corpus;
 pub mod damage;
 
 pub mod concurrency;
 pub mod mutation;
+pub mod promise;
 pub mod security;
 
 use serde::Serialize;

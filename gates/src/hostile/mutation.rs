@@ -16,12 +16,11 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use autocapture_core::crash::{self, CrashPoint, POINTS, Stage};
-use autocapture_core::handoff::{Cell, HandoffDb, MEDIA_DIR};
 use autocapture_core::marker::{self, MarkerState};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::Connection;
 
 use super::{CaseReport, Family};
 use crate::gates::support::copy_tree;
@@ -50,16 +49,8 @@ fn sql(handoff: &Path, sql: &str) -> anyhow::Result<()> {
 const APPEND: &str = "INSERT INTO metadata (id, record_type, ts_utc, payload, run_id)
     VALUES ('mutation/appended/1', 'mutation.appended', '2026-02-20T09:00:00.000000Z', '{\"appended\":true}', 'mutation')";
 
-/// The handoff's media files, in path order.
-fn media_files(handoff: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    super::corpus::files_under(&handoff.join(MEDIA_DIR), &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
 fn first_media(handoff: &Path) -> anyhow::Result<PathBuf> {
-    media_files(handoff)?
+    super::promise::media_files(handoff)?
         .into_iter()
         .next()
         .context("the handoff has no media file")
@@ -283,7 +274,7 @@ pub fn run_one(
             MarkerState::Invalid(why) => violations.push(format!("an invalid marker: {why}")),
             MarkerState::Valid(_) => {
                 any_marker = true;
-                violations.extend(broken_promise(dir, &data)?);
+                violations.extend(super::promise::broken(dir, &data)?);
             }
         }
     }
@@ -297,94 +288,6 @@ pub fn run_one(
         marker: any_marker,
         violations,
     }))
-}
-
-/// What of `handoff` (which has a marker) the DataRoot at `data` does not hold as it is.
-fn broken_promise(handoff: &Path, data: &Path) -> anyhow::Result<Vec<String>> {
-    let name = handoff
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut found = Vec::new();
-    let db = match HandoffDb::open(handoff) {
-        Ok(db) => db,
-        Err(e) => {
-            return Ok(vec![format!(
-                "{name}: marked, but its database does not read: {e}"
-            )]);
-        }
-    };
-    let kept = Connection::open_with_flags(
-        data.join("metadata.db"),
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    );
-    let kept = match kept {
-        Ok(kept) => kept,
-        Err(e) => {
-            return Ok(vec![format!(
-                "{name}: marked, but the DataRoot does not read: {e}"
-            )]);
-        }
-    };
-    let mut stmt = kept.prepare(
-        "SELECT record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id FROM metadata WHERE id = ?1",
-    )?;
-    let scanned = db.for_each_row(|_, row| -> anyhow::Result<()> {
-        let stored: Option<Vec<Cell>> = stmt
-            .query_row([&row.id], |r| {
-                (0..7)
-                    .map(|i| r.get_ref(i).map(Cell::from))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .optional()?;
-        let v = &row.values;
-        let wanted = [
-            &v.record_type,
-            &v.ts_utc,
-            &v.payload,
-            &v.run_id,
-            &v.nonce_b64,
-            &v.ciphertext_b64,
-            &v.key_id,
-        ];
-        match stored {
-            None => found.push(format!("{name}: row {} is not in the DataRoot", row.id)),
-            Some(stored) => {
-                // A NULL type, time or run is filled from the payload; every other value must be
-                // the handoff's own.
-                let differs =
-                    wanted.iter().zip(&stored).enumerate().any(|(i, (w, s))| {
-                        !(*w == s || (matches!(i, 0 | 1 | 3) && **w == Cell::Null))
-                    });
-                if differs {
-                    found.push(format!("{name}: row {} differs in the DataRoot", row.id));
-                }
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = scanned {
-        found.push(format!("{name}: marked, but its rows do not read: {e:#}"));
-    }
-    let media_root = handoff.join(MEDIA_DIR);
-    if media_root.is_dir() {
-        for path in media_files(handoff)? {
-            let relpath = path.strip_prefix(&media_root)?;
-            let kept = data.join(MEDIA_DIR).join(relpath);
-            let same = match (std::fs::read(&path), std::fs::read(&kept)) {
-                (Ok(a), Ok(b)) => a == b,
-                _ => false,
-            };
-            if !same {
-                found.push(format!(
-                    "{name}: media/{} is not in the DataRoot with the same bytes",
-                    relpath.display()
-                ));
-            }
-        }
-    }
-    found.truncate(5);
-    Ok(found)
 }
 
 /// Every Stage-1 point × every mutation, on the real binary.

@@ -1,7 +1,7 @@
 //! Property runs: for each target of [`super::targets`], a seeded run of generated inputs
 //! ([`super::generate`]), each under `catch_unwind` and timed. A run passes when no input
-//! panicked (in-process, or as a crash seen across the server's socket) and none took longer
-//! than [`INPUT_BOUND`]. The inputs that fail are kept under the run's work folder.
+//! panicked (in-process, or as a crash seen across the server's socket), none was taken with a
+//! reap marker that breaks its promise, and none took longer than [`INPUT_BOUND`]. The inputs that fail are kept under the run's work folder.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -37,6 +37,8 @@ pub struct RunSummary {
     pub name: String,
     pub inputs: u64,
     pub panics: u64,
+    /// Inputs taken with a reap marker that does not keep its promise.
+    pub broken: u64,
     /// Inputs over the bound.
     pub slow: u64,
     pub bound: Duration,
@@ -95,6 +97,7 @@ pub fn run_inputs(
         name: name.to_owned(),
         inputs: 0,
         panics: 0,
+        broken: 0,
         slow: 0,
         bound,
         max_input: Duration::ZERO,
@@ -118,6 +121,10 @@ pub fn run_inputs(
             Ok(Ok(Outcome::Crashed(seen))) => {
                 summary.panics += 1;
                 Some(format!("crashed: {seen}"))
+            }
+            Ok(Ok(Outcome::Broken(seen))) => {
+                summary.broken += 1;
+                Some(format!("promise broken: {seen}"))
             }
             Ok(Ok(outcome)) => {
                 *summary
@@ -149,10 +156,13 @@ pub fn run_inputs(
     Ok(summary)
 }
 
-/// The run as a case: `ok` when nothing panicked and every input finished within the bound.
+/// The run as a case: `ok` when nothing panicked, no marker broke its promise and every input
+/// finished within the bound.
 pub fn to_case(summary: &RunSummary) -> CaseReport {
     let observed = if summary.panics > 0 {
         "panic"
+    } else if summary.broken > 0 {
+        "promise_broken"
     } else if summary.slow > 0 {
         "input_over_bound"
     } else {
@@ -184,7 +194,7 @@ pub fn to_case(summary: &RunSummary) -> CaseReport {
         expected: "ok".into(),
         observed: observed.into(),
         inputs: summary.inputs,
-        data_lost: 0,
+        data_lost: summary.broken,
         panics: summary.panics,
         detail,
     }

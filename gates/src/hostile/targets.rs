@@ -54,15 +54,19 @@ pub enum Outcome {
     /// A panic seen from outside the process part that had it (a server task that died or
     /// answered `query_panicked`), with what was seen.
     Crashed(String),
+    /// The input was taken with a reap marker whose promise does not hold: what the DataRoot
+    /// lacks or holds differently.
+    Broken(String),
 }
 
 impl Outcome {
-    /// `ok`, the rejection code, or `crashed`.
+    /// `ok`, the rejection code, `crashed` or `promise_broken`.
     pub fn code(&self) -> &str {
         match self {
             Outcome::Accepted => "ok",
             Outcome::Rejected(code) => code,
             Outcome::Crashed(_) => "crashed",
+            Outcome::Broken(_) => "promise_broken",
         }
     }
 
@@ -190,14 +194,15 @@ fn fuzz_fixture() -> &'static ServedFixture {
 pub fn fuzz_one(target: Target, bytes: &[u8]) {
     let fixture = target.needs_fixture().then(fuzz_fixture);
     match target.run(fixture, bytes) {
-        Ok(Outcome::Crashed(seen)) => panic!("{}: {seen}", target.name()),
+        Ok(Outcome::Crashed(seen) | Outcome::Broken(seen)) => panic!("{}: {seen}", target.name()),
         Ok(_) => {}
         Err(e) => panic!("{}: the harness failed: {e:#}", target.name()),
     }
 }
 
 /// `bytes` as a handoff's `metadata.db`, ingested by the real Stage 1 (non-strict, so rows with
-/// media the handoff lacks still go through) into a fresh DataRoot.
+/// media the handoff lacks still go through) into a fresh DataRoot. An accepted input has a reap
+/// marker, whose promise is then checked: every row exactly as the handoff holds it.
 pub fn metadata_db(bytes: &[u8]) -> Outcome {
     let Ok(dir) = tempfile::tempdir() else {
         return Outcome::rejected("harness_temp_dir");
@@ -216,7 +221,11 @@ pub fn metadata_db(bytes: &[u8]) -> Outcome {
     };
     let clock = SteppingClock::new(BUILD_TIME, time::Duration::milliseconds(1));
     match ingest_handoff(&handoff, &data, &options, &clock) {
-        Ok(_) => Outcome::Accepted,
+        Ok(_) => match super::promise::broken(&handoff, &data.root) {
+            Ok(broken) if broken.is_empty() => Outcome::Accepted,
+            Ok(broken) => Outcome::Broken(broken.join("; ")),
+            Err(e) => Outcome::Broken(format!("the promise could not be checked: {e:#}")),
+        },
         Err(e) => Outcome::rejected(e.code()),
     }
 }
