@@ -16,6 +16,13 @@ Feature: Handoff ingest (Stage 1)
     When it writes the frame's row
     Then the row's id is "run1/evidence.capture.frame/0"
 
+  @hypervisor
+  Scenario: The Hypervisor writes record ids as text and never reuses one
+    Given the Hypervisor writes a handoff's metadata table
+    When it writes a row
+    Then the row's id is stored as TEXT
+    And no other row of the handoff or of an earlier handoff has that id with other values
+
   @both
   Scenario: Record ids of a handoff have the form run/kind/seq
     Given a generated handoff in the "canonical" layout

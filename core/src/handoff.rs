@@ -153,6 +153,34 @@ impl rusqlite::ToSql for Cell {
     }
 }
 
+impl Cell {
+    /// Feeds the value to `digest` as its storage class and bytes: `n` for NULL; `i` or `r` and
+    /// the 8 big-endian bytes of the integer or of the IEEE 754 double; `t` or `b`, the length
+    /// as 8 big-endian bytes, then the bytes.
+    fn digest_into(&self, digest: &mut impl sha2::Digest) {
+        match self {
+            Cell::Null => digest.update(b"n"),
+            Cell::Integer(n) => {
+                digest.update(b"i");
+                digest.update(n.to_be_bytes());
+            }
+            Cell::Real(x) => {
+                digest.update(b"r");
+                digest.update(x.to_bits().to_be_bytes());
+            }
+            Cell::Text(bytes) | Cell::Blob(bytes) => {
+                digest.update(if matches!(self, Cell::Text(_)) {
+                    b"t"
+                } else {
+                    b"b"
+                });
+                digest.update((bytes.len() as u64).to_be_bytes());
+                digest.update(bytes);
+            }
+        }
+    }
+}
+
 /// The carried columns of one row as SQLite holds them (`Null` where the layout has none).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RowValues {
@@ -163,6 +191,32 @@ pub struct RowValues {
     pub nonce_b64: Cell,
     pub ciphertext_b64: Cell,
     pub key_id: Cell,
+}
+
+impl RowValues {
+    /// The carried columns in the order the row digest takes them.
+    pub fn columns(&self) -> [&Cell; 7] {
+        [
+            &self.record_type,
+            &self.ts_utc,
+            &self.payload,
+            &self.run_id,
+            &self.nonce_b64,
+            &self.ciphertext_b64,
+            &self.key_id,
+        ]
+    }
+
+    /// The row digest of `integrity.rows_sha256` (contract doc §4.1): sha256 over the carried
+    /// columns in [`columns`](RowValues::columns) order, each as its storage class and bytes.
+    pub fn sha256_hex(&self) -> String {
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        for cell in self.columns() {
+            cell.digest_into(&mut digest);
+        }
+        hex::encode(digest.finalize())
+    }
 }
 
 impl HandoffRow {

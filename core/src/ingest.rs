@@ -34,7 +34,7 @@ use thiserror::Error;
 
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::clock::Clock;
-use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id, sha256_hex};
+use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id};
 use crate::crash;
 use crate::derive::{Deriver, UiaState};
 use crate::fsops::{FileOps, RealFs};
@@ -884,10 +884,9 @@ impl<'a> Ingest<'a> {
                     if summary.rows % 256 == 0 {
                         pace(self.pacer.as_ref());
                     }
-                    let payload_sha256 = sha256_hex(&row.payload());
                     rows_hasher.update(row.id.as_bytes());
                     rows_hasher.update(b"\t");
-                    rows_hasher.update(payload_sha256.as_bytes());
+                    rows_hasher.update(row.values.sha256_hex().as_bytes());
                     rows_hasher.update(b"\n");
                     let v = &row.values;
                     let values = params![

@@ -949,3 +949,87 @@ fn a_frame_finds_its_snapshot_in_the_data_root() {
     );
     assert_eq!(report.counts.stage1_uia_frames_missing_count, 0);
 }
+
+/// `integrity.rows_sha256` as the contract doc (§4.1) writes its recipe, recomputed from the
+/// handoff's stored values: `{id}\t{row digest}\n` in id byte order, the row digest over the
+/// seven carried columns, each as its storage class and bytes.
+fn rows_sha256_by_the_recipe(handoff: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let conn = Connection::open(handoff.join("metadata.db")).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT id, record_type, ts_utc, payload, run_id, nonce_b64, ciphertext_b64, key_id FROM metadata ORDER BY id COLLATE BINARY")
+        .expect("prepare");
+    let mut rows = stmt.query([]).expect("query");
+    let mut all = Sha256::new();
+    while let Some(row) = rows.next().expect("row") {
+        let mut one = Sha256::new();
+        for i in 1..8 {
+            match row.get_ref(i).expect("value") {
+                rusqlite::types::ValueRef::Null => one.update(b"n"),
+                rusqlite::types::ValueRef::Integer(n) => {
+                    one.update(b"i");
+                    one.update(n.to_be_bytes());
+                }
+                rusqlite::types::ValueRef::Real(x) => {
+                    one.update(b"r");
+                    one.update(x.to_bits().to_be_bytes());
+                }
+                rusqlite::types::ValueRef::Text(bytes) => {
+                    one.update(b"t");
+                    one.update((bytes.len() as u64).to_be_bytes());
+                    one.update(bytes);
+                }
+                rusqlite::types::ValueRef::Blob(bytes) => {
+                    one.update(b"b");
+                    one.update((bytes.len() as u64).to_be_bytes());
+                    one.update(bytes);
+                }
+            }
+        }
+        all.update(row.get::<_, String>(0).expect("id").as_bytes());
+        all.update(b"\t");
+        all.update(hex::encode(one.finalize()).as_bytes());
+        all.update(b"\n");
+    }
+    hex::encode(all.finalize())
+}
+
+/// The rows digest covers every carried column with its storage class: handoffs that differ
+/// only in a ciphertext, in a key id, or in a payload's class (the text `'5'` against the
+/// integer `5`) give different digests, each the recipe's.
+#[test]
+fn rows_sha256_covers_every_column_with_its_storage_class() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let variants = [
+        ("base", "'c2VjcmV0'", "'k1'", "'5'"),
+        ("ciphertext", "'c2VjcmV1'", "'k1'", "'5'"),
+        ("key", "'c2VjcmV0'", "'k2'", "'5'"),
+        ("class", "'c2VjcmV0'", "'k1'", "5"),
+    ];
+    let mut digests = std::collections::BTreeSet::new();
+    for (name, ciphertext, key, payload) in variants {
+        let handoff = dir.path().join(name).join("handoff");
+        fs::create_dir_all(&handoff).expect("dir");
+        Connection::open(handoff.join("metadata.db"))
+            .expect("open")
+            .execute_batch(&format!(
+                "CREATE TABLE metadata (id TEXT PRIMARY KEY, record_type, ts_utc, payload, run_id,
+                     nonce_b64, ciphertext_b64, key_id);
+                 INSERT INTO metadata VALUES
+                   ('run1/enc/0', 'enc', '2026-02-20T09:00:00Z', '{{}}', 'run1', 'bm9uY2U=', {ciphertext}, {key}),
+                   ('run1/num/0', 'num', NULL, {payload}, NULL, NULL, NULL, NULL),
+                   ('run1/blob/0', 'blob', 7, X'00FF', 2.5, NULL, NULL, NULL);"
+            ))
+            .expect("rows");
+        let data = DataRoot::new(dir.path().join(name).join("data"));
+        let report = ingest(&handoff, &data, &options(ImportMode::Hardlink)).expect("ingest");
+        assert_eq!(
+            report.integrity.rows_sha256,
+            rows_sha256_by_the_recipe(&handoff),
+            "{name}"
+        );
+        assert_eq!(report.integrity.rows_count, 3);
+        digests.insert(report.integrity.rows_sha256);
+    }
+    assert_eq!(digests.len(), 4, "each change moves the digest");
+}
