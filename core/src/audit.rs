@@ -16,7 +16,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::contract::{canonical_json, format_ts_utc, sha256_hex};
-use crate::durable::fsync_dir;
+use crate::fsops::fsync_dir;
 use crate::lock::lock_exclusive;
 
 /// File name of the audit log inside a DataRoot.

@@ -1,18 +1,13 @@
-//! Durable file-system primitives: fsync of a directory, and atomic replacement of a file
-//! (temp file in the same directory → write → fsync → rename → fsync the directory).
+//! Durable atomic replacement of a file: temp file in the same directory → write → fsync →
+//! rename → fsync the directory (through [`crate::fsops::FileOps`]).
 //!
 //! Directory fsync is the POSIX way to make a rename or a new directory entry survive power loss.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Flushes the directory entry table of `dir` to stable storage.
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
 
 /// A per-process unique suffix for temp files: pid, a counter and the clock's nanoseconds.
 /// It only needs to avoid collisions between concurrent writers, not to be secret.

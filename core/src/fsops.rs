@@ -11,7 +11,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::durable::fsync_dir;
+/// Flushes the directory entry table of `dir` to stable storage.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
 
 /// Opens `path` with `options` without ever blocking (`O_NONBLOCK`: a FIFO with no peer does not
 /// hang the open) and refuses anything but a regular file (`InvalidInput`), so a lock or rules

@@ -30,17 +30,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 
-use crate::audit::{AuditError, AuditEvent, AuditLog};
+use crate::audit::{AuditEvent, AuditLog};
 use crate::clock::Clock;
 use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id};
 use crate::crash;
 use crate::derive::{Deriver, UiaState};
 use crate::fsops::{FileOps, RealFs};
-use crate::handoff::{
-    HandoffDb, HandoffError, MEDIA_DIR, MediaRef, UnsafeRef, media_refs, normalize_media_ref,
-};
+use crate::handoff::{HandoffDb, MEDIA_DIR, MediaRef, media_refs, normalize_media_ref};
 use crate::ledger::{self, LedgerEntry};
 use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
@@ -49,51 +46,12 @@ use crate::pace::{Pacer, pace};
 use crate::placement::Source;
 use crate::stamp::{self, DbStamp, HandoffStamp};
 use crate::store::{DataRoot, open_metadata_writer};
-use crate::uia::{Lookup, SnapshotLookup, UiaSettings};
+use crate::uia::{Lookup, SnapshotLookup};
 
 pub use crate::derive::{FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
-
-/// How media files reach the DataRoot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImportMode {
-    /// Hardlink, falling back to a verified copy when linking is impossible (another filesystem).
-    Hardlink,
-    /// Always copy.
-    Copy,
-}
-
-#[derive(Debug, Clone)]
-pub struct IngestOptions {
-    pub mode: ImportMode,
-    /// Strict: every media reference must resolve, in the handoff or already in the DataRoot.
-    pub strict: bool,
-    /// Threads used to hash media (at least 1).
-    pub workers: usize,
-    /// With a cap in (0, 1), the whole ingest pauses between units of work (rows, media batches,
-    /// SQLite steps) so that the process uses at most this share of one core (the `active-safe`
-    /// budget). `None` runs flat out.
-    pub cpu_cap: Option<f64>,
-    /// Answer an unchanged re-ingest from the ledger (see [`crate::ledger`]). Off (a rollback
-    /// flag, `ingest.ledger_fast_path` in the configuration), every ingest takes the full path:
-    /// rows re-read, media re-hashed; the result and the ledger entry are the same.
-    pub ledger_fast_path: bool,
-    /// How UIA docs are derived (the configuration's `uia` section).
-    pub uia: UiaSettings,
-}
-
-impl Default for IngestOptions {
-    fn default() -> Self {
-        IngestOptions {
-            mode: ImportMode::Hardlink,
-            strict: true,
-            workers: 1,
-            cpu_cap: None,
-            ledger_fast_path: true,
-            uia: UiaSettings::default(),
-        }
-    }
-}
+pub use crate::ingest_error::IngestError;
+use crate::ingest_error::{full_or, io_err, store_err};
+pub use crate::ingest_options::{ImportMode, IngestOptions};
 
 /// A problem that did not stop the ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,177 +95,6 @@ pub struct IngestReport {
     pub unchanged: bool,
     pub warnings: Vec<IngestWarning>,
     pub timings: IngestTimings,
-}
-
-/// Why an ingest failed. No marker is written for any of these.
-#[derive(Debug, Error)]
-pub enum IngestError {
-    #[error("find handoff {path}: not a directory")]
-    HandoffRootMissing { path: PathBuf },
-    #[error(transparent)]
-    Handoff(#[from] HandoffError),
-    #[error("lock data dir {path}: not a regular file (a FIFO, socket or device)")]
-    LockNotRegular { path: PathBuf },
-    #[error("lock data dir {path}: another process holds the instance lock")]
-    LockHeld { path: PathBuf },
-    #[error("prepare data dir {path}: {source}")]
-    DataDir { path: PathBuf, source: io::Error },
-    #[error("read media ref {raw:?} of record {record_id}: {}", reason.reason())]
-    MediaRefUnsafe {
-        record_id: String,
-        raw: String,
-        reason: UnsafeRef,
-    },
-    #[error("read media file {path}: not a regular file")]
-    MediaNotRegular { path: PathBuf },
-    #[error("read media file {path}: file name is not UTF-8")]
-    MediaNameInvalid { path: PathBuf },
-    #[error(
-        "resolve media ref {relpath} of record {record_id}: in neither the handoff nor the data dir"
-    )]
-    MediaRefMissing { record_id: String, relpath: String },
-    #[error(
-        "verify media file {relpath}: sha256 {actual}, but record {record_id} declares {expected}"
-    )]
-    MediaHashMismatch {
-        relpath: String,
-        record_id: String,
-        expected: String,
-        actual: String,
-    },
-    #[error("import media file {relpath}: the data dir already holds a different file there")]
-    MediaConflict { relpath: String },
-    #[error("import media file {relpath}: it changed while it was checked ({detail})")]
-    MediaChanged { relpath: String, detail: String },
-    #[error(
-        "copy record {record_id}: the data dir or this handoff already holds that id with other values (payload, type, time, run or encrypted columns)"
-    )]
-    MetadataIdConflict { record_id: String },
-    #[error(
-        "ingest handoff {path}: it changed during the ingest ({detail}); no marker was written, a later run takes it again"
-    )]
-    HandoffChanged { path: PathBuf, detail: String },
-    #[error("read or write {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error(
-        "write data dir database {path}: {reason} (the file system is full or a file reached its size limit)"
-    )]
-    DataDirFull { path: PathBuf, reason: String },
-    #[error("write data dir database {path}: {reason}")]
-    Store { path: PathBuf, reason: String },
-    #[error(transparent)]
-    Audit(#[from] AuditError),
-    #[error("write marker in {path}: {source}")]
-    Marker { path: PathBuf, source: io::Error },
-    #[error(transparent)]
-    Placement(#[from] crate::placement::PlacementError),
-}
-
-impl IngestError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            IngestError::HandoffRootMissing { .. } => "handoff_root_missing",
-            IngestError::Handoff(inner) => inner.code(),
-            IngestError::LockHeld { .. } => "instance_lock_held",
-            IngestError::LockNotRegular { .. } => "instance_lock_not_regular",
-            IngestError::DataDir { .. } => "data_dir_unwritable",
-            IngestError::MediaRefUnsafe { .. } => "media_ref_unsafe",
-            IngestError::MediaNotRegular { .. } => "media_not_regular",
-            IngestError::MediaNameInvalid { .. } => "media_name_invalid",
-            IngestError::MediaRefMissing { .. } => "media_ref_missing",
-            IngestError::MediaHashMismatch { .. } => "media_hash_mismatch",
-            IngestError::MediaConflict { .. } => "media_conflict",
-            IngestError::MediaChanged { .. } => "media_changed",
-            IngestError::MetadataIdConflict { .. } => "metadata_id_conflict",
-            IngestError::HandoffChanged { .. } => "handoff_changed_during_ingest",
-            IngestError::Io { source, .. } if is_storage_full(source) => "data_dir_full",
-            IngestError::DataDirFull { .. } => "data_dir_full",
-            IngestError::Io { .. } => "io_error",
-            IngestError::Store { reason, .. } if reason.contains("database or disk is full") => {
-                "data_dir_full"
-            }
-            IngestError::Store { .. } => "data_root_store_error",
-            IngestError::Audit(inner) => inner.code(),
-            IngestError::Marker { .. } => "marker_write_failed",
-            IngestError::Placement(inner) => inner.code(),
-        }
-    }
-
-    /// Usage or environment problems (exit 2) as opposed to bad input (exit 1).
-    pub fn is_environment(&self) -> bool {
-        matches!(
-            self,
-            IngestError::LockHeld { .. }
-                | IngestError::LockNotRegular { .. }
-                | IngestError::DataDir { .. }
-                | IngestError::Io { .. }
-                | IngestError::Store { .. }
-                | IngestError::DataDirFull { .. }
-        )
-    }
-}
-
-/// A write failed because the file system is full, a quota is spent, or a file hit its size
-/// limit (`ENOSPC`, `EDQUOT`, `EFBIG`).
-fn is_storage_full(error: &io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(code) if code == nix::libc::ENOSPC || code == nix::libc::EDQUOT || code == nix::libc::EFBIG
-    )
-}
-
-/// `error`, or [`IngestError::DataDirFull`] when it is a database write failure and the DataRoot
-/// has no room left. SQLite reports `ENOSPC` as "database or disk is full" but a file that hit
-/// its size limit (`EFBIG`) only as "disk I/O error"; the file system and the limit are then
-/// asked directly.
-fn full_or(error: IngestError, data_root: &Path) -> IngestError {
-    match error {
-        IngestError::Store { path, reason }
-            if reason.contains("database or disk is full")
-                || (reason.contains("disk I/O error") && storage_exhausted(data_root)) =>
-        {
-            IngestError::DataDirFull { path, reason }
-        }
-        other => other,
-    }
-}
-
-/// Less than 1 MiB free on the DataRoot's file system, or a DataRoot database within 1 MiB of
-/// the process's file-size limit.
-fn storage_exhausted(data_root: &Path) -> bool {
-    const MARGIN: u64 = 1024 * 1024;
-    let no_space = nix::sys::statvfs::statvfs(data_root)
-        .is_ok_and(|stat| stat.blocks_available().saturating_mul(stat.fragment_size()) < MARGIN);
-    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_FSIZE)
-        .map(|(soft, _)| soft)
-        .unwrap_or(nix::sys::resource::RLIM_INFINITY);
-    let at_limit = limit != nix::sys::resource::RLIM_INFINITY
-        && [
-            "metadata.db",
-            "metadata.db-wal",
-            "derived/stage1_derived.db",
-            "derived/stage1_derived.db-wal",
-        ]
-        .iter()
-        .filter_map(|name| fs::metadata(data_root.join(name)).ok())
-        .any(|meta| meta.len().saturating_add(MARGIN) > limit);
-    no_space || at_limit
-}
-
-/// Maps a database error on `path` to [`IngestError::Store`].
-pub(crate) fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> IngestError + '_ {
-    move |e| IngestError::Store {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
-}
-
-/// Maps an I/O error on `path` to [`IngestError::Io`].
-pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> IngestError + '_ {
-    move |source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// Creates the DataRoot's folders, or says why it cannot (`data_dir_unwritable`).

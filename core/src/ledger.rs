@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::handoff::METADATA_DB;
-use crate::ingest::{IngestError, IngestOptions, store_err};
+use crate::ingest_error::{IngestError, store_err};
+use crate::ingest_options::IngestOptions;
 use crate::marker::{MarkerCounts, MarkerIntegrity};
 use crate::stamp::{FileStamp, HandoffStamp};
 use crate::store::DataRoot;
@@ -101,7 +102,7 @@ pub fn signature(
 /// file system).
 pub fn holds_media(stamp: &HandoffStamp, data_root: &DataRoot, options: &IngestOptions) -> bool {
     let dest_root = data_root.media_dir();
-    let copy_mode = options.mode == crate::ingest::ImportMode::Copy;
+    let copy_mode = options.mode == crate::ingest_options::ImportMode::Copy;
     stamp.media.iter().all(|(relpath, file)| {
         fs::symlink_metadata(dest_root.join(relpath)).is_ok_and(|dest| {
             dest.is_file()

@@ -2,8 +2,9 @@
 //!
 //! Map (dependencies point down this list only through [`contract`]):
 //! - [`contract`]: ids, canonical JSON, digests, timestamps, the contract identity.
-//! - [`durable`], [`lock`]: directory fsync and atomic replace; `flock`.
-//! - [`fsops`]: the file operations of the media import and the marker, behind `FileOps`.
+//! - [`fsops`]: directory fsync and the file operations of the media import and the marker,
+//!   behind `FileOps`.
+//! - [`durable`], [`lock`]: atomic replace; `flock`.
 //! - [`audit`]: the hash-chained audit log of privileged actions.
 //! - [`clock`]: time passed in.
 //! - [`crash`]: named crash points (armed only in the `crash-points` build).
@@ -11,6 +12,8 @@
 //! - [`bounded_json`]: payloads parsed with their UIA node lists bounded.
 //! - [`store`]: the DataRoot's layout and writable connections.
 //! - [`placement`]: a DataRoot never inside a handoff or the spool, nor holding them.
+//! - [`ingest_options`], [`ingest_error`]: how Stage 1 runs and why it failed (shared by the
+//!   ingest, the media import and the ledger).
 //! - [`ingest`]: Stage 1, one handoff into the DataRoot.
 //! - [`ledger`]: what each ingested handoff looked like, so an unchanged re-ingest is cheap.
 //! - [`media`]: checking and importing a handoff's media files.
@@ -45,6 +48,8 @@ pub mod focus_runs;
 pub mod fsops;
 pub mod handoff;
 pub mod ingest;
+pub mod ingest_error;
+pub mod ingest_options;
 pub mod ledger;
 pub mod lock;
 pub mod marker;

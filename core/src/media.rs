@@ -23,7 +23,8 @@ use crate::contract::digest::sha256_reader;
 use crate::crash;
 use crate::durable::temp_path_for;
 use crate::fsops::FileOps;
-use crate::ingest::{ImportMode, IngestError, io_err, store_err};
+use crate::ingest_error::{IngestError, io_err, store_err};
+use crate::ingest_options::ImportMode;
 use crate::pace::{Pacer, pace};
 use crate::stamp::FileStamp;
 

@@ -220,7 +220,7 @@ fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
-        crate::durable::fsync_dir(dir)
+        crate::fsops::fsync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

@@ -321,6 +321,54 @@ impl ModuleGraph {
         None
     }
 
+    /// The import cycles: each set of two or more modules that reach one another through use
+    /// edges, its modules in name order, the sets in the order of their first module. A module
+    /// naming its own descendants (a parent declaring, re-exporting or dispatching to its
+    /// children) is structure, not a use, and is left out; a child using its parent counts.
+    pub fn cycles(&self) -> Vec<Vec<String>> {
+        let edges = |from: &str| -> Vec<&str> {
+            self.modules.get(from).map_or_else(Vec::new, |m| {
+                m.uses
+                    .iter()
+                    .filter(|to| !ModuleGraph::within(to, from))
+                    .map(String::as_str)
+                    .collect()
+            })
+        };
+        // Two modules are in one cycle when each reaches the other.
+        let reach: BTreeMap<&str, BTreeSet<&str>> = self
+            .modules
+            .keys()
+            .map(|start| {
+                let mut seen = BTreeSet::new();
+                let mut stack = vec![start.as_str()];
+                while let Some(at) = stack.pop() {
+                    for next in edges(at) {
+                        if seen.insert(next) {
+                            stack.push(next);
+                        }
+                    }
+                }
+                (start.as_str(), seen)
+            })
+            .collect();
+        let mut placed = BTreeSet::new();
+        let mut cycles = Vec::new();
+        for (&start, reached) in &reach {
+            if placed.contains(start) || !reached.contains(start) {
+                continue;
+            }
+            let cycle: Vec<String> = reached
+                .iter()
+                .filter(|other| reach.get(*other).is_some_and(|back| back.contains(start)))
+                .map(|m| (*m).to_owned())
+                .collect();
+            placed.extend(cycle.iter().cloned());
+            cycles.push(cycle);
+        }
+        cycles
+    }
+
     /// True when `module` is `prefix` or inside it (`crate::export` contains
     /// `crate::export::sanitize`).
     pub fn within(module: &str, prefix: &str) -> bool {

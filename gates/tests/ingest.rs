@@ -757,7 +757,7 @@ fn a_source_rewritten_between_check_and_link_never_lands_unverified() {
     // The first link out of the handoff first rewrites its source (a writer racing the import).
     let hook = Meddling::new(
         Before::Link,
-        autocapture_gates::hostile::corpus::rewrite_keeping_mtime,
+        autocapture_gates::hostile::files::rewrite_keeping_mtime,
     );
     let clock = SteppingClock::new(
         datetime!(2026-02-21 08:00:00 UTC),

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::engine::{Cited, Ctx, Draft, hms, window_nodes_or_absent};
+use super::context::{Cited, Ctx, Draft, hms, window_nodes_or_absent};
 use super::language::TimeSpec;
 
 /// The host of a URL: between `://` and the next `/`, `?` or `#`, without user or port.

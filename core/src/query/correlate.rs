@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::engine::{Cited, Ctx, Draft, hms};
+use super::context::{Cited, Ctx, Draft, hms};
 
 /// Where a process first showed the text: (ts, frame id, doc id, doc kind, window title).
 type Sighting = (String, String, String, String, String);

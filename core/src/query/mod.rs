@@ -4,6 +4,8 @@
 //! - [`handle`]: `QueryHandle`, the only way to reach the DataRoot from here: read-only by type.
 //! - [`language`]: the query language: tokens, operators, times, and the intent of a question.
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
+//! - [`context`]: what every intent works with: the question's context, the draft answer, cited
+//!   records, frame rows, window records and UIA nodes.
 //! - [`engine`]: runs an intent against the handle; [`chrome`], [`correlate`] and [`span`] hold
 //!   the intents that read browser chrome, compare apps, and reason over a span of time;
 //!   [`titles`] picks the window a question names.
@@ -11,6 +13,7 @@
 
 pub mod answer;
 mod chrome;
+mod context;
 mod correlate;
 pub mod engine;
 pub mod handle;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use rusqlite::params;
 use serde_json::{Value, json};
 
-use super::engine::{Cited, Ctx, Draft, hms, window_records};
+use super::context::{Cited, Ctx, Draft, hms, window_records};
 use super::language::TimeSpec;
 
 /// The longest open span looked at, in minutes (a day).
@@ -146,7 +146,7 @@ pub(super) fn arrived_while(
     window: &str,
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
-    let Some(title) = super::titles::best_title(ctx, window, "9999")? else {
+    let Some(title) = super::titles::best_title(ctx.handle, window, "9999")? else {
         out.no_evidence(format!("no window like \"{window}\" was recorded"));
         return Ok(());
     };

@@ -2,7 +2,7 @@
 //! title that holds the most of them (at least half), the newest on a tie. Titles come from the
 //! evidence store's window records, so a window that never had focus is still known by name.
 
-use super::engine::Ctx;
+use super::handle::QueryHandle;
 
 /// The words of a title: runs of letters, digits, `-`, `#` and `@`, lower-cased.
 fn title_words(title: &str) -> Vec<String> {
@@ -31,7 +31,7 @@ pub(super) fn score(title: &str, words: &[String]) -> usize {
 
 /// The best title for `window` among the window records up to `until`.
 pub(super) fn best_title(
-    ctx: &Ctx<'_>,
+    handle: &QueryHandle,
     window: &str,
     until: &str,
 ) -> rusqlite::Result<Option<String>> {
@@ -46,7 +46,7 @@ pub(super) fn best_title(
     if words.is_empty() {
         return Ok(None);
     }
-    let titles = ctx.handle.rows(
+    let titles = handle.rows(
         "SELECT CASE WHEN typeof(payload) IN ('text', 'blob') AND json_valid(CAST(payload AS TEXT))
                 THEN json_extract(CAST(payload AS TEXT), '$.window.title') END AS title, max(ts_utc) AS newest
          FROM metadata

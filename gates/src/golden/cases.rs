@@ -311,29 +311,9 @@ pub fn frame_seq(frame_id: &str) -> Option<u64> {
     frame_id.rsplit('/').next()?.parse().ok()
 }
 
-/// Instantiates every template of `file` on a corpus's truth.
-pub fn instantiate(file: &CaseFile, truth: &Value) -> Result<Vec<Case>, CaseError> {
-    let truth = super::rules::Truth::read(truth)?;
-    file.cases
-        .iter()
-        .map(|template| {
-            let mut checks = super::rules::derive(&truth, template)?;
-            checks
-                .expected_contains_all
-                .extend(template.expected_contains_all.iter().cloned());
-            checks.allow_indeterminate = template.allow_indeterminate;
-            Ok(Case {
-                id: template.id.clone(),
-                class: template.class.clone(),
-                question: template.question.clone(),
-                checks,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::rules::instantiate;
     use super::*;
     use serde_json::json;
 

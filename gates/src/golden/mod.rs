@@ -1,8 +1,8 @@
 //! The strict golden Q40 (CONTRACT §9).
 //!
-//! - [`cases`]: the case templates of `fixtures/golden/q40.toml`, the checks of a case, and
-//!   instantiation from a corpus's `truth.json`.
-//! - [`rules`]: how each template's `truth` rule computes its checks from `truth.json`.
+//! - [`cases`]: the case templates of `fixtures/golden/q40.toml` and the checks of a case.
+//! - [`rules`]: how each template's `truth` rule computes its checks from `truth.json`, and
+//!   `instantiate`, every template on a corpus's truth.
 //! - [`evaluate`]: the pure strict evaluator.
 //! - [`report`]: the report rows and table.
 //! - [`target`]: asking the embedded core or a popup endpoint on loopback.

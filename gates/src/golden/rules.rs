@@ -6,9 +6,30 @@
 use serde_json::{Value, json};
 
 use super::cases::{
-    BboxExpect, CaseError, CaseTemplate, Checks, EvidenceRule, PathCheck, PathExpect, Rule,
-    case_err, frame_seq,
+    BboxExpect, Case, CaseError, CaseFile, CaseTemplate, Checks, EvidenceRule, PathCheck,
+    PathExpect, Rule, case_err, frame_seq,
 };
+
+/// Instantiates every template of `file` on a corpus's truth.
+pub fn instantiate(file: &CaseFile, truth: &Value) -> Result<Vec<Case>, CaseError> {
+    let truth = Truth::read(truth)?;
+    file.cases
+        .iter()
+        .map(|template| {
+            let mut checks = derive(&truth, template)?;
+            checks
+                .expected_contains_all
+                .extend(template.expected_contains_all.iter().cloned());
+            checks.allow_indeterminate = template.allow_indeterminate;
+            Ok(Case {
+                id: template.id.clone(),
+                class: template.class.clone(),
+                question: template.question.clone(),
+                checks,
+            })
+        })
+        .collect()
+}
 
 /// The parts of `truth.json` the rules read.
 pub(super) struct Truth<'a> {

@@ -7,9 +7,10 @@ use std::path::Path;
 use autocapture_core::store::DataRoot;
 use serde_json::Value;
 
-use super::cases::{Case, instantiate, parse_case_file};
+use super::cases::{Case, parse_case_file};
 use super::evaluate::{CaseRuns, Observed, Policy, evaluate};
 use super::report::GoldenReport;
+use super::rules::instantiate;
 use super::target::Asker;
 use crate::harness::gate::Target;
 

@@ -36,7 +36,7 @@ use anyhow::{Context, bail};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::corpus::CaseSpec;
+use super::spec::CaseSpec;
 use crate::measure::Limits;
 
 const FIRST_FRAME: &str =

@@ -2,7 +2,9 @@
 //! property and fuzz runs, concurrency and faults, and security checks. Every part reports its
 //! cases as [`CaseReport`]s so the gate can add them up the same way.
 //!
-//! - [`corpus`]: the hostile handoff corpus of `fixtures/hostile/`, run through the real binary.
+//! - [`spec`]: the case specs of `fixtures/hostile/`; [`corpus`]: each case built into real
+//!   directories and run through the real binary.
+//! - [`files`]: file helpers shared by the corpus, the explorer and the promise check.
 //! - [`damage`]: what each corpus case does to its handoff or DataRoot.
 //! - [`mutation`]: the handoff changed at each Stage-1 point of the real ingest; the marker's
 //!   promise checked after.
@@ -10,6 +12,8 @@
 
 pub mod corpus;
 pub mod damage;
+pub mod files;
+pub mod spec;
 
 pub mod concurrency;
 pub mod mutation;

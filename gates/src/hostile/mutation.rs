@@ -88,7 +88,7 @@ pub const MUTATIONS: &[Mutation] = &[
         name: "rewrite_media_in_place",
         what: "a media file is rewritten in place, same size, modification time set back",
         apply: |site| {
-            Ok(super::corpus::rewrite_keeping_mtime(&first_media(
+            Ok(super::files::rewrite_keeping_mtime(&first_media(
                 &site.handoff,
             )?)?)
         },

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 /// The handoff's media files, in path order.
 pub fn media_files(handoff: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    super::corpus::files_under(&handoff.join(MEDIA_DIR), &mut out)?;
+    super::files::files_under(&handoff.join(MEDIA_DIR), &mut out)?;
     out.sort();
     Ok(out)
 }
