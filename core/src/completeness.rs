@@ -9,9 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::derive::{RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
-use crate::handoff::read_only_uri;
-use crate::store::DataRoot;
+use crate::store::{DataRoot, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE, read_only_uri};
 
 /// At most this many windows are listed (their total is always reported).
 const MAX_WINDOWS: usize = 200;

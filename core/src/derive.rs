@@ -18,9 +18,7 @@ use crate::uia::{
     validate_doc,
 };
 
-pub const FRAME_RECORD_TYPE: &str = "evidence.capture.frame";
-pub const STAGE1_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage1.complete";
-pub const RETENTION_RECORD_TYPE: &str = "retention.eligible";
+pub use crate::store::{FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
 /// Snapshots remembered per ingest; past this the cache starts over (memory stays bounded).
 const CACHE_LIMIT: usize = 8192;
 

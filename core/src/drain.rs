@@ -16,10 +16,7 @@ use thiserror::Error;
 use crate::activity::{ActivityState, read_state, signal_path};
 use crate::clock::Clock;
 use crate::handoff::METADATA_DB;
-use crate::ingest::{
-    IngestError, IngestOptions, IngestReport, acquire_instance_lock, ingest_handoff,
-    prepare_data_root,
-};
+use crate::ingest::{IngestError, IngestOptions, IngestReport, ingest_handoff, prepare_data_root};
 use crate::marker::{self, MarkerState};
 use crate::placement::{self, PlacementError, Source, check_apart};
 use crate::store::DataRoot;
@@ -207,7 +204,7 @@ pub fn drain(
         source,
     })?;
     // Fail early, touching nothing, when another writer holds the DataRoot.
-    drop(acquire_instance_lock(data_root)?);
+    drop(crate::store::lock_data_root(data_root).map_err(IngestError::from)?);
     let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
     let read_activity = || read_state(signal.as_deref(), clock.now(), options.fresh_seconds);
     let mut activity = read_activity();

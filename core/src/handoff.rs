@@ -9,10 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 use thiserror::Error;
 
-/// File name of the metadata database in a handoff and in a DataRoot.
-pub const METADATA_DB: &str = "metadata.db";
-/// The media folder of a handoff and of a DataRoot.
-pub const MEDIA_DIR: &str = "media";
+pub use crate::store::{MEDIA_DIR, METADATA_DB, read_only_uri};
 
 /// Errors reading a handoff, each with a stable code.
 #[derive(Debug, Error)]
@@ -270,19 +267,6 @@ fn check_text_encoding(db_path: &Path) -> Result<(), HandoffError> {
         ));
     }
     Ok(())
-}
-
-/// SQLite URI that opens `path` read-only.
-pub fn read_only_uri(path: &Path) -> String {
-    let mut uri = String::from("file:");
-    for byte in path.to_string_lossy().bytes() {
-        match byte {
-            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
-            _ => uri.push(byte as char),
-        }
-    }
-    uri.push_str("?mode=ro");
-    uri
 }
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {

@@ -19,7 +19,7 @@
 //!
 //! Stage 1 never decodes media and never runs Stage-2 work.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,13 +39,12 @@ use crate::derive::{Deriver, UiaState};
 use crate::fsops::{FileOps, RealFs};
 use crate::handoff::{HandoffDb, MEDIA_DIR, MediaRef, media_refs, normalize_media_ref};
 use crate::ledger::{self, LedgerEntry};
-use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
 use crate::media;
 use crate::pace::{Pacer, pace};
 use crate::placement::Source;
 use crate::stamp::{self, DbStamp, HandoffStamp};
-use crate::store::{DataRoot, open_metadata_writer};
+use crate::store::{DataRoot, lock_data_root, open_metadata_writer};
 use crate::uia::{Lookup, SnapshotLookup};
 
 pub use crate::derive::{FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
@@ -107,30 +106,6 @@ pub fn prepare_data_root(data_root: &DataRoot) -> Result<(), IngestError> {
         })
 }
 
-/// Takes the DataRoot's single-writer lock without waiting.
-pub fn acquire_instance_lock(data_root: &DataRoot) -> Result<ExclusiveLock, IngestError> {
-    let path = data_root.lock_path();
-    let file = crate::fsops::open_regular(
-        File::options().create(true).truncate(false).write(true),
-        &path,
-    )
-    .map_err(|source| match source.kind() {
-        // A FIFO, socket or device at the lock's path (ENXIO: a FIFO with no reader).
-        io::ErrorKind::InvalidInput => IngestError::LockNotRegular { path: path.clone() },
-        _ if source.raw_os_error() == Some(nix::libc::ENXIO) => {
-            IngestError::LockNotRegular { path: path.clone() }
-        }
-        _ => IngestError::DataDir {
-            path: path.clone(),
-            source,
-        },
-    })?;
-    match try_lock_exclusive(file).map_err(io_err(&path))? {
-        TryLock::Acquired(lock) => Ok(lock),
-        TryLock::Held => Err(IngestError::LockHeld { path }),
-    }
-}
-
 /// Ingests `handoff_root` into `data_root`; see the module docs for the steps.
 pub fn ingest_handoff(
     handoff_root: &Path,
@@ -170,7 +145,7 @@ pub fn ingest_handoff_on(
             .canonicalize()
             .map_err(io_err(&data_root.root))?,
     );
-    let lock = acquire_instance_lock(&data_root)?;
+    let lock = lock_data_root(&data_root)?;
     crash::point("ingest.after_lock");
     remove_stale_work(&data_root)?;
     let audit = AuditLog::in_data_root(&data_root.root);

@@ -18,10 +18,8 @@ pub enum IngestError {
     HandoffRootMissing { path: PathBuf },
     #[error(transparent)]
     Handoff(#[from] HandoffError),
-    #[error("lock data dir {path}: not a regular file (a FIFO, socket or device)")]
-    LockNotRegular { path: PathBuf },
-    #[error("lock data dir {path}: another process holds the instance lock")]
-    LockHeld { path: PathBuf },
+    #[error(transparent)]
+    Lock(#[from] crate::store::LockError),
     #[error("prepare data dir {path}: {source}")]
     DataDir { path: PathBuf, source: io::Error },
     #[error("read media ref {raw:?} of record {record_id}: {}", reason.reason())]
@@ -80,8 +78,7 @@ impl IngestError {
         match self {
             IngestError::HandoffRootMissing { .. } => "handoff_root_missing",
             IngestError::Handoff(inner) => inner.code(),
-            IngestError::LockHeld { .. } => "instance_lock_held",
-            IngestError::LockNotRegular { .. } => "instance_lock_not_regular",
+            IngestError::Lock(inner) => inner.code(),
             IngestError::DataDir { .. } => "data_dir_unwritable",
             IngestError::MediaRefUnsafe { .. } => "media_ref_unsafe",
             IngestError::MediaNotRegular { .. } => "media_not_regular",
@@ -109,8 +106,7 @@ impl IngestError {
     pub fn is_environment(&self) -> bool {
         matches!(
             self,
-            IngestError::LockHeld { .. }
-                | IngestError::LockNotRegular { .. }
+            IngestError::Lock(_)
                 | IngestError::DataDir { .. }
                 | IngestError::Io { .. }
                 | IngestError::Store { .. }

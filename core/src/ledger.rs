@@ -125,7 +125,7 @@ pub fn lookup(
         return Ok(None);
     }
     let conn = Connection::open_with_flags(
-        crate::handoff::read_only_uri(&db),
+        crate::store::read_only_uri(&db),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
     )
     .map_err(store_err(&db))?;

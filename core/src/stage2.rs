@@ -22,11 +22,10 @@ use crate::clock::Clock;
 use crate::contents;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
 use crate::crash;
-use crate::derive::STAGE1_COMPLETE_RECORD_TYPE;
 use crate::focus_runs;
-use crate::handoff::read_only_uri;
-use crate::ingest::{IngestError, acquire_instance_lock};
-use crate::store::{DERIVED_DIR, DataRoot};
+use crate::store::{
+    DERIVED_DIR, DataRoot, LockError, STAGE1_COMPLETE_RECORD_TYPE, lock_data_root, read_only_uri,
+};
 use crate::uia::{Section, doc_id};
 
 pub const TRACE_FILE: &str = "stage2_trace.ndjson";
@@ -119,7 +118,7 @@ pub struct Watermark {
 #[derive(Debug, Error)]
 pub enum Stage2Error {
     #[error(transparent)]
-    Ingest(#[from] IngestError),
+    Lock(#[from] LockError),
     #[error(transparent)]
     HeavyInStage1(#[from] crate::stage1_context::HeavyInStage1),
     #[error("write stage-2 index {path}: {reason}")]
@@ -134,7 +133,7 @@ pub enum Stage2Error {
 impl Stage2Error {
     pub fn code(&self) -> &'static str {
         match self {
-            Stage2Error::Ingest(inner) => inner.code(),
+            Stage2Error::Lock(inner) => inner.code(),
             Stage2Error::HeavyInStage1(inner) => inner.code(),
             Stage2Error::Store { .. } => "stage2_store_error",
             Stage2Error::Trace { .. } => "stage2_trace_error",
@@ -187,7 +186,7 @@ pub fn run_stage2(
 ) -> Result<Stage2Report, Stage2Error> {
     crate::stage1_context::refuse_heavy("stage2::run_stage2")?;
     let started = Instant::now();
-    let _lock = acquire_instance_lock(data_root)?;
+    let _lock = lock_data_root(data_root)?;
     let db_path = stage2_db(data_root);
     let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
     let gate = || read_state(signal.as_deref(), clock.now(), options.fresh_seconds);

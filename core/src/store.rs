@@ -6,13 +6,26 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::handoff::{MEDIA_DIR, METADATA_DB};
+use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
+
+/// File name of the metadata database in a handoff and in a DataRoot.
+pub const METADATA_DB: &str = "metadata.db";
+/// The media folder of a handoff and of a DataRoot.
+pub const MEDIA_DIR: &str = "media";
 
 /// Lock file that makes one process the DataRoot's single writer.
 pub const LOCK_FILE: &str = ".autocapture.instance.lock";
 /// Derived data (Stage-1 markers, UIA docs) lives apart from the raw evidence.
 pub const DERIVED_DIR: &str = "derived";
 pub const DERIVED_DB: &str = "stage1_derived.db";
+
+/// The record type of a capture frame in the evidence table.
+pub const FRAME_RECORD_TYPE: &str = "evidence.capture.frame";
+/// The derived record Stage 1 writes for a frame whose evidence is complete; Stage 2 indexes the
+/// frames that have one.
+pub const STAGE1_COMPLETE_RECORD_TYPE: &str = "derived.ingest.stage1.complete";
+/// The derived record that makes a frame eligible for retention.
+pub const RETENTION_RECORD_TYPE: &str = "retention.eligible";
 
 /// The raw evidence table: the handoff's canonical columns plus the optional encrypted-row
 /// columns, which stay NULL when a handoff has none. Every column but `id` is declared without
@@ -190,6 +203,80 @@ pub fn attach_writable(conn: &Connection, alias: &str, path: &Path) -> rusqlite:
         [&*path.to_string_lossy(), alias],
     )?;
     conn.execute_batch(&format!("PRAGMA {alias}.synchronous = FULL;"))
+}
+
+/// SQLite URI that opens `path` read-only.
+pub fn read_only_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(byte as char),
+        }
+    }
+    uri.push_str("?mode=ro");
+    uri
+}
+
+/// Why the DataRoot's single-writer lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("lock data dir {path}: not a regular file (a FIFO, socket or device)")]
+    NotRegular { path: PathBuf },
+    #[error("lock data dir {path}: another process holds the instance lock")]
+    Held { path: PathBuf },
+    #[error("prepare data dir {path}: {source}")]
+    Unwritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("read or write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl LockError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LockError::NotRegular { .. } => "instance_lock_not_regular",
+            LockError::Held { .. } => "instance_lock_held",
+            LockError::Unwritable { .. } => "data_dir_unwritable",
+            LockError::Io { .. } => "io_error",
+        }
+    }
+}
+
+/// Takes the DataRoot's single-writer lock without waiting. Stage 1 and Stage 2 both hold it
+/// while they write; the kernel releases it when the holder dies.
+pub fn lock_data_root(data_root: &DataRoot) -> Result<ExclusiveLock, LockError> {
+    let path = data_root.lock_path();
+    let file = crate::fsops::open_regular(
+        std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true),
+        &path,
+    )
+    .map_err(|source| match source.kind() {
+        // A FIFO, socket or device at the lock's path (ENXIO: a FIFO with no reader).
+        std::io::ErrorKind::InvalidInput => LockError::NotRegular { path: path.clone() },
+        _ if source.raw_os_error() == Some(nix::libc::ENXIO) => {
+            LockError::NotRegular { path: path.clone() }
+        }
+        _ => LockError::Unwritable {
+            path: path.clone(),
+            source,
+        },
+    })?;
+    match try_lock_exclusive(file).map_err(|source| LockError::Io {
+        path: path.clone(),
+        source,
+    })? {
+        TryLock::Acquired(lock) => Ok(lock),
+        TryLock::Held => Err(LockError::Held { path }),
+    }
 }
 
 /// True when `path` exists and is a directory (a DataRoot or handoff root).

@@ -9,9 +9,10 @@ use autocapture_core::clock::SteppingClock;
 use autocapture_core::drain::{
     Budget, DrainOptions, DrainReport, DrainState, HandoffStatus, drain,
 };
-use autocapture_core::ingest::{IngestOptions, acquire_instance_lock};
+use autocapture_core::ingest::IngestOptions;
 use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
+use autocapture_core::store::lock_data_root;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -231,7 +232,7 @@ fn fail_fast_stops_at_the_first_failure() {
 fn a_held_lock_fails_the_drain_before_any_work() {
     let setup = setup();
     setup.data.create_dirs().expect("dirs");
-    let _held = acquire_instance_lock(&setup.data).expect("lock");
+    let _held = lock_data_root(&setup.data).expect("lock");
     let clock = SteppingClock::new(NOW, time::Duration::milliseconds(1));
     let err = drain(
         &setup.spool,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use autocapture_core::clock::SteppingClock;
 use autocapture_core::ingest::{
-    ImportMode, IngestError, IngestOptions, IngestReport, acquire_instance_lock, ingest_handoff,
+    ImportMode, IngestError, IngestOptions, IngestReport, ingest_handoff,
 };
 use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
@@ -450,7 +450,7 @@ fn lock_held_by_another_writer() {
     let corpus = corpus(30, 1);
     let data = corpus.data_root("data");
     data.create_dirs().expect("dirs");
-    let _held = acquire_instance_lock(&data).expect("first lock");
+    let _held = autocapture_core::store::lock_data_root(&data).expect("first lock");
     let err =
         ingest(&corpus.handoffs[0], &data, &options(ImportMode::Hardlink)).expect_err("lock held");
     assert_eq!(err.code(), "instance_lock_held");

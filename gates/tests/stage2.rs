@@ -7,7 +7,6 @@ use std::path::Path;
 
 use autocapture_core::clock::SteppingClock;
 use autocapture_core::completeness;
-use autocapture_core::ingest::acquire_instance_lock;
 use autocapture_core::stage2::{Stage2Options, Stage2Report, Stage2State, run_stage2, stage2_db};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
@@ -341,7 +340,7 @@ fn derived_text_records_are_searchable_too() {
 fn a_held_lock_stops_stage2() {
     let s = setup(30);
     write_signal(&s.data, &idle_signal("2026-02-21T02:00:00Z"));
-    let _held = acquire_instance_lock(&s.data).expect("lock");
+    let _held = autocapture_core::store::lock_data_root(&s.data).expect("lock");
     let clock = SteppingClock::new(NOW, time::Duration::milliseconds(1));
     let err = run_stage2(
         &s.data,

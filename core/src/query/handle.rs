@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{Connection, OpenFlags, Params, Row};
 use serde::Serialize;
 
-use crate::handoff::read_only_uri;
 use crate::store::DataRoot;
+use crate::store::read_only_uri;
 
 /// Work the query path must never do; each stays 0 (contract §7).
 #[derive(Debug, Default)]

@@ -17,13 +17,14 @@ use anyhow::{Context, anyhow, bail, ensure};
 use autocapture_core::audit::{AuditEvent, AuditLog};
 use autocapture_core::clock::{SteppingClock, SystemClock};
 use autocapture_core::contract::sha256_hex;
-use autocapture_core::ingest::{IngestOptions, acquire_instance_lock, ingest_handoff};
+use autocapture_core::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::lock::ExclusiveLock;
 use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::server::{BoundServer, DEFAULT_BIND, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
+use autocapture_core::store::lock_data_root;
 use autocapture_core::uia::{Section, doc_id};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
@@ -682,7 +683,7 @@ impl ContractWorld {
     pub fn hold_instance_lock(&mut self) -> anyhow::Result<()> {
         let data = self.data()?;
         data.create_dirs()?;
-        self.lock = Some(acquire_instance_lock(&data)?);
+        self.lock = Some(lock_data_root(&data)?);
         Ok(())
     }
 

@@ -24,9 +24,7 @@ use anyhow::{Context, bail};
 use autocapture_core::clock::{Clock, SystemClock};
 use autocapture_core::contract::format_ts_utc;
 use autocapture_core::crash::{self, CrashPoint, POINTS, Stage};
-use autocapture_core::ingest::{
-    ImportMode, IngestOptions, acquire_instance_lock, ingest_handoff, ingest_handoff_on,
-};
+use autocapture_core::ingest::{ImportMode, IngestOptions, ingest_handoff, ingest_handoff_on};
 use autocapture_core::marker::{self, MarkerIntegrity, MarkerState};
 use autocapture_core::store::DataRoot;
 use nix::sys::signal::{Signal, kill};
@@ -276,7 +274,7 @@ pub fn temp_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// The lock of a dead child must be free at once.
 pub fn lock_free(data: &DataRoot) -> bool {
-    !data.lock_path().exists() || acquire_instance_lock(data).is_ok()
+    !data.lock_path().exists() || autocapture_core::store::lock_data_root(data).is_ok()
 }
 
 /// The crash-free result a Stage-1 kill is compared with.

@@ -99,7 +99,7 @@ pub fn raw_mismatches(
     let mut compared = Compared::default();
     let mut mismatches = Vec::new();
     let conn = Connection::open_with_flags(
-        autocapture_core::handoff::read_only_uri(&data.metadata_db()),
+        autocapture_core::store::read_only_uri(&data.metadata_db()),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
     )
     .with_context(|| format!("open {}", data.metadata_db().display()))?;
@@ -291,7 +291,7 @@ fn emails_in(text: &str) -> usize {
 /// path promises.
 fn check_export(outcome: &mut GateOutcome, work: &Path, data: &DataRoot) -> anyhow::Result<()> {
     let conn = Connection::open_with_flags(
-        autocapture_core::handoff::read_only_uri(&data.metadata_db()),
+        autocapture_core::store::read_only_uri(&data.metadata_db()),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
     )?;
     let first: String = conn.query_row(

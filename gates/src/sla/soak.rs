@@ -247,7 +247,7 @@ fn pending(data: &DataRoot) -> anyhow::Result<(u64, u64, u64, Option<OffsetDateT
     for (db, alias) in [(data.derived_db(), "d"), (data.metadata_db(), "m")] {
         conn.execute(
             &format!("ATTACH DATABASE ?1 AS {alias}"),
-            [autocapture_core::handoff::read_only_uri(&db)],
+            [autocapture_core::store::read_only_uri(&db)],
         )?;
     }
     let (frames, searchable, waiting, oldest): (i64, i64, i64, Option<String>) = conn.query_row(

@@ -17,7 +17,7 @@ use autocapture_core::drain::{Budget, DrainEvent, DrainOptions, DrainState, Hand
 use autocapture_core::export::{self, ExportOptions, Rules, Selection};
 use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
-use autocapture_core::stage2::{Stage2Error, Stage2Options, run_stage2};
+use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -749,12 +749,8 @@ fn stage2_run(
         fresh_seconds: config.fresh_seconds,
     };
     let report = run_stage2(&DataRoot::new(&data_dir), &options, &SystemClock).map_err(|e| {
-        let exit = if matches!(&e, Stage2Error::Ingest(inner) if !inner.is_environment()) {
-            1
-        } else {
-            2
-        };
-        CodedError::new(e.code(), format!("failed to run stage 2: {e}"), exit)
+        // Every Stage-2 failure is the environment's (the lock, the store), not bad input.
+        CodedError::new(e.code(), format!("failed to run stage 2: {e}"), 2)
     })?;
     let mut document =
         serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
