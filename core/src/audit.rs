@@ -15,9 +15,9 @@ use serde_json::{Map, Value, json};
 use thiserror::Error;
 use time::OffsetDateTime;
 
+use crate::base::fsops::fsync_dir;
+use crate::base::lock::lock_exclusive;
 use crate::contract::{canonical_json, format_ts_utc, sha256_hex};
-use crate::fsops::fsync_dir;
-use crate::lock::lock_exclusive;
 
 /// File name of the audit log inside a DataRoot.
 pub const AUDIT_FILE_NAME: &str = "audit.ndjson";

@@ -219,7 +219,7 @@ impl RowValues {
 impl HandoffRow {
     /// The payload parsed as a JSON object, if it is one.
     pub fn payload_object(&self) -> Option<serde_json::Map<String, Value>> {
-        crate::bounded_json::parse_object(&self.payload())
+        crate::base::bounded_json::parse_object(&self.payload())
     }
 
     /// The payload's bytes as stored (text or blob; a number as its decimal text; empty for

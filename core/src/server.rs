@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 use thiserror::Error;
 
 use crate::audit::{AuditEvent, AuditLog};
-use crate::clock::Clock;
+use crate::base::clock::Clock;
 use crate::contract::{ContractIdentity, format_ts_utc};
 use crate::query::{self, QueryHandle, QueryOptions};
 use crate::store::DataRoot;
@@ -210,7 +210,7 @@ fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| std::io::Error::other("the token file has no name"))?;
-    let temp = crate::durable::temp_path_for(dir, name);
+    let temp = crate::base::durable::temp_path_for(dir, name);
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -220,7 +220,7 @@ fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
-        crate::fsops::fsync_dir(dir)
+        crate::base::fsops::fsync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -658,7 +658,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("temp dir");
         let data = DataRoot::new(dir.path());
-        let clock = crate::clock::SystemClock;
+        let clock = crate::base::clock::SystemClock;
         let first = load_or_create_token(&data, &clock).expect("token");
         let path = dir.path().join(TOKEN_FILE);
         assert_eq!(mode_of(&path), 0o600);
@@ -697,7 +697,7 @@ mod tests {
         std::fs::write(&planted, "planted").expect("plant");
         std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).expect("chmod");
         let data = DataRoot::new(dir.path());
-        let token = load_or_create_token(&data, &crate::clock::SystemClock).expect("token");
+        let token = load_or_create_token(&data, &crate::base::clock::SystemClock).expect("token");
         let path = dir.path().join(TOKEN_FILE);
         assert_eq!(mode_of(&path), 0o600);
         assert_eq!(

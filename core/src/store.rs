@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
+use crate::base::lock::{ExclusiveLock, TryLock, try_lock_exclusive};
 
 /// File name of the metadata database in a handoff and in a DataRoot.
 pub const METADATA_DB: &str = "metadata.db";
@@ -252,7 +252,7 @@ impl LockError {
 /// while they write; the kernel releases it when the holder dies.
 pub fn lock_data_root(data_root: &DataRoot) -> Result<ExclusiveLock, LockError> {
     let path = data_root.lock_path();
-    let file = crate::fsops::open_regular(
+    let file = crate::base::fsops::open_regular(
         std::fs::File::options()
             .create(true)
             .truncate(false)

@@ -179,7 +179,7 @@ pub fn resolve_snapshot(
         .ok_or_else(|| no_docs("uia_ref_missing", "the frame names no UIA snapshot"))?;
     let miss = match lookup.lookup(&ref_id) {
         Lookup::Found(bytes) => {
-            let snapshot = crate::bounded_json::parse(&bytes)
+            let snapshot = crate::base::bounded_json::parse(&bytes)
                 .ok()
                 .and_then(unwrap)
                 .ok_or_else(|| {
@@ -233,7 +233,7 @@ pub fn resolve_snapshot(
             format!("sidecar says {declared}, file hashes to {actual}"),
         ));
     }
-    let snapshot = crate::bounded_json::parse(&bytes)
+    let snapshot = crate::base::bounded_json::parse(&bytes)
         .ok()
         .and_then(unwrap)
         .ok_or_else(|| {

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use autocapture_core::clock::SystemClock;
-use autocapture_core::ingest::{ImportMode, IngestOptions, ingest_handoff};
+use autocapture_core::base::clock::SystemClock;
+use autocapture_core::stage1::ingest::{ImportMode, IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;

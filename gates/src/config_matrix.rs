@@ -121,7 +121,7 @@ fn area(spool: &Path, root: &Path) -> anyhow::Result<Area> {
     copy_tree(spool, &copy)?;
     let root = root.canonicalize()?;
     let spool = root.join("spool");
-    let handoff = autocapture_core::drain::list_handoffs(&spool)?
+    let handoff = autocapture_core::stage1::drain::list_handoffs(&spool)?
         .into_iter()
         .next()
         .context("the spool has no handoff")?;

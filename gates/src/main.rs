@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use autocapture_core::clock::SystemClock;
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::contract::ContractIdentity;
 use autocapture_gates::contract::{self, annotations, doc, lock, schemas::ContractSet};
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};

@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use autocapture_core::fsops::{FileOps, RealFs};
+use autocapture_core::base::fsops::{FileOps, RealFs};
 
 /// One logged operation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use autocapture_core::clock::SystemClock;
-use autocapture_core::crash::POINTS;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::base::clock::SystemClock;
+use autocapture_core::base::crash::POINTS;
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::dataroot::digest_without_ingest_time;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
@@ -56,7 +56,7 @@ fn a_planted_unregistered_point_is_found_by_the_source_scan() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("x.rs"),
-        "fn f() { crate::crash::point(\"ingest.nowhere\"); }\nconst P: AtomicWritePoints = AtomicWritePoints { before_temp: \"marker.elsewhere\", };\n",
+        "fn f() { crate::base::crash::point(\"ingest.nowhere\"); }\nconst P: AtomicWritePoints = AtomicWritePoints { before_temp: \"marker.elsewhere\", };\n",
     )
     .expect("plant");
     let found = points_in_source(dir.path()).expect("scan");
@@ -71,7 +71,8 @@ fn planted_temp_files_are_found() {
     std::fs::create_dir_all(&media).expect("dirs");
     assert!(temp_files(dir.path()).expect("walk").is_empty());
     std::fs::write(media.join(".x.png.123.tmp"), b"half").expect("plant");
-    std::fs::create_dir(dir.path().join(autocapture_core::media::TEMP_DIR)).expect("plant dir");
+    std::fs::create_dir(dir.path().join(autocapture_core::stage1::media::TEMP_DIR))
+        .expect("plant dir");
     assert_eq!(temp_files(dir.path()).expect("walk").len(), 2);
 }
 
@@ -165,7 +166,7 @@ fn a_killed_child_is_seen_at_its_point_frees_its_lock_and_an_unreached_point_is_
 
 #[test]
 fn power_loss_explorer_passes_the_real_protocol_and_finds_each_planted_bug() {
-    use autocapture_core::ingest::ImportMode;
+    use autocapture_core::stage1::ingest::ImportMode;
     use autocapture_gates::gates::crash_gate::record_ingest;
     use autocapture_gates::power_loss::{PlantedBug, explore, plant};
 

@@ -5,12 +5,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::drain::{
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::stage1::drain::{
     Budget, DrainOptions, DrainReport, DrainState, HandoffStatus, drain,
 };
-use autocapture_core::ingest::IngestOptions;
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::stage1::ingest::IngestOptions;
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_core::store::lock_data_root;
 use time::OffsetDateTime;
@@ -71,7 +71,7 @@ fn statuses(report: &DrainReport) -> Vec<HandoffStatus> {
 }
 
 fn markers(spool: &Path) -> usize {
-    autocapture_core::drain::list_handoffs(spool)
+    autocapture_core::stage1::drain::list_handoffs(spool)
         .expect("list")
         .iter()
         .filter(|h| matches!(marker::read(h), MarkerState::Valid(_)))
@@ -181,7 +181,7 @@ fn idle_max_ignores_activity() {
 }
 
 fn break_second_handoff(setup: &Setup) {
-    let handoffs = autocapture_core::drain::list_handoffs(&setup.spool).expect("list");
+    let handoffs = autocapture_core::stage1::drain::list_handoffs(&setup.spool).expect("list");
     fs::write(handoffs[1].join("metadata.db"), b"garbage, not sqlite").expect("corrupt");
 }
 
@@ -254,7 +254,7 @@ fn symlinked_and_marker_less_dirs_are_not_handoffs() {
     fs::write(outside.join("metadata.db"), b"").expect("write");
     std::os::unix::fs::symlink(&outside, setup.spool.join("zz_symlinked")).expect("symlink");
     fs::create_dir_all(setup.spool.join("empty_dir")).expect("mkdir");
-    let handoffs = autocapture_core::drain::list_handoffs(&setup.spool).expect("list");
+    let handoffs = autocapture_core::stage1::drain::list_handoffs(&setup.spool).expect("list");
     assert_eq!(handoffs.len(), 3);
 }
 
@@ -281,7 +281,8 @@ fn handoffs_marked_for_another_data_dir_and_spool_symlinks_are_reported() {
     let outside = setup._dir.path().join("outside");
     let (outside_spool, _) =
         autocapture_gates::fixtures::build::spool(&outside, 9, 20, 1).expect("spool");
-    let target = autocapture_core::drain::list_handoffs(&outside_spool).expect("list")[0].clone();
+    let target =
+        autocapture_core::stage1::drain::list_handoffs(&outside_spool).expect("list")[0].clone();
     std::os::unix::fs::symlink(&target, setup.spool.join("zz-link")).expect("symlink");
 
     write_signal(&setup.data, &idle);

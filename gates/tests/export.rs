@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::export::{self, ExportOptions, Rules, Selection};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};

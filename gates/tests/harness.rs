@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use autocapture_core::clock::SteppingClock;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_gates::contract::{default_contracts_dir, workspace_root};
 use autocapture_gates::harness::dsse::{self, VerifyError};
 use autocapture_gates::harness::gate::{Chart, Gate, GateContext, GateOutcome, Target, Verdict};

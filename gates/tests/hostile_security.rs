@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use autocapture_core::clock::SystemClock;
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::server::{BoundServer, Limits, POPUP_TIMEOUT};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};

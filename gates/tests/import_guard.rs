@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::stage1_context::{self, HEAVY_IN_STAGE1_CONTEXT};
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::base::stage1_context::{self, HEAVY_IN_STAGE1_CONTEXT};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::workspace_root;
 use autocapture_gates::gates::import_guard_gate::{
@@ -105,14 +105,14 @@ fn the_planted_module_path_is_named() {
         .expect("check");
     assert!(
         violations.iter().any(|v| v.contains(
-            "Stage-1 module crate::ingest reaches heavy module crate::stage2 (in crate::stage2): crate::ingest -> crate::derive -> crate::stage2"
+            "Stage-1 module crate::stage1::ingest reaches heavy module crate::stage2 (in crate::stage2): crate::stage1::ingest -> crate::stage1::derive -> crate::stage2"
         )),
         "{violations:?}"
     );
     assert!(
         violations
             .iter()
-            .any(|v| v.contains("crate::drain -> crate::ingest -> crate::derive -> crate::stage2")),
+            .any(|v| v.contains("crate::stage1::drain -> crate::stage1::ingest -> crate::stage1::derive -> crate::stage2")),
         "{violations:?}"
     );
     assert!(
@@ -143,7 +143,10 @@ fn a_renamed_root_module_is_an_error_not_a_pass() {
     std::fs::write(src.join("lib.rs"), "pub mod stage2 {}\n").expect("write");
     let graph = ModuleGraph::load(&src).expect("load");
     let error = module_violations(&graph, &denylist()).expect_err("roots missing");
-    assert!(error.to_string().contains("crate::ingest"), "{error:#}");
+    assert!(
+        error.to_string().contains("crate::stage1::ingest"),
+        "{error:#}"
+    );
 }
 
 #[test]
@@ -164,8 +167,8 @@ fn the_real_core_passes_the_static_checks() {
     );
     assert!(
         graph
-            .reachable_from("crate::ingest")
-            .contains("crate::stage1_context"),
+            .reachable_from("crate::stage1::ingest")
+            .contains("crate::base::stage1_context"),
         "ingest enters the Stage-1 context"
     );
 }

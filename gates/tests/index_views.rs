@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::focus_runs::{self, GAP_CAP_US, micros};
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::stage2::focus_runs::{self, GAP_CAP_US, micros};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::fixtures::build::{self, BUILD_TIME};
@@ -233,7 +233,7 @@ fn content_spans_equal_a_rebuild_and_first_last_seen_equal_a_scan_of_every_doc()
     rebuilt
         .execute_batch("DELETE FROM doc_contents; DELETE FROM content_spans; DELETE FROM search_contents; INSERT INTO content_fts(content_fts) VALUES ('delete-all');")
         .expect("clear");
-    autocapture_core::contents::rebuild(&rebuilt).expect("rebuild");
+    autocapture_core::stage2::contents::rebuild(&rebuilt).expect("rebuild");
     assert_eq!(incremental, spans_table(&rebuilt));
 
     // Words from the docs themselves; the brute force scans every doc and every frame.

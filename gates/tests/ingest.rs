@@ -5,11 +5,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::ingest::{
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::stage1::ingest::{
     ImportMode, IngestError, IngestOptions, IngestReport, ingest_handoff,
 };
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
 use autocapture_gates::dataroot::{DataRootDigest, digest};
@@ -593,7 +593,7 @@ fn regression_media_changed_after_hash_fails_and_leaves_the_data_root() {
         datetime!(2026-02-21 08:00:00 UTC),
         time::Duration::milliseconds(3),
     );
-    let err = autocapture_core::ingest::ingest_handoff_on(
+    let err = autocapture_core::stage1::ingest::ingest_handoff_on(
         &autocapture_gates::hostile::corpus::GrowingSource::default(),
         &corpus.handoffs[1],
         &data,
@@ -690,9 +690,11 @@ impl<F: Fn(&Path) -> std::io::Result<()> + Sync> Meddling<F> {
     }
 }
 
-impl<F: Fn(&Path) -> std::io::Result<()> + Sync> autocapture_core::fsops::FileOps for Meddling<F> {
+impl<F: Fn(&Path) -> std::io::Result<()> + Sync> autocapture_core::base::fsops::FileOps
+    for Meddling<F>
+{
     fn create_dir(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.create_dir(path)
+        autocapture_core::base::fsops::RealFs.create_dir(path)
     }
     fn write_new(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let is_marker = path
@@ -701,29 +703,29 @@ impl<F: Fn(&Path) -> std::io::Result<()> + Sync> autocapture_core::fsops::FileOp
         if is_marker {
             self.at(Before::MarkerTemp, path)?;
         }
-        autocapture_core::fsops::RealFs.write_new(path, bytes)
+        autocapture_core::base::fsops::RealFs.write_new(path, bytes)
     }
     fn copy_new(&self, source: &Path, dest: &Path) -> std::io::Result<String> {
-        autocapture_core::fsops::RealFs.copy_new(source, dest)
+        autocapture_core::base::fsops::RealFs.copy_new(source, dest)
     }
     fn sync_file(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.sync_file(path)
+        autocapture_core::base::fsops::RealFs.sync_file(path)
     }
     fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
         self.at(Before::Link, from)?;
-        autocapture_core::fsops::RealFs.hard_link(from, to)
+        autocapture_core::base::fsops::RealFs.hard_link(from, to)
     }
     fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.rename(from, to)
+        autocapture_core::base::fsops::RealFs.rename(from, to)
     }
     fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.remove_file(path)
+        autocapture_core::base::fsops::RealFs.remove_file(path)
     }
     fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.sync_dir(dir)
+        autocapture_core::base::fsops::RealFs.sync_dir(dir)
     }
     fn sync_fs(&self, path: &Path) -> std::io::Result<()> {
-        autocapture_core::fsops::RealFs.sync_fs(path)
+        autocapture_core::base::fsops::RealFs.sync_fs(path)
     }
 }
 
@@ -763,7 +765,7 @@ fn a_source_rewritten_between_check_and_link_never_lands_unverified() {
         datetime!(2026-02-21 08:00:00 UTC),
         time::Duration::milliseconds(3),
     );
-    let result = autocapture_core::ingest::ingest_handoff_on(
+    let result = autocapture_core::stage1::ingest::ingest_handoff_on(
         &hook,
         handoff,
         &data,
@@ -883,7 +885,7 @@ fn regression_the_marker_goes_to_the_folder_that_was_ingested() {
         time::Duration::milliseconds(3),
     );
     let data = corpus.data_root("data");
-    autocapture_core::ingest::ingest_handoff_on(
+    autocapture_core::stage1::ingest::ingest_handoff_on(
         &hook,
         &handoff,
         &data,

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::completeness;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::contract::sha256_file;
 use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
+use autocapture_core::stage1::completeness;
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
@@ -503,12 +503,13 @@ fn story_with(odd: bool, dir: &Path) -> DataRoot {
         datetime!(2026-02-21 01:00:00 UTC),
         time::Duration::milliseconds(1),
     );
-    let options = autocapture_core::ingest::IngestOptions {
+    let options = autocapture_core::stage1::ingest::IngestOptions {
         strict: false,
         ..Default::default()
     };
     for handoff in &handoffs {
-        autocapture_core::ingest::ingest_handoff(handoff, &data, &options, &clock).expect("ingest");
+        autocapture_core::stage1::ingest::ingest_handoff(handoff, &data, &options, &clock)
+            .expect("ingest");
     }
     autocapture_gates::fixtures::build::write_idle_signal(&data).expect("signal");
     let clock = SteppingClock::new(datetime!(2026-02-21 02:00:00 UTC), time::Duration::ZERO);

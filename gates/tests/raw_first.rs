@@ -18,7 +18,8 @@ fn a_planted_payload_rewrite_fails_the_gate_check() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (data, _) = indexed(dir.path(), 7, 300, 2).expect("indexed DataRoot");
     let handoffs: Vec<PathBuf> =
-        autocapture_core::drain::list_handoffs(&dir.path().join("spool")).expect("handoffs");
+        autocapture_core::stage1::drain::list_handoffs(&dir.path().join("spool"))
+            .expect("handoffs");
     let (compared, clean) = raw_mismatches(&handoffs, &data).expect("compare");
     assert!(clean.is_empty(), "{clean:?}");
     assert!(
@@ -73,15 +74,15 @@ fn a_changed_or_missing_media_file_fails_the_comparison() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, handoffs) = spool(dir.path(), 3, 40, 1).expect("spool");
     let data = DataRoot::new(dir.path().join("data"));
-    let clock = autocapture_core::clock::SteppingClock::new(
+    let clock = autocapture_core::base::clock::SteppingClock::new(
         autocapture_gates::fixtures::build::BUILD_TIME,
         time::Duration::ZERO,
     );
-    autocapture_core::ingest::ingest_handoff(
+    autocapture_core::stage1::ingest::ingest_handoff(
         &handoffs[0],
         &data,
-        &autocapture_core::ingest::IngestOptions {
-            mode: autocapture_core::ingest::ImportMode::Copy,
+        &autocapture_core::stage1::ingest::IngestOptions {
+            mode: autocapture_core::stage1::ingest::ImportMode::Copy,
             ..Default::default()
         },
         &clock,
@@ -142,18 +143,18 @@ fn planted_module_graph_violations_are_caught_and_core_passes() {
         modules,
         vec![
             (
-                "crate::ingest",
+                "crate::stage1::ingest",
                 "only the export area reaches the sanitiser"
             ),
             (
-                "crate::ingest",
+                "crate::stage1::ingest",
                 "ingest, Stage 2, query and the server never reach export"
             ),
         ]
     );
     assert_eq!(
         planted[0].chain,
-        vec!["crate::ingest", "crate::export::sanitize"]
+        vec!["crate::stage1::ingest", "crate::export::sanitize"]
     );
 
     let (_, planted) =

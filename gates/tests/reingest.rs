@@ -5,9 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::ingest::{ImportMode, IngestOptions, IngestReport, ingest_handoff};
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::stage1::ingest::{ImportMode, IngestOptions, IngestReport, ingest_handoff};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::dataroot::digest;
 use rusqlite::Connection;

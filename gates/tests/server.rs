@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use autocapture_core::audit::AuditLog;
-use autocapture_core::clock::SystemClock;
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};

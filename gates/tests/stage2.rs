@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::Path;
 
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::completeness;
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::stage1::completeness;
 use autocapture_core::stage2::{Stage2Options, Stage2Report, Stage2State, run_stage2, stage2_db};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
@@ -266,7 +266,7 @@ struct FlippingClock {
     signal: std::path::PathBuf,
 }
 
-impl autocapture_core::clock::Clock for FlippingClock {
+impl autocapture_core::base::clock::Clock for FlippingClock {
     fn now(&self) -> OffsetDateTime {
         let n = self
             .readings

@@ -6,10 +6,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::contract::sha256_hex;
-use autocapture_core::ingest::{IngestOptions, IngestReport, ingest_handoff};
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::stage1::ingest::{IngestOptions, IngestReport, ingest_handoff};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_core::uia::{Section, doc_id};
 use autocapture_gates::dataroot::table_digest;

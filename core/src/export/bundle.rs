@@ -26,10 +26,10 @@ use super::rules::Rules;
 use super::sanitize::{Redactions, Sanitizer};
 use super::select::{FRAME_RECORD_TYPE, Row, Selected, Selection, select};
 use crate::audit::{AuditEvent, AuditLog};
-use crate::clock::Clock;
+use crate::base::clock::Clock;
+use crate::base::durable::temp_path_for;
+use crate::base::fsops::fsync_dir;
 use crate::contract::{ContractIdentity, format_ts_utc, sha256_file, sha256_hex};
-use crate::durable::temp_path_for;
-use crate::fsops::fsync_dir;
 use crate::handoff::{media_refs, normalize_media_ref};
 use crate::query::QueryHandle;
 use crate::store::DataRoot;
@@ -64,8 +64,8 @@ pub fn load_rules(path: &Path) -> Result<Rules, ExportError> {
         path: path.to_path_buf(),
         source,
     };
-    let file =
-        crate::fsops::open_regular(fs::File::options().read(true), path).map_err(unreadable)?;
+    let file = crate::base::fsops::open_regular(fs::File::options().read(true), path)
+        .map_err(unreadable)?;
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(
         &mut std::io::Read::take(file, MAX_RULES_BYTES + 1),

@@ -60,7 +60,7 @@ pub enum HandleError {
         reason: String,
     },
     #[error(transparent)]
-    HeavyInStage1(#[from] crate::stage1_context::HeavyInStage1),
+    HeavyInStage1(#[from] crate::base::stage1_context::HeavyInStage1),
 }
 
 impl HandleError {
@@ -76,7 +76,7 @@ impl HandleError {
 impl QueryHandle {
     /// Opens `data_root` read-only.
     pub fn open(data_root: &DataRoot) -> Result<QueryHandle, HandleError> {
-        crate::stage1_context::refuse_heavy("query::QueryHandle::open")?;
+        crate::base::stage1_context::refuse_heavy("query::QueryHandle::open")?;
         let metadata = data_root.metadata_db();
         if !metadata.is_file() {
             return Err(HandleError::Missing {

@@ -1,10 +1,10 @@
-//! Focus runs (see [`crate::focus_runs`]) clipped to a time range: what durations, timelines and
+//! Focus runs (see [`crate::stage2::focus_runs`]) clipped to a time range: what durations, timelines and
 //! "the window like X at T" read instead of scanning frames.
 
 use rusqlite::params;
 
 use super::handle::QueryHandle;
-use crate::focus_runs::{COLUMNS, Run, micros};
+use crate::stage2::focus_runs::{COLUMNS, Run, micros};
 
 /// A run cut to the frames that fall inside a range.
 #[derive(Debug, Clone)]

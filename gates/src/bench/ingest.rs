@@ -160,7 +160,7 @@ fn handoff(options: &IngestBenchOptions) -> anyhow::Result<PathBuf> {
         crate::fixtures::build::spool(&options.work, options.seed, options.frames, 1)?;
         std::fs::write(&ready, format!("frames {}\n", options.frames))?;
     }
-    let list = autocapture_core::drain::list_handoffs(&spool)?;
+    let list = autocapture_core::stage1::drain::list_handoffs(&spool)?;
     list.into_iter()
         .next()
         .context("the generated spool has no handoff")
@@ -197,7 +197,7 @@ pub fn bench_ingest(options: &IngestBenchOptions) -> anyhow::Result<IngestBench>
         if ours_dir.exists() {
             std::fs::remove_dir_all(&ours_dir)?;
         }
-        let _ = std::fs::remove_file(handoff.join(autocapture_core::marker::MARKER_FILE));
+        let _ = std::fs::remove_file(handoff.join(autocapture_core::stage1::marker::MARKER_FILE));
         let measured = measure_child(&options.harness, &options.autocapture, &ingest_args)?;
         anyhow::ensure!(
             measured.exit_code == Some(0),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use autocapture_core::clock::SteppingClock;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;

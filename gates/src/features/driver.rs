@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail, ensure};
 use autocapture_core::audit::{AuditEvent, AuditLog};
-use autocapture_core::clock::{SteppingClock, SystemClock};
+use autocapture_core::base::clock::{SteppingClock, SystemClock};
+use autocapture_core::base::lock::ExclusiveLock;
 use autocapture_core::contract::sha256_hex;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
-use autocapture_core::lock::ExclusiveLock;
-use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::server::{BoundServer, DEFAULT_BIND, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_core::store::lock_data_root;
@@ -67,7 +67,7 @@ impl Settings {
 
     /// The template's handoffs, sorted by name.
     fn handoffs(&self) -> anyhow::Result<Vec<PathBuf>> {
-        Ok(autocapture_core::drain::list_handoffs(
+        Ok(autocapture_core::stage1::drain::list_handoffs(
             &self.template_spool,
         )?)
     }
@@ -520,7 +520,7 @@ impl ContractWorld {
     }
 
     fn spool_handoffs(&self) -> anyhow::Result<Vec<PathBuf>> {
-        Ok(autocapture_core::drain::list_handoffs(
+        Ok(autocapture_core::stage1::drain::list_handoffs(
             self.spool.as_ref().context("the scenario has no spool")?,
         )?)
     }

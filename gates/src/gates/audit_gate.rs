@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use autocapture_core::audit::{AuditError, AuditLog, verify};
-use autocapture_core::clock::SystemClock;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::base::clock::SystemClock;
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use autocapture_core::clock::SystemClock;
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, check_bind};
 use serde_json::json;
 
@@ -63,15 +63,15 @@ impl Gate for BindGate {
         }
         let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
         let data = autocapture_core::store::DataRoot::new(ctx.work.join("data"));
-        let clock = autocapture_core::clock::SteppingClock::new(
+        let clock = autocapture_core::base::clock::SteppingClock::new(
             crate::fixtures::build::BUILD_TIME,
             time::Duration::ZERO,
         );
         if let Some(first) = handoffs.first() {
-            autocapture_core::ingest::ingest_handoff(
+            autocapture_core::stage1::ingest::ingest_handoff(
                 first,
                 &data,
-                &autocapture_core::ingest::IngestOptions::default(),
+                &autocapture_core::stage1::ingest::IngestOptions::default(),
                 &clock,
             )?;
         }

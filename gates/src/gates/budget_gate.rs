@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use autocapture_core::contract::format_ts_utc;
-use autocapture_core::drain::ACTIVE_SAFE_CPU_CAP;
+use autocapture_core::stage1::drain::ACTIVE_SAFE_CPU_CAP;
 use autocapture_core::stage2::TRACE_FILE;
 use autocapture_core::store::{DERIVED_DIR, DataRoot};
 use serde_json::{Value, json};

@@ -21,11 +21,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use autocapture_core::clock::{Clock, SystemClock};
+use autocapture_core::base::clock::{Clock, SystemClock};
+use autocapture_core::base::crash::{self, CrashPoint, POINTS, Stage};
 use autocapture_core::contract::format_ts_utc;
-use autocapture_core::crash::{self, CrashPoint, POINTS, Stage};
-use autocapture_core::ingest::{ImportMode, IngestOptions, ingest_handoff, ingest_handoff_on};
-use autocapture_core::marker::{self, MarkerIntegrity, MarkerState};
+use autocapture_core::stage1::ingest::{
+    ImportMode, IngestOptions, ingest_handoff, ingest_handoff_on,
+};
+use autocapture_core::stage1::marker::{self, MarkerIntegrity, MarkerState};
 use autocapture_core::store::DataRoot;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -260,7 +262,7 @@ pub fn temp_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if name.ends_with(".tmp")
-            || name == autocapture_core::media::TEMP_DIR
+            || name == autocapture_core::stage1::media::TEMP_DIR
             || name.starts_with(".ingest-media.scratch")
         {
             found.push(path.clone());
@@ -786,7 +788,7 @@ pub fn power_loss_check(ctx: &GateContext, outcome: &mut GateOutcome) -> anyhow:
             handoffs: 1,
         },
     )?;
-    let handoff = autocapture_core::drain::list_handoffs(&corpus)?
+    let handoff = autocapture_core::stage1::drain::list_handoffs(&corpus)?
         .into_iter()
         .next()
         .context("the small corpus has no handoff")?;

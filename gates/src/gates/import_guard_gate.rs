@@ -17,8 +17,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::stage1_context::{self, HEAVY_IN_STAGE1_CONTEXT};
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::base::stage1_context::{self, HEAVY_IN_STAGE1_CONTEXT};
 use autocapture_core::store::DataRoot;
 use serde_json::Value;
 
@@ -193,7 +193,7 @@ impl Gate for ImportGuardGate {
             &mut outcome,
             "planted module violation caught",
             &planted_module_violations(&root, &denylist)?,
-            "crate::ingest -> crate::derive -> crate::stage2",
+            "crate::stage1::ingest -> crate::stage1::derive -> crate::stage2",
         );
         let graph = ModuleGraph::load(&root.join("core/src"))?;
         let reached: std::collections::BTreeSet<String> = denylist

@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use autocapture_core::clock::SystemClock;
-use autocapture_core::ingest::{ImportMode, IngestOptions, ingest_handoff};
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::base::clock::SystemClock;
+use autocapture_core::stage1::ingest::{ImportMode, IngestOptions, ingest_handoff};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
 

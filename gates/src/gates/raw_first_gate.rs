@@ -14,11 +14,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use autocapture_core::clock::SteppingClock;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::contract::sha256_file;
 use autocapture_core::export::{self, ExportOptions, Rules, Selection};
 use autocapture_core::handoff::{HandoffDb, HandoffError};
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use rusqlite::types::ValueRef;
@@ -40,7 +40,7 @@ pub const SANITIZE_MODULE: &str = "crate::export::sanitize";
 pub const EXPORT_MODULE: &str = "crate::export";
 /// Modules on the raw path: they must not reach the export area at all.
 pub const RAW_PATH_MODULES: [&str; 4] = [
-    "crate::ingest",
+    "crate::stage1::ingest",
     "crate::stage2",
     "crate::query",
     "crate::server",
@@ -504,7 +504,7 @@ impl Gate for RawFirstGate {
         let (_, planted) = sanitize_violations(&fixture)?;
         outcome.check(
             "planted module-graph violation is caught",
-            planted.iter().any(|v| v.module == "crate::ingest"),
+            planted.iter().any(|v| v.module == "crate::stage1::ingest"),
             format!("{} reported {planted:?}", fixture.display()),
         );
         Ok(outcome)

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use autocapture_core::clock::SteppingClock;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::stage2::{Stage2Options, Stage2Report, run_stage2};
 use autocapture_core::store::DataRoot;
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub fn private_spool(corpus: &Path, work: &Path) -> anyhow::Result<(PathBuf, Vec<PathBuf>)> {
     let spool = work.join("spool");
     copy_tree(corpus, &spool)?;
-    let handoffs = autocapture_core::drain::list_handoffs(&spool)?;
+    let handoffs = autocapture_core::stage1::drain::list_handoffs(&spool)?;
     Ok((spool, handoffs))
 }
 

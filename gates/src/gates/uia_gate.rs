@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use autocapture_core::clock::SystemClock;
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::contract::sha256_hex;
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use autocapture_core::uia::{Section, doc_id};
 use rusqlite::{Connection, OpenFlags};

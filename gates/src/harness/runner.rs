@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use autocapture_core::clock::Clock;
+use autocapture_core::base::clock::Clock;
 use autocapture_core::contract::{format_ts_utc, sha256_hex};
 use serde::Serialize;
 use serde_json::Value;

@@ -14,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use autocapture_core::clock::SystemClock;
-use autocapture_core::fsops::{FileOps, RealFs};
-use autocapture_core::ingest::{ImportMode, IngestOptions, ingest_handoff, ingest_handoff_on};
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::base::clock::SystemClock;
+use autocapture_core::base::fsops::{FileOps, RealFs};
+use autocapture_core::stage1::ingest::{
+    ImportMode, IngestOptions, ingest_handoff, ingest_handoff_on,
+};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use rusqlite::Connection;
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! The mutation explorer: the concurrent cousin of the crash gate. At each named Stage-1 point
-//! (the crash points of `autocapture_core::crash`), the real `autocapture handoff ingest` (the
+//! (the crash points of `autocapture_core::base::crash`), the real `autocapture handoff ingest` (the
 //! `crash-points` build) stops itself with `SIGSTOP`; the explorer changes the handoff one way,
 //! sends `SIGCONT`, and once the process has exited checks the marker's promise:
 //!
@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
-use autocapture_core::crash::{self, CrashPoint, POINTS, Stage};
-use autocapture_core::marker::{self, MarkerState};
+use autocapture_core::base::crash::{self, CrashPoint, POINTS, Stage};
+use autocapture_core::stage1::marker::{self, MarkerState};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;

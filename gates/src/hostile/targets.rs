@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use autocapture_core::activity::read_state;
-use autocapture_core::clock::{SteppingClock, SystemClock};
+use autocapture_core::base::clock::{SteppingClock, SystemClock};
 use autocapture_core::contract::{canonical_json, sha256_hex};
-use autocapture_core::derive::{Deriver, UiaState};
 use autocapture_core::handoff::{HandoffRow, media_refs, normalize_media_ref};
-use autocapture_core::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::query::{QueryHandle, QueryOptions, answer, language};
 use autocapture_core::server::{BoundServer, ServerError, TOKEN_FILE};
+use autocapture_core::stage1::derive::{Deriver, UiaState};
+use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use autocapture_core::uia::{
     FallbackFiles, Lookup, SnapshotLookup, UiaSettings, build_docs, resolve_snapshot, uia_ref,

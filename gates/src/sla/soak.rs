@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use autocapture_core::clock::Clock;
+use autocapture_core::base::clock::Clock;
+use autocapture_core::base::durable::write_atomic;
 use autocapture_core::contract::{format_ts_utc, parse_ts_utc};
-use autocapture_core::drain::{Budget, DrainOptions, DrainState, drain};
-use autocapture_core::durable::write_atomic;
-use autocapture_core::ingest::IngestOptions;
-use autocapture_core::marker::{self, MarkerState};
 use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
+use autocapture_core::stage1::drain::{Budget, DrainOptions, DrainState, drain};
+use autocapture_core::stage1::ingest::IngestOptions;
+use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::stage2::{Stage2Options, TRACE_FILE, run_stage2};
 use autocapture_core::store::{DERIVED_DIR, DataRoot};
 use rusqlite::{Connection, OpenFlags};
@@ -256,7 +256,7 @@ fn pending(data: &DataRoot) -> anyhow::Result<(u64, u64, u64, Option<OffsetDateT
                 count(*), min(x.ts_utc)
          FROM d.derived x WHERE x.record_type = ?1
            AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)",
-        [autocapture_core::derive::STAGE1_COMPLETE_RECORD_TYPE],
+        [autocapture_core::stage1::derive::STAGE1_COMPLETE_RECORD_TYPE],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
     let oldest = oldest.map(|t| parse_ts_utc(&t)).transpose()?;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use autocapture_core::clock::SteppingClock;
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_gates::contract::{default_contracts_dir, workspace_root};
 use autocapture_gates::gates::PLAN;
 use autocapture_gates::harness::dsse;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use autocapture_core::activity::DEFAULT_FRESH_SECONDS;
-use autocapture_core::ingest::ImportMode;
+use autocapture_core::stage1::ingest::ImportMode;
 use autocapture_core::uia::UiaSettings;
 use serde::Serialize;
 use serde_json::Value;

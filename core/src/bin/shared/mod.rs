@@ -10,13 +10,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use autocapture_core::audit;
-use autocapture_core::clock::SystemClock;
-use autocapture_core::completeness;
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::contract::ContractIdentity;
-use autocapture_core::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
 use autocapture_core::export::{self, ExportOptions, Rules, Selection};
-use autocapture_core::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
+use autocapture_core::stage1::completeness;
+use autocapture_core::stage1::drain::{
+    Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain,
+};
+use autocapture_core::stage1::ingest::{ImportMode, IngestError, IngestOptions, ingest_handoff};
 use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -670,8 +672,8 @@ fn handoff_drain(args: &DrainArgs, config: &config::Config) -> Result<Reply, Cod
         &mut on_event,
     )
     .map_err(|e| match e {
-        autocapture_core::drain::DrainError::Ingest(inner) => ingest_error(inner),
-        placement @ autocapture_core::drain::DrainError::Placement(_) => {
+        autocapture_core::stage1::drain::DrainError::Ingest(inner) => ingest_error(inner),
+        placement @ autocapture_core::stage1::drain::DrainError::Placement(_) => {
             CodedError::new(placement.code(), format!("failed to drain: {placement}"), 1)
         }
         other => CodedError::new(other.code(), format!("failed to drain: {other}"), 2),

@@ -32,25 +32,27 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEvent, AuditLog};
-use crate::clock::Clock;
+use crate::base::clock::Clock;
+use crate::base::crash;
+use crate::base::fsops::{FileOps, RealFs};
+use crate::base::pace::{Pacer, pace};
 use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id};
-use crate::crash;
-use crate::derive::{Deriver, UiaState};
-use crate::fsops::{FileOps, RealFs};
 use crate::handoff::{HandoffDb, MEDIA_DIR, MediaRef, media_refs, normalize_media_ref};
-use crate::ledger::{self, LedgerEntry};
-use crate::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
-use crate::media;
-use crate::pace::{Pacer, pace};
-use crate::placement::Source;
-use crate::stamp::{self, DbStamp, HandoffStamp};
+use crate::stage1::derive::{Deriver, UiaState};
+use crate::stage1::ledger::{self, LedgerEntry};
+use crate::stage1::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
+use crate::stage1::media;
+use crate::stage1::placement::Source;
+use crate::stage1::stamp::{self, DbStamp, HandoffStamp};
 use crate::store::{DataRoot, lock_data_root, open_metadata_writer};
 use crate::uia::{Lookup, SnapshotLookup};
 
-pub use crate::derive::{FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE};
-pub use crate::ingest_error::IngestError;
-use crate::ingest_error::{full_or, io_err, store_err};
-pub use crate::ingest_options::{ImportMode, IngestOptions};
+pub use crate::stage1::derive::{
+    FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE,
+};
+pub use crate::stage1::error::IngestError;
+use crate::stage1::error::{full_or, io_err, store_err};
+pub use crate::stage1::options::{ImportMode, IngestOptions};
 
 /// A problem that did not stop the ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,7 +92,7 @@ pub struct IngestReport {
     pub counts: MarkerCounts,
     pub integrity: MarkerIntegrity,
     pub marker_path: PathBuf,
-    /// The handoff matched its ledger entry (see [`crate::ledger`]): nothing was read again.
+    /// The handoff matched its ledger entry (see [`crate::stage1::ledger`]): nothing was read again.
     pub unchanged: bool,
     pub warnings: Vec<IngestWarning>,
     pub timings: IngestTimings,
@@ -124,7 +126,7 @@ pub fn ingest_handoff_on(
     options: &IngestOptions,
     clock: &dyn Clock,
 ) -> Result<IngestReport, IngestError> {
-    let _stage1 = crate::stage1_context::enter();
+    let _stage1 = crate::base::stage1_context::enter();
     let started = Instant::now();
     let started_at = clock.now();
     let run_id = ingest_run_id(started_at);
@@ -136,8 +138,8 @@ pub fn ingest_handoff_on(
     let handoff_root = handoff_root.canonicalize().map_err(io_err(handoff_root))?;
     // Held to the end: the last check and the marker go to the folder that was ingested, even if
     // its name now names another.
-    let held = crate::fsops::DirHandle::open(&handoff_root).map_err(io_err(&handoff_root))?;
-    crate::placement::check_apart(Source::Handoff, &handoff_root, &data_root.root)?;
+    let held = crate::base::fsops::DirHandle::open(&handoff_root).map_err(io_err(&handoff_root))?;
+    crate::stage1::placement::check_apart(Source::Handoff, &handoff_root, &data_root.root)?;
     prepare_data_root(data_root)?;
     let data_root = DataRoot::new(
         data_root
@@ -202,11 +204,12 @@ pub fn ingest_handoff_on(
         schema_hash: identity_pair().1,
     };
     let check = || stamp::check(held.path(), &verified);
-    let check: Option<crate::durable::WriteCheck<'_>> = if crash::planted("skip_handoff_check") {
-        None
-    } else {
-        Some(&check)
-    };
+    let check: Option<crate::base::durable::WriteCheck<'_>> =
+        if crash::planted("skip_handoff_check") {
+            None
+        } else {
+            Some(&check)
+        };
     let marker_dir = if crash::planted("marker_by_path") {
         handoff_root.as_path()
     } else {

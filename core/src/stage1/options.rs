@@ -25,7 +25,7 @@ pub struct IngestOptions {
     /// SQLite steps) so that the process uses at most this share of one core (the `active-safe`
     /// budget). `None` runs flat out.
     pub cpu_cap: Option<f64>,
-    /// Answer an unchanged re-ingest from the ledger (see [`crate::ledger`]). Off (a rollback
+    /// Answer an unchanged re-ingest from the ledger (see [`crate::stage1::ledger`]). Off (a rollback
     /// flag, `ingest.ledger_fast_path` in the configuration), every ingest takes the full path:
     /// rows re-read, media re-hashed; the result and the ledger entry are the same.
     pub ledger_fast_path: bool,

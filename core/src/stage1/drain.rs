@@ -14,11 +14,13 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::activity::{ActivityState, read_state, signal_path};
-use crate::clock::Clock;
+use crate::base::clock::Clock;
 use crate::handoff::METADATA_DB;
-use crate::ingest::{IngestError, IngestOptions, IngestReport, ingest_handoff, prepare_data_root};
-use crate::marker::{self, MarkerState};
-use crate::placement::{self, PlacementError, Source, check_apart};
+use crate::stage1::ingest::{
+    IngestError, IngestOptions, IngestReport, ingest_handoff, prepare_data_root,
+};
+use crate::stage1::marker::{self, MarkerState};
+use crate::stage1::placement::{self, PlacementError, Source, check_apart};
 use crate::store::DataRoot;
 
 /// Share of one core the `active-safe` budget may use for hashing.
@@ -195,7 +197,7 @@ pub fn drain(
     clock: &dyn Clock,
     progress: &mut dyn FnMut(DrainEvent<'_>),
 ) -> Result<DrainReport, DrainError> {
-    let _stage1 = crate::stage1_context::enter();
+    let _stage1 = crate::base::stage1_context::enter();
     let spool_entries = list_spool(spool)?;
     check_apart(Source::Spool, spool, &data_root.root)?;
     prepare_data_root(data_root)?;

@@ -70,7 +70,7 @@ pub enum IngestError {
     #[error("write marker in {path}: {source}")]
     Marker { path: PathBuf, source: io::Error },
     #[error(transparent)]
-    Placement(#[from] crate::placement::PlacementError),
+    Placement(#[from] crate::stage1::placement::PlacementError),
 }
 
 impl IngestError {

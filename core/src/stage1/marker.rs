@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable::{AtomicWritePoints, WriteCheck, remove_stale_temps, write_atomic_with};
-use crate::fsops::{FileOps, RealFs};
+use crate::base::durable::{AtomicWritePoints, WriteCheck, remove_stale_temps, write_atomic_with};
+use crate::base::fsops::{FileOps, RealFs};
 
 pub const MARKER_FILE: &str = "reap_eligible.json";
 pub const MARKER_SCHEMA: &str = "autocapture.handoff.reap_eligible.v1";
@@ -129,7 +129,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::fsops::RealFs;
+    use crate::base::fsops::RealFs;
 
     /// The real file system, except that every folder sync after the first rename fails.
     #[derive(Default)]

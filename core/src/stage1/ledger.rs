@@ -3,7 +3,7 @@
 //! signature, into a DataRoot that still holds every imported media file, has nothing to copy:
 //! it answers from the ledger instead of re-reading every row and re-hashing every file.
 //!
-//! The signature covers, in path order, the stamps (`crate::stamp`: dev, inode, size, mtime,
+//! The signature covers, in path order, the stamps (`crate::stage1::stamp`: dev, inode, size, mtime,
 //! ctime) of `metadata.db`, its non-empty `-wal` and `-journal` files, and every file under
 //! `media/`, plus the ingest options and the build (version and `schema_hash`) that shape the
 //! result. It is computed from the very stamp Stage 1 compares with what it verified, so the
@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::handoff::METADATA_DB;
-use crate::ingest_error::{IngestError, store_err};
-use crate::ingest_options::IngestOptions;
-use crate::marker::{MarkerCounts, MarkerIntegrity};
-use crate::stamp::{FileStamp, HandoffStamp};
+use crate::stage1::error::{IngestError, store_err};
+use crate::stage1::marker::{MarkerCounts, MarkerIntegrity};
+use crate::stage1::options::IngestOptions;
+use crate::stage1::stamp::{FileStamp, HandoffStamp};
 use crate::store::DataRoot;
 
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS stage1_ledger (
@@ -58,7 +58,7 @@ fn stat_line(hasher: &mut Sha256, name: &str, stamp: &FileStamp) {
     );
 }
 
-/// The signature of a handoff stamped as `stamp` (see [`crate::stamp`]). `None` when the
+/// The signature of a handoff stamped as `stamp` (see [`crate::stage1::stamp`]). `None` when the
 /// handoff has something the fast path does not judge (no `metadata.db`, a non-regular file).
 pub fn signature(
     stamp: &HandoffStamp,
@@ -102,7 +102,7 @@ pub fn signature(
 /// file system).
 pub fn holds_media(stamp: &HandoffStamp, data_root: &DataRoot, options: &IngestOptions) -> bool {
     let dest_root = data_root.media_dir();
-    let copy_mode = options.mode == crate::ingest_options::ImportMode::Copy;
+    let copy_mode = options.mode == crate::stage1::options::ImportMode::Copy;
     stamp.media.iter().all(|(relpath, file)| {
         fs::symlink_metadata(dest_root.join(relpath)).is_ok_and(|dest| {
             dest.is_file()

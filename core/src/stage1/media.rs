@@ -19,14 +19,14 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::base::crash;
+use crate::base::durable::temp_path_for;
+use crate::base::fsops::FileOps;
+use crate::base::pace::{Pacer, pace};
 use crate::contract::digest::sha256_reader;
-use crate::crash;
-use crate::durable::temp_path_for;
-use crate::fsops::FileOps;
-use crate::ingest_error::{IngestError, io_err, store_err};
-use crate::ingest_options::ImportMode;
-use crate::pace::{Pacer, pace};
-use crate::stamp::FileStamp;
+use crate::stage1::error::{IngestError, io_err, store_err};
+use crate::stage1::options::ImportMode;
+use crate::stage1::stamp::FileStamp;
 
 /// Folder of the DataRoot where copies are made before they are linked into `media/`; only the
 /// lock holder writes there, and every ingest removes it before and after it runs.

@@ -7,6 +7,12 @@
 //! stops (`paused_active`). Each batch commits with its watermark, so a stopped or killed run
 //! resumes where it left off and never indexes a frame twice. Per-frame durations go to the
 //! processing trace `derived/stage2_trace.ndjson` for the SLA estimator.
+//!
+//! - [`contents`]: distinct doc contents with their first and last frame, kept with the index.
+//! - [`focus_runs`]: runs of one focused window, kept with the index for durations and timelines.
+
+pub mod contents;
+pub mod focus_runs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,11 +24,9 @@ use serde_json::{Value, json};
 use thiserror::Error;
 
 use crate::activity::{ActivityState, read_state, signal_path};
-use crate::clock::Clock;
-use crate::contents;
+use crate::base::clock::Clock;
+use crate::base::crash;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
-use crate::crash;
-use crate::focus_runs;
 use crate::store::{
     DERIVED_DIR, DataRoot, LockError, STAGE1_COMPLETE_RECORD_TYPE, lock_data_root, read_only_uri,
 };
@@ -120,7 +124,7 @@ pub enum Stage2Error {
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
-    HeavyInStage1(#[from] crate::stage1_context::HeavyInStage1),
+    HeavyInStage1(#[from] crate::base::stage1_context::HeavyInStage1),
     #[error("write stage-2 index {path}: {reason}")]
     Store { path: PathBuf, reason: String },
     #[error("append processing trace {path}: {source}")]
@@ -184,7 +188,7 @@ pub fn run_stage2(
     options: &Stage2Options,
     clock: &dyn Clock,
 ) -> Result<Stage2Report, Stage2Error> {
-    crate::stage1_context::refuse_heavy("stage2::run_stage2")?;
+    crate::base::stage1_context::refuse_heavy("stage2::run_stage2")?;
     let started = Instant::now();
     let _lock = lock_data_root(data_root)?;
     let db_path = stage2_db(data_root);

@@ -1,5 +1,5 @@
 //! Durable atomic replacement of a file: temp file in the same directory → write → fsync →
-//! rename → fsync the directory (through [`crate::fsops::FileOps`]).
+//! rename → fsync the directory (through [`crate::base::fsops::FileOps`]).
 //!
 //! Directory fsync is the POSIX way to make a rename or a new directory entry survive power loss.
 
@@ -46,7 +46,7 @@ pub fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// The crash points of one atomic write (see [`crate::crash`]), in the order they are reached.
+/// The crash points of one atomic write (see [`crate::base::crash`]), in the order they are reached.
 #[derive(Debug, Clone, Copy)]
 pub struct AtomicWritePoints {
     pub before_temp: &'static str,
@@ -60,7 +60,7 @@ pub struct AtomicWritePoints {
 /// old file or the complete new one, never a mix, and no temp file on success. On failure the
 /// temp file is removed (best effort) and the old file is untouched.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    write_atomic_with(&crate::fsops::RealFs, dir, name, bytes, None, None)
+    write_atomic_with(&crate::base::fsops::RealFs, dir, name, bytes, None, None)
 }
 
 /// A check an atomic write runs just before its rename and again once the rename is durable; an
@@ -71,7 +71,7 @@ pub type WriteCheck<'a> = &'a dyn Fn() -> io::Result<()>;
 /// [`write_atomic`] through `fs`, passing the given crash points and running `check` (see
 /// [`WriteCheck`]).
 pub fn write_atomic_with(
-    fs: &dyn crate::fsops::FileOps,
+    fs: &dyn crate::base::fsops::FileOps,
     dir: &Path,
     name: &str,
     bytes: &[u8],
@@ -80,7 +80,7 @@ pub fn write_atomic_with(
 ) -> io::Result<PathBuf> {
     let point = |pick: fn(&AtomicWritePoints) -> &'static str| {
         if let Some(points) = points {
-            crate::crash::point(pick(points));
+            crate::base::crash::point(pick(points));
         }
     };
     point(|p| p.before_temp);

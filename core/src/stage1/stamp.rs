@@ -81,7 +81,7 @@ fn first_bytes(path: &Path, limit: usize, out: &mut Vec<u8>) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     }
-    match crate::fsops::open_regular(fs::File::options().read(true), path) {
+    match crate::base::fsops::open_regular(fs::File::options().read(true), path) {
         Ok(file) => {
             file.take(limit as u64).read_to_end(out)?;
             Ok(())

@@ -1,0 +1,20 @@
+//! What every stage of the core uses, and nothing of the pipeline itself.
+//!
+//! - [`clock`]: time passed in.
+//! - [`crash`]: named crash points (armed only in the `crash-points` build).
+//! - [`lock`]: `flock` locks.
+//! - [`pace`]: process-wide CPU pacing for the `active-safe` budget.
+//! - [`fsops`]: directory fsync and the file operations of the media import and the marker,
+//!   behind `FileOps`.
+//! - [`durable`]: atomic replacement of a file.
+//! - [`bounded_json`]: payloads parsed with their UIA node lists bounded.
+//! - [`stage1_context`]: the per-thread Stage-1 context in which heavy entry points refuse.
+
+pub mod bounded_json;
+pub mod clock;
+pub mod crash;
+pub mod durable;
+pub mod fsops;
+pub mod lock;
+pub mod pace;
+pub mod stage1_context;
