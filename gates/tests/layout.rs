@@ -106,13 +106,9 @@ const MAX_LINES: usize = 800;
 /// and may only shrink. A file that gets under the limit must leave this list.
 const STILL_OVER: &[(&str, usize)] = &[
     ("core/src/query/language.rs", 804),
-    ("gates/tests/sla.rs", 827),
-    ("gates/src/gates/crash_gate.rs", 844),
     ("core/src/query/engine.rs", 972),
     ("core/src/bin/shared/mod.rs", 982),
-    ("gates/src/hostile/security.rs", 1004),
     ("gates/src/main.rs", 1004),
-    ("gates/tests/ingest.rs", 1037),
 ];
 
 /// Every `.rs` file under `dir`, skipping build output.
