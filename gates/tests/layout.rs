@@ -106,7 +106,6 @@ const MAX_LINES: usize = 800;
 /// and may only shrink. A file that gets under the limit must leave this list.
 const STILL_OVER: &[(&str, usize)] = &[
     ("core/src/query/language.rs", 804),
-    ("core/src/query/engine.rs", 972),
     ("core/src/bin/shared/mod.rs", 982),
     ("gates/src/main.rs", 1004),
 ];

@@ -6,7 +6,9 @@
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
 //! - [`context`]: what every intent works with: the question's context, the draft answer, cited
 //!   records, frame rows, window records and UIA nodes.
-//! - [`engine`]: runs an intent against the handle; [`chrome`], [`correlate`] and [`span`] hold
+//! - [`engine`]: runs an intent against the handle; [`elements`] (list items, amounts, where an
+//!   element is) and [`search`] (plain searches, first seen, elapsed) hold the intents over one
+//!   window's elements and over on-screen text; [`chrome`], [`correlate`] and [`span`] hold
 //!   the intents that read browser chrome, compare apps, and reason over a span of time;
 //!   [`titles`] picks the window a question names.
 //! - [`runs`]: focus runs clipped to a time range.
@@ -15,10 +17,12 @@ pub mod answer;
 mod chrome;
 mod context;
 mod correlate;
+mod elements;
 pub mod engine;
 pub mod handle;
 pub mod language;
 pub mod runs;
+mod search;
 mod span;
 mod titles;
 
