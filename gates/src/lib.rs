@@ -1,5 +1,6 @@
 //! autocapture-gates: the gate harness that proves the release hard gates.
 //!
+//! - [`cli`]: the command line (the binary's `main` calls [`cli::main`]).
 //! - [`bench`]: query latency percentiles over a fixed question mix.
 //! - [`fixtures`]: the seeded fixture corpus generator and its story.
 //! - [`contract`]: the contract schemas on disk: validation, annotations, lock, generated doc.
@@ -18,6 +19,7 @@
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
 pub mod bench;
+pub mod cli;
 pub mod config_matrix;
 pub mod contract;
 pub mod corpus_check;

@@ -107,7 +107,6 @@ const MAX_LINES: usize = 800;
 const STILL_OVER: &[(&str, usize)] = &[
     ("core/src/query/language.rs", 804),
     ("core/src/bin/shared/mod.rs", 982),
-    ("gates/src/main.rs", 1004),
 ];
 
 /// Every `.rs` file under `dir`, skipping build output.

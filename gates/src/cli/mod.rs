@@ -1,0 +1,630 @@
+//! The command line of `autocapture-gates`: run the gates and sign the result; contract and
+//! fixture tooling. Exit codes ([`exit`]): 0 every gate passed, 1 a gate (or a check) failed, 2 a
+//! gate errored or the harness itself could not run (usage, environment).
+//!
+//! - [`release`]: `run` and `verify`. [`contracts`]: `contract …`. [`tools`]: `sla estimate`,
+//!   `golden`, `fuzz`. The commands, their arguments and the dispatch are here.
+
+mod contracts;
+mod release;
+mod tools;
+
+/// The exit codes of the command line.
+pub mod exit {
+    /// Every gate or check passed.
+    pub const PASS: u8 = 0;
+    /// A gate or a check failed.
+    pub const FAIL: u8 = 1;
+    /// A gate errored, or the harness could not run (usage, environment).
+    pub const ERROR: u8 = 2;
+
+    /// [`PASS`] when `passed`, else [`FAIL`].
+    pub fn of(passed: bool) -> u8 {
+        if passed { PASS } else { FAIL }
+    }
+}
+
+use contracts::{contract_doc, contract_lock, contract_problems, sister_mismatch};
+use release::{run, verify};
+use tools::{fuzz_runs, golden, sla_estimate};
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::contract::{self, annotations, doc, lock, schemas::ContractSet};
+use crate::fixtures::generate::{GenerateOptions, generate};
+use crate::fixtures::story::Story;
+use crate::gates::{PLAN, registry};
+use crate::harness::acceptance::{self, Policy, Refusal};
+use crate::harness::gate::{GateContext, Target, Verdict};
+use crate::harness::report::{ReportInputs, predicate_violations, statement, test_result};
+use crate::harness::runner::{RunOptions, RunResults, RunVerdict, exit_code, run_gates};
+use crate::harness::sister::{SisterCheckpoint, checkpoint, default_sister_path};
+use crate::harness::{dsse, freshness, junit, keys, summary};
+use anyhow::Context;
+use autocapture_core::base::clock::SystemClock;
+use autocapture_core::contract::ContractIdentity;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "autocapture-gates",
+    version,
+    about = "Proves the release hard gates of autocapture and signs the result"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Run only these gates (repeatable); the order is always the registry's.
+    #[arg(long = "gate")]
+    gates: Vec<String>,
+    /// Where the report, JUnit, summaries, corpus and work files go.
+    #[arg(long, default_value = "out/gates")]
+    out: PathBuf,
+    /// Ed25519 key file (see `keygen`); else $AUTOCAPTURE_GATES_SIGNING_KEY; else a throwaway key
+    /// and the report says dev-signed.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// The system under test for the query gates: `embedded` or a popup URL on loopback.
+    #[arg(long, default_value = "embedded")]
+    target: String,
+    /// Worker threads for the gates that use them.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run each gate N times; any difference in verdict or figures fails it.
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Frames in the generated corpus.
+    #[arg(long, default_value_t = 2400)]
+    frames: u64,
+    /// The deployment profile the `sla` gate judges (default fixtures/sla/deployment.json).
+    #[arg(long)]
+    sla_input: Option<PathBuf>,
+    /// The processing trace the `sla` gate calibrates the deployment with (default: the trace the
+    /// profile names).
+    #[arg(long)]
+    sla_trace: Option<PathBuf>,
+    /// Slow mode: gates with a long form run it (the hostile gate fuzzes for a fixed budget).
+    #[arg(long)]
+    slow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gates on the embedded default corpus; write report.json, report.dsse.json,
+    /// junit.xml, summary.md and summary.html; print a table.
+    Run(RunArgs),
+    /// List the gates in run order with what each proves.
+    List,
+    /// Write an Ed25519 key pair: F (private, mode 0600) and F.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a signed report: exit 0 only for a report signed by a trusted key, whose verdict is
+    /// pass, that covers every gate of the plan and is not dev-signed; each refusal has its own
+    /// code word and exit code (docs/release-gates.md). With the expectations, also refuse a
+    /// validly signed older report presented as the current one (replay).
+    Verify {
+        /// The signed report (`report.dsse.json`).
+        envelope: PathBuf,
+        /// A trusted public key: PEM (SubjectPublicKeyInfo) or a key file from `keygen`
+        /// (repeatable; every key is tried, the envelope's keyid is only a hint).
+        #[arg(long = "public-key", required = true)]
+        public_keys: Vec<PathBuf>,
+        /// Accept a report that does not cover every gate (a run with --gate); says so.
+        #[arg(long)]
+        allow_partial: bool,
+        /// Accept a report signed with a throwaway key (a run without a key); says so.
+        #[arg(long)]
+        allow_dev_signed: bool,
+        /// The git commit the report must be about.
+        #[arg(long)]
+        expect_commit: Option<String>,
+        /// The run id the report must carry (`predicate.run_id`).
+        #[arg(long)]
+        expect_run_id: Option<String>,
+        /// The run must have finished at or after this ISO-8601 UTC time.
+        #[arg(long)]
+        not_before: Option<String>,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release signoff: run every gate, record the Hypervisor checkpoint from its sister
+    /// document, and fail unless it matches our contract and every gate passes.
+    Signoff {
+        /// The sister document (default contracts/sister/hypervisor.lock.json).
+        #[arg(long)]
+        sister: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
+    },
+    /// Contract tooling: lock, generated doc, checks.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+    /// Fixture corpus tooling.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+    /// Measurements.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Run an SQL script from stdin against a database with the bundled SQLite (the ingest
+    /// benchmark's floor where the sqlite3 CLI is not installed).
+    #[command(hide = true)]
+    Sql {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Run one program as this process's only child and print its peak RSS and CPU time as
+    /// JSON (used by the budget gate).
+    #[command(hide = true)]
+    Measure {
+        /// RLIMIT_AS of the child, in MiB.
+        #[arg(long)]
+        as_mib: Option<u64>,
+        /// RLIMIT_FSIZE of the child, in bytes.
+        #[arg(long)]
+        fsize_bytes: Option<u64>,
+        /// Kill the child after this many milliseconds.
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// A folder the child sees read-only (a private read-only bind mount).
+        #[arg(long)]
+        read_only: Vec<PathBuf>,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// The retention SLA estimator.
+    #[command(subcommand)]
+    Sla(SlaCommand),
+    /// Accelerated multi-day replay: handoffs land on a schedule, the real drain, Stage 2 (under
+    /// a scripted activity schedule) and queries run, and the observed burn-down is compared
+    /// with the estimator's projection.
+    Soak {
+        /// Simulated days.
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        /// Simulated seconds per wall second.
+        #[arg(long, default_value_t = 2880.0)]
+        speedup: f64,
+        /// Stop after this many wall minutes (the comparison covers the span reached).
+        #[arg(long)]
+        minutes: Option<f64>,
+        /// Frames captured per simulated workday.
+        #[arg(long, default_value_t = 240)]
+        frames_per_day: u64,
+        /// Where the spool, DataRoot, projection and chart go.
+        #[arg(long, default_value = "out/soak")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The property and fuzz runs of the hostile suite: seeded generated inputs through every
+    /// parser target, the committed fuzz seeds and regressions replayed, and with --slow a
+    /// `cargo fuzz` run of --seconds per target. Exit 0 all clean, 1 a case failed.
+    Fuzz {
+        /// Also run `cargo fuzz` on each target (and ten times the property inputs).
+        #[arg(long)]
+        slow: bool,
+        /// Seconds of `cargo fuzz` per target in slow mode.
+        #[arg(long, default_value_t = crate::hostile::fuzz::SLOW_SECONDS_PER_TARGET)]
+        seconds: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Work folder (fixtures, kept failing inputs, libFuzzer logs and corpora).
+        #[arg(long, default_value = "target/hostile-fuzz")]
+        out: PathBuf,
+        /// One JSON document (the cases) on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The strict golden Q40 on a generated corpus: each case asked 3 times on the target,
+    /// evaluated strictly; writes golden-report.json into --out and prints a table.
+    Golden(GoldenArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum SlaCommand {
+    /// Judge an inputs document (schema contracts/sla-input.schema.json); exit 0 pass, 1 fail or
+    /// bad input.
+    Estimate {
+        #[arg(long)]
+        input: PathBuf,
+        /// One JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+        /// The instant to project from when the document has no now_utc (default: the clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// Also write the burn-down chart here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct GoldenArgs {
+    /// The case file (templates instantiated from the corpus's truth.json); default the built-in
+    /// fixtures/golden/q40.toml.
+    #[arg(long)]
+    cases: Option<PathBuf>,
+    /// `embedded` (a DataRoot built here) or a popup URL on loopback serving the same corpus.
+    #[arg(long, default_value = "embedded")]
+    target: String,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Frames in the generated corpus.
+    #[arg(long, default_value_t = 2400)]
+    frames: u64,
+    /// Runs of each case (strict mode requires 3).
+    #[arg(long, default_value_t = crate::golden::run::REPRO_RUNS)]
+    repro: usize,
+    /// Where the corpus, the DataRoot and golden-report.json go (must not hold a corpus yet).
+    #[arg(long, default_value = "out/golden")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Stage-1 ingest against the raw floor (sqlite3 ATTACH + INSERT, cp -al, sha256sum) on one
+    /// generated handoff, alternating runs; medians, the ratio, a re-ingest and our peak RSS.
+    Ingest {
+        #[arg(long, default_value_t = 100_000)]
+        frames: u64,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Where the handoff (kept between runs) and the outputs go; default
+        /// target/bench-cache/ingest-f<N>-s<seed>.
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Print JSON only.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Query latency p50/p95/p99 per intent, on an indexed DataRoot or on a generated one of N
+    /// frames (built through the real ingest and Stage 2 once, then cached).
+    Query {
+        /// An existing DataRoot (indexed).
+        #[arg(long, conflicts_with = "frames", required_unless_present = "frames")]
+        data_dir: Option<PathBuf>,
+        /// Frames of the generated DataRoot.
+        #[arg(long)]
+        frames: Option<u64>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Where generated DataRoots are cached.
+        #[arg(long, default_value = "target/bench-cache")]
+        cache: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContractCommand {
+    /// Rewrite contracts/contract.lock.json from the files (or, with --check, fail when stale).
+    Lock {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Regenerate the field tables of docs/handoff-stage1-contract.md (or, with --check, fail
+    /// when stale).
+    Doc {
+        #[arg(long)]
+        check: bool,
+    },
+    /// Schemas valid, annotations complete, lock and doc fresh; the Hypervisor's sister document
+    /// (JSON, or Markdown with the pair in front matter or a table) names our contract_version
+    /// and schema_hash.
+    Check {
+        /// The sister document (default contracts/sister/hypervisor.lock.json).
+        #[arg(long)]
+        sister: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FixturesCommand {
+    /// Write a spool of handoff directories played back from the story, plus truth.json.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = 2400)]
+        frames: u64,
+        #[arg(long, default_value_t = 3)]
+        handoffs: u32,
+        /// A story file instead of the embedded fixtures/story/workday.toml.
+        #[arg(long)]
+        story: Option<PathBuf>,
+    },
+}
+
+/// Parses the command line, runs the command and gives its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::PASS
+            });
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("autocapture-gates: error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::List => {
+            let built: Vec<&str> = registry().iter().map(|g| g.name()).collect();
+            for (name, proves) in PLAN {
+                let state = if built.contains(name) {
+                    ""
+                } else {
+                    " (not built)"
+                };
+                println!("{name:<15} {proves}{state}");
+            }
+            Ok(exit::PASS)
+        }
+        Command::Run(args) => run(&args, None),
+        Command::Signoff {
+            sister,
+            out,
+            signing_key,
+        } => {
+            let args = RunArgs {
+                gates: Vec::new(),
+                out,
+                signing_key,
+                target: "embedded".into(),
+                jobs: None,
+                repeat: 1,
+                seed: 7,
+                frames: 2400,
+                sla_input: None,
+                sla_trace: None,
+                slow: false,
+            };
+            run(
+                &args,
+                Some(checkpoint(&sister.map_or_else(default_sister_path, Ok)?)?),
+            )
+        }
+        Command::Keygen { out } => {
+            let (public, key) = keys::keygen(&out)?;
+            println!(
+                "wrote {} and {} (keyid {})",
+                out.display(),
+                public.display(),
+                keys::keyid(&key)
+            );
+            Ok(exit::PASS)
+        }
+        Command::Verify {
+            envelope,
+            public_keys,
+            allow_partial,
+            allow_dev_signed,
+            expect_commit,
+            expect_run_id,
+            not_before,
+            json,
+        } => {
+            let policy = not_before
+                .as_deref()
+                .map(autocapture_core::contract::parse_ts_utc)
+                .transpose()
+                .map(|not_before| Policy {
+                    allow_partial,
+                    allow_dev_signed,
+                    expect: freshness::Expectations {
+                        commit: expect_commit,
+                        run_id: expect_run_id,
+                        not_before,
+                    },
+                })
+                .map_err(|e| Refusal::Usage(format!("--not-before: {e}")));
+            Ok(verify(&envelope, &public_keys, policy, json))
+        }
+        Command::Sql { db } => {
+            let mut script = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)?;
+            rusqlite::Connection::open(&db)?.execute_batch(&script)?;
+            Ok(exit::PASS)
+        }
+        Command::Measure {
+            as_mib,
+            fsize_bytes,
+            timeout_ms,
+            read_only,
+            command,
+        } => {
+            let limits = crate::measure::Limits {
+                address_space_mib: as_mib,
+                file_size_bytes: fsize_bytes,
+                timeout_ms,
+                read_only,
+            };
+            let measured = crate::measure::run_limited(&command[0], &command[1..], &limits)?;
+            println!("{}", serde_json::to_string(&measured)?);
+            Ok(exit::PASS)
+        }
+        Command::Bench(BenchCommand::Ingest {
+            frames,
+            runs,
+            seed,
+            work,
+            json,
+        }) => {
+            let harness = std::env::current_exe()?;
+            let options = crate::bench::ingest::IngestBenchOptions {
+                frames,
+                runs,
+                seed,
+                work: work.unwrap_or_else(|| {
+                    PathBuf::from(format!("target/bench-cache/ingest-f{frames}-s{seed}"))
+                }),
+                autocapture: crate::harness::bins::autocapture_beside(&harness)?,
+                harness,
+            };
+            let b = crate::bench::ingest::bench_ingest(&options)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                let list = |v: &[f64]| {
+                    v.iter()
+                        .map(|x| format!("{x:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                println!(
+                    "handoff: {} frames, {} rows, {} media files; floor SQL by {}",
+                    b.frames, b.rows, b.media_files, b.floor_sql_engine
+                );
+                println!("floor runs (s): {}", list(&b.floor_runs_s));
+                println!("ours runs (s):  {}", list(&b.ours_runs_s));
+                println!(
+                    "median floor {:.3} s, median ours {:.3} s, ratio ours/floor {:.2} (target <= 1.50)",
+                    b.floor_median_s, b.ours_median_s, b.ratio
+                );
+                println!(
+                    "ours: {:.0} rows/s, {:.0} media files/s, peak RSS {:.1} MiB",
+                    b.rows_per_s, b.media_files_per_s, b.peak_rss_mib
+                );
+                println!(
+                    "re-ingest {:.3} s = {:.1}% of the ingest (target <= 5%), from the ledger: {}",
+                    b.reingest_s,
+                    100.0 * b.reingest_ratio,
+                    b.reingest_unchanged
+                );
+            }
+            Ok(exit::PASS)
+        }
+        Command::Bench(BenchCommand::Query {
+            data_dir,
+            frames,
+            seed,
+            cache,
+            repeat,
+        }) => {
+            let data_dir = match (data_dir, frames) {
+                (Some(dir), _) => dir,
+                (None, Some(frames)) => crate::bench::cached_data_root(&cache, seed, frames)?.root,
+                (None, None) => anyhow::bail!("give --data-dir or --frames"),
+            };
+            let report = crate::bench::bench_queries(&data_dir, repeat)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(exit::PASS)
+        }
+        Command::Sla(SlaCommand::Estimate {
+            input,
+            json,
+            now,
+            svg,
+        }) => sla_estimate(&input, json, now.as_deref(), svg.as_deref()),
+        Command::Soak {
+            days,
+            speedup,
+            minutes,
+            frames_per_day,
+            out,
+            json,
+        } => {
+            let report = crate::sla::soak::soak(&crate::sla::soak::SoakOptions {
+                days,
+                speedup,
+                wall_minutes: minutes,
+                frames_per_day,
+                out,
+                seed: 7,
+                plant_always_active: false,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.describe());
+            }
+            Ok(exit::of(report.passed()))
+        }
+        Command::Golden(args) => golden(&args),
+        Command::Fuzz {
+            slow,
+            seconds,
+            seed,
+            out,
+            json,
+        } => fuzz_runs(slow, seconds, seed, &out, json),
+        Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
+        Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
+        Command::Contract(ContractCommand::Check { sister }) => {
+            let mut problems = contract_problems()?;
+            let path = sister.map_or_else(default_sister_path, Ok)?;
+            let sister = checkpoint(&path)?;
+            if !sister.matches {
+                problems.push(sister_mismatch(&sister)?);
+            }
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            if problems.is_empty() {
+                println!("contract ok");
+            }
+            Ok(exit::of(problems.is_empty()))
+        }
+        Command::Fixtures(FixturesCommand::Generate {
+            out,
+            seed,
+            frames,
+            handoffs,
+            story,
+        }) => {
+            let story = match story {
+                Some(path) => Story::load(&path)?,
+                None => Story::default_story()?,
+            };
+            let started = Instant::now();
+            let summary = generate(
+                &story,
+                &GenerateOptions {
+                    out,
+                    seed,
+                    frames,
+                    handoffs,
+                },
+            )?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            eprintln!(
+                "generated {} frames in {seconds:.2} s ({:.0} frames/s)",
+                summary.frames,
+                summary.frames as f64 / seconds.max(1e-9)
+            );
+            Ok(exit::PASS)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The developer tools of the command line: `sla estimate`, `golden` and `fuzz`.
+
+use super::*;
+
+/// `sla estimate`: the verdict (exit 0 pass, 1 fail), or a bad input's code (exit 1).
+pub(super) fn sla_estimate(
+    input: &Path,
+    json: bool,
+    now: Option<&str>,
+    svg: Option<&Path>,
+) -> anyhow::Result<u8> {
+    use crate::sla::{chart, estimate, inputs};
+    let inputs = match inputs::load_inputs(input) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
+                );
+            } else {
+                eprintln!("autocapture-gates: sla estimate failed [{}]: {e}", e.code());
+            }
+            return Ok(exit::FAIL);
+        }
+    };
+    let now = match now {
+        Some(text) => autocapture_core::contract::parse_ts_utc(text)
+            .map_err(|e| anyhow::anyhow!("--now {text:?}: {e}"))?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let estimate = estimate::estimate(&inputs, now, svg.is_some());
+    if let Some(path) = svg {
+        let title = input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let drawing = chart::burn_down_svg(&title, &estimate).context("no series to chart")?;
+        std::fs::write(path, drawing).with_context(|| format!("write {}", path.display()))?;
+    }
+    let estimate = estimate::Estimate {
+        series: None,
+        ..estimate
+    };
+    if json {
+        let mut value = serde_json::to_value(&estimate)?;
+        value["ok"] = serde_json::Value::Bool(true);
+        println!("{value}");
+    } else {
+        print!("{}", crate::sla::estimate::describe(&estimate));
+    }
+    Ok(match estimate.verdict {
+        estimate::SlaVerdict::Pass => exit::PASS,
+        estimate::SlaVerdict::Fail => exit::FAIL,
+    })
+}
+
+pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
+    use crate::fixtures::build;
+    use crate::golden::run::run_golden;
+    let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
+    let case_text = match &args.cases {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("read the case file {}", path.display()))?,
+        None => crate::golden::run::DEFAULT_CASES.to_owned(),
+    };
+    std::fs::create_dir_all(&args.out)?;
+    let (data, truth) = match target {
+        Target::Embedded => {
+            let (data, truth) = build::indexed(&args.out, args.seed, args.frames, 3)?;
+            (Some(data), truth)
+        }
+        Target::Url(_) => {
+            let (spool, _) = build::spool(&args.out, args.seed, args.frames, 3)?;
+            (None, build::truth(&spool)?)
+        }
+    };
+    let (report, errors) = run_golden(&case_text, &truth, &target, data.as_ref(), args.repro)?;
+    for error in &errors {
+        eprintln!("autocapture-gates: golden: {error}");
+    }
+    let path = args.out.join("golden-report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    print!("{}", report.table());
+    println!("report: {}", path.display());
+    Ok(exit::of(report.passed))
+}
+
+/// `autocapture-gates fuzz`: the property and fuzz cases of the hostile suite.
+pub(super) fn fuzz_runs(
+    slow: bool,
+    seconds: u64,
+    seed: u64,
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<u8> {
+    use crate::hostile::{fuzz, property};
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
+    }
+    let ctx = GateContext {
+        corpus: out.join("no-corpus"),
+        work: out.to_path_buf(),
+        target: Target::Embedded,
+        seed,
+        jobs: 1,
+        autocapture_bin: None,
+        harness_bin: None,
+        sla_input: None,
+        sla_trace: None,
+        slow,
+    };
+    let mut cases = property::cases(&ctx)?;
+    cases.extend(fuzz::cases_with_budget(&ctx, seconds)?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&cases)?);
+    } else {
+        for case in &cases {
+            let verdict = if case.passed() { "pass" } else { "FAIL" };
+            println!(
+                "{verdict} {:<28} {:>9} inputs  {}",
+                case.name, case.inputs, case.detail
+            );
+        }
+    }
+    Ok(exit::of(cases.iter().all(|c| c.passed())))
+}
