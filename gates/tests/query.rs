@@ -585,3 +585,40 @@ fn values_of_any_storage_class_are_kept_and_every_reader_copes() {
         "only {answered} of the questions answered ok"
     );
 }
+
+/// An answer reads one snapshot: inside `in_snapshot`, a row another connection commits to the
+/// evidence store (and to the derived store) is not seen; once the snapshot ends it is.
+#[test]
+fn a_snapshot_holds_across_a_commit() {
+    let s = setup(true);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    let count =
+        |sql: &str| -> i64 { handle.rows(sql, [], |r| r.get::<_, i64>(0)).expect("count")[0] };
+    let evidence = "SELECT count(*) FROM metadata";
+    let derived = "SELECT count(*) FROM d.derived";
+    let (evidence_before, derived_before) = (count(evidence), count(derived));
+    let seen = handle
+        .in_snapshot(|| -> rusqlite::Result<(i64, i64)> {
+            let first = count(evidence);
+            let writer = autocapture_core::store::open_metadata_writer(&s.data)?;
+            writer.execute(
+                "INSERT INTO metadata (id, record_type, payload) VALUES ('late/1', 'late', '{}')",
+                [],
+            )?;
+            let derived_writer = autocapture_core::store::open_derived_writer(&s.data)?;
+            derived_writer.execute(
+                "INSERT INTO derived (id, record_type, payload) VALUES ('late/d/1', 'late', '{}')",
+                [],
+            )?;
+            assert_eq!(
+                count(evidence),
+                first,
+                "a commit showed inside the snapshot"
+            );
+            Ok((count(evidence), count(derived)))
+        })
+        .expect("snapshot");
+    assert_eq!(seen, (evidence_before, derived_before));
+    assert_eq!(count(evidence), evidence_before + 1);
+    assert_eq!(count(derived), derived_before + 1);
+}

@@ -54,7 +54,17 @@ pub fn answer(
     options: &QueryOptions,
 ) -> Result<Answer, QueryError> {
     let parsed = parse(query)?;
-    let intent = intent(&parsed);
+    handle.in_snapshot(|| answer_parsed(handle, query, &parsed, options))
+}
+
+/// [`answer`] for a parsed query, inside the handle's snapshot.
+fn answer_parsed(
+    handle: &QueryHandle,
+    query: &str,
+    parsed: &Parsed,
+    options: &QueryOptions,
+) -> Result<Answer, QueryError> {
+    let intent = intent(parsed);
     let newest_processed: Option<String> = if handle.has_index {
         handle
             .rows("SELECT max(ts_utc) FROM s.search_frames", [], |r| {
@@ -91,7 +101,7 @@ pub fn answer(
     if !handle.has_index {
         out.not_available("the Stage-2 search index", None);
     } else {
-        run_intent(&mut ctx, &parsed, &intent, &mut out)?;
+        run_intent(&mut ctx, parsed, &intent, &mut out)?;
     }
     let state = out.state.unwrap_or(if ctx.citations.is_empty() {
         AnswerState::NoEvidence

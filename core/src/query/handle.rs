@@ -146,6 +146,36 @@ impl QueryHandle {
         rows.collect()
     }
 
+    /// Runs `read` inside one read transaction whose snapshot of every attached database is
+    /// taken at its start, so all its statements see the DataRoot as it was then: an answer never
+    /// mixes the states before and after a commit of Stage 1 or Stage 2.
+    pub fn in_snapshot<T, E: From<rusqlite::Error>>(
+        &self,
+        read: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let mut schemas = vec!["main"];
+        if self.has_derived {
+            schemas.push("d");
+        }
+        if self.has_index {
+            schemas.push("s");
+        }
+        let started = schemas.iter().try_for_each(|schema| {
+            self.conn.query_row(
+                &format!("SELECT count(*) FROM {schema}.sqlite_master"),
+                [],
+                |_| Ok(()),
+            )
+        });
+        let result = started.map_err(E::from).and_then(|()| read());
+        // Ending a read transaction cannot lose anything; a failure to end it is the read's.
+        let ended = self.conn.execute_batch("COMMIT");
+        let value = result?;
+        ended?;
+        Ok(value)
+    }
+
     /// Tries to execute `sql` as a statement; used by tests to prove writes fail.
     pub fn try_execute(&self, sql: &str) -> rusqlite::Result<usize> {
         self.conn.execute(sql, [])
