@@ -205,14 +205,10 @@ exit $status
 "#,
         real = shared.programs.autocapture.display()
     );
-    std::fs::write(&script, body).map_err(|e| e.to_string())?;
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .map_err(|e| e.to_string())?;
-    let programs = Programs {
-        autocapture: script,
-        harness: PathBuf::from(HARNESS),
-    };
-    let case = spec(
+    let report = run_with_script(
+        shared,
+        &script,
+        &body,
         r#"[[case]]
 name = "planted_broken_promise"
 why = "a marker written while a media file of the handoff is not the DataRoot's"
@@ -220,14 +216,7 @@ damage = "none"
 outcome = "ok"
 expect = "ok"
 "#,
-    );
-    let report = run_case(
-        &case,
-        &shared.base,
-        &programs,
-        &shared.dir.path().join("planted"),
-    )
-    .map_err(|e| format!("{e:#}"))?;
+    )?;
     if report.passed()
         || report.observed != "ok +promise_broken"
         || report.data_lost != 0
@@ -240,16 +229,35 @@ expect = "ok"
     Ok(())
 }
 
-fn planted_signal(shared: &Shared) -> Result<(), Failed> {
-    let script = shared.dir.path().join("dies-by-signal.sh");
-    std::fs::write(&script, "#!/bin/sh\nkill -SEGV $$\n").map_err(|e| e.to_string())?;
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+/// Runs the one case `case_toml` with `body` written to `script` standing in for `autocapture`.
+fn run_with_script(
+    shared: &Shared,
+    script: &Path,
+    body: &str,
+    case_toml: &str,
+) -> Result<CaseReport, Failed> {
+    std::fs::write(script, body).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(|e| e.to_string())?;
     let programs = Programs {
-        autocapture: script,
+        autocapture: script.to_path_buf(),
         harness: PathBuf::from(HARNESS),
     };
-    let case = spec(
+    run_case(
+        &spec(case_toml),
+        &shared.base,
+        &programs,
+        &shared.dir.path().join("planted"),
+    )
+    .map_err(|e| format!("{e:#}").into())
+}
+
+fn planted_signal(shared: &Shared) -> Result<(), Failed> {
+    let script = shared.dir.path().join("dies-by-signal.sh");
+    let report = run_with_script(
+        shared,
+        &script,
+        "#!/bin/sh\nkill -SEGV $$\n",
         r#"[[case]]
 name = "planted_signal"
 why = "the program dies by SIGSEGV"
@@ -257,14 +265,7 @@ damage = "none"
 outcome = "ok"
 expect = "ok"
 "#,
-    );
-    let report = run_case(
-        &case,
-        &shared.base,
-        &programs,
-        &shared.dir.path().join("planted"),
-    )
-    .map_err(|e| format!("{e:#}"))?;
+    )?;
     if report.panics != 1 || report.passed() {
         return Err(format!("the signal was not counted: {report:#?}").into());
     }
