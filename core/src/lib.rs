@@ -15,10 +15,12 @@
 //! - [`query`]: the read-only query engine with citations.
 //! - [`server`]: the loopback-only popup query server.
 //! - [`export`]: explicit, sanitised evidence bundles and their verification.
+//! - [`cli`]: the `autocapture` command line both binaries run (one place prints and exits).
 
 pub mod activity;
 pub mod audit;
 pub mod base;
+pub mod cli;
 pub mod contract;
 pub mod export;
 pub mod handoff;

@@ -24,6 +24,7 @@ const LAYERS: &[(u8, &str, &[&str])] = &[
     (2, "stage 2", &["stage2"]),
     (3, "query", &["query"]),
     (4, "server and export", &["server", "export"]),
+    (5, "command line", &["cli"]),
 ];
 
 /// The layer and group of `module` (`crate::stage1::ingest` is in `stage1`'s).
@@ -104,10 +105,7 @@ const MAX_LINES: usize = 800;
 
 /// Files still over [`MAX_LINES`], each with the length it may not exceed: they are being split
 /// and may only shrink. A file that gets under the limit must leave this list.
-const STILL_OVER: &[(&str, usize)] = &[
-    ("core/src/query/language.rs", 804),
-    ("core/src/bin/shared/mod.rs", 982),
-];
+const STILL_OVER: &[(&str, usize)] = &[("core/src/query/language.rs", 804)];
 
 /// Every `.rs` file under `dir`, skipping build output.
 fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -1,8 +1,5 @@
 //! `autocapture`: the canonical operator binary.
 
-#[path = "shared/mod.rs"]
-mod shared;
-
 fn main() -> std::process::ExitCode {
-    shared::run("autocapture")
+    autocapture_core::cli::run("autocapture")
 }

@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use autocapture_core::activity::DEFAULT_FRESH_SECONDS;
-use autocapture_core::stage1::ingest::ImportMode;
-use autocapture_core::uia::UiaSettings;
+use crate::activity::DEFAULT_FRESH_SECONDS;
+use crate::stage1::ingest::ImportMode;
+use crate::uia::UiaSettings;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -130,7 +130,7 @@ impl Default for Config {
             ingest_strict: true,
             ledger_fast_path: true,
             bind: "127.0.0.1:8787".to_owned(),
-            popup_timeout: autocapture_core::server::POPUP_TIMEOUT,
+            popup_timeout: crate::server::POPUP_TIMEOUT,
             max_citations_default: 8,
             warnings: Vec::new(),
         }

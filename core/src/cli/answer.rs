@@ -1,0 +1,111 @@
+//! The commands that answer questions: `query` once, and `serve` for the popup.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::{CodedError, QueryArgs, Reply, config, require_data_dir};
+use crate::base::clock::SystemClock;
+use crate::query::{self, QueryHandle, QueryOptions};
+use crate::store::DataRoot;
+
+pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, CodedError> {
+    let started = std::time::Instant::now();
+    let handle = QueryHandle::open(&DataRoot::new(&args.data_dir))
+        .map_err(|e| CodedError::new(e.code(), format!("failed to open: {e}"), 2))?;
+    let text = args.query.join(" ");
+    let answer = query::answer(
+        &handle,
+        &text,
+        &QueryOptions {
+            max_citations: args.max_citations.unwrap_or(config.max_citations_default),
+        },
+    )
+    .map_err(|e| {
+        let mut error = CodedError::new(e.code(), format!("failed to answer: {e}"), 1);
+        if let query::engine::QueryError::Syntax(syntax) = &e {
+            error.extra = json!({"position": syntax.position});
+        }
+        error
+    })?;
+    let document = answer.to_popup(started.elapsed().as_millis() as u64);
+    let mut human = format!(
+        "[{}] {}\n",
+        serde_json::to_value(answer.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        answer.summary
+    );
+    for bullet in &answer.bullets {
+        human.push_str(&format!("  - {bullet}\n"));
+    }
+    for c in &answer.citations {
+        human.push_str(&format!(
+            "  [{}.{}] {} {}{}\n",
+            c.claim_index,
+            c.citation_index,
+            c.record_type,
+            c.record_id,
+            c.bbox.map(|b| format!(" bbox {b:?}")).unwrap_or_default()
+        ));
+    }
+    if let Some(missing) = &answer.not_available {
+        human.push_str(&format!(
+            "  missing: {}; newest processed: {}; run: {}\n",
+            missing.missing,
+            missing.newest_processed_ts_utc.as_deref().unwrap_or("none"),
+            missing.how_to_produce
+        ));
+    }
+    Ok(Reply {
+        ok: true,
+        json: document,
+        human,
+    })
+}
+
+pub(super) fn serve(
+    data_dir: PathBuf,
+    bind: Option<&str>,
+    config: &config::Config,
+) -> Result<Reply, CodedError> {
+    use crate::server::{BoundServer, ServerError};
+    let bind = bind.unwrap_or(&config.bind);
+    // Refuse a non-loopback bind before touching anything (fail-closed, exit 1).
+    crate::server::check_bind(bind)
+        .map_err(|e| CodedError::new(e.code(), format!("failed to start: {e}"), 1))?;
+    require_data_dir(&data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CodedError::new("runtime_failed", format!("failed to start: {e}"), 2))?;
+    let data_root = DataRoot::new(&data_dir);
+    let result: Result<(), ServerError> = runtime.block_on(async {
+        let server =
+            BoundServer::bind(&data_root, bind, config.popup_timeout, &SystemClock).await?;
+        eprintln!(
+            "autocapture: serving http://{} (token in {})",
+            server.addr,
+            data_dir.join(crate::server::TOKEN_FILE).display()
+        );
+        server
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    });
+    result.map_err(|e| {
+        let exit = if matches!(e, ServerError::BindRefused { .. }) {
+            1
+        } else {
+            2
+        };
+        CodedError::new(e.code(), format!("failed to serve: {e}"), exit)
+    })?;
+    Ok(Reply {
+        ok: true,
+        json: json!({"ok": true}),
+        human: String::new(),
+    })
+}

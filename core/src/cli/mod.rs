@@ -1,0 +1,430 @@
+//! The `autocapture` command line, shared by the `autocapture` and `autocapture-prime` binaries
+//! so both run the same code path. Every command returns a [`Reply`] or a [`CodedError`]; one
+//! place ([`run`]) prints it and maps it to an exit code: 0 ok, 1 operation failed (bad input,
+//! gate not met), 2 usage or environment error. With `--json`, stdout is exactly one JSON document.
+
+mod answer;
+mod bundle;
+mod config;
+mod inspect;
+mod pipeline;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "autocapture",
+    version,
+    about = "Stage-1 ingest, Stage 2, read-only query and the popup server"
+)]
+struct Cli {
+    /// A JSON configuration file (contracts/config.schema.json; default: $AUTOCAPTURE_CONFIG).
+    /// Flags given on the command line win over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stage 1: ingest handoff directories into a DataRoot.
+    #[command(subcommand)]
+    Handoff(HandoffCommand),
+    /// Stage 2: build the search index while the user is idle.
+    #[command(subcommand)]
+    Stage2(Stage2Command),
+    /// Stage-1 completeness.
+    #[command(subcommand)]
+    Stage1(Stage1Command),
+    /// Answer a question from the DataRoot, read-only, with citations.
+    Query(QueryArgs),
+    /// Serve the popup query API on loopback until interrupted.
+    Serve {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Loopback address and port; anything else is refused (default: the configuration's
+        /// server.bind, else 127.0.0.1:8787).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// The contract this build implements.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+    /// The DataRoot's audit log of privileged actions.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write a sanitised, verifiable bundle of selected evidence (see docs/export.md).
+    Export(ExportArgs),
+}
+
+const EXPORT_CODES: &str = "Error codes (exit 1: bad input; exit 2: environment):
+  export_record_unknown        a --records id is in neither the evidence nor the derived store (1)
+  export_out_not_empty         --out exists and is not an empty directory (1)
+  export_out_inside_data_root  --out lies inside the DataRoot (1)
+  export_rules_unreadable      the --rules file cannot be read (1)
+  export_rules_invalid         the --rules file does not parse or a pattern does not compile (1)
+  export_time_invalid          --from or --to is not an ISO-8601 time with an offset (1)
+  export_range_reversed        --from is after --to (1)
+  export_selection_empty       the selection matches no record (1)
+  query_syntax                 the --query does not parse (1)
+  export_out_unwritable        the bundle cannot be written or renamed into place (2)
+  export_media_unreadable      a selected frame's media file cannot be read (2)
+  data_dir_missing, data_root_unreadable, export_store_error, audit_*  (2)
+Verify codes (exit 1): export_manifest_missing, export_manifest_invalid,
+  export_manifest_not_canonical, export_digest_mismatch, export_path_unsafe,
+  export_file_missing, export_file_unlisted, export_file_size_mismatch,
+  export_file_hash_mismatch; export_bundle_unreadable (2).";
+
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = EXPORT_CODES
+)]
+struct ExportArgs {
+    #[command(subcommand)]
+    verify: Option<ExportCommand>,
+    /// The DataRoot to export from (opened read-only).
+    #[arg(long, required = true)]
+    data_dir: Option<PathBuf>,
+    /// The bundle directory to create (must not exist, or be empty).
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    /// Export the records cited by the answer to this query.
+    #[arg(long, conflicts_with_all = ["records", "from", "to"], required_unless_present_any = ["records", "from"])]
+    query: Option<String>,
+    /// Export these records (frames bring their snapshot, window, input and derived records).
+    #[arg(long, num_args = 1.., conflicts_with_all = ["from", "to"])]
+    records: Vec<String>,
+    /// Export the frames at or after this time (ISO-8601 with offset); needs --to.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Export the frames before this time; needs --from.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Copy the selected frames' media files (not sanitised) into the bundle.
+    #[arg(long)]
+    include_media: bool,
+    /// A rules file (autocapture.export.rules.v1); default: the built-in rules.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Citations of a --query answer (clamped to 1..32).
+    #[arg(long, default_value_t = 32)]
+    max_citations: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Check a bundle against its manifest: every file's size and sha256, the bundle digest.
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HandoffCommand {
+    /// Ingest one handoff directory, then write its reap_eligible.json.
+    Ingest(IngestArgs),
+    /// Ingest every handoff of a spool in name order, gated on the user's activity.
+    Drain(DrainArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BudgetArg {
+    /// Work only while a fresh activity signal says the user is idle; pause otherwise.
+    Auto,
+    /// Work even while the user is active, with one throttled worker.
+    ActiveSafe,
+    /// Work with every core.
+    IdleMax,
+}
+
+#[derive(Debug, Args)]
+struct DrainArgs {
+    #[arg(long)]
+    spool_root: PathBuf,
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    budget: BudgetArg,
+    /// The activity signal file (default: <data-dir>/activity/activity_signal.json, then
+    /// <data-dir>/activity_signal.json).
+    #[arg(long)]
+    activity_signal: Option<PathBuf>,
+    /// Re-ingest handoffs that already have a valid marker.
+    #[arg(long)]
+    include_marked: bool,
+    /// Stop at the first failing handoff.
+    #[arg(long)]
+    fail_fast: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Hardlink,
+    Copy,
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    #[arg(long)]
+    handoff_root: PathBuf,
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// How media reach the DataRoot (default: the configuration's ingest.mode, else hardlink).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Every media reference must resolve (the default, unless the configuration's ingest.strict
+    /// is false).
+    #[arg(long, overrides_with = "no_strict")]
+    strict: bool,
+    /// Count unresolvable media references as warnings instead of failing.
+    #[arg(long)]
+    no_strict: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct QueryArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Citations per answer (clamped to 1..32; default: the configuration's
+    /// query.max_citations_default, else 8).
+    #[arg(long)]
+    max_citations: Option<usize>,
+    #[arg(long)]
+    json: bool,
+    /// The question, in the query language of docs/query.md.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    query: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Stage2Command {
+    /// Index every Stage-1-complete frame not yet searchable; only while the user is idle.
+    Run {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The activity signal file (default: <data-dir>/activity/activity_signal.json, then
+        /// <data-dir>/activity_signal.json).
+        #[arg(long)]
+        activity_signal: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Stage1Command {
+    /// Frames total, queryable, blocked with reasons, and contiguous queryable windows.
+    Audit {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContractCommand {
+    /// Print contract_version and schema_hash.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain of `<data-dir>/audit.ndjson`.
+    Verify {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What a command has to say: its JSON document, its human text, and whether it succeeded.
+struct Reply {
+    ok: bool,
+    json: Value,
+    human: String,
+}
+
+/// An error with the stable code reported in `--json` mode and its exit code.
+struct CodedError {
+    code: &'static str,
+    message: String,
+    exit: u8,
+    extra: Value,
+}
+
+impl CodedError {
+    fn new(code: &'static str, message: impl Into<String>, exit: u8) -> CodedError {
+        CodedError {
+            code,
+            message: message.into(),
+            exit,
+            extra: Value::Null,
+        }
+    }
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Command::Handoff(HandoffCommand::Ingest(args)) => args.json,
+            Command::Handoff(HandoffCommand::Drain(args)) => args.json,
+            Command::Query(args) => args.json,
+            Command::Serve { .. } => false,
+            Command::Stage2(Stage2Command::Run { json, .. })
+            | Command::Stage1(Stage1Command::Audit { json, .. }) => *json,
+            Command::Contract(ContractCommand::Show { json })
+            | Command::Audit(AuditCommand::Verify { json, .. }) => *json,
+            Command::Export(ExportArgs {
+                verify: Some(ExportCommand::Verify { json, .. }),
+                ..
+            }) => *json,
+            Command::Export(args) => args.json,
+        }
+    }
+}
+
+/// Runs the CLI; `program` names the binary in messages.
+pub fn run(program: &str) -> ExitCode {
+    // Blocked before any thread starts (threads inherit the mask): a write past the file-size
+    // limit then fails with EFBIG, reported as `data_dir_full`, instead of SIGXFSZ ending the
+    // process half-way.
+    let mut file_size_signal = nix::sys::signal::SigSet::empty();
+    file_size_signal.add(nix::sys::signal::Signal::SIGXFSZ);
+    let _ = file_size_signal.thread_block();
+    // Name the program `autocapture` in usage and help whatever the binary is called, so the
+    // deprecated name prints exactly the same text.
+    let args =
+        std::iter::once(std::ffi::OsString::from("autocapture")).chain(std::env::args_os().skip(1));
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let exit = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(exit);
+        }
+    };
+    let json_mode = cli.command.json();
+    let config = match config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            let mut coded = CodedError::new(error.code, error.message, 2);
+            coded.extra = json!({"path": error.path, "key": error.key});
+            return report_error(program, json_mode, &coded, &[]);
+        }
+    };
+    for warning in &config.warnings {
+        eprintln!("{program}: warning[{}]: {}", warning.code, warning.message);
+    }
+    match dispatch(cli.command, &config) {
+        Ok(mut reply) => {
+            if json_mode {
+                if !config.warnings.is_empty()
+                    && let Some(document) = reply.json.as_object_mut()
+                {
+                    document.insert("config_warnings".into(), json!(config.warnings));
+                }
+                emit_line(
+                    &serde_json::to_string(&reply.json).unwrap_or_else(|_| "{\"ok\":false}".into()),
+                );
+            } else if !reply.human.is_empty() {
+                emit_line(reply.human.trim_end());
+            }
+            if reply.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => report_error(program, json_mode, &error, &config.warnings),
+    }
+}
+
+/// Prints `error` (one JSON document in `--json` mode, else a line on stderr); its exit code.
+fn report_error(
+    program: &str,
+    json_mode: bool,
+    error: &CodedError,
+    warnings: &[config::ConfigWarning],
+) -> ExitCode {
+    if json_mode {
+        let mut body = json!({"code": error.code, "message": error.message});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), error.extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let mut document = json!({"ok": false, "error": body});
+        if !warnings.is_empty() {
+            document["config_warnings"] = json!(warnings);
+        }
+        emit_line(&document.to_string());
+    } else {
+        eprintln!("{program}: error[{}]: {}", error.code, error.message);
+    }
+    ExitCode::from(error.exit)
+}
+
+fn dispatch(command: Command, config: &config::Config) -> Result<Reply, CodedError> {
+    match command {
+        Command::Handoff(HandoffCommand::Ingest(args)) => pipeline::handoff_ingest(&args, config),
+        Command::Handoff(HandoffCommand::Drain(args)) => pipeline::handoff_drain(&args, config),
+        Command::Query(args) => answer::query(&args, config),
+        Command::Serve { data_dir, bind } => answer::serve(data_dir, bind.as_deref(), config),
+        Command::Stage2(Stage2Command::Run {
+            data_dir,
+            activity_signal,
+            ..
+        }) => pipeline::stage2_run(data_dir, activity_signal, config),
+        Command::Stage1(Stage1Command::Audit { data_dir, .. }) => inspect::stage1_audit(data_dir),
+        Command::Contract(ContractCommand::Show { .. }) => inspect::contract_show(),
+        Command::Audit(AuditCommand::Verify { data_dir, .. }) => inspect::audit_verify(data_dir),
+        Command::Export(ExportArgs {
+            verify: Some(ExportCommand::Verify { dir, .. }),
+            ..
+        }) => bundle::export_verify(&dir),
+        Command::Export(args) => bundle::export_bundle(&args),
+    }
+}
+
+fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
+    if data_dir.join("metadata.db").is_file() {
+        Ok(())
+    } else {
+        Err(CodedError::new(
+            "data_dir_missing",
+            format!("{} holds no DataRoot (no metadata.db)", data_dir.display()),
+            2,
+        ))
+    }
+}
+
+/// Writes a line on stdout; a closed pipe ends the process quietly with exit 0.
+fn emit_line(text: &str) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("autocapture: write stdout: {e}");
+        std::process::exit(2);
+    }
+}
