@@ -103,10 +103,6 @@ fn a_planted_stage1_module_reaching_stage2_breaks_the_direction() {
 /// The longest a Rust source file of the workspace may be.
 const MAX_LINES: usize = 800;
 
-/// Files still over [`MAX_LINES`], each with the length it may not exceed: they are being split
-/// and may only shrink. A file that gets under the limit must leave this list.
-const STILL_OVER: &[(&str, usize)] = &[("core/src/query/language.rs", 804)];
-
 /// Every `.rs` file under `dir`, skipping build output.
 fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
@@ -125,13 +121,8 @@ fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// What breaks the size rule among the `.rs` files under `dirs` of `root`, given the files
-/// still over the limit.
-fn size_problems(
-    root: &std::path::Path,
-    dirs: &[&str],
-    still_over: &[(&str, usize)],
-) -> Vec<String> {
+/// Every `.rs` file under `dirs` of `root` longer than [`MAX_LINES`], with its length.
+fn size_problems(root: &std::path::Path, dirs: &[&str]) -> Vec<String> {
     let mut files = Vec::new();
     for dir in dirs {
         rust_files(&root.join(dir), &mut files);
@@ -139,25 +130,12 @@ fn size_problems(
     let mut problems = Vec::new();
     for file in &files {
         let relative = file.strip_prefix(root).expect("under the root");
-        let relative = relative.to_string_lossy();
         let lines = std::fs::read_to_string(file).expect("read").lines().count();
-        match still_over.iter().find(|(path, _)| *path == relative) {
-            Some((_, bound)) if lines > *bound => problems.push(format!(
-                "{relative}: {lines} lines, it may not grow past {bound}"
-            )),
-            Some(_) if lines <= MAX_LINES => problems.push(format!(
-                "{relative}: {lines} lines, under {MAX_LINES} now: take it off STILL_OVER"
-            )),
-            Some(_) => {}
-            None if lines > MAX_LINES => {
-                problems.push(format!("{relative}: {lines} lines, over {MAX_LINES}"))
-            }
-            None => {}
-        }
-    }
-    for (path, _) in still_over {
-        if !root.join(path).is_file() {
-            problems.push(format!("{path}: listed in STILL_OVER but gone"));
+        if lines > MAX_LINES {
+            problems.push(format!(
+                "{}: {lines} lines, over {MAX_LINES} (split it by concept)",
+                relative.to_string_lossy()
+            ));
         }
     }
     problems.sort();
@@ -165,7 +143,7 @@ fn size_problems(
 }
 
 #[test]
-fn no_source_file_is_over_800_lines_and_the_listed_ones_only_shrink() {
+fn no_source_file_is_over_800_lines() {
     let root = workspace_root().expect("a checkout");
     let mut all = Vec::new();
     rust_files(&root.join("core"), &mut all);
@@ -174,7 +152,7 @@ fn no_source_file_is_over_800_lines_and_the_listed_ones_only_shrink() {
         "only {} Rust files found in core",
         all.len()
     );
-    let problems = size_problems(&root, &["core", "gates", "fuzz/fuzz_targets"], STILL_OVER);
+    let problems = size_problems(&root, &["core", "gates", "fuzz/fuzz_targets"]);
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
@@ -182,24 +160,17 @@ fn no_source_file_is_over_800_lines_and_the_listed_ones_only_shrink() {
 fn planted_files_over_the_limit_are_named() {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::create_dir_all(src.join("deep")).expect("mkdir");
     let lines = |n: usize| "x\n".repeat(n);
     std::fs::write(src.join("big.rs"), lines(801)).expect("write");
-    std::fs::write(src.join("grew.rs"), lines(901)).expect("write");
-    std::fs::write(src.join("shrank.rs"), lines(700)).expect("write");
+    std::fs::write(src.join("deep/bigger.rs"), lines(1200)).expect("write");
     std::fs::write(src.join("fine.rs"), lines(800)).expect("write");
-    let listed = [
-        ("src/grew.rs", 900),
-        ("src/shrank.rs", 900),
-        ("src/gone.rs", 900),
-    ];
+    std::fs::write(src.join("notes.txt"), lines(2000)).expect("write");
     assert_eq!(
-        size_problems(dir.path(), &["src"], &listed),
+        size_problems(dir.path(), &["src"]),
         [
-            "src/big.rs: 801 lines, over 800",
-            "src/gone.rs: listed in STILL_OVER but gone",
-            "src/grew.rs: 901 lines, it may not grow past 900",
-            "src/shrank.rs: 700 lines, under 800 now: take it off STILL_OVER",
+            "src/big.rs: 801 lines, over 800 (split it by concept)",
+            "src/deep/bigger.rs: 1200 lines, over 800 (split it by concept)",
         ]
     );
 }

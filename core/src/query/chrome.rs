@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::context::{Cited, Ctx, Draft, hms, window_nodes_or_absent};
-use super::language::TimeSpec;
+use super::lexer::TimeSpec;
 
 /// The host of a URL: between `://` and the next `/`, `?` or `#`, without user or port.
 pub(super) fn host_of(url: &str) -> Option<&str> {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::answer::{AnswerState, Citation, NotAvailable};
 use super::handle::QueryHandle;
-use super::language::TimeSpec;
+use super::lexer::TimeSpec;
 use super::runs;
 use crate::uia::{Section, doc_id};
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::context::{
     Cited, Ctx, Draft, Node, frame, hms, when, window_nodes, window_nodes_or_absent,
 };
-use super::language::TimeSpec;
+use super::lexer::TimeSpec;
 use crate::uia::Section;
 
 /// The container of a node: its automation id without the item index (`inbox.3` → `inbox`).

@@ -2,7 +2,8 @@
 //! computed from precomputed artifacts only.
 //!
 //! - [`handle`]: `QueryHandle`, the only way to reach the DataRoot from here: read-only by type.
-//! - [`language`]: the query language: tokens, operators, times, and the intent of a question.
+//! - [`lexer`]: the query language's words, quoted phrases, operators and times.
+//! - [`language`]: the intent of a question, from what the lexer found.
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
 //! - [`context`]: what every intent works with: the question's context, the draft answer, cited
 //!   records, frame rows, window records and UIA nodes.
@@ -21,6 +22,7 @@ mod elements;
 pub mod engine;
 pub mod handle;
 pub mod language;
+pub mod lexer;
 pub mod runs;
 mod search;
 mod span;

@@ -5,7 +5,8 @@ use rusqlite::params;
 use serde_json::json;
 
 use super::context::{Cited, Ctx, Draft, hms};
-use super::language::{Parsed, content_words};
+use super::language::content_words;
+use super::lexer::Parsed;
 
 /// Words that frame a search ("which window showed …") rather than name what to find.
 const SEARCH_FRAMING: [&str; 14] = [

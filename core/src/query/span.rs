@@ -9,7 +9,7 @@ use rusqlite::params;
 use serde_json::{Value, json};
 
 use super::context::{Cited, Ctx, Draft, hms, window_records};
-use super::language::TimeSpec;
+use super::lexer::TimeSpec;
 
 /// The longest open span looked at, in minutes (a day).
 const MAX_SPAN_MINUTES: u32 = 24 * 60;

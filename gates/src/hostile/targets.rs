@@ -19,7 +19,7 @@ use autocapture_core::activity::read_state;
 use autocapture_core::base::clock::{SteppingClock, SystemClock};
 use autocapture_core::contract::{canonical_json, sha256_hex};
 use autocapture_core::handoff::{HandoffRow, media_refs, normalize_media_ref};
-use autocapture_core::query::{QueryHandle, QueryOptions, answer, language};
+use autocapture_core::query::{QueryHandle, QueryOptions, answer, language, lexer};
 use autocapture_core::server::{BoundServer, ServerError, TOKEN_FILE};
 use autocapture_core::stage1::derive::{Deriver, UiaState};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
@@ -406,7 +406,7 @@ impl QueryFixture {
 /// `bytes` (lossily decoded) as a query: parsed, its intent, and answered by the engine.
 pub fn query_text(fixture: &QueryFixture, bytes: &[u8]) -> Outcome {
     let text = String::from_utf8_lossy(bytes);
-    if let Ok(parsed) = language::parse(&text) {
+    if let Ok(parsed) = lexer::parse(&text) {
         let _ = language::intent(&parsed);
     }
     // A panic in an earlier input leaves the lock poisoned; the handle itself is still whole.

@@ -1,0 +1,212 @@
+//! The query language's words (grammar in `docs/query.md`): words, quoted phrases and the
+//! operators `app:`, `window:`, `after:`, `before:`, `at:`; times as `HH:MM[:SS]` (on the data's
+//! day) or ISO-8601. Errors name their kind and position. What the words ask for is
+//! [`super::language`]'s.
+
+use serde::Serialize;
+use thiserror::Error;
+
+/// A syntax error, with the 0-based character position it was found at.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("query syntax error at position {position}: {message}")]
+pub struct SyntaxError {
+    pub position: usize,
+    pub message: String,
+}
+
+/// A time as written: a clock time on the data's day, or a full timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum TimeSpec {
+    /// Seconds since midnight.
+    Clock(u32),
+    /// An RFC 3339 timestamp, normalised to UTC text.
+    Instant(String),
+}
+
+/// A parsed query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Parsed {
+    /// Lower-cased words outside operators and quotes, in order.
+    pub words: Vec<String>,
+    pub phrases: Vec<String>,
+    pub app: Option<String>,
+    pub window: Option<String>,
+    pub after: Option<TimeSpec>,
+    pub before: Option<TimeSpec>,
+    pub at: Option<TimeSpec>,
+    /// Times written in the free text ("at 12:08", "from 10:00 to 11:00"), in order.
+    pub times: Vec<TimeSpec>,
+}
+
+fn parse_clock(text: &str) -> Option<u32> {
+    let text = text.trim_end_matches(['?', '.', ',', '!', ')']);
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
+    let (h, m, s) = (nums[0], nums[1], nums.get(2).copied().unwrap_or(0));
+    (h < 24 && m < 60 && s < 60).then_some(h * 3600 + m * 60 + s)
+}
+
+/// Parses a time as written (`12:08`, `12:08:30`, or RFC 3339).
+pub fn parse_time(text: &str) -> Option<TimeSpec> {
+    if let Some(clock) = parse_clock(text) {
+        return Some(TimeSpec::Clock(clock));
+    }
+    crate::contract::parse_ts_utc(text)
+        .ok()
+        .map(|at| TimeSpec::Instant(crate::contract::format_ts_utc(at)))
+}
+
+const OPERATORS: [&str; 5] = ["app", "window", "after", "before", "at"];
+
+/// Parses `input` into words, phrases, operators and times.
+pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
+    // Control characters separate words like spaces and never reach a word or phrase: FTS5 reads
+    // a NUL inside a quoted term as the end of the query text ("unterminated string").
+    let chars: Vec<char> = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut parsed = Parsed::default();
+    let mut i = 0;
+    let err = |position: usize, message: String| SyntaxError { position, message };
+    let read_quoted = |start: usize| -> Result<(String, usize), SyntaxError> {
+        let mut j = start + 1;
+        let mut text = String::new();
+        while j < chars.len() && chars[j] != '"' {
+            text.push(chars[j]);
+            j += 1;
+        }
+        if j >= chars.len() {
+            return Err(err(start, "unterminated quote".into()));
+        }
+        Ok((text, j + 1))
+    };
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if chars[i] == '"' {
+            let (text, next) = read_quoted(i)?;
+            if text.trim().is_empty() {
+                return Err(err(i, "empty quoted phrase".into()));
+            }
+            parsed.phrases.push(text);
+            i = next;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '"' {
+            i += 1;
+        }
+        let token: String = chars[start..i].iter().collect();
+        // `name:value` is an operator when `name` is a word; `12:08` is a time.
+        if let Some((name, rest)) = token.split_once(':')
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphabetic())
+        {
+            let name_lower = name.to_ascii_lowercase();
+            if !OPERATORS.contains(&name_lower.as_str()) {
+                return Err(err(
+                    start,
+                    format!(
+                        "unknown operator `{name}:` (known: app:, window:, after:, before:, at:)"
+                    ),
+                ));
+            }
+            let value_pos = start + name.chars().count() + 1;
+            let value = if rest.is_empty() && i < chars.len() && chars[i] == '"' {
+                let (text, next) = read_quoted(i)?;
+                i = next;
+                text
+            } else {
+                rest.to_owned()
+            };
+            if value.trim().is_empty() {
+                return Err(err(value_pos, format!("`{name}:` needs a value")));
+            }
+            match name_lower.as_str() {
+                "app" => parsed.app = Some(value),
+                "window" => parsed.window = Some(value),
+                time_op => {
+                    let time = parse_time(&value).ok_or_else(|| {
+                        err(
+                            value_pos,
+                            format!("`{value}` is not a time (HH:MM, HH:MM:SS or ISO-8601)"),
+                        )
+                    })?;
+                    match time_op {
+                        "after" => parsed.after = Some(time),
+                        "before" => parsed.before = Some(time),
+                        _ => parsed.at = Some(time),
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(time) = parse_time(&token) {
+            parsed.times.push(time);
+            continue;
+        }
+        let word: String = token
+            .trim_matches(|c: char| {
+                !c.is_alphanumeric() && c != '-' && c != '#' && c != '$' && c != '.'
+            })
+            .trim_end_matches('.')
+            .to_lowercase();
+        if !word.is_empty() {
+            parsed.words.push(word);
+        }
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_nul_in_query_is_a_separator() {
+        let parsed = parse("invoice\0total \"due\0date\" app:mail\u{7}").expect("parses");
+        assert_eq!(parsed.words, ["invoice", "total"]);
+        assert_eq!(parsed.phrases, ["due date"]);
+        assert_eq!(parsed.app.as_deref(), Some("mail"));
+    }
+
+    #[test]
+    fn operators_and_phrases() {
+        let parsed = parse(r#"app:"Relay" window:Inbox after:09:00 before:2026-02-20T12:00:00Z "vendor invoices" total"#).expect("parses");
+        assert_eq!(parsed.app.as_deref(), Some("Relay"));
+        assert_eq!(parsed.window.as_deref(), Some("Inbox"));
+        assert_eq!(parsed.after, Some(TimeSpec::Clock(9 * 3600)));
+        assert_eq!(
+            parsed.before,
+            Some(TimeSpec::Instant("2026-02-20T12:00:00.000000Z".into()))
+        );
+        assert_eq!(parsed.phrases, vec!["vendor invoices".to_owned()]);
+        assert_eq!(parsed.words, vec!["total".to_owned()]);
+    }
+
+    #[test]
+    fn errors_name_their_position() {
+        let cases = [
+            ("hello \"world", 6, "unterminated quote"),
+            ("foo bar:baz", 4, "unknown operator `bar:`"),
+            ("after:noon", 6, "`noon` is not a time"),
+            ("at: x", 3, "`at:` needs a value"),
+            ("\"\"", 0, "empty quoted phrase"),
+        ];
+        for (query, position, message) in cases {
+            let err = parse(query).expect_err(query);
+            assert_eq!(err.position, position, "{query}");
+            assert!(err.message.starts_with(message), "{query}: {}", err.message);
+        }
+    }
+}
