@@ -15,6 +15,7 @@
 //! - [`measure`]: peak RSS and CPU time of a child process.
 //! - [`module_graph`]: the module graph of a crate's source, for reachability guards.
 //! - [`import_guard`]: the Stage-1 import guard: denylist, crate closure, module reach, mapped libraries.
+//! - [`probe`]: the one HTTP client for popup servers, and raw bytes for hostile requests.
 //! - [`power_loss`]: recorded file operations and the crash states a power loss could leave.
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 
@@ -34,4 +35,5 @@ pub mod import_guard;
 pub mod measure;
 pub mod module_graph;
 pub mod power_loss;
+pub mod probe;
 pub mod sla;

@@ -3,8 +3,7 @@
 //! oversized body 413, no CORS headers, and popup responses (including the timeout) validate
 //! against their schema. Starting the server and creating its token are audited.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use autocapture_core::audit::AuditLog;
@@ -12,6 +11,7 @@ use autocapture_core::base::clock::SystemClock;
 use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
+use autocapture_gates::probe::http::Client;
 use serde_json::Value;
 
 fn data_root(dir: &std::path::Path) -> DataRoot {
@@ -28,29 +28,12 @@ fn http(
     token: Option<&str>,
     body: &[u8],
 ) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("write head");
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = headers
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, headers.to_ascii_lowercase(), body.to_owned())
+    let reply = Client::to(addr)
+        .token(token)
+        .timeout(Duration::from_secs(20))
+        .send(method, path, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e:#}"));
+    (reply.status, reply.head, reply.body)
 }
 
 /// A server on an ephemeral loopback port, with its token.

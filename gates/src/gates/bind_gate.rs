@@ -2,8 +2,7 @@
 //! loopback socket, no route deletes or writes (other methods get 405) and a missing or wrong
 //! token gets 401.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use autocapture_core::base::clock::SystemClock;
@@ -11,28 +10,18 @@ use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, check_bind};
 use serde_json::json;
 
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
+use crate::probe::http::Client;
 
 pub struct BindGate;
 
+/// The status of `method path` with a popup body, with `token` when given.
 fn status(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> anyhow::Result<u16> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let body = r#"{"query": "which window had focus at 10:00"}"#;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    Ok(response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0))
+    Ok(Client::to(addr)
+        .token(token)
+        .timeout(Duration::from_secs(20))
+        .send(method, path, body.as_bytes())?
+        .status)
 }
 
 impl Gate for BindGate {

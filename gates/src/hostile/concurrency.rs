@@ -9,8 +9,8 @@
 //!   be judged like a real one.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,7 @@ use crate::dataroot::{DataRootDigest, digest_without_ingest_time};
 use crate::gates::crash_gate::integrity_problems;
 use crate::gates::support::{copy_tree, private_spool};
 use crate::harness::gate::GateContext;
+use crate::probe::http::Client;
 
 /// Client threads of the load test.
 pub const LOAD_CLIENTS: usize = 8;
@@ -620,39 +621,20 @@ impl Drop for Served {
     }
 }
 
-/// One popup request with `Connection: close`: the status and the answer's `state`.
+/// One popup request: the status and the answer's `state` (empty when there is none).
 pub fn popup_request(
     addr: SocketAddr,
     token: &str,
     question: &str,
 ) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = json!({"query": question}).to_string();
-    write!(
-        stream,
-        "POST /api/query/popup HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let state = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| {
-            // A chunked body: the JSON object sits between the first `{` and the last `}`.
-            let start = body.find('{')?;
-            let end = body.rfind('}')?;
-            serde_json::from_str::<Value>(&body[start..=end]).ok()
-        })
+    let reply = Client::to(addr)
+        .token(Some(token))
+        .post_json("/api/query/popup", &json!({"query": question}))?;
+    let state = reply
+        .json()
         .and_then(|v| v["state"].as_str().map(str::to_owned))
         .unwrap_or_default();
-    Ok((status, state))
+    Ok((reply.status, state))
 }
 
 /// Latency samples of a run, in milliseconds, and its errors.

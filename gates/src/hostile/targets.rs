@@ -7,13 +7,13 @@
 //! crashed (a panic seen on the far side of a socket). A panic in-process is not caught here:
 //! the callers catch it (`catch_unwind`) or, under libFuzzer, it is the crash report.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
+use crate::probe::raw::send_bytes;
 use anyhow::Context;
 use autocapture_core::activity::read_state;
 use autocapture_core::base::clock::{SteppingClock, SystemClock};
@@ -494,27 +494,8 @@ impl Drop for ServedFixture {
     }
 }
 
-/// Writes `request` to the server, half-closes when `half_close`, and reads the whole response
-/// (bounded wait). hyper drops a connection whose peer half-closed before the answer was ready,
-/// so only requests that may be incomplete are half-closed (then hyper stops waiting for bytes
-/// that will never come).
-fn exchange(addr: SocketAddr, request: &[u8], half_close: bool) -> Result<Vec<u8>, String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    // The server may answer (413, 400) and close before reading all of a large body.
-    let _ = stream.write_all(request);
-    if half_close {
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-    }
-    let mut response = Vec::new();
-    match stream.read_to_end(&mut response) {
-        Ok(_) => Ok(response),
-        Err(_) if !response.is_empty() => Ok(response),
-        Err(e) => Err(format!("read: {e}")),
-    }
-}
+/// How long a hostile request waits for the server's answer.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// The status line's code and, for a JSON error body, its `error.code`.
 pub fn judge_response(response: &[u8]) -> Outcome {
@@ -554,9 +535,9 @@ pub fn popup_body(served: &ServedFixture, bytes: &[u8]) -> Outcome {
     let mut request = head.into_bytes();
     request.extend_from_slice(bytes);
     let before = panics_seen();
-    match exchange(served.addr, &request, false) {
+    match send_bytes(served.addr, &request, false, ANSWER_WAIT) {
         Ok(response) => judge_response(&response),
-        Err(e) if panics_seen() > before => Outcome::Crashed(e),
+        Err(e) if panics_seen() > before => Outcome::Crashed(e.to_string()),
         Err(e) => Outcome::Rejected(format!("transport: {e}")),
     }
 }
@@ -568,7 +549,7 @@ pub fn popup_body(served: &ServedFixture, bytes: &[u8]) -> Outcome {
 pub fn http_request(served: &ServedFixture, bytes: &[u8]) -> Outcome {
     let request = replace_all(bytes, b"{token}", served.token.as_bytes());
     let before = panics_seen();
-    let outcome = match exchange(served.addr, &request, true) {
+    let outcome = match send_bytes(served.addr, &request, true, ANSWER_WAIT) {
         // hyper closes a connection it cannot parse without a response: a refusal, not a crash,
         // unless a panic happened meanwhile.
         Ok(response) if response.is_empty() => Outcome::rejected("connection_closed"),

@@ -20,8 +20,9 @@ mod popup;
 mod reap_marker;
 mod uia;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,7 @@ use crate::contract::schemas::ContractSet;
 use crate::dataroot::{DataRootDigest, digest};
 use crate::fixtures::build::BUILD_TIME;
 use crate::gates::support::copy_tree;
+use crate::probe::http::Client;
 
 /// What every scenario of a run shares.
 #[derive(Debug)]
@@ -355,7 +357,7 @@ fn derived_payload(data: &DataRoot, id: &str) -> anyhow::Result<Option<Value>> {
     }
 }
 
-/// Sends one HTTP/1.1 request and reads the whole response.
+/// Sends one HTTP/1.1 request and reads the whole response (a body that is not JSON is null).
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -363,28 +365,14 @@ fn http(
     token: Option<&str>,
     body: &str,
 ) -> anyhow::Result<Response> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw)?;
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no HTTP status in {raw:?}"))?;
-    let body = raw
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    Ok(Response { status, body })
+    let reply = Client::to(addr)
+        .token(token)
+        .timeout(Duration::from_secs(20))
+        .send(method, path, body.as_bytes())?;
+    Ok(Response {
+        status: reply.status,
+        body: reply.json().unwrap_or(Value::Null),
+    })
 }
 
 impl ContractWorld {

@@ -14,6 +14,8 @@ mod server;
 
 pub use records::release_statement;
 
+pub use crate::probe::raw::exchange;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -187,39 +189,6 @@ fn bind_cases(bin: &Path, work: &Path) -> anyhow::Result<Vec<CaseReport>> {
         cases.push(report);
     }
     Ok(cases)
-}
-
-/// One raw HTTP/1.1 exchange: the status, the lower-cased head and the body.
-pub fn exchange(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> anyhow::Result<(u16, String, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        head.push_str(&format!("Host: {addr}\r\n"));
-    }
-    for (key, value) in headers {
-        head.push_str(&format!("{key}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(head.as_bytes())?;
-    // The server may answer (413, 401) and close before reading all of a large body.
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, head.to_ascii_lowercase(), body.to_owned()))
 }
 
 /// The CORS headers in a response head (`access-control-*`); any is a violation.
