@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use autocapture_gates::gates::budget_gate::BudgetGate;
 use autocapture_gates::harness::bins::autocapture_beside;
-use autocapture_gates::harness::gate::{Gate, GateContext, Target, Verdict};
+use autocapture_gates::harness::gate::{Gate, GateContext, Verdict};
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_autocapture-gates");
 
@@ -13,16 +13,10 @@ const HARNESS: &str = env!("CARGO_BIN_EXE_autocapture-gates");
 fn caps_below_the_real_use_fail_with_the_figures() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ctx = GateContext {
-        corpus: dir.path().join("unused-corpus"),
-        work: dir.path().to_path_buf(),
-        target: Target::Embedded,
-        seed: 7,
         jobs: 2,
         autocapture_bin: Some(autocapture_beside(Path::new(HARNESS)).expect("autocapture")),
         harness_bin: Some(PathBuf::from(HARNESS)),
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
+        ..GateContext::new(dir.path().join("unused-corpus"), dir.path().to_path_buf())
     };
     let gate = BudgetGate {
         rss_cap_mib: 1.0,
@@ -66,16 +60,9 @@ fn caps_below_the_real_use_fail_with_the_figures() {
 fn the_gate_errors_without_the_programs_it_measures() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ctx = GateContext {
-        corpus: dir.path().join("unused-corpus"),
-        work: dir.path().to_path_buf(),
-        target: Target::Embedded,
-        seed: 7,
         jobs: 2,
-        autocapture_bin: None,
         harness_bin: Some(PathBuf::from(HARNESS)),
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
+        ..GateContext::new(dir.path().join("unused-corpus"), dir.path().to_path_buf())
     };
     let err = BudgetGate::default().run(&ctx).expect_err("no binary");
     assert!(err.to_string().contains("real autocapture binary"), "{err}");

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use autocapture_gates::harness::gate::{GateContext, Target as GateTarget};
+use autocapture_gates::harness::gate::GateContext;
 use autocapture_gates::hostile::fuzz::{
     self, INSTALL_HINT, fuzz_command, inputs_in, parse_libfuzzer, replay, run_cargo_fuzz,
 };
@@ -14,18 +14,7 @@ use autocapture_gates::hostile::targets::Target;
 #[test]
 fn every_committed_seed_and_regression_replays_clean() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ctx = GateContext {
-        corpus: dir.path().join("no-corpus"),
-        work: dir.path().join("work"),
-        target: GateTarget::Embedded,
-        seed: 7,
-        jobs: 1,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
-    };
+    let ctx = GateContext::new(dir.path().join("no-corpus"), dir.path().join("work"));
     let cases = fuzz::cases(&ctx).expect("fuzz cases");
     assert_eq!(cases.len(), Target::ALL.len(), "default mode only replays");
     let root = fuzz::fuzz_dir().expect("a checkout");

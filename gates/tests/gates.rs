@@ -7,7 +7,7 @@ use std::sync::Arc;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;
 use autocapture_gates::gates::registry;
-use autocapture_gates::harness::gate::{GateContext, Target, Verdict};
+use autocapture_gates::harness::gate::{GateContext, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The harness binary, for gates that measure a child process.
@@ -66,16 +66,10 @@ fn main() {
                     let work = dir.path().join("work").join(gate.name());
                     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
                     let ctx = GateContext {
-                        corpus,
-                        work: work.clone(),
-                        target: Target::Embedded,
-                        seed: 7,
                         jobs: 2,
                         autocapture_bin: autocapture_bin.clone(),
                         harness_bin: Some(PathBuf::from(HARNESS)),
-                        sla_input: None,
-                        sla_trace: None,
-                        slow: false,
+                        ..GateContext::new(corpus, work.clone())
                     };
                     let outcome = gate.run(&ctx).map_err(|e| format!("{e:#}"))?;
                     match outcome.verdict() {

@@ -181,16 +181,8 @@ fn a_target_serving_another_corpus_fails_strictly() {
     let work = dir.path().join("gate-work");
     std::fs::create_dir_all(&work).expect("work dir");
     let ctx = GateContext {
-        corpus: spool,
-        work,
         target: Target::parse(&served.url).expect("loopback URL"),
-        seed: 7,
-        jobs: 1,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
+        ..GateContext::new(spool, work)
     };
     let outcome = GoldenGate.run(&ctx).expect("the gate runs");
     assert_eq!(outcome.verdict(), Verdict::Fail);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use autocapture_gates::gates::hostile_gate::{HostileGate, MIN_CORPUS_CASES, judge};
-use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target, Verdict};
+use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Verdict};
 use autocapture_gates::hostile::corpus::{Base, CaseSpec, Programs, default_dir, load, run_case};
 use autocapture_gates::hostile::{CaseReport, Family};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -274,18 +274,7 @@ expect = "ok"
 
 fn gate_fails_on_a_failing_part() -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let ctx = GateContext {
-        corpus: dir.path().join("none"),
-        work: dir.path().to_path_buf(),
-        target: Target::Embedded,
-        seed: 7,
-        jobs: 1,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
-    };
+    let ctx = GateContext::new(dir.path().join("none"), dir.path().to_path_buf());
     let cases = |lost: u64| -> Vec<CaseReport> {
         (0..MIN_CORPUS_CASES)
             .map(|i| CaseReport {

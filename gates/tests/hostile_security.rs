@@ -15,7 +15,7 @@ use autocapture_core::server::{BoundServer, Limits, POPUP_TIMEOUT};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
 use autocapture_gates::fixtures::story::Story;
-use autocapture_gates::harness::gate::{GateContext, Target};
+use autocapture_gates::harness::gate::GateContext;
 use autocapture_gates::harness::{dsse, keys};
 use autocapture_gates::hostile::Family;
 use autocapture_gates::hostile::security::{
@@ -40,19 +40,13 @@ fn context(dir: &Path) -> GateContext {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).expect("work");
     GateContext {
-        corpus,
-        work,
-        target: Target::Embedded,
-        seed: 7,
         jobs: 2,
         autocapture_bin: Some(
             autocapture_gates::harness::bins::autocapture_beside(Path::new(HARNESS))
                 .expect("autocapture binary"),
         ),
         harness_bin: Some(PathBuf::from(HARNESS)),
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
+        ..GateContext::new(corpus, work)
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use autocapture_gates::harness::gate::{GateContext, Target as GateTarget};
+use autocapture_gates::harness::gate::GateContext;
 use autocapture_gates::hostile::generate::{Bases, input};
 use autocapture_gates::hostile::property::{
     self, INPUT_BOUND, inputs_per_target, run_inputs, to_case,
@@ -53,16 +53,9 @@ fn config(cases: u32, seed: u64) -> Config {
 fn every_property_run_is_clean_under_a_fixed_seed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ctx = GateContext {
-        corpus: dir.path().join("no-corpus"),
-        work: dir.path().join("work"),
-        target: GateTarget::Embedded,
         seed: 11,
         jobs: 2,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
+        ..GateContext::new(dir.path().join("no-corpus"), dir.path().join("work"))
     };
     let cases = property::cases(&ctx).expect("property runs");
     assert_eq!(cases.len(), Target::ALL.len());

@@ -99,16 +99,9 @@ pub(super) fn fuzz_runs(
         std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
     }
     let ctx = GateContext {
-        corpus: out.join("no-corpus"),
-        work: out.to_path_buf(),
-        target: Target::Embedded,
         seed,
-        jobs: 1,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
         slow,
+        ..GateContext::new(out.join("no-corpus"), out.to_path_buf())
     };
     let mut cases = property::cases(&ctx)?;
     cases.extend(fuzz::cases_with_budget(&ctx, seconds)?);

@@ -228,6 +228,26 @@ pub struct GateContext {
     pub slow: bool,
 }
 
+impl GateContext {
+    /// A context over `corpus` working in `work`, with the defaults of a plain run: the embedded
+    /// target, seed 7, one job, no binaries, the committed SLA inputs, not slow. Set what differs
+    /// with struct update syntax: `GateContext { jobs: 2, ..GateContext::new(corpus, work) }`.
+    pub fn new(corpus: PathBuf, work: PathBuf) -> GateContext {
+        GateContext {
+            corpus,
+            work,
+            target: Target::Embedded,
+            seed: 7,
+            jobs: 1,
+            autocapture_bin: None,
+            harness_bin: None,
+            sla_input: None,
+            sla_trace: None,
+            slow: false,
+        }
+    }
+}
+
 /// A gate of the registry.
 pub trait Gate: Send + Sync {
     fn name(&self) -> &'static str;

@@ -283,8 +283,6 @@ fn run_one(
         std::fs::create_dir_all(&gate_work)
             .with_context(|| format!("create {}", gate_work.display()))?;
         let ctx = GateContext {
-            corpus: corpus.to_path_buf(),
-            work: gate_work,
             target: options.target.clone(),
             seed: options.seed,
             jobs: options.jobs.max(1),
@@ -293,6 +291,7 @@ fn run_one(
             sla_input: options.sla_input.clone(),
             sla_trace: options.sla_trace.clone(),
             slow: options.slow,
+            ..GateContext::new(corpus.to_path_buf(), gate_work)
         };
         let started = Instant::now();
         let outcome = run_once(gate, &ctx);

@@ -32,16 +32,9 @@ fn sla_context(
     ));
     std::fs::create_dir_all(&work).expect("work dir");
     GateContext {
-        corpus,
-        work,
-        target: Target::Embedded,
-        seed: 7,
-        jobs: 1,
-        autocapture_bin: None,
-        harness_bin: None,
         sla_input,
         sla_trace,
-        slow: false,
+        ..GateContext::new(corpus, work)
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use autocapture_core::contract::sha256_hex;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
 use autocapture_gates::gates::sla_gate::SlaGate;
-use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target, Verdict};
+use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Verdict};
 use autocapture_gates::sla::estimate::{SlaVerdict, estimate, nearest_rank, percentiles};
 use autocapture_gates::sla::inputs::{
     BacklogGroup, CalibrationSource, HOURS_PER_WEEK, Inputs, SlaInputError, TraceSource,
