@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use autocapture_core::base::clock::SystemClock;
 use autocapture_core::stage1::ingest::{ImportMode, IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
+use autocapture_gates::corpus::generate::{GenerateOptions, generate};
+use autocapture_gates::corpus::story::Story;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 fn handoff(dir: &std::path::Path, frames: u64) -> PathBuf {

@@ -12,7 +12,7 @@ fn bench_queries(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (data, _) = autocapture_gates::fixtures::build::indexed(dir.path(), 7, frames, 1)
+    let (data, _) = autocapture_gates::corpus::build::indexed(dir.path(), 7, frames, 1)
         .expect("indexed DataRoot");
     let handle = QueryHandle::open(&data).expect("open");
     let options = QueryOptions::default();

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::contract::schemas::ContractSet;
-use crate::gates::support::copy_tree;
+use crate::corpus::copies::copy_tree;
 
 /// The Hypervisor's command lines, relative to the workspace root.
 pub const COMMANDS_PATH: &str = "fixtures/hypervisor/commands.toml";
@@ -342,7 +342,7 @@ pub fn flag_positions(bin: &Path, handoff: &Path, work: &Path) -> anyhow::Result
                 again.stderr.trim()
             ),
         });
-        digests.push(crate::dataroot::digest(&data)?);
+        digests.push(crate::corpus::digest::digest(&data)?);
     }
     // Derived rows carry the ingest time of each run, so they are compared by count.
     let (on, off) = (&digests[0], &digests[1]);
@@ -354,7 +354,7 @@ pub fn flag_positions(bin: &Path, handoff: &Path, work: &Path) -> anyhow::Result
 
     // uia.require_hash_match: a fallback snapshot whose content_hash differs from the frame's
     // uia_ref is refused when on and used when off.
-    let (snapshot_id, snapshot) = crate::gates::uia_gate::first_snapshot(handoff)?;
+    let (snapshot_id, snapshot) = crate::corpus::copies::first_snapshot(handoff)?;
     let mut stale = snapshot.clone();
     stale["content_hash"] = json!(autocapture_core::contract::sha256_hex(b"another snapshot"));
     let bytes = serde_json::to_vec(&stale)?;

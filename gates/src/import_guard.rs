@@ -13,7 +13,7 @@ use object::{Object, ObjectSymbol};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::module_graph::ModuleGraph;
+use crate::probe::module_graph::ModuleGraph;
 
 /// The denylist's default place, relative to the workspace root.
 pub const DENYLIST_PATH: &str = "fixtures/import-guard/denylist.toml";

@@ -264,7 +264,7 @@ fn measure_reports_a_childs_exit_code_and_peak_rss() {
         "x=$(head -c 67108864 /dev/zero | tr '\\0' a); exit 3",
     ]);
     assert!(output.status.success());
-    let measured: autocapture_gates::measure::Measured =
+    let measured: autocapture_gates::probe::measure::Measured =
         serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(measured.exit_code, Some(3));
     assert!(

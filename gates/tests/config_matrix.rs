@@ -30,7 +30,7 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 fn spool(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
-    autocapture_gates::fixtures::build::spool(dir, 7, 40, 2).expect("spool")
+    autocapture_gates::corpus::build::spool(dir, 7, 40, 2).expect("spool")
 }
 
 #[test]

@@ -9,14 +9,14 @@ use autocapture_core::base::crash::POINTS;
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
-use autocapture_gates::dataroot::digest_without_ingest_time;
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
+use autocapture_gates::corpus::copies::{copy_tree, private_spool};
+use autocapture_gates::corpus::digest::digest_without_ingest_time;
+use autocapture_gates::corpus::generate::{GenerateOptions, generate};
+use autocapture_gates::corpus::story::Story;
 use autocapture_gates::gates::crash_gate::{
     Death, Stage1Reference, build_crash_binary, kill_at, lock_free, marker_violations,
     points_in_source, temp_files,
 };
-use autocapture_gates::gates::support::{copy_tree, private_spool};
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -26,8 +26,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (spool, _) =
-        autocapture_gates::fixtures::build::spool(dir.path(), 9, 60, 3).expect("spool");
+    let (spool, _) = autocapture_gates::corpus::build::spool(dir.path(), 9, 60, 3).expect("spool");
     let data = DataRoot::new(dir.path().join("data"));
     Setup {
         _dir: dir,
@@ -280,7 +279,7 @@ fn handoffs_marked_for_another_data_dir_and_spool_symlinks_are_reported() {
     // Outside the spool, a real handoff folder the spool points at by a symlink.
     let outside = setup._dir.path().join("outside");
     let (outside_spool, _) =
-        autocapture_gates::fixtures::build::spool(&outside, 9, 20, 1).expect("spool");
+        autocapture_gates::corpus::build::spool(&outside, 9, 20, 1).expect("spool");
     let target =
         autocapture_core::stage1::drain::list_handoffs(&outside_spool).expect("list")[0].clone();
     std::os::unix::fs::symlink(&target, setup.spool.join("zz-link")).expect("symlink");

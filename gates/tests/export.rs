@@ -10,8 +10,8 @@ use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::export::{self, ExportOptions, Rules, Selection};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
-use autocapture_gates::dataroot::digest;
-use autocapture_gates::fixtures::build::{BUILD_TIME, indexed};
+use autocapture_gates::corpus::build::{BUILD_TIME, indexed};
+use autocapture_gates::corpus::digest::digest;
 use serde_json::Value;
 
 fn clock() -> SteppingClock {

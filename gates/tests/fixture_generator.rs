@@ -7,9 +7,9 @@ use std::path::Path;
 
 use autocapture_core::contract::sha256_file;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
-use autocapture_gates::corpus_check::check_spool;
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::{DEFAULT_STORY, Story};
+use autocapture_gates::corpus::check::check_spool;
+use autocapture_gates::corpus::generate::{GenerateOptions, generate};
+use autocapture_gates::corpus::story::{DEFAULT_STORY, Story};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 

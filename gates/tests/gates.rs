@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
+use autocapture_gates::corpus::generate::{GenerateOptions, generate};
+use autocapture_gates::corpus::story::Story;
 use autocapture_gates::gates::registry;
 use autocapture_gates::harness::gate::{GateContext, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};

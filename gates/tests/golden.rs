@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use autocapture_gates::fixtures::build;
+use autocapture_gates::corpus::build;
 use autocapture_gates::gates::golden_gate::GoldenGate;
 use autocapture_gates::golden::report::GoldenReport;
 use autocapture_gates::golden::run::{DEFAULT_CASES, REPRO_RUNS, run_golden};

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use autocapture_gates::fixtures::generate::{GenerateOptions, generate};
-use autocapture_gates::fixtures::story::Story;
+use autocapture_gates::corpus::generate::{GenerateOptions, generate};
+use autocapture_gates::corpus::story::Story;
 use autocapture_gates::harness::gate::GateContext;
 use autocapture_gates::hostile::Family;
 use autocapture_gates::hostile::concurrency::{LoadRun, judge_load, percentile, run};
@@ -41,7 +41,8 @@ fn context(dir: &Path) -> GateContext {
 fn concurrency_cases_pass_on_real_processes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ctx = context(dir.path());
-    let before = autocapture_gates::dataroot::tree_digest(&ctx.corpus).expect("corpus digest");
+    let before =
+        autocapture_gates::corpus::digest::tree_digest(&ctx.corpus).expect("corpus digest");
     let (cases, figures) = run(&ctx).expect("cases ran");
     for case in &cases {
         eprintln!(
@@ -65,7 +66,7 @@ fn concurrency_cases_pass_on_real_processes() {
         assert!(figures[key].as_f64().is_some_and(|v| v > 0.0), "{key}");
     }
     assert_eq!(
-        autocapture_gates::dataroot::tree_digest(&ctx.corpus).expect("corpus digest"),
+        autocapture_gates::corpus::digest::tree_digest(&ctx.corpus).expect("corpus digest"),
         before,
         "the shared corpus is never changed"
     );

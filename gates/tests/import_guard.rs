@@ -18,7 +18,7 @@ use autocapture_gates::harness::bins::autocapture_beside;
 use autocapture_gates::import_guard::{
     DENYLIST_PATH, Denylist, LinkedCrates, crate_closure, module_violations,
 };
-use autocapture_gates::module_graph::ModuleGraph;
+use autocapture_gates::probe::module_graph::ModuleGraph;
 use serde_json::Value;
 
 /// The harness binary; the `autocapture` binary is built beside it.
@@ -340,7 +340,7 @@ fn heavy_entry_points_refuse_inside_a_stage1_context() {
     let dir = tempfile::tempdir().expect("temp");
     let data = DataRoot::new(dir.path().join("data"));
     let clock = SteppingClock::new(
-        autocapture_gates::fixtures::build::BUILD_TIME,
+        autocapture_gates::corpus::build::BUILD_TIME,
         time::Duration::ZERO,
     );
     let options = autocapture_core::stage2::Stage2Options {

@@ -9,9 +9,8 @@ use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::stage2::focus_runs::{self, GAP_CAP_US, micros};
-use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
-use autocapture_gates::fixtures::build::{self, BUILD_TIME};
+use autocapture_gates::corpus::build::{self, BUILD_TIME};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
@@ -23,17 +22,8 @@ struct Frame {
 }
 
 fn stage2(data: &DataRoot) {
-    build::write_idle_signal(data).expect("signal");
     let clock = SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
-    run_stage2(
-        data,
-        &Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )
-    .expect("stage 2");
+    autocapture_gates::corpus::build::index_while_idle(data, &clock).expect("stage 2");
 }
 
 fn runs_table(conn: &Connection) -> Vec<focus_runs::Run> {

@@ -7,7 +7,7 @@
 //! files over the limit.
 
 use autocapture_gates::contract::workspace_root;
-use autocapture_gates::module_graph::ModuleGraph;
+use autocapture_gates::probe::module_graph::ModuleGraph;
 
 fn graph_of(src: &str) -> ModuleGraph {
     let root = workspace_root().expect("a checkout").join(src);

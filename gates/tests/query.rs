@@ -11,9 +11,9 @@ use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::contract::sha256_file;
 use autocapture_core::query::{self, AnswerState, QueryHandle, QueryOptions};
 use autocapture_core::stage1::completeness;
-use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
+use autocapture_gates::corpus::build::{BUILD_TIME, index_while_idle};
 use rusqlite::Connection;
 use serde_json::Value;
 use time::macros::datetime;
@@ -27,24 +27,12 @@ struct Setup {
 /// A DataRoot with the whole corpus ingested and (unless `partial`) indexed.
 fn setup(partial: bool) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (data, truth) = autocapture_gates::fixtures::build::ingested(dir.path(), 6, 900, 3)
+    let (data, truth) = autocapture_gates::corpus::build::ingested(dir.path(), 6, 900, 3)
         .expect("ingested DataRoot");
-    autocapture_gates::fixtures::build::write_idle_signal(&data).expect("signal");
     // A partial run: the signal goes stale after about 100 frames.
     let step = if partial { 16 } else { 0 };
-    let clock = SteppingClock::new(
-        datetime!(2026-02-21 02:00:00 UTC),
-        time::Duration::milliseconds(step),
-    );
-    run_stage2(
-        &data,
-        &Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )
-    .expect("stage 2");
+    let clock = SteppingClock::new(BUILD_TIME, time::Duration::milliseconds(step));
+    index_while_idle(&data, &clock).expect("stage 2");
     Setup {
         _dir: dir,
         data,
@@ -476,8 +464,7 @@ fn structured_intents_match_the_story() {
 /// records with a BLOB and a REAL payload, a frame with an INTEGER time, a text record with a
 /// BLOB type. Their times, where they are text, lie after the story's day.
 fn story_with(odd: bool, dir: &Path) -> DataRoot {
-    let (_, mut handoffs) =
-        autocapture_gates::fixtures::build::spool(dir, 6, 900, 3).expect("spool");
+    let (_, mut handoffs) = autocapture_gates::corpus::build::spool(dir, 6, 900, 3).expect("spool");
     if odd {
         let handoff = dir.join("handoff_odd");
         fs::create_dir_all(&handoff).expect("dir");
@@ -511,13 +498,8 @@ fn story_with(odd: bool, dir: &Path) -> DataRoot {
         autocapture_core::stage1::ingest::ingest_handoff(handoff, &data, &options, &clock)
             .expect("ingest");
     }
-    autocapture_gates::fixtures::build::write_idle_signal(&data).expect("signal");
-    let clock = SteppingClock::new(datetime!(2026-02-21 02:00:00 UTC), time::Duration::ZERO);
-    let options = Stage2Options {
-        activity_signal: None,
-        fresh_seconds: 5,
-    };
-    run_stage2(&data, &options, &clock).expect("stage 2 runs");
+    index_while_idle(&data, &SteppingClock::new(BUILD_TIME, time::Duration::ZERO))
+        .expect("stage 2 runs");
     data
 }
 

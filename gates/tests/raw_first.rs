@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::workspace_root;
-use autocapture_gates::fixtures::build::{indexed, spool};
+use autocapture_gates::corpus::build::{indexed, spool};
+use autocapture_gates::corpus::copies::copy_tree;
 use autocapture_gates::gates::raw_first_gate::{check_raw, raw_mismatches, sanitize_violations};
-use autocapture_gates::gates::support::copy_tree;
 use autocapture_gates::harness::gate::{GateOutcome, Verdict};
 use rusqlite::Connection;
 
@@ -75,7 +75,7 @@ fn a_changed_or_missing_media_file_fails_the_comparison() {
     let (_, handoffs) = spool(dir.path(), 3, 40, 1).expect("spool");
     let data = DataRoot::new(dir.path().join("data"));
     let clock = autocapture_core::base::clock::SteppingClock::new(
-        autocapture_gates::fixtures::build::BUILD_TIME,
+        autocapture_gates::corpus::build::BUILD_TIME,
         time::Duration::ZERO,
     );
     autocapture_core::stage1::ingest::ingest_handoff(

@@ -9,7 +9,7 @@ use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::stage1::ingest::{ImportMode, IngestOptions, IngestReport, ingest_handoff};
 use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
-use autocapture_gates::dataroot::digest;
+use autocapture_gates::corpus::digest::digest;
 use rusqlite::Connection;
 use time::macros::datetime;
 
@@ -47,7 +47,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, handoffs) =
-        autocapture_gates::fixtures::build::spool(dir.path(), 9, 200, 1).expect("spool");
+        autocapture_gates::corpus::build::spool(dir.path(), 9, 200, 1).expect("spool");
     let data = DataRoot::new(dir.path().join("data"));
     Setup {
         handoff: handoffs[0].clone(),

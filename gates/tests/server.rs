@@ -15,7 +15,7 @@ use autocapture_gates::probe::http::Client;
 use serde_json::Value;
 
 fn data_root(dir: &std::path::Path) -> DataRoot {
-    autocapture_gates::fixtures::build::indexed(dir, 2, 300, 1)
+    autocapture_gates::corpus::build::indexed(dir, 2, 300, 1)
         .expect("indexed DataRoot")
         .0
 }

@@ -26,7 +26,7 @@ struct Setup {
 /// A DataRoot holding a whole generated corpus.
 fn setup(frames: u64) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (data, truth) = autocapture_gates::fixtures::build::ingested(dir.path(), 8, frames, 2)
+    let (data, truth) = autocapture_gates::corpus::build::ingested(dir.path(), 8, frames, 2)
         .expect("ingested DataRoot");
     Setup {
         _dir: dir,

@@ -12,7 +12,7 @@ use autocapture_core::stage1::ingest::{IngestOptions, IngestReport, ingest_hando
 use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_core::uia::{Section, doc_id};
-use autocapture_gates::dataroot::table_digest;
+use autocapture_gates::corpus::digest::table_digest;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -26,7 +26,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, mut handoffs) =
-        autocapture_gates::fixtures::build::spool(dir.path(), 4, 90, 1).expect("spool");
+        autocapture_gates::corpus::build::spool(dir.path(), 4, 90, 1).expect("spool");
     let handoff = handoffs.remove(0);
     let data = DataRoot::new(dir.path().join("data"));
     Setup { dir, handoff, data }

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::median;
-use crate::measure::measure_child;
+use crate::probe::measure::measure_child;
 
 #[derive(Debug, Clone)]
 pub struct IngestBenchOptions {
@@ -157,7 +157,7 @@ fn handoff(options: &IngestBenchOptions) -> anyhow::Result<PathBuf> {
             options.frames,
             spool.display()
         );
-        crate::fixtures::build::spool(&options.work, options.seed, options.frames, 1)?;
+        crate::corpus::build::spool(&options.work, options.seed, options.frames, 1)?;
         std::fs::write(&ready, format!("frames {}\n", options.frames))?;
     }
     let list = autocapture_core::stage1::drain::list_handoffs(&spool)?;

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
-use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use serde::Serialize;
 
@@ -103,7 +102,7 @@ pub fn cached_data_root(cache: &Path, seed: u64, frames: u64) -> anyhow::Result<
         format!(
             "{}\n{}",
             env!("CARGO_PKG_VERSION"),
-            crate::fixtures::story::DEFAULT_STORY
+            crate::corpus::story::DEFAULT_STORY
         )
         .as_bytes(),
     );
@@ -117,22 +116,14 @@ pub fn cached_data_root(cache: &Path, seed: u64, frames: u64) -> anyhow::Result<
             "building a DataRoot of {frames} frames in {}",
             dir.display()
         );
-        crate::fixtures::build::ingested(&dir, seed, frames, 1)?;
+        crate::corpus::build::ingested(&dir, seed, frames, 1)?;
         // The media live on as hard links (or copies) in the DataRoot.
         std::fs::remove_dir_all(dir.join("spool"))?;
         std::fs::write(dir.join(READY), format!("frames {frames} seed {seed}\n"))?;
     }
     let data = DataRoot::new(dir.join("data"));
-    crate::fixtures::build::write_idle_signal(&data)?;
-    let clock = SteppingClock::new(crate::fixtures::build::BUILD_TIME, time::Duration::ZERO);
-    let report = run_stage2(
-        &data,
-        &Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )?;
+    let clock = SteppingClock::new(crate::corpus::build::BUILD_TIME, time::Duration::ZERO);
+    let report = crate::corpus::build::index_while_idle(&data, &clock)?;
     if report.frames_pending > 0 {
         anyhow::bail!(
             "Stage 2 left {} frames pending in {}",

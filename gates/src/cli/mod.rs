@@ -33,8 +33,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::contract::{self, annotations, doc, lock, schemas::ContractSet};
-use crate::fixtures::generate::{GenerateOptions, generate};
-use crate::fixtures::story::Story;
+use crate::corpus::generate::{GenerateOptions, generate};
+use crate::corpus::story::Story;
 use crate::gates::{PLAN, registry};
 use crate::harness::acceptance::{self, Policy, Refusal};
 use crate::harness::gate::{GateContext, Target, Verdict};
@@ -464,13 +464,13 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             read_only,
             command,
         } => {
-            let limits = crate::measure::Limits {
+            let limits = crate::probe::measure::Limits {
                 address_space_mib: as_mib,
                 file_size_bytes: fsize_bytes,
                 timeout_ms,
                 read_only,
             };
-            let measured = crate::measure::run_limited(&command[0], &command[1..], &limits)?;
+            let measured = crate::probe::measure::run_limited(&command[0], &command[1..], &limits)?;
             println!("{}", serde_json::to_string(&measured)?);
             Ok(exit::PASS)
         }

@@ -56,7 +56,7 @@ pub(super) fn sla_estimate(
 }
 
 pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
-    use crate::fixtures::build;
+    use crate::corpus::build;
     use crate::golden::run::run_golden;
     let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
     let case_text = match &args.cases {

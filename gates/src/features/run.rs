@@ -133,7 +133,7 @@ pub struct RunOptions {
 /// Generates the template spool, runs the folder's runnable scenarios and compares.
 pub fn run(options: &RunOptions) -> anyhow::Result<FeatureRun> {
     let catalog = catalog::read(&options.features_dir)?;
-    let (template_spool, _) = crate::fixtures::build::spool(
+    let (template_spool, _) = crate::corpus::build::spool(
         &options.work.join("template"),
         options.seed,
         TEMPLATE_FRAMES,

@@ -11,7 +11,7 @@ use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
 
-use super::support::{copy_tree, private_spool};
+use crate::corpus::copies::{copy_tree, private_spool};
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 
 pub struct AuditGate;

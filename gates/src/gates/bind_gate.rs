@@ -50,10 +50,10 @@ impl Gate for BindGate {
                 json!(code),
             );
         }
-        let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
+        let (_, handoffs) = crate::corpus::copies::private_spool(&ctx.corpus, &ctx.work)?;
         let data = autocapture_core::store::DataRoot::new(ctx.work.join("data"));
         let clock = autocapture_core::base::clock::SteppingClock::new(
-            crate::fixtures::build::BUILD_TIME,
+            crate::corpus::build::BUILD_TIME,
             time::Duration::ZERO,
         );
         if let Some(first) = handoffs.first() {

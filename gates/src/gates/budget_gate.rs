@@ -20,7 +20,7 @@ use autocapture_core::store::{DERIVED_DIR, DataRoot};
 use serde_json::{Value, json};
 
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
-use crate::measure::{Measured, measure_child};
+use crate::probe::measure::{Measured, measure_child};
 
 /// A measured `active-safe` share may exceed the cap by this factor (process start-up, the last
 /// burst before exit).
@@ -93,7 +93,7 @@ impl Gate for BudgetGate {
             .as_deref()
             .context("the budget gate measures through `autocapture-gates measure`; no harness binary was given")?;
         let mut outcome = GateOutcome::default();
-        let (spool, handoffs) = crate::fixtures::build::spool(&ctx.work, ctx.seed, self.frames, 1)?;
+        let (spool, handoffs) = crate::corpus::build::spool(&ctx.work, ctx.seed, self.frames, 1)?;
         let handoff = handoffs
             .first()
             .context("the generated spool has no handoff")?;

@@ -15,7 +15,7 @@ use crate::config_matrix::{
 use crate::contract::{
     annotations, default_contracts_dir, doc, lock, schemas::ContractSet, workspace_root,
 };
-use crate::corpus_check::check_spool;
+use crate::corpus::check::check_spool;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::harness::sister::{checkpoint, default_sister_path};
 
@@ -88,7 +88,7 @@ impl Gate for ContractGate {
                 .collect::<Vec<_>>()
                 .join("; "),
         );
-        let frames = super::support::truth(&ctx.corpus)?["frames_total"].clone();
+        let frames = crate::corpus::copies::truth(&ctx.corpus)?["frames_total"].clone();
         outcome.check_eq(
             "every frame blob re-hashed to its content_hash",
             None,
@@ -173,7 +173,8 @@ fn config_section(
         problems.iter().any(|p| p.contains("open_bind.json")),
         format!("{problems:?}"),
     );
-    let (_, handoffs) = super::support::private_spool(&ctx.corpus, &work.join("flags-spool"))?;
+    let (_, handoffs) =
+        crate::corpus::copies::private_spool(&ctx.corpus, &work.join("flags-spool"))?;
     let handoff = handoffs.first().context("the corpus has no handoff")?;
     for check in flag_positions(bin, handoff, &work.join("flags"))? {
         outcome.check(

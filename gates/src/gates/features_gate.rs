@@ -10,9 +10,9 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::contract::workspace_root;
+use crate::corpus::copies::copy_tree;
 use crate::features::catalog::Side;
 use crate::features::run::{self, RunOptions, Status};
-use crate::gates::support::copy_tree;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 
 pub struct FeaturesGate;

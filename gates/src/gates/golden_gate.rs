@@ -22,9 +22,9 @@ impl Gate for GoldenGate {
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
-        let truth = super::support::truth(&ctx.corpus)?;
+        let truth = crate::corpus::copies::truth(&ctx.corpus)?;
         let data = match ctx.target {
-            Target::Embedded => Some(super::support::indexed_copy(ctx)?.0),
+            Target::Embedded => Some(crate::corpus::copies::indexed_copy(ctx)?.0),
             Target::Url(_) => None,
         };
         let (report, errors) = run_golden(

@@ -23,13 +23,13 @@ use autocapture_core::store::DataRoot;
 use serde_json::Value;
 
 use crate::contract::workspace_root;
-use crate::fixtures::build::BUILD_TIME;
+use crate::corpus::build::BUILD_TIME;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::import_guard::{
     DENYLIST_PATH, Denylist, LinkedCrates, crate_closure, library_violations, mapped_files,
     module_violations,
 };
-use crate::module_graph::ModuleGraph;
+use crate::probe::module_graph::ModuleGraph;
 
 pub struct ImportGuardGate;
 
@@ -216,7 +216,7 @@ impl Gate for ImportGuardGate {
             &planted_library_violations(&root, &denylist)?,
             "libonnxruntime.so.1.17.1",
         );
-        let (_, handoffs) = super::support::private_spool(&ctx.corpus, &ctx.work)?;
+        let (_, handoffs) = crate::corpus::copies::private_spool(&ctx.corpus, &ctx.work)?;
         let handoff = handoffs.first().context("the corpus has no handoff")?;
         let data = DataRoot::new(ctx.work.join("data"));
         let output = std::process::Command::new(bin)

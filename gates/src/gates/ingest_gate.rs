@@ -13,8 +13,8 @@ use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
 
-use super::support::{copy_tree, private_spool, truth};
-use crate::dataroot::digest;
+use crate::corpus::copies::{copy_tree, private_spool, truth};
+use crate::corpus::digest::digest;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 
 pub struct IngestGate;

@@ -14,7 +14,6 @@ pub mod ingest_gate;
 pub mod query_readonly_gate;
 pub mod raw_first_gate;
 pub mod sla_gate;
-pub mod support;
 pub mod uia_gate;
 
 use crate::harness::gate::Gate;

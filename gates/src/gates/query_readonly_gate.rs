@@ -45,7 +45,7 @@ impl Gate for QueryReadonlyGate {
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
-        let (data, _) = super::support::indexed_copy(ctx)?;
+        let (data, _) = crate::corpus::copies::indexed_copy(ctx)?;
         let before = contents(&data.root)?;
         let handle = QueryHandle::open(&data)?;
         for sql in [

@@ -19,18 +19,17 @@ use autocapture_core::contract::sha256_file;
 use autocapture_core::export::{self, ExportOptions, Rules, Selection};
 use autocapture_core::handoff::{HandoffDb, HandoffError};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
-use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::support::{copy_tree, private_spool};
-use crate::dataroot::digest;
-use crate::fixtures::build::{BUILD_TIME, write_idle_signal};
+use crate::corpus::build::BUILD_TIME;
+use crate::corpus::copies::{copy_tree, private_spool};
+use crate::corpus::digest::digest;
 use crate::harness::gate::{Evidence, Gate, GateContext, GateOutcome};
-use crate::module_graph::ModuleGraph;
+use crate::probe::module_graph::ModuleGraph;
 
 pub struct RawFirstGate;
 
@@ -468,15 +467,7 @@ impl Gate for RawFirstGate {
             "the corpus gave nothing to compare",
         );
         check_raw(&mut outcome, "ingest", &mismatches);
-        write_idle_signal(&data)?;
-        run_stage2(
-            &data,
-            &Stage2Options {
-                activity_signal: None,
-                fresh_seconds: 5,
-            },
-            &clock,
-        )?;
+        crate::corpus::build::index_while_idle(&data, &clock)?;
         let (_, mismatches) = raw_mismatches(&handoffs, &data)?;
         check_raw(&mut outcome, "Stage 2", &mismatches);
         check_export(&mut outcome, &ctx.work, &data)?;

@@ -15,7 +15,7 @@ use autocapture_core::store::DERIVED_DIR;
 use serde_json::json;
 
 use crate::contract::{default_contracts_dir, schemas::ContractSet, workspace_root};
-use crate::fixtures::build::BUILD_TIME;
+use crate::corpus::build::BUILD_TIME;
 use crate::harness::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome};
 use crate::sla::chart::burn_down_svg;
 use crate::sla::estimate::{Estimate, Percentiles, SlaVerdict, estimate, percentiles};
@@ -41,7 +41,7 @@ struct CorpusStage2 {
 /// Ingests and indexes a private copy of the corpus; returns its Stage-2 service times and how
 /// many trace lines failed the processing-trace schema.
 fn corpus_stage2(ctx: &GateContext, set: &ContractSet) -> anyhow::Result<CorpusStage2> {
-    let (data, report) = super::support::indexed_copy(ctx)?;
+    let (data, report) = crate::corpus::copies::indexed_copy(ctx)?;
     let trace_path = data.root.join(DERIVED_DIR).join(TRACE_FILE);
     let text = std::fs::read_to_string(&trace_path)
         .with_context(|| format!("read {}", trace_path.display()))?;

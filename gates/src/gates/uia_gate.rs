@@ -13,8 +13,9 @@ use autocapture_core::uia::{Section, doc_id};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 
-use super::support::{copy_tree, private_spool};
 use crate::contract::{default_contracts_dir, schemas::ContractSet};
+use crate::corpus::copies::first_snapshot;
+use crate::corpus::copies::{copy_tree, private_spool};
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 
 pub struct UiaGate;
@@ -26,23 +27,6 @@ fn rows(db: &Path, sql: &str) -> anyhow::Result<Vec<(String, String, String)>> {
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(out)
-}
-
-/// The first frame's snapshot id and payload in a handoff.
-pub fn first_snapshot(handoff: &Path) -> anyhow::Result<(String, Value)> {
-    let db = handoff.join("metadata.db");
-    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let id: String = conn.query_row(
-        "SELECT json_extract(payload, '$.uia_ref.record_id') FROM metadata WHERE record_type = 'evidence.capture.frame'
-         AND json_extract(payload, '$.uia_ref.record_id') IS NOT NULL ORDER BY id LIMIT 1",
-        [],
-        |r| r.get(0),
-    )?;
-    let payload: String =
-        conn.query_row("SELECT payload FROM metadata WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })?;
-    Ok((id, serde_json::from_str(&payload)?))
 }
 
 impl Gate for UiaGate {

@@ -88,5 +88,5 @@ pub fn run_golden(
 
 /// Reads a corpus's truth.json.
 pub fn read_truth(corpus: &Path) -> anyhow::Result<Value> {
-    crate::gates::support::truth(corpus)
+    crate::corpus::copies::truth(corpus)
 }

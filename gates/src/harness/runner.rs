@@ -16,9 +16,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
-use crate::dataroot::tree_digest;
-use crate::fixtures::generate::{GenerateOptions, generate};
-use crate::fixtures::story::Story;
+use crate::corpus::digest::tree_digest;
+use crate::corpus::generate::{GenerateOptions, generate};
+use crate::corpus::story::Story;
 
 /// Everything a run needs to know.
 #[derive(Debug, Clone)]

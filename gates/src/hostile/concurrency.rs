@@ -18,16 +18,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use autocapture_core::contract::format_ts_utc;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
 
 use super::{CaseReport, Family};
 use crate::bench::QUERY_MIX;
-use crate::dataroot::{DataRootDigest, digest_without_ingest_time};
-use crate::gates::crash_gate::integrity_problems;
-use crate::gates::support::{copy_tree, private_spool};
+use crate::corpus::build::write_fresh_idle_signal;
+use crate::corpus::copies::{copy_tree, private_spool};
+use crate::corpus::digest::integrity_problems;
+use crate::corpus::digest::{DataRootDigest, digest_without_ingest_time};
 use crate::harness::gate::GateContext;
 use crate::probe::http::Client;
 
@@ -190,18 +190,6 @@ fn wait(child: Child) -> anyhow::Result<Ended> {
             .take(600)
             .collect(),
     })
-}
-
-/// A fresh idle signal in the DataRoot, stamped with the real time (the CLI reads the real
-/// clock).
-fn write_fresh_idle_signal(data: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data)?;
-    let now = format_ts_utc(time::OffsetDateTime::now_utc());
-    std::fs::write(
-        data.join("activity_signal.json"),
-        json!({"ts_utc": now, "idle_seconds": 600, "user_active": false}).to_string(),
-    )?;
-    Ok(())
 }
 
 /// The serial reference: the first two handoffs ingested one after the other, and a copy of

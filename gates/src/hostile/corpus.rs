@@ -27,9 +27,9 @@ use serde_json::Value;
 use super::files::{files_under, rewrite_keeping_mtime};
 pub use super::spec::{CaseCommand, CaseSpec, Outcome, default_dir, load};
 use super::{CaseReport, Family};
-use crate::dataroot::{DataRootDigest, digest};
-use crate::gates::support::copy_tree;
-use crate::measure::{Limits, Measured, measure_child_limited};
+use crate::corpus::copies::copy_tree;
+use crate::corpus::digest::{DataRootDigest, digest};
+use crate::probe::measure::{Limits, Measured, measure_child_limited};
 
 /// The programs a case runs.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ impl Base {
     /// Generates the base under `dir` (4 handoffs of 6 frames; the first ingested, the last
     /// is the target: both canonical layout).
     pub fn build(dir: &Path, seed: u64) -> anyhow::Result<Base> {
-        let (_, handoffs) = crate::fixtures::build::spool(dir, seed, 24, 4)?;
+        let (_, handoffs) = crate::corpus::build::spool(dir, seed, 24, 4)?;
         let (first, last) = match (handoffs.first(), handoffs.last()) {
             (Some(first), Some(last)) if handoffs.len() == 4 => (first, last),
             _ => bail!("the base spool has {} handoffs, not 4", handoffs.len()),

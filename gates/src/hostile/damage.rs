@@ -37,7 +37,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::spec::CaseSpec;
-use crate::measure::Limits;
+use crate::probe::measure::Limits;
 
 const FIRST_FRAME: &str =
     "(SELECT min(id) FROM metadata WHERE record_type = 'evidence.capture.frame')";

@@ -21,7 +21,7 @@ pub struct Bases {
 impl Bases {
     /// Generates a three-handoff spool of a few frames under `dir` and reads its databases.
     pub fn build(dir: &Path, seed: u64) -> anyhow::Result<Bases> {
-        let (_, handoffs) = crate::fixtures::build::spool(dir, seed, 6, 3)?;
+        let (_, handoffs) = crate::corpus::build::spool(dir, seed, 6, 3)?;
         let metadata_dbs = handoffs
             .iter()
             .map(|h| {

@@ -23,7 +23,7 @@ use nix::unistd::Pid;
 use rusqlite::Connection;
 
 use super::{CaseReport, Family};
-use crate::gates::support::copy_tree;
+use crate::corpus::copies::copy_tree;
 
 /// Where one run's handoff lives, and where a swap moves it.
 struct Site {

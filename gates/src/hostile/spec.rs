@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::measure::Limits;
+use crate::probe::measure::Limits;
 
 /// What a case expects the command to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

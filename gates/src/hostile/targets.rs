@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::fixtures::build::BUILD_TIME;
+use crate::corpus::build::BUILD_TIME;
 
 /// The instant the targets that need a clock run at.
 pub const TARGET_TIME: OffsetDateTime = datetime!(2026-02-21 02:00:00 UTC);
@@ -394,7 +394,7 @@ pub struct QueryFixture {
 impl QueryFixture {
     /// Generates a small corpus (seed `seed`) under `dir`, ingests and indexes it, opens a handle.
     pub fn build(dir: &Path, seed: u64) -> anyhow::Result<QueryFixture> {
-        let (data, _) = crate::fixtures::build::indexed(dir, seed, 120, 1)?;
+        let (data, _) = crate::corpus::build::indexed(dir, seed, 120, 1)?;
         let handle = QueryHandle::open(&data).map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
         Ok(QueryFixture {
             data,

@@ -33,8 +33,8 @@ use time::{Duration, OffsetDateTime};
 use super::chart::burn_down_svg;
 use super::estimate::{Estimate, estimate, minute_of_week};
 use super::inputs::{HOURS_PER_WEEK, Inputs, parse_trace};
-use crate::fixtures::generate::{GenerateOptions, generate};
-use crate::fixtures::story::Story;
+use crate::corpus::generate::{GenerateOptions, generate};
+use crate::corpus::story::Story;
 
 /// The soak starts on a Monday at midnight UTC (hour 0 of the week).
 pub const SOAK_START: OffsetDateTime = datetime!(2026-02-16 00:00:00 UTC);

@@ -19,7 +19,7 @@ use autocapture_core::stage1::ingest::{
 use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
-use autocapture_gates::dataroot::{DataRootDigest, digest};
+use autocapture_gates::corpus::digest::{DataRootDigest, digest};
 use rusqlite::Connection;
 use serde_json::Value;
 use time::macros::datetime;
@@ -38,7 +38,7 @@ impl Corpus {
 fn corpus(frames: u64, handoffs: u32) -> Corpus {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, handoffs) =
-        autocapture_gates::fixtures::build::spool(dir.path(), 5, frames, handoffs).expect("spool");
+        autocapture_gates::corpus::build::spool(dir.path(), 5, frames, handoffs).expect("spool");
     Corpus { dir, handoffs }
 }
 

@@ -333,7 +333,7 @@ fn regression_disk_full_is_data_dir_full_not_a_signal() {
         corpus.handoffs[1].display().to_string(),
         data.root.display().to_string(),
     );
-    let measured = autocapture_gates::measure::measure_child_limited(
+    let measured = autocapture_gates::probe::measure::measure_child_limited(
         harness,
         &bin,
         &[
@@ -345,7 +345,7 @@ fn regression_disk_full_is_data_dir_full_not_a_signal() {
             &dir,
             "--json",
         ],
-        &autocapture_gates::measure::Limits {
+        &autocapture_gates::probe::measure::Limits {
             file_size_bytes: Some(64 * 1024),
             timeout_ms: Some(60_000),
             ..Default::default()

@@ -6,9 +6,9 @@ use super::*;
 /// A generated corpus of `frames` frames under `dir`.
 fn corpus(dir: &Path, seed: u64, frames: u64) -> PathBuf {
     let corpus = dir.join(format!("corpus-{seed}-{frames}"));
-    autocapture_gates::fixtures::generate::generate(
-        &autocapture_gates::fixtures::story::Story::default_story().expect("story"),
-        &autocapture_gates::fixtures::generate::GenerateOptions {
+    autocapture_gates::corpus::generate::generate(
+        &autocapture_gates::corpus::story::Story::default_story().expect("story"),
+        &autocapture_gates::corpus::generate::GenerateOptions {
             out: corpus.clone(),
             seed,
             frames,

@@ -37,7 +37,6 @@ use autocapture_core::query::{self, QueryHandle, QueryOptions};
 use autocapture_core::server::{BoundServer, DEFAULT_BIND, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::stage1::marker::{self, MarkerState};
-use autocapture_core::stage2::{Stage2Options, run_stage2};
 use autocapture_core::store::DataRoot;
 use autocapture_core::store::lock_data_root;
 use autocapture_core::uia::{Section, doc_id};
@@ -45,9 +44,9 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 
 use crate::contract::schemas::ContractSet;
-use crate::dataroot::{DataRootDigest, digest};
-use crate::fixtures::build::BUILD_TIME;
-use crate::gates::support::copy_tree;
+use crate::corpus::build::BUILD_TIME;
+use crate::corpus::copies::copy_tree;
+use crate::corpus::digest::{DataRootDigest, digest};
 use crate::probe::http::Client;
 
 /// What every scenario of a run shares.
@@ -109,13 +108,8 @@ impl Settings {
             copy_tree(&handoff, &copy)?;
             ingest_handoff(&copy, &data, &IngestOptions::default(), &clock)?;
         }
-        crate::fixtures::build::write_idle_signal(&data)?;
-        run_stage2(
+        crate::corpus::build::index_while_idle(
             &data,
-            &Stage2Options {
-                activity_signal: None,
-                fresh_seconds: 5,
-            },
             &SteppingClock::new(BUILD_TIME, time::Duration::ZERO),
         )?;
         *slot = Some(data.root.clone());

@@ -5,7 +5,7 @@ use super::*;
 impl ContractWorld {
     pub(super) fn first_snapshot(&mut self) -> anyhow::Result<(String, Value)> {
         if self.snapshot.is_none() {
-            self.snapshot = Some(crate::gates::uia_gate::first_snapshot(&self.handoff()?)?);
+            self.snapshot = Some(crate::corpus::copies::first_snapshot(&self.handoff()?)?);
         }
         self.snapshot.clone().context("no snapshot")
     }

@@ -26,9 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use autocapture_core::base::clock::{Clock, SystemClock};
+use autocapture_core::base::clock::SystemClock;
 use autocapture_core::base::crash::{self, CrashPoint, POINTS, Stage};
-use autocapture_core::contract::format_ts_utc;
 use autocapture_core::stage1::ingest::{
     ImportMode, IngestOptions, ingest_handoff, ingest_handoff_on,
 };
@@ -39,10 +38,14 @@ use nix::unistd::Pid;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
 
-use super::support::{copy_tree, private_spool};
-use crate::dataroot::{DataRootDigest, TableDigest, digest_without_ingest_time, table_digest_of};
-use crate::fixtures::generate::{GenerateOptions, generate};
-use crate::fixtures::story::Story;
+use crate::corpus::build::write_fresh_idle_signal;
+use crate::corpus::copies::{copy_tree, private_spool};
+use crate::corpus::digest::integrity_problems;
+use crate::corpus::digest::{
+    DataRootDigest, TableDigest, digest_without_ingest_time, table_digest_of,
+};
+use crate::corpus::generate::{GenerateOptions, generate};
+use crate::corpus::story::Story;
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::power_loss::{Expected, Op, PlantedBug, RecordingFs, expected_media, explore, plant};
 
@@ -234,26 +237,6 @@ fn run_clean(bin: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// `PRAGMA integrity_check` of every database the DataRoot holds; the failures.
-pub fn integrity_problems(data: &DataRoot) -> Vec<String> {
-    let mut problems = Vec::new();
-    for db in [data.metadata_db(), data.derived_db(), data.stage2_db()] {
-        if !db.is_file() {
-            continue;
-        }
-        let result =
-            Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|conn| {
-                conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
-            });
-        match result {
-            Ok(text) if text == "ok" => {}
-            Ok(text) => problems.push(format!("{}: {text}", db.display())),
-            Err(e) => problems.push(format!("{}: {e}", db.display())),
-        }
-    }
-    problems
-}
-
 /// Temp files under `dir`: atomic-write temps, the ingest's temp folder and scratch database.
 pub fn temp_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
@@ -440,21 +423,11 @@ fn index_digest(data: &DataRoot) -> anyhow::Result<IndexDigest> {
     })
 }
 
-/// An idle signal, fresh for the next few seconds.
-fn write_fresh_idle_signal(data: &DataRoot) -> anyhow::Result<()> {
-    let at = SystemClock.now() + time::Duration::seconds(4);
-    std::fs::write(
-        data.root.join("activity_signal.json"),
-        json!({"ts_utc": format_ts_utc(at), "idle_seconds": 600, "user_active": false}).to_string(),
-    )?;
-    Ok(())
-}
-
 /// Runs Stage 2 until it reports `completed` (a signal can go stale during a long run; each run
 /// resumes where the last stopped).
 fn stage2_to_completion(bin: &Path, data: &DataRoot) -> anyhow::Result<()> {
     for _ in 0..8 {
-        write_fresh_idle_signal(data)?;
+        write_fresh_idle_signal(&data.root)?;
         let out = run_clean(
             bin,
             &[
@@ -490,7 +463,7 @@ fn stage2_kill(
 ) -> anyhow::Result<Stage2Kill> {
     copy_tree(base, dir)?;
     let data = DataRoot::new(dir);
-    write_fresh_idle_signal(&data)?;
+    write_fresh_idle_signal(&data.root)?;
     let args: [&std::ffi::OsStr; 4] = [
         "stage2".as_ref(),
         "run".as_ref(),

@@ -33,8 +33,8 @@ use serde_json::{Value, json};
 
 use super::concurrency::Served;
 use super::{CaseReport, Family};
-use crate::dataroot::digest;
-use crate::gates::support::private_spool;
+use crate::corpus::copies::private_spool;
+use crate::corpus::digest::digest;
 use crate::harness::gate::GateContext;
 use crate::harness::{acceptance, dsse, freshness, keys, report};
 

@@ -1,11 +1,13 @@
 //! Digests of a DataRoot's logical content, for comparing two DataRoots (re-ingest changes
 //! nothing, ingest order does not matter, a crash-and-rerun converges): every row of the evidence
 //! and derived tables in id order with every column quoted, and every media file with its hash.
+//! Also the integrity check of every database a DataRoot holds.
 
 use std::path::Path;
 
 use anyhow::Context;
 use autocapture_core::contract::sha256_file;
+use autocapture_core::store::DataRoot;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -126,4 +128,24 @@ pub fn digest_without_ingest_time(root: &Path) -> anyhow::Result<DataRootDigest>
         )?,
         ..digest(root)?
     })
+}
+
+/// `PRAGMA integrity_check` of every database the DataRoot holds; the failures.
+pub fn integrity_problems(data: &DataRoot) -> Vec<String> {
+    let mut problems = Vec::new();
+    for db in [data.metadata_db(), data.derived_db(), data.stage2_db()] {
+        if !db.is_file() {
+            continue;
+        }
+        let result =
+            Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|conn| {
+                conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+            });
+        match result {
+            Ok(text) if text == "ok" => {}
+            Ok(text) => problems.push(format!("{}: {text}", db.display())),
+            Err(e) => problems.push(format!("{}: {e}", db.display())),
+        }
+    }
+    problems
 }

@@ -1,16 +1,17 @@
-//! Helpers the gates share: private copies of the corpus (as files, or ingested and indexed),
-//! its handoffs and truth.
+//! Working copies of the corpus for the gates: private copies (as files, or ingested and indexed),
+//! its handoffs, its truth and the first snapshot of a handoff.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
-use autocapture_core::stage2::{Stage2Options, Stage2Report, run_stage2};
+use autocapture_core::stage2::Stage2Report;
 use autocapture_core::store::DataRoot;
+use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-use crate::fixtures::build::{BUILD_TIME, write_idle_signal};
+use crate::corpus::build::BUILD_TIME;
 use crate::harness::gate::GateContext;
 
 /// Copies the tree at `from` to `to` (regular files and directories only).
@@ -47,15 +48,7 @@ pub fn indexed_copy(ctx: &GateContext) -> anyhow::Result<(DataRoot, Stage2Report
     for handoff in &handoffs {
         ingest_handoff(handoff, &data, &IngestOptions::default(), &clock)?;
     }
-    write_idle_signal(&data)?;
-    let report = run_stage2(
-        &data,
-        &Stage2Options {
-            activity_signal: None,
-            fresh_seconds: 5,
-        },
-        &clock,
-    )?;
+    let report = crate::corpus::build::index_while_idle(&data, &clock)?;
     Ok((data, report))
 }
 
@@ -65,4 +58,21 @@ pub fn truth(corpus: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
+}
+
+/// The first frame's snapshot id and payload in a handoff.
+pub fn first_snapshot(handoff: &Path) -> anyhow::Result<(String, Value)> {
+    let db = handoff.join("metadata.db");
+    let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let id: String = conn.query_row(
+        "SELECT json_extract(payload, '$.uia_ref.record_id') FROM metadata WHERE record_type = 'evidence.capture.frame'
+         AND json_extract(payload, '$.uia_ref.record_id') IS NOT NULL ORDER BY id LIMIT 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let payload: String =
+        conn.query_row("SELECT payload FROM metadata WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })?;
+    Ok((id, serde_json::from_str(&payload)?))
 }
