@@ -3,15 +3,15 @@
 //! loopback port; the same templates on a second seed; a target serving another corpus is
 //! caught (by the run and by the gate); and the `golden` command reports 40/40.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use autocapture_gates::corpus::build;
 use autocapture_gates::gates::golden_gate::GoldenGate;
 use autocapture_gates::golden::report::GoldenReport;
 use autocapture_gates::golden::run::{DEFAULT_CASES, REPRO_RUNS, run_golden};
 use autocapture_gates::harness::gate::{Gate, GateContext, Target, Verdict};
+use autocapture_gates::probe::server::ProcessServer;
 
 const FRAMES: u64 = 2400;
 
@@ -53,43 +53,6 @@ fn autocapture_bin() -> PathBuf {
     bin
 }
 
-/// `autocapture serve` on an ephemeral loopback port; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(data_dir: &Path) -> Served {
-        let mut child = Command::new(autocapture_bin())
-            .args(["serve", "--data-dir"])
-            .arg(data_dir)
-            .args(["--bind", "127.0.0.1:0"])
-            .env("TZ", "UTC")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start autocapture serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut line = String::new();
-        BufReader::new(stderr)
-            .read_line(&mut line)
-            .expect("read the serving line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_owned();
-        Served { child, url }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn golden_q40_passes_on_the_embedded_core_and_through_autocapture_serve() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -104,8 +67,10 @@ fn golden_q40_passes_on_the_embedded_core_and_through_autocapture_serve() {
     .expect("embedded run");
     assert_strict_pass(&report, &errors);
 
-    let served = Served::start(&data.root);
-    let target = Target::parse(&served.url).expect("loopback URL");
+    let served =
+        ProcessServer::start(&autocapture_bin(), &data.root).expect("autocapture serve starts");
+    let served_url = format!("http://{}", served.addr);
+    let target = Target::parse(&served_url).expect("loopback URL");
     let (over_http, errors) =
         run_golden(DEFAULT_CASES, &truth, &target, None, REPRO_RUNS).expect("URL run");
     assert_strict_pass(&over_http, &errors);
@@ -177,11 +142,13 @@ fn a_target_serving_another_corpus_fails_strictly() {
     assert!(failed.contains(&"first_seen_tracking"), "{failed:?}");
 
     // The gate, pointed at a real server of the wrong corpus, fails with evidence.
-    let served = Served::start(&data.root);
+    let served =
+        ProcessServer::start(&autocapture_bin(), &data.root).expect("autocapture serve starts");
+    let served_url = format!("http://{}", served.addr);
     let work = dir.path().join("gate-work");
     std::fs::create_dir_all(&work).expect("work dir");
     let ctx = GateContext {
-        target: Target::parse(&served.url).expect("loopback URL"),
+        target: Target::parse(&served_url).expect("loopback URL"),
         ..GateContext::new(spool, work)
     };
     let outcome = GoldenGate.run(&ctx).expect("the gate runs");

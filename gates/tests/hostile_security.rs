@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use autocapture_core::base::clock::SystemClock;
-use autocapture_core::server::{BoundServer, Limits, POPUP_TIMEOUT};
+use autocapture_core::server::{Limits, POPUP_TIMEOUT};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::corpus::generate::{GenerateOptions, generate};
 use autocapture_gates::corpus::story::Story;
@@ -22,6 +21,7 @@ use autocapture_gates::hostile::security::{
     cases, compare_is_constant_time, cors_headers, exchange, release_statement, sockets_bounded,
     write_refused,
 };
+use autocapture_gates::probe::server::LoopbackServer;
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_autocapture-gates");
 
@@ -185,10 +185,8 @@ fn a_replayed_report_is_refused_by_verify() {
 
 /// An in-process server over an empty DataRoot with short limits.
 struct Running {
+    server: LoopbackServer,
     addr: SocketAddr,
-    runtime: tokio::runtime::Runtime,
-    stop: tokio::sync::oneshot::Sender<()>,
-    serving: tokio::task::JoinHandle<Result<(), autocapture_core::server::ServerError>>,
     _dir: tempfile::TempDir,
 }
 
@@ -201,41 +199,17 @@ const SHORT: Limits = Limits {
 impl Running {
     fn start() -> Running {
         let dir = tempfile::tempdir().expect("temp dir");
-        let data = DataRoot::new(dir.path());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = runtime
-            .block_on(BoundServer::bind(
-                &data,
-                "127.0.0.1:0",
-                POPUP_TIMEOUT,
-                &SystemClock,
-            ))
-            .expect("bind")
-            .with_limits(SHORT);
-        let addr = server.addr;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = runtime.spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+        let server = LoopbackServer::start_with(&DataRoot::new(dir.path()), POPUP_TIMEOUT, SHORT)
+            .expect("the server starts");
         Running {
-            addr,
-            runtime,
-            stop,
-            serving,
+            addr: server.addr,
+            server,
             _dir: dir,
         }
     }
 
     fn stop(self) {
-        let _ = self.stop.send(());
-        self.runtime
-            .block_on(self.serving)
-            .expect("join")
-            .expect("served");
+        self.server.stop().expect("the server stops cleanly");
     }
 }
 

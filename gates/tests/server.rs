@@ -7,12 +7,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use autocapture_core::audit::AuditLog;
-use autocapture_core::base::clock::SystemClock;
-use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
+use autocapture_core::server::{POPUP_TIMEOUT, TOKEN_FILE, check_bind};
 use autocapture_core::store::DataRoot;
 use autocapture_gates::contract::{default_contracts_dir, schemas::ContractSet};
 use autocapture_gates::probe::http::Client;
+use autocapture_gates::probe::server::LoopbackServer;
 use serde_json::Value;
+
+/// A server of `data` on an ephemeral loopback port, with its token.
+fn start(data: &DataRoot, timeout: Duration) -> LoopbackServer {
+    LoopbackServer::start(data, timeout).expect("the server starts")
+}
 
 fn data_root(dir: &std::path::Path) -> DataRoot {
     autocapture_gates::corpus::build::indexed(dir, 2, 300, 1)
@@ -34,59 +39,6 @@ fn http(
         .send(method, path, body)
         .unwrap_or_else(|e| panic!("{method} {path}: {e:#}"));
     (reply.status, reply.head, reply.body)
-}
-
-/// A server on an ephemeral loopback port, with its token.
-struct Running {
-    runtime: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    token: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    serving: tokio::task::JoinHandle<Result<(), autocapture_core::server::ServerError>>,
-}
-
-impl Running {
-    fn start(data: &DataRoot, timeout: Duration) -> Running {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = runtime
-            .block_on(BoundServer::bind(
-                data,
-                "127.0.0.1:0",
-                timeout,
-                &SystemClock,
-            ))
-            .expect("bind");
-        let addr = server.addr;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = runtime.spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        let token = std::fs::read_to_string(data.root.join(TOKEN_FILE))
-            .expect("token")
-            .split_whitespace()
-            .next()
-            .expect("value")
-            .to_owned();
-        Running {
-            runtime,
-            addr,
-            token,
-            stop,
-            serving,
-        }
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-        self.runtime
-            .block_on(self.serving)
-            .expect("join")
-            .expect("served");
-    }
 }
 
 #[test]
@@ -122,7 +74,7 @@ fn the_api_on_a_real_socket() {
         .verify()
         .expect("audit")
         .lines;
-    let running = Running::start(&data, POPUP_TIMEOUT);
+    let running = start(&data, POPUP_TIMEOUT);
     let addr = running.addr;
 
     let token_file = data.root.join(TOKEN_FILE);
@@ -245,7 +197,7 @@ fn the_api_on_a_real_socket() {
         true
     );
 
-    running.stop();
+    running.stop().expect("the server stops cleanly");
     let log = AuditLog::in_data_root(&data.root);
     assert_eq!(
         log.verify().expect("audit").lines,
@@ -263,7 +215,7 @@ fn the_api_on_a_real_socket() {
 fn a_slow_answer_degrades_with_popup_timeout() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = data_root(dir.path());
-    let running = Running::start(&data, Duration::ZERO);
+    let running = start(&data, Duration::ZERO);
     let (addr, token) = (running.addr, running.token.clone());
     let (status, _, body) = http(
         addr,
@@ -281,5 +233,5 @@ fn a_slow_answer_degrades_with_popup_timeout() {
         set.validate("popup-response", &value).expect("validate"),
         Vec::<String>::new()
     );
-    running.stop();
+    running.stop().expect("the server stops cleanly");
 }

@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use autocapture_core::base::clock::SystemClock;
-use autocapture_core::server::{BoundServer, POPUP_TIMEOUT, check_bind};
+use autocapture_core::server::{POPUP_TIMEOUT, check_bind};
 use serde_json::json;
 
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
 use crate::probe::http::Client;
+use crate::probe::server::LoopbackServer;
 
 pub struct BindGate;
 
@@ -64,31 +64,13 @@ impl Gate for BindGate {
                 &clock,
             )?;
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let server = runtime.block_on(BoundServer::bind(
-            &data,
-            "127.0.0.1:0",
-            POPUP_TIMEOUT,
-            &SystemClock,
-        ))?;
-        let addr = server.addr;
+        let server = LoopbackServer::start(&data, POPUP_TIMEOUT)?;
+        let (addr, token) = (server.addr, server.token.clone());
         outcome.check(
             "listens on loopback",
             addr.ip().is_loopback(),
             format!("bound {addr}"),
         );
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = runtime.spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        let token = std::fs::read_to_string(data.root.join(autocapture_core::server::TOKEN_FILE))?
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
         let result = (|| -> anyhow::Result<()> {
             outcome.check_eq(
                 "no token: 401",
@@ -130,8 +112,7 @@ impl Gate for BindGate {
             }
             Ok(())
         })();
-        let _ = stop.send(());
-        let _ = runtime.block_on(serving);
+        server.stop()?;
         result?;
         Ok(outcome)
     }

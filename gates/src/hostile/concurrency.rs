@@ -9,7 +9,6 @@
 //!   be judged like a real one.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
@@ -30,6 +29,7 @@ use crate::corpus::digest::integrity_problems;
 use crate::corpus::digest::{DataRootDigest, digest_without_ingest_time};
 use crate::harness::gate::GateContext;
 use crate::probe::http::Client;
+use crate::probe::server::ProcessServer;
 
 /// Client threads of the load test.
 pub const LOAD_CLIENTS: usize = 8;
@@ -540,75 +540,6 @@ fn stage2_races_an_ingest(
     Ok(report)
 }
 
-/// `autocapture serve` on an ephemeral loopback port; stopped (SIGINT, then killed) on drop.
-pub struct Served {
-    child: Child,
-    pub addr: SocketAddr,
-    pub token: String,
-}
-
-impl Served {
-    /// Starts the real server on `data` and reads its address and token.
-    pub fn start(bin: &Path, data: &Path) -> anyhow::Result<Served> {
-        let mut child = Command::new(bin)
-            .args(["serve", "--data-dir"])
-            .arg(data)
-            .args(["--bind", "127.0.0.1:0"])
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("start {} serve", bin.display()))?;
-        let stderr = child.stderr.take().context("serve stderr")?;
-        let mut line = String::new();
-        BufReader::new(stderr).read_line(&mut line)?;
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .and_then(|a| a.parse().ok());
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("autocapture serve did not start: {line}");
-        };
-        let token = std::fs::read_to_string(data.join(autocapture_core::server::TOKEN_FILE))?
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Served { child, addr, token })
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Stops the server with SIGINT and returns whether it exited cleanly (not by a signal).
-    pub fn stop(mut self) -> anyhow::Result<bool> {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT)?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status.signal().is_none());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(false)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// One popup request: the status and the answer's `state` (empty when there is none).
 pub fn popup_request(
     addr: SocketAddr,
@@ -706,7 +637,7 @@ fn client(
 /// [`LOAD_CLIENTS`] threads each sending [`LOAD_REQUESTS_PER_CLIENT`] questions at once.
 fn popup_load(cli: &Cli, indexed: &Path) -> anyhow::Result<(CaseReport, BTreeMap<String, Value>)> {
     let mut report = case("popup server under load on loopback", "held");
-    let served = Served::start(&cli.bin, indexed)?;
+    let served = ProcessServer::start(&cli.bin, indexed)?;
     let (addr, token) = (served.addr, served.token.clone());
     let deadline = Instant::now() + LOAD_DEADLINE;
     let baseline = client(addr, &token, 0, BASELINE_REQUESTS, deadline);

@@ -7,20 +7,19 @@
 //! crashed (a panic seen on the far side of a socket). A panic in-process is not caught here:
 //! the callers catch it (`catch_unwind`) or, under libFuzzer, it is the crash report.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use crate::probe::raw::send_bytes;
+use crate::probe::server::LoopbackServer;
 use anyhow::Context;
 use autocapture_core::activity::read_state;
-use autocapture_core::base::clock::{SteppingClock, SystemClock};
+use autocapture_core::base::clock::SteppingClock;
 use autocapture_core::contract::{canonical_json, sha256_hex};
 use autocapture_core::handoff::{HandoffRow, media_refs, normalize_media_ref};
 use autocapture_core::query::{QueryHandle, QueryOptions, answer, language, lexer};
-use autocapture_core::server::{BoundServer, ServerError, TOKEN_FILE};
 use autocapture_core::stage1::derive::{Deriver, UiaState};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
@@ -423,11 +422,7 @@ pub fn query_text(fixture: &QueryFixture, bytes: &[u8]) -> Outcome {
 /// A query fixture served by a real popup server on an ephemeral loopback port.
 pub struct ServedFixture {
     pub query: QueryFixture,
-    pub addr: SocketAddr,
-    pub token: String,
-    runtime: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    serving: Option<tokio::task::JoinHandle<Result<(), ServerError>>>,
+    pub server: LoopbackServer,
 }
 
 impl ServedFixture {
@@ -435,62 +430,13 @@ impl ServedFixture {
     pub fn start(dir: &Path, seed: u64) -> anyhow::Result<ServedFixture> {
         count_panics();
         let query = QueryFixture::build(dir, seed)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let server = runtime
-            .block_on(BoundServer::bind(
-                &query.data,
-                "127.0.0.1:0",
-                autocapture_core::server::POPUP_TIMEOUT,
-                &SystemClock,
-            ))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
-        let addr = server.addr;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = runtime.spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        let token_path = query.data.root.join(TOKEN_FILE);
-        let token = std::fs::read_to_string(&token_path)
-            .with_context(|| format!("read {}", token_path.display()))?
-            .split_whitespace()
-            .next()
-            .context("the token file is empty")?
-            .to_owned();
-        Ok(ServedFixture {
-            query,
-            addr,
-            token,
-            runtime,
-            stop: Some(stop),
-            serving: Some(serving),
-        })
+        let server = LoopbackServer::start(&query.data, autocapture_core::server::POPUP_TIMEOUT)?;
+        Ok(ServedFixture { query, server })
     }
 
     /// Stops the server and waits for it; its error, if it ended with one.
-    pub fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown()
-    }
-
-    fn shutdown(&mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(serving) = self.serving.take() {
-            self.runtime
-                .block_on(serving)
-                .context("the server task panicked")?
-                .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for ServedFixture {
-    fn drop(&mut self) {
-        let _ = self.shutdown();
+    pub fn stop(self) -> anyhow::Result<()> {
+        self.server.stop()
     }
 }
 
@@ -528,14 +474,14 @@ pub fn judge_response(response: &[u8]) -> Outcome {
 pub fn popup_body(served: &ServedFixture, bytes: &[u8]) -> Outcome {
     let head = format!(
         "POST /api/query/popup HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
-        served.addr,
-        served.token,
+        served.server.addr,
+        served.server.token,
         bytes.len()
     );
     let mut request = head.into_bytes();
     request.extend_from_slice(bytes);
     let before = panics_seen();
-    match send_bytes(served.addr, &request, false, ANSWER_WAIT) {
+    match send_bytes(served.server.addr, &request, false, ANSWER_WAIT) {
         Ok(response) => judge_response(&response),
         Err(e) if panics_seen() > before => Outcome::Crashed(e.to_string()),
         Err(e) => Outcome::Rejected(format!("transport: {e}")),
@@ -547,9 +493,9 @@ pub fn popup_body(served: &ServedFixture, bytes: &[u8]) -> Outcome {
 /// The write side is half-closed after the request; the server still answers it, and closes at
 /// once a request cut short: `connection_closed`.
 pub fn http_request(served: &ServedFixture, bytes: &[u8]) -> Outcome {
-    let request = replace_all(bytes, b"{token}", served.token.as_bytes());
+    let request = replace_all(bytes, b"{token}", served.server.token.as_bytes());
     let before = panics_seen();
-    let outcome = match send_bytes(served.addr, &request, true, ANSWER_WAIT) {
+    let outcome = match send_bytes(served.server.addr, &request, true, ANSWER_WAIT) {
         // hyper closes a connection it cannot parse without a response: a refusal, not a crash,
         // unless a panic happened meanwhile.
         Ok(response) if response.is_empty() => Outcome::rejected("connection_closed"),

@@ -34,7 +34,7 @@ use autocapture_core::base::clock::{SteppingClock, SystemClock};
 use autocapture_core::base::lock::ExclusiveLock;
 use autocapture_core::contract::sha256_hex;
 use autocapture_core::query::{self, QueryHandle, QueryOptions};
-use autocapture_core::server::{BoundServer, DEFAULT_BIND, POPUP_TIMEOUT, TOKEN_FILE, check_bind};
+use autocapture_core::server::{DEFAULT_BIND, POPUP_TIMEOUT, check_bind};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::stage1::marker::{self, MarkerState};
 use autocapture_core::store::DataRoot;
@@ -48,6 +48,7 @@ use crate::corpus::build::BUILD_TIME;
 use crate::corpus::copies::copy_tree;
 use crate::corpus::digest::{DataRootDigest, digest};
 use crate::probe::http::Client;
+use crate::probe::server::LoopbackServer;
 
 /// What every scenario of a run shares.
 #[derive(Debug)]
@@ -174,24 +175,6 @@ impl CommandResult {
     }
 }
 
-/// A popup server on a loopback port, served on its own thread until dropped.
-pub struct ServerHandle {
-    pub addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// An HTTP response: status and body as JSON (`null` when the body is not JSON).
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -229,7 +212,7 @@ pub struct ContractWorld {
     lock: Option<ExclusiveLock>,
     snapshot: Option<(String, Value)>,
     handle: Option<QueryHandle>,
-    server: Option<ServerHandle>,
+    server: Option<LoopbackServer>,
     token: Option<String>,
     response: Option<Response>,
     sister: Option<Value>,

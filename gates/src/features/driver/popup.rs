@@ -6,54 +6,9 @@ impl ContractWorld {
     pub fn popup_server(&mut self) -> anyhow::Result<()> {
         self.indexed_data_root()?;
         let data = self.data()?;
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serve_data = data.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(anyhow!("runtime: {e}")));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                match BoundServer::bind(&serve_data, "127.0.0.1:0", POPUP_TIMEOUT, &SystemClock)
-                    .await
-                {
-                    Ok(server) => {
-                        let _ = ready_tx.send(Ok(server.addr));
-                        let _ = server
-                            .run(async {
-                                let _ = stopped.await;
-                            })
-                            .await;
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(anyhow!("bind: {e}")));
-                    }
-                }
-            });
-        });
-        let addr = ready_rx
-            .recv_timeout(Duration::from_secs(30))
-            .context("the server did not start")??;
-        self.server = Some(ServerHandle {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        });
-        self.token = Some(
-            std::fs::read_to_string(data.root.join(TOKEN_FILE))?
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        );
+        let server = LoopbackServer::start(&data, POPUP_TIMEOUT)?;
+        self.token = Some(server.token.clone());
+        self.server = Some(server);
         self.before = None;
         self.remember_data_root()
     }

@@ -31,12 +31,12 @@ use autocapture_core::server::{
 };
 use serde_json::{Value, json};
 
-use super::concurrency::Served;
 use super::{CaseReport, Family};
 use crate::corpus::copies::private_spool;
 use crate::corpus::digest::digest;
 use crate::harness::gate::GateContext;
 use crate::harness::{acceptance, dsse, freshness, keys, report};
+use crate::probe::server::ProcessServer;
 
 /// Binds the CLI must refuse: wildcards, LAN and public addresses, IPv4-mapped and link-local
 /// IPv6, and names that do not resolve to loopback.

@@ -22,7 +22,7 @@ fn status_case(
 /// The cases against a running real server.
 pub(super) fn server_cases(bin: &Path, data: &Path) -> anyhow::Result<Vec<CaseReport>> {
     let mut cases = Vec::new();
-    let served = Served::start(bin, data)?;
+    let served = ProcessServer::start(bin, data)?;
     let (addr, token) = (served.addr, served.token.clone());
     let popup = br#"{"query": "which window had focus at 10:20:10?"}"#;
     let bearer = |t: &str| format!("Bearer {t}");
@@ -253,7 +253,7 @@ pub(super) fn server_cases(bin: &Path, data: &Path) -> anyhow::Result<Vec<CaseRe
 
     let mut report = case("a token file others can read is replaced", "replaced 0600");
     std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(0o644))?;
-    let restarted = Served::start(bin, data)?;
+    let restarted = ProcessServer::start(bin, data)?;
     let mode = std::fs::metadata(&token_path)?.permissions().mode() & 0o777;
     let replaced = restarted.token != token;
     let old_refused = ask_with(restarted.addr, &token)?;
