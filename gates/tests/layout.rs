@@ -2,9 +2,11 @@
 //! modules that share them (a module naming its own children, declaring or dispatching to them,
 //! is structure, not a cycle); and in the core, uses point down the pipeline:
 //! contract and base ← store ← Stage 1 | Stage 2 ← query ← server and export, with Stage 1 and
-//! Stage 2 apart; and no source file over 800 lines (the files listed in `STILL_OVER` are being
-//! split and may only shrink). Planted trees must be caught: a cycle, Stage 1 reaching Stage 2,
-//! files over the limit.
+//! Stage 2 apart; no source file over 800 lines; every module opens with a `//!` line; no test is
+//! ignored; and `docs/ARCHITECTURE.md` is a true map (at most 2,500 words, every registered gate
+//! named, every path it names present). Planted trees must be caught: a cycle, Stage 1 reaching
+//! Stage 2, files over the limit, a module without its line, an ignored test, a map naming a
+//! missing path or leaving out a gate.
 
 use autocapture_gates::contract::workspace_root;
 use autocapture_gates::probe::module_graph::ModuleGraph;
@@ -171,6 +173,118 @@ fn planted_files_over_the_limit_are_named() {
         [
             "src/big.rs: 801 lines, over 800 (split it by concept)",
             "src/deep/bigger.rs: 1200 lines, over 800 (split it by concept)",
+        ]
+    );
+}
+
+/// The longest `docs/ARCHITECTURE.md` may be, in words.
+const MAP_MAX_WORDS: usize = 2500;
+
+/// What makes `map` (the text of an architecture document for the checkout at `root`) untrue:
+/// more than [`MAP_MAX_WORDS`] words, a gate of `gates` not named in backticks, or a backticked
+/// path under a top-level entry of the checkout that does not exist.
+fn map_problems(root: &std::path::Path, map: &str, gates: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let words = map.split_whitespace().count();
+    if words > MAP_MAX_WORDS {
+        problems.push(format!("{words} words, over {MAP_MAX_WORDS}"));
+    }
+    for gate in gates {
+        if !map.contains(&format!("`{gate}`")) {
+            problems.push(format!("the gate {gate} is not named"));
+        }
+    }
+    for quoted in map.split('`').skip(1).step_by(2) {
+        let looks_like_path = !quoted.is_empty()
+            && !quoted.contains(|c: char| c.is_whitespace() || "*<>{}|$".contains(c));
+        let top = quoted.split('/').next().unwrap_or_default();
+        if looks_like_path
+            && (quoted.contains('/') || quoted.contains('.'))
+            && !top.is_empty()
+            && root.join(top).exists()
+            && !root.join(quoted).exists()
+        {
+            problems.push(format!("`{quoted}` does not exist"));
+        }
+    }
+    problems
+}
+
+/// Rust sources whose first non-blank line is not a `//!` line, and sources holding an ignored
+/// test.
+fn source_problems(files: &[std::path::PathBuf]) -> Vec<String> {
+    // Spelled in two parts so this file does not match itself.
+    let ignore = concat!("#[", "ignore");
+    let mut problems = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read");
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        if !first.starts_with("//!") {
+            problems.push(format!("{}: no `//!` line first", file.display()));
+        }
+        if text.contains(ignore) {
+            problems.push(format!("{}: an ignored test", file.display()));
+        }
+    }
+    problems.sort();
+    problems
+}
+
+#[test]
+fn the_architecture_map_is_short_and_true() {
+    let root = workspace_root().expect("a checkout");
+    let map = std::fs::read_to_string(root.join("docs/ARCHITECTURE.md")).expect("the map");
+    let gates: Vec<&str> = autocapture_gates::gates::registry()
+        .iter()
+        .map(|g| g.name())
+        .collect();
+    assert_eq!(gates.len(), 14);
+    assert_eq!(map_problems(&root, &map, &gates), Vec::<String>::new());
+}
+
+#[test]
+fn every_module_says_what_it_is_and_no_test_is_ignored() {
+    let root = workspace_root().expect("a checkout");
+    let mut files = Vec::new();
+    for dir in ["core", "gates", "fuzz/fuzz_targets"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "only {} Rust files found", files.len());
+    assert_eq!(source_problems(&files), Vec::<String>::new());
+}
+
+#[test]
+fn a_planted_untrue_map_and_planted_sources_are_caught() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("core/src")).expect("mkdir");
+    std::fs::write(dir.path().join("core/src/here.rs"), "//! Here.\n").expect("write");
+    let map = format!(
+        "The `a` and `b` gates; `core/src/here.rs`, `core/src/gone.rs`, `derived/stage2.db`, \
+         `core/src/`. {}",
+        "word ".repeat(MAP_MAX_WORDS)
+    );
+    assert_eq!(
+        map_problems(dir.path(), &map, &["a", "b", "c"]),
+        [
+            format!("{} words, over {MAP_MAX_WORDS}", MAP_MAX_WORDS + 9),
+            "the gate c is not named".to_owned(),
+            "`core/src/gone.rs` does not exist".to_owned(),
+        ]
+    );
+    let undocumented = dir.path().join("core/src/bare.rs");
+    std::fs::write(&undocumented, "\n// A plain comment.\nfn f() {}\n").expect("write");
+    let ignored = dir.path().join("core/src/ignored.rs");
+    std::fs::write(
+        &ignored,
+        format!("//! Tests.\n#[test]\n#[{}]\nfn t() {{}}\n", "ignore"),
+    )
+    .expect("write");
+    let documented = dir.path().join("core/src/here.rs");
+    assert_eq!(
+        source_problems(&[undocumented.clone(), ignored.clone(), documented]),
+        [
+            format!("{}: no `//!` line first", undocumented.display()),
+            format!("{}: an ignored test", ignored.display()),
         ]
     );
 }
