@@ -499,7 +499,7 @@ mod tests {
             },
         );
         check(
-            "which process owned the Save As window?",
+            "which program owned the Save As window?",
             Intent::ProcessOwner {
                 window: "save as".into(),
             },
@@ -562,14 +562,14 @@ mod tests {
     fn phrasings_of_the_cross_window_intents() {
         let t = |h: u32, m: u32| TimeSpec::Clock(h * 3600 + m * 60);
         check(
-            "Which tab was active in Firefox at 10:45?",
+            "Which tab was active in Firefox at 10:46?",
             Intent::BrowserChrome {
                 window: "firefox".into(),
-                at: Some(t(10, 45)),
+                at: Some(t(10, 46)),
             },
         );
         check(
-            "Which site was Firefox showing at 16:15?",
+            "What site was Firefox showing at 16:15?",
             Intent::BrowserChrome {
                 window: "firefox".into(),
                 at: Some(t(16, 15)),
@@ -582,22 +582,22 @@ mod tests {
             },
         );
         check(
-            "Which Relay channels did I look at between 09:00 and 17:00?",
+            "Which Relay channels did I look at between 09:00 and 17:30?",
             Intent::WindowsUsed {
                 target: "relay".into(),
                 from: t(9, 0),
-                to: t(17, 0),
+                to: t(17, 30),
             },
         );
         check(
-            "Which message arrived while the Save As dialog was open?",
+            "Which message came in while the Save As dialog was open?",
             Intent::While {
                 window: "save as".into(),
             },
         );
         // Counting tabs stays a count; one window's text stays a search.
         assert!(matches!(
-            intent(&parse("How many tabs were open in Firefox at 10:41?").expect("parses")),
+            intent(&parse("How many tabs were open in Firefox at 10:42?").expect("parses")),
             Intent::Elements { count: true, .. }
         ));
         check("Which window showed \"DK-2291\"?", Intent::Search);
