@@ -27,6 +27,7 @@ use crate::contract::digest::sha256_reader;
 use crate::stage1::error::{IngestError, io_err, store_err};
 use crate::stage1::options::ImportMode;
 use crate::stage1::stamp::FileStamp;
+use crate::stage1::tree;
 
 /// Folder of the DataRoot where copies are made before they are linked into `media/`; only the
 /// lock holder writes there, and every ingest removes it before and after it runs.
@@ -161,8 +162,27 @@ pub fn check_tree(
         pace(pacer);
         Ok(())
     };
-    walk(media_root, media_root, &mut |relpath, size| {
-        batch.push((relpath.to_owned(), size));
+    if !fs::symlink_metadata(media_root)
+        .map_err(io_err(media_root))?
+        .is_dir()
+    {
+        return Err(IngestError::MediaNotRegular {
+            path: media_root.to_path_buf(),
+        });
+    }
+    let on_io = |path: &Path, e: std::io::Error| io_err(path)(e);
+    tree::walk(media_root, &on_io, &mut |path, relpath, meta| {
+        if !meta.is_file() {
+            return Err(IngestError::MediaNotRegular {
+                path: path.to_path_buf(),
+            });
+        }
+        let relpath = relpath
+            .to_str()
+            .ok_or_else(|| IngestError::MediaNameInvalid {
+                path: path.to_path_buf(),
+            })?;
+        batch.push((relpath.to_owned(), meta.len()));
         if batch.len() == BATCH {
             flush(&mut batch, &mut summary)?;
         }
@@ -419,43 +439,6 @@ fn verify_link(
 fn hash_file(path: &Path) -> Result<(String, u64), IngestError> {
     let file = File::open(path).map_err(io_err(path))?;
     sha256_reader(file).map_err(io_err(path))
-}
-
-/// Walks `dir` below `root` in name order, calling `found(relpath, size)` for each regular
-/// file; anything else (symlink, FIFO, socket, device) is refused.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    found: &mut dyn FnMut(&str, u64) -> Result<(), IngestError>,
-) -> Result<(), IngestError> {
-    let meta = fs::symlink_metadata(dir).map_err(io_err(dir))?;
-    if !meta.is_dir() {
-        return Err(IngestError::MediaNotRegular {
-            path: dir.to_path_buf(),
-        });
-    }
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io_err(dir))?;
-    entries.sort();
-    for path in entries {
-        let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
-        if meta.is_dir() {
-            walk(root, &path, found)?;
-        } else if meta.is_file() {
-            let relpath = path
-                .strip_prefix(root)
-                .ok()
-                .and_then(Path::to_str)
-                .ok_or_else(|| IngestError::MediaNameInvalid { path: path.clone() })?;
-            found(relpath, meta.len())?;
-        } else {
-            return Err(IngestError::MediaNotRegular { path });
-        }
-    }
-    Ok(())
 }
 
 /// What [`import_checked`] did.

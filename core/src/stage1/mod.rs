@@ -5,6 +5,7 @@
 //! - [`stamp`]: what the handoff's files looked like, to see a change during the ingest.
 //! - [`ingest`]: one handoff into the DataRoot (see its steps).
 //! - [`media`]: checking and importing a handoff's media files.
+//! - [`tree`]: the one walk of a handoff's media tree, shared by [`stamp`] and [`media`].
 //! - [`derive`]: the Stage-1 derived records of a frame (markers, UIA docs).
 //! - [`ledger`]: what each ingested handoff looked like, so an unchanged re-ingest is cheap.
 //! - [`marker`]: the reap marker, `reap_eligible.json`.
@@ -22,3 +23,4 @@ pub mod media;
 pub mod options;
 pub mod placement;
 pub mod stamp;
+pub mod tree;

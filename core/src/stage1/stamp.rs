@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::handoff::{MEDIA_DIR, METADATA_DB};
+use crate::stage1::tree;
 
 /// The database files of a handoff that carry its rows.
 const DB_FILES: [&str; 3] = ["metadata.db", "metadata.db-wal", "metadata.db-journal"];
@@ -131,7 +132,10 @@ pub fn media_stamps(handoff_root: &Path) -> io::Result<BTreeMap<String, FileStam
     let root = handoff_root.join(MEDIA_DIR);
     let mut out = BTreeMap::new();
     match fs::symlink_metadata(&root) {
-        Ok(meta) if meta.is_dir() => walk(&root, &root, &mut out)?,
+        Ok(meta) if meta.is_dir() => tree::walk(&root, &|_, e| e, &mut |_, relpath, meta| {
+            out.insert(relpath.to_string_lossy().into_owned(), FileStamp::of(meta));
+            Ok(())
+        })?,
         Ok(meta) => {
             out.insert(String::new(), FileStamp::of(&meta));
         }
@@ -139,25 +143,6 @@ pub fn media_stamps(handoff_root: &Path) -> io::Result<BTreeMap<String, FileStam
         Err(e) => return Err(e),
     }
     Ok(out)
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, FileStamp>) -> io::Result<()> {
-    let entries: Vec<PathBuf> = fs::read_dir(dir)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    for path in entries {
-        let meta = fs::symlink_metadata(&path)?;
-        if meta.is_dir() {
-            walk(root, &path, out)?;
-        } else {
-            let relpath = path
-                .strip_prefix(root)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            out.insert(relpath, FileStamp::of(&meta));
-        }
-    }
-    Ok(())
 }
 
 /// The handoff is not what was verified; the words say what differs. Carried inside an
