@@ -158,6 +158,24 @@ fn planted_module_graph_violations_are_caught_and_core_passes() {
     );
 
     let (_, planted) =
+        sanitize_violations(&fixtures.join("cli-uses-sanitize/src")).expect("fixture graph");
+    assert_eq!(
+        planted
+            .iter()
+            .map(|v| (v.module.as_str(), v.rule, v.chain.clone()))
+            .collect::<Vec<_>>(),
+        vec![(
+            "crate::cli::answer",
+            "the command line reaches the sanitiser only through export",
+            vec![
+                "crate::cli::answer".to_owned(),
+                "crate::export::sanitize".to_owned()
+            ]
+        )],
+        "the command line's export command is allowed, its direct use of the sanitiser is not"
+    );
+
+    let (_, planted) =
         sanitize_violations(&fixtures.join("query-reaches-export/src")).expect("fixture graph");
     let offenders: std::collections::BTreeSet<&str> =
         planted.iter().map(|v| v.module.as_str()).collect();

@@ -37,6 +37,10 @@ pub struct RawFirstGate;
 pub const SANITIZE_MODULE: &str = "crate::export::sanitize";
 /// The export area.
 pub const EXPORT_MODULE: &str = "crate::export";
+/// The command line: `autocapture export` is the user's explicit entry to the export path, so it
+/// may reach the sanitiser, but only through the export area's own entry points, never by using
+/// the sanitiser itself.
+pub const COMMAND_LINE_MODULE: &str = "crate::cli";
 /// Modules on the raw path: they must not reach the export area at all.
 pub const RAW_PATH_MODULES: [&str; 4] = [
     "crate::stage1::ingest",
@@ -216,8 +220,20 @@ pub fn sanitize_violations(src_dir: &Path) -> anyhow::Result<(usize, Vec<Violati
         src_dir.display()
     );
     let mut violations = Vec::new();
-    for name in graph.modules.keys() {
-        if !ModuleGraph::within(name, EXPORT_MODULE)
+    for (name, module) in &graph.modules {
+        if ModuleGraph::within(name, COMMAND_LINE_MODULE) {
+            if let Some(used) = module
+                .uses
+                .iter()
+                .find(|used| ModuleGraph::within(used, SANITIZE_MODULE))
+            {
+                violations.push(Violation {
+                    module: name.clone(),
+                    rule: "the command line reaches the sanitiser only through export",
+                    chain: vec![name.clone(), used.clone()],
+                });
+            }
+        } else if !ModuleGraph::within(name, EXPORT_MODULE)
             && let Some(chain) = graph.path_between(name, SANITIZE_MODULE)
         {
             violations.push(Violation {
