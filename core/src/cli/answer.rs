@@ -4,15 +4,16 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{CodedError, QueryArgs, Reply, config, require_data_dir};
+use super::{CodedError, QueryArgs, Reply, config, exit, require_data_dir};
 use crate::base::clock::SystemClock;
 use crate::query::{self, QueryHandle, QueryOptions};
 use crate::store::DataRoot;
 
 pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, CodedError> {
     let started = std::time::Instant::now();
-    let handle = QueryHandle::open(&DataRoot::new(&args.data_dir))
-        .map_err(|e| CodedError::new(e.code(), format!("failed to open: {e}"), 2))?;
+    let handle = QueryHandle::open(&DataRoot::new(&args.data_dir)).map_err(|e| {
+        CodedError::new(e.code(), format!("failed to open: {e}"), exit::ENVIRONMENT)
+    })?;
     let text = args.query.join(" ");
     let answer = query::answer(
         &handle,
@@ -22,7 +23,7 @@ pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, 
         },
     )
     .map_err(|e| {
-        let mut error = CodedError::new(e.code(), format!("failed to answer: {e}"), 1);
+        let mut error = CodedError::new(e.code(), format!("failed to answer: {e}"), exit::FAILED);
         if let query::engine::QueryError::Syntax(syntax) = &e {
             error.extra = json!({"position": syntax.position});
         }
@@ -74,12 +75,18 @@ pub(super) fn serve(
     let bind = bind.unwrap_or(&config.bind);
     // Refuse a non-loopback bind before touching anything (fail-closed, exit 1).
     crate::server::check_bind(bind)
-        .map_err(|e| CodedError::new(e.code(), format!("failed to start: {e}"), 1))?;
+        .map_err(|e| CodedError::new(e.code(), format!("failed to start: {e}"), exit::FAILED))?;
     require_data_dir(&data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CodedError::new("runtime_failed", format!("failed to start: {e}"), 2))?;
+        .map_err(|e| {
+            CodedError::new(
+                "runtime_failed",
+                format!("failed to start: {e}"),
+                exit::ENVIRONMENT,
+            )
+        })?;
     let data_root = DataRoot::new(&data_dir);
     let result: Result<(), ServerError> = runtime.block_on(async {
         let server =
@@ -96,12 +103,12 @@ pub(super) fn serve(
             .await
     });
     result.map_err(|e| {
-        let exit = if matches!(e, ServerError::BindRefused { .. }) {
-            1
+        let status = if matches!(e, ServerError::BindRefused { .. }) {
+            exit::FAILED
         } else {
-            2
+            exit::ENVIRONMENT
         };
-        CodedError::new(e.code(), format!("failed to serve: {e}"), exit)
+        CodedError::new(e.code(), format!("failed to serve: {e}"), status)
     })?;
     Ok(Reply {
         ok: true,

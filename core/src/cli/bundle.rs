@@ -2,14 +2,18 @@
 
 use serde_json::json;
 
-use super::{CodedError, ExportArgs, Reply};
+use super::{CodedError, ExportArgs, Reply, exit};
 use crate::base::clock::SystemClock;
 use crate::export::{self, ExportOptions, Rules, Selection};
 use crate::store::DataRoot;
 
 fn export_error(error: export::ExportError) -> CodedError {
-    let exit = if error.is_environment() { 2 } else { 1 };
-    let mut coded = CodedError::new(error.code(), format!("failed to export: {error}"), exit);
+    let status = if error.is_environment() {
+        exit::ENVIRONMENT
+    } else {
+        exit::FAILED
+    };
+    let mut coded = CodedError::new(error.code(), format!("failed to export: {error}"), status);
     match &error {
         export::ExportError::RecordUnknown { ids } => coded.extra = json!({"record_ids": ids}),
         export::ExportError::RulesInvalid { path, .. }
@@ -28,7 +32,7 @@ pub(super) fn export_bundle(args: &ExportArgs) -> Result<Reply, CodedError> {
         return Err(CodedError::new(
             "usage",
             "export needs --data-dir and --out",
-            2,
+            exit::ENVIRONMENT,
         ));
     };
     let selection = match (&args.query, &args.from, &args.to) {
@@ -57,8 +61,8 @@ pub(super) fn export_bundle(args: &ExportArgs) -> Result<Reply, CodedError> {
         &SystemClock,
     )
     .map_err(export_error)?;
-    let mut document =
-        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    let mut document = serde_json::to_value(&report)
+        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
     document["ok"] = json!(true);
     let c = &report.counts;
     let redactions: Vec<String> = c
@@ -89,8 +93,13 @@ pub(super) fn export_bundle(args: &ExportArgs) -> Result<Reply, CodedError> {
 }
 
 pub(super) fn export_verify(dir: &std::path::Path) -> Result<Reply, CodedError> {
-    let report = export::verify_bundle(dir)
-        .map_err(|e| CodedError::new(e.code(), format!("failed to verify: {e}"), 2))?;
+    let report = export::verify_bundle(dir).map_err(|e| {
+        CodedError::new(
+            e.code(),
+            format!("failed to verify: {e}"),
+            exit::ENVIRONMENT,
+        )
+    })?;
     if let Some(first) = report.problems.first() {
         let mut error = CodedError::new(
             first.code,
@@ -101,7 +110,7 @@ pub(super) fn export_verify(dir: &std::path::Path) -> Result<Reply, CodedError> 
                 first.detail,
                 report.problems.len()
             ),
-            1,
+            exit::FAILED,
         );
         error.extra = json!({"path": first.path, "problems": report.problems});
         return Err(error);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{CodedError, Reply, require_data_dir};
+use super::{CodedError, Reply, exit, require_data_dir};
 use crate::audit;
 use crate::contract::ContractIdentity;
 use crate::stage1::completeness;
@@ -16,11 +16,11 @@ pub(super) fn stage1_audit(data_dir: PathBuf) -> Result<Reply, CodedError> {
         CodedError::new(
             "data_root_store_error",
             format!("failed to audit {}: {e}", data_dir.display()),
-            2,
+            exit::ENVIRONMENT,
         )
     })?;
-    let mut document =
-        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    let mut document = serde_json::to_value(&report)
+        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
     document["ok"] = json!(true);
     let blocked: Vec<String> = report
         .blocked
@@ -46,8 +46,8 @@ pub(super) fn stage1_audit(data_dir: PathBuf) -> Result<Reply, CodedError> {
 }
 
 pub(super) fn contract_show() -> Result<Reply, CodedError> {
-    let identity =
-        ContractIdentity::embedded().map_err(|e| CodedError::new(e.code(), e.to_string(), 2))?;
+    let identity = ContractIdentity::embedded()
+        .map_err(|e| CodedError::new(e.code(), e.to_string(), exit::ENVIRONMENT))?;
     Ok(Reply {
         ok: true,
         json: json!({"ok": true, "contract_version": identity.contract_version, "schema_hash": identity.schema_hash}),
@@ -63,7 +63,7 @@ pub(super) fn audit_verify(data_dir: PathBuf) -> Result<Reply, CodedError> {
         return Err(CodedError::new(
             "data_dir_missing",
             format!("data dir {} is not a directory", data_dir.display()),
-            2,
+            exit::ENVIRONMENT,
         ));
     }
     match audit::AuditLog::in_data_root(&data_dir).verify() {
@@ -88,7 +88,7 @@ pub(super) fn audit_verify(data_dir: PathBuf) -> Result<Reply, CodedError> {
                     "audit log {} is broken at line {line}: {detail}",
                     path.display()
                 ),
-                1,
+                exit::FAILED,
             );
             error.extra = json!({"path": path, "line": line});
             Err(error)
@@ -96,7 +96,7 @@ pub(super) fn audit_verify(data_dir: PathBuf) -> Result<Reply, CodedError> {
         Err(e) => Err(CodedError::new(
             e.code(),
             format!("failed to verify audit log: {e}"),
-            2,
+            exit::ENVIRONMENT,
         )),
     }
 }

@@ -3,6 +3,15 @@
 //! place ([`run`]) prints it and maps it to an exit code: 0 ok, 1 operation failed (bad input,
 //! gate not met), 2 usage or environment error. With `--json`, stdout is exactly one JSON document.
 
+/// The exit codes, the same for every command.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// The operation ran and failed: bad input, a gate not met, a broken log.
+    pub const FAILED: u8 = 1;
+    /// Usage or environment: bad arguments, a missing or unreadable DataRoot, a full disk.
+    pub const ENVIRONMENT: u8 = 2;
+}
+
 mod answer;
 mod bundle;
 mod config;
@@ -319,16 +328,20 @@ pub fn run(program: &str) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let exit = if e.use_stderr() { 2 } else { 0 };
+            let status = if e.use_stderr() {
+                exit::ENVIRONMENT
+            } else {
+                exit::OK
+            };
             let _ = e.print();
-            return ExitCode::from(exit);
+            return ExitCode::from(status);
         }
     };
     let json_mode = cli.command.json();
     let config = match config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
-            let mut coded = CodedError::new(error.code, error.message, 2);
+            let mut coded = CodedError::new(error.code, error.message, exit::ENVIRONMENT);
             coded.extra = json!({"path": error.path, "key": error.key});
             return report_error(program, json_mode, &coded, &[]);
         }
@@ -353,7 +366,7 @@ pub fn run(program: &str) -> ExitCode {
             if reply.ok {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
+                ExitCode::from(exit::FAILED)
             }
         }
         Err(error) => report_error(program, json_mode, &error, &config.warnings),
@@ -412,7 +425,7 @@ fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
         Err(CodedError::new(
             "data_dir_missing",
             format!("{} holds no DataRoot (no metadata.db)", data_dir.display()),
-            2,
+            exit::ENVIRONMENT,
         ))
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::{
-    BudgetArg, CodedError, DrainArgs, IngestArgs, ModeArg, Reply, config, require_data_dir,
+    BudgetArg, CodedError, DrainArgs, IngestArgs, ModeArg, Reply, config, exit, require_data_dir,
 };
 use crate::base::clock::SystemClock;
 use crate::stage1::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
@@ -15,8 +15,12 @@ use crate::stage2::{Stage2Options, run_stage2};
 use crate::store::DataRoot;
 
 fn ingest_error(error: IngestError) -> CodedError {
-    let exit = if error.is_environment() { 2 } else { 1 };
-    CodedError::new(error.code(), format!("failed to ingest: {error}"), exit)
+    let status = if error.is_environment() {
+        exit::ENVIRONMENT
+    } else {
+        exit::FAILED
+    };
+    CodedError::new(error.code(), format!("failed to ingest: {error}"), status)
 }
 
 /// The ingest options of the configuration (mode, strictness, ledger fast path, UIA settings).
@@ -59,8 +63,8 @@ pub(super) fn handoff_ingest(
         &SystemClock,
     )
     .map_err(ingest_error)?;
-    let mut document =
-        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    let mut document = serde_json::to_value(&report)
+        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
     document["ok"] = json!(true);
     let c = &report.counts;
     let human = format!(
@@ -97,8 +101,13 @@ pub(super) fn handoff_ingest(
 const MAPPED_FILES_ENV: &str = "AUTOCAPTURE_REPORT_MAPPED_FILES";
 
 fn mapped_files() -> Result<Vec<String>, CodedError> {
-    let maps = std::fs::read_to_string("/proc/self/maps")
-        .map_err(|e| CodedError::new("maps_unreadable", format!("read /proc/self/maps: {e}"), 2))?;
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| {
+        CodedError::new(
+            "maps_unreadable",
+            format!("read /proc/self/maps: {e}"),
+            exit::ENVIRONMENT,
+        )
+    })?;
     let mut files: Vec<String> = maps
         .lines()
         .filter_map(|line| line.splitn(6, ' ').nth(5))
@@ -165,17 +174,23 @@ pub(super) fn handoff_drain(
     )
     .map_err(|e| match e {
         crate::stage1::drain::DrainError::Ingest(inner) => ingest_error(inner),
-        placement @ crate::stage1::drain::DrainError::Placement(_) => {
-            CodedError::new(placement.code(), format!("failed to drain: {placement}"), 1)
-        }
-        other => CodedError::new(other.code(), format!("failed to drain: {other}"), 2),
+        placement @ crate::stage1::drain::DrainError::Placement(_) => CodedError::new(
+            placement.code(),
+            format!("failed to drain: {placement}"),
+            exit::FAILED,
+        ),
+        other => CodedError::new(
+            other.code(),
+            format!("failed to drain: {other}"),
+            exit::ENVIRONMENT,
+        ),
     })?;
     if let Some(progress) = bar {
         progress.finish_and_clear();
     }
     let ok = report.state != DrainState::Failed;
-    let mut document =
-        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    let mut document = serde_json::to_value(&report)
+        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
     document["ok"] = json!(ok);
     let t = &report.totals;
     let mut human = format!(
@@ -232,10 +247,14 @@ pub(super) fn stage2_run(
     };
     let report = run_stage2(&DataRoot::new(&data_dir), &options, &SystemClock).map_err(|e| {
         // Every Stage-2 failure is the environment's (the lock, the store), not bad input.
-        CodedError::new(e.code(), format!("failed to run stage 2: {e}"), 2)
+        CodedError::new(
+            e.code(),
+            format!("failed to run stage 2: {e}"),
+            exit::ENVIRONMENT,
+        )
     })?;
-    let mut document =
-        serde_json::to_value(&report).map_err(|e| CodedError::new("internal", e.to_string(), 2))?;
+    let mut document = serde_json::to_value(&report)
+        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
     document["ok"] = json!(true);
     let human = format!(
         "stage 2 {:?}: {} frames processed, {} docs indexed; {} searchable, {} pending; activity {} ({}); {:.0} frames/s",
