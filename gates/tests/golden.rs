@@ -215,3 +215,115 @@ fn the_golden_command_reports_40_of_40() {
         assert!(row.get(key).is_some(), "rows[0].{key}");
     }
 }
+
+/// Runs the harness binary with `args` in `dir`; its exit code, stdout and stderr.
+fn harness(dir: &Path, args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_autocapture-gates"))
+        .args(args)
+        .current_dir(dir)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run the harness");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A corpus made elsewhere (here by `fixtures generate` on a story file, seed 5) is certified as
+/// it is with `--corpus`: 40 of 40, its digest recorded, the given directory untouched (the
+/// ingest's reap markers land in the copy). `--story` generates from a story file. A corpus
+/// without its truth file is refused before anything runs.
+#[test]
+fn golden_certifies_a_given_corpus_and_a_given_story() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = autocapture_gates::contract::workspace_root().expect("a checkout");
+    let story = root.join("fixtures/story/workday.toml");
+    let corpus = dir.path().join("elsewhere");
+    let (code, _, stderr) = harness(
+        dir.path(),
+        &[
+            "fixtures".as_ref(),
+            "generate".as_ref(),
+            "--story".as_ref(),
+            story.as_os_str(),
+            "--seed".as_ref(),
+            "5".as_ref(),
+            "--frames".as_ref(),
+            "1200".as_ref(),
+            "--out".as_ref(),
+            corpus.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let before = autocapture_gates::corpus::digest::tree_digest(&corpus)
+        .expect("digest")
+        .sha256;
+    let out = dir.path().join("certified");
+    let (code, stdout, stderr) = harness(
+        dir.path(),
+        &[
+            "golden".as_ref(),
+            "--corpus".as_ref(),
+            corpus.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("evaluated 40 passed 40 failed 0 skipped 0"),
+        "{stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("golden-report.json")).expect("report"),
+    )
+    .expect("report JSON");
+    let source = &report["source"];
+    assert_eq!(source["corpus"], corpus.display().to_string());
+    assert_eq!(source["corpus_sha256"], before.as_str());
+    assert!(source.get("story").is_none(), "{source}");
+    assert_eq!(source["cases"], "built-in fixtures/golden/q40.toml");
+    assert_eq!(
+        autocapture_gates::corpus::digest::tree_digest(&corpus)
+            .expect("digest")
+            .sha256,
+        before,
+        "the given corpus was changed"
+    );
+
+    let out = dir.path().join("from-story");
+    let (code, stdout, stderr) = harness(
+        dir.path(),
+        &[
+            "golden".as_ref(),
+            "--story".as_ref(),
+            story.as_os_str(),
+            "--frames".as_ref(),
+            "1200".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("golden-report.json")).expect("report"),
+    )
+    .expect("report JSON");
+    assert_eq!(report["source"]["story"], story.display().to_string());
+
+    std::fs::remove_file(corpus.join("truth.json")).expect("remove the truth");
+    let (code, _, stderr) = harness(
+        dir.path(),
+        &[
+            "golden".as_ref(),
+            "--corpus".as_ref(),
+            corpus.as_os_str(),
+            "--out".as_ref(),
+            dir.path().join("refused").as_os_str(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("has no truth.json"), "{stderr}");
+}

@@ -309,8 +309,26 @@ fn the_report_validates_and_its_signature_is_strict() {
         .filter_map(|s| s["name"].as_str())
         .collect();
     assert!(
-        names.contains(&"contracts/contract.lock.json") && names.contains(&"fixture-corpus"),
+        names.contains(&"contracts/contract.lock.json")
+            && names.contains(&"fixture-corpus")
+            && names.contains(&"fixtures/story/workday.toml")
+            && names.contains(&"fixtures/golden/q40.toml"),
         "{names:?}"
+    );
+    let story = std::fs::read(
+        workspace_root()
+            .expect("a checkout")
+            .join("fixtures/story/workday.toml"),
+    )
+    .expect("the story");
+    assert!(
+        statement["subject"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .any(|s| s["name"] == "fixtures/story/workday.toml"
+                && s["digest"]["sha256"] == autocapture_core::contract::sha256_hex(&story)),
+        "the story subject names the committed story's digest"
     );
     assert_eq!(
         predicate_violations(&statement["predicate"]).expect("validate"),
@@ -339,8 +357,25 @@ fn the_report_validates_and_its_signature_is_strict() {
         dsse::verify(&changed, &[public]),
         Err(VerifyError::BadSignature | VerifyError::Base64)
     ));
-    // Every single-byte change anywhere is refused.
-    for index in (0..envelope.len()).step_by(97) {
+    // A signature's keyid is only a hint (DSSE): a changed hint still verifies, and the result
+    // names the trusted key that verified, not the hint.
+    let hint_start = text.find("\"keyid\": \"").expect("keyid") + "\"keyid\": \"".len();
+    let hint_end = hint_start + text[hint_start..].find('"').expect("keyid end");
+    let mut rehinted = envelope.clone();
+    rehinted[hint_start] = if rehinted[hint_start] == b'0' {
+        b'1'
+    } else {
+        b'0'
+    };
+    assert_eq!(
+        dsse::verify(&rehinted, &[public]).expect("verifies").keyid,
+        autocapture_gates::harness::keys::keyid(&public)
+    );
+    // Every other single-byte change is refused.
+    for index in (0..envelope.len())
+        .step_by(97)
+        .filter(|i| !(hint_start..hint_end).contains(i))
+    {
         let mut flipped = envelope.clone();
         flipped[index] ^= 0x01;
         assert!(

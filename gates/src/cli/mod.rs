@@ -259,6 +259,14 @@ struct GoldenArgs {
     /// fixtures/golden/q40.toml.
     #[arg(long)]
     cases: Option<PathBuf>,
+    /// Generate the corpus from this story file instead of the built-in
+    /// fixtures/story/workday.toml.
+    #[arg(long, conflicts_with = "corpus")]
+    story: Option<PathBuf>,
+    /// Certify an existing spool with its truth.json (as `fixtures generate` writes it) instead
+    /// of generating one; it is copied into --out first and never changed.
+    #[arg(long, conflicts_with_all = ["seed", "frames"])]
+    corpus: Option<PathBuf>,
     /// `embedded` (a DataRoot built here) or a popup URL on loopback serving the same corpus.
     #[arg(long, default_value = "embedded")]
     target: String,

@@ -56,26 +56,79 @@ pub(super) fn sla_estimate(
 }
 
 pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
+    use autocapture_core::base::clock::SteppingClock;
+    use autocapture_core::contract::sha256_hex;
+
     use crate::corpus::build;
+    use crate::corpus::copies::copy_tree;
+    use crate::corpus::digest::tree_digest;
+    use crate::corpus::story::{DEFAULT_STORY, Story};
+    use crate::golden::report::GoldenSource;
     use crate::golden::run::run_golden;
     let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
-    let case_text = match &args.cases {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("read the case file {}", path.display()))?,
-        None => crate::golden::run::DEFAULT_CASES.to_owned(),
+    let (case_text, cases) = match &args.cases {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("read the case file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (
+            crate::golden::run::DEFAULT_CASES.to_owned(),
+            "built-in fixtures/golden/q40.toml".to_owned(),
+        ),
     };
     std::fs::create_dir_all(&args.out)?;
-    let (data, truth) = match target {
-        Target::Embedded => {
-            let (data, truth) = build::indexed(&args.out, args.seed, args.frames, 3)?;
-            (Some(data), truth)
+    let spool = args.out.join("spool");
+    let (story, corpus) = match (&args.corpus, &args.story) {
+        (Some(dir), _) => {
+            anyhow::ensure!(
+                dir.join("truth.json").is_file(),
+                "the corpus {} has no truth.json (write one as `fixtures generate` does)",
+                dir.display()
+            );
+            anyhow::ensure!(
+                !spool.exists(),
+                "{} already holds a corpus; give an empty --out",
+                spool.display()
+            );
+            copy_tree(dir, &spool)?;
+            (None, Some(dir.display().to_string()))
         }
-        Target::Url(_) => {
-            let (spool, _) = build::spool(&args.out, args.seed, args.frames, 3)?;
-            (None, build::truth(&spool)?)
+        (None, Some(path)) => {
+            let story = Story::load(path)?;
+            build::spool_of(&story, &args.out, args.seed, args.frames, 3)?;
+            (Some(path.display().to_string()), None)
+        }
+        (None, None) => {
+            let story = Story::parse(DEFAULT_STORY)?;
+            build::spool_of(&story, &args.out, args.seed, args.frames, 3)?;
+            (
+                Some("built-in fixtures/story/workday.toml".to_owned()),
+                None,
+            )
         }
     };
-    let (report, errors) = run_golden(&case_text, &truth, &target, data.as_ref(), args.repro)?;
+    let corpus_sha256 = tree_digest(&spool)?.sha256;
+    let truth = build::truth(&spool)?;
+    let data = match target {
+        Target::Embedded => {
+            let data = build::ingest_spool(&spool, &args.out)?;
+            build::index_while_idle(
+                &data,
+                &SteppingClock::new(build::BUILD_TIME, time::Duration::ZERO),
+            )?;
+            Some(data)
+        }
+        Target::Url(_) => None,
+    };
+    let (mut report, errors) = run_golden(&case_text, &truth, &target, data.as_ref(), args.repro)?;
+    report.source = Some(GoldenSource {
+        story,
+        corpus,
+        corpus_sha256,
+        cases,
+        cases_sha256: sha256_hex(case_text.as_bytes()),
+    });
     for error in &errors {
         eprintln!("autocapture-gates: golden: {error}");
     }

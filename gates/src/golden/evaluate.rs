@@ -523,5 +523,6 @@ pub fn evaluate(cases: &[Case], observed: &[CaseRuns], policy: &Policy) -> Golde
         latency,
         failure_reasons,
         rows,
+        source: None,
     }
 }

@@ -32,6 +32,23 @@ pub struct LatencySummary {
     pub budget_p95_ms: f64,
 }
 
+/// What a golden run was asked on: the story the corpus was generated from (or the corpus given
+/// as it is), the corpus's digest, and the case file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoldenSource {
+    /// The story file, or `built-in fixtures/story/workday.toml`; absent for a given corpus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
+    /// The corpus directory given with `--corpus`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<String>,
+    /// sha256 over the corpus's files (relative path and content), before any ingest.
+    pub corpus_sha256: String,
+    /// The case file, or `built-in fixtures/golden/q40.toml`.
+    pub cases: String,
+    pub cases_sha256: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GoldenReport {
     pub passed: bool,
@@ -44,6 +61,9 @@ pub struct GoldenReport {
     pub latency: LatencySummary,
     pub failure_reasons: Vec<String>,
     pub rows: Vec<Row>,
+    /// Set by the `golden` command; a gate run records its inputs in the signed report instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<GoldenSource>,
 }
 
 impl GoldenReport {

@@ -1,5 +1,6 @@
 //! The run's report: an in-toto Statement v1 whose subjects are what was tested (the
-//! `autocapture` binary, the contract lock, the fixture corpus, the git commit) and whose
+//! `autocapture` binary, the contract lock, the fixture corpus with the story it was generated
+//! from and the golden case file asked of it, the git commit) and whose
 //! predicate (schema `gates/schemas/gate-report-predicate.v2.schema.json`, embedded) holds every
 //! gate's verdict, checks, figures and evidence, the contract identity, the determinism controls
 //! and the environment. Beside it, the same subjects under the standard in-toto Test Result
@@ -8,15 +9,22 @@
 use std::path::Path;
 
 use anyhow::Context;
-use autocapture_core::contract::{ContractIdentity, sha256_file};
+use autocapture_core::contract::{ContractIdentity, sha256_file, sha256_hex};
 use serde_json::{Value, json};
 
 use super::gate::{Target, Verdict};
 use super::runner::{RunResults, RunVerdict};
 use super::sister::SisterCheckpoint;
+use crate::corpus::story::DEFAULT_STORY;
+use crate::golden::run::DEFAULT_CASES;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "urn:autocapture:predicate:gate-report:v2";
+
+/// The subject naming the story the corpus was generated from (embedded in the harness).
+pub const STORY_SUBJECT: &str = "fixtures/story/workday.toml";
+/// The subject naming the golden case file the `golden-q40` gate asked (embedded).
+pub const CASES_SUBJECT: &str = "fixtures/golden/q40.toml";
 /// The predicate's layout version (`predicate.predicate_version`).
 pub const PREDICATE_VERSION: u64 = 2;
 /// The in-toto Test Result predicate (attestation spec v1, predicate v0.1).
@@ -68,6 +76,13 @@ pub fn statement(inputs: &ReportInputs<'_>) -> anyhow::Result<Value> {
     let lock = inputs.contracts_dir.join("contract.lock.json");
     subjects.push(json!({"name": "contracts/contract.lock.json", "digest": {"sha256": sha256_file(&lock)?.0}}));
     subjects.push(json!({"name": "fixture-corpus", "digest": {"sha256": results.corpus_sha256}}));
+    // What the corpus was generated from and what the golden gate asked of it.
+    subjects.push(
+        json!({"name": STORY_SUBJECT, "digest": {"sha256": sha256_hex(DEFAULT_STORY.as_bytes())}}),
+    );
+    subjects.push(
+        json!({"name": CASES_SUBJECT, "digest": {"sha256": sha256_hex(DEFAULT_CASES.as_bytes())}}),
+    );
     if let Some(commit) = &commit {
         subjects.push(json!({"name": "git-commit", "digest": {"gitCommit": commit}}));
     }
