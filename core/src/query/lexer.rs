@@ -1,10 +1,13 @@
 //! The query language's words (grammar in `docs/query.md`): words, quoted phrases and the
-//! operators `app:`, `window:`, `after:`, `before:`, `at:`; times as `HH:MM[:SS]` (on the data's
-//! day) or ISO-8601. Errors name their kind and position. What the words ask for is
+//! operators `app:`, `window:`, `after:`, `before:`, `at:`; the times among the words are
+//! [`super::times`]'s to find. Errors name their kind and position. What the words ask for is
 //! [`super::language`]'s.
 
 use serde::Serialize;
 use thiserror::Error;
+
+pub use super::times::TimeSpec;
+use super::times::{parse_time, scan};
 
 /// A syntax error, with the 0-based character position it was found at.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -12,15 +15,6 @@ use thiserror::Error;
 pub struct SyntaxError {
     pub position: usize,
     pub message: String,
-}
-
-/// A time as written: a clock time on the data's day, or a full timestamp.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum TimeSpec {
-    /// Seconds since midnight.
-    Clock(u32),
-    /// An RFC 3339 timestamp, normalised to UTC text.
-    Instant(String),
 }
 
 /// A parsed query.
@@ -38,31 +32,6 @@ pub struct Parsed {
     pub times: Vec<TimeSpec>,
 }
 
-fn parse_clock(text: &str) -> Option<u32> {
-    let text = text.trim_end_matches(['?', '.', ',', '!', ')']);
-    let parts: Vec<&str> = text.split(':').collect();
-    if !(2..=3).contains(&parts.len())
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let nums: Vec<u32> = parts.iter().filter_map(|p| p.parse().ok()).collect();
-    let (h, m, s) = (nums[0], nums[1], nums.get(2).copied().unwrap_or(0));
-    (h < 24 && m < 60 && s < 60).then_some(h * 3600 + m * 60 + s)
-}
-
-/// Parses a time as written (`12:08`, `12:08:30`, or RFC 3339).
-pub fn parse_time(text: &str) -> Option<TimeSpec> {
-    if let Some(clock) = parse_clock(text) {
-        return Some(TimeSpec::Clock(clock));
-    }
-    crate::contract::parse_ts_utc(text)
-        .ok()
-        .map(|at| TimeSpec::Instant(crate::contract::format_ts_utc(at)))
-}
-
 const OPERATORS: [&str; 5] = ["app", "window", "after", "before", "at"];
 
 /// Parses `input` into words, phrases, operators and times.
@@ -74,6 +43,8 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let mut parsed = Parsed::default();
+    // The free-text tokens, in order: times are found among them before the rest become words.
+    let mut free: Vec<String> = Vec::new();
     let mut i = 0;
     let err = |position: usize, message: String| SyntaxError { position, message };
     let read_quoted = |start: usize| -> Result<(String, usize), SyntaxError> {
@@ -139,7 +110,10 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
                     let time = parse_time(&value).ok_or_else(|| {
                         err(
                             value_pos,
-                            format!("`{value}` is not a time (HH:MM, HH:MM:SS or ISO-8601)"),
+                            format!(
+                                "`{value}` is not a time (a clock such as 16:20, 10:20:30 or \
+                                 4:20pm, noon, midnight, or ISO-8601)"
+                            ),
                         )
                     })?;
                     match time_op {
@@ -151,10 +125,11 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
             }
             continue;
         }
-        if let Some(time) = parse_time(&token) {
-            parsed.times.push(time);
-            continue;
-        }
+        free.push(token);
+    }
+    let (times, used) = scan(&free);
+    parsed.times = times;
+    for (token, _) in free.iter().zip(used).filter(|(_, used)| !used) {
         let word: String = token
             .trim_matches(|c: char| {
                 !c.is_alphanumeric() && c != '-' && c != '#' && c != '$' && c != '.'
@@ -199,7 +174,7 @@ mod tests {
         let cases = [
             ("hello \"world", 6, "unterminated quote"),
             ("foo bar:baz", 4, "unknown operator `bar:`"),
-            ("after:noon", 6, "`noon` is not a time"),
+            ("after:lunch", 6, "`lunch` is not a time"),
             ("at: x", 3, "`at:` needs a value"),
             ("\"\"", 0, "empty quoted phrase"),
         ];

@@ -2,7 +2,8 @@
 //! computed from precomputed artifacts only.
 //!
 //! - [`handle`]: `QueryHandle`, the only way to reach the DataRoot from here: read-only by type.
-//! - [`lexer`]: the query language's words, quoted phrases, operators and times.
+//! - [`lexer`]: the query language's words, quoted phrases and operators; [`times`]: the times
+//!   among the words, as people write them.
 //! - [`language`]: the intent of a question, from what the lexer found.
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
 //! - [`context`]: what every intent works with: the question's context, the draft answer, cited
@@ -26,6 +27,7 @@ pub mod lexer;
 pub mod runs;
 mod search;
 mod span;
+pub mod times;
 mod titles;
 
 pub use answer::{Answer, AnswerState, Citation};
