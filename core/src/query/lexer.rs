@@ -78,10 +78,12 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
             i += 1;
         }
         let token: String = chars[start..i].iter().collect();
-        // `name:value` is an operator when `name` is a word; `12:08` is a time.
+        // `name:value` is an operator when `name` is a word; `12:08` is a time. A word that
+        // merely ends in a colon and is no operator ("Re:", "Note:") is a word.
         if let Some((name, rest)) = token.split_once(':')
             && !name.is_empty()
             && name.chars().all(|c| c.is_ascii_alphabetic())
+            && (!rest.is_empty() || OPERATORS.contains(&name.to_ascii_lowercase().as_str()))
         {
             let name_lower = name.to_ascii_lowercase();
             if !OPERATORS.contains(&name_lower.as_str()) {
@@ -130,17 +132,30 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
     let (times, used) = scan(&free);
     parsed.times = times;
     for (token, _) in free.iter().zip(used).filter(|(_, used)| !used) {
-        let word: String = token
+        let kept = token
             .trim_matches(|c: char| {
                 !c.is_alphanumeric() && c != '-' && c != '#' && c != '$' && c != '.'
             })
-            .trim_end_matches('.')
-            .to_lowercase();
-        if !word.is_empty() {
-            parsed.words.push(word);
+            .trim_end_matches('.');
+        if is_identifier(kept) {
+            parsed.phrases.push(kept.to_owned());
+        } else if !kept.is_empty() {
+            parsed.words.push(kept.to_lowercase());
         }
     }
     Ok(parsed)
+}
+
+/// An identifier written without quotes (`INV-20931`, `DK-2291`, `1Z999AA10123456784`): four or
+/// more letters, digits and dashes, holding both a letter and a digit. It is sought as a phrase,
+/// as if quoted.
+fn is_identifier(word: &str) -> bool {
+    word.chars().count() >= 4
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && word.chars().any(|c| c.is_ascii_digit())
+        && word.chars().any(|c| c.is_ascii_alphabetic())
+        && !word.starts_with('-')
+        && !word.ends_with('-')
 }
 
 #[cfg(test)]
@@ -167,6 +182,26 @@ mod tests {
         );
         assert_eq!(parsed.phrases, vec!["vendor invoices".to_owned()]);
         assert_eq!(parsed.words, vec!["total".to_owned()]);
+    }
+
+    #[test]
+    fn identifiers_are_sought_as_phrases_and_a_colon_word_is_a_word() {
+        let parsed = parse("when did 1Z999AA10123456784 and inv-20931 show up, Re: Q1 budget 2026")
+            .expect("parses");
+        assert_eq!(parsed.phrases, ["1Z999AA10123456784", "inv-20931"]);
+        assert_eq!(
+            parsed.words,
+            [
+                "when", "did", "and", "show", "up", "re", "q1", "budget", "2026"
+            ]
+        );
+        for word in ["Q1", "2026", "abc-def", "10.5", "-12ab", "$5,816.75"] {
+            assert!(!is_identifier(word), "{word}");
+        }
+        assert!(
+            parse("frob:x").is_err(),
+            "an unknown operator with a value is still refused"
+        );
     }
 
     #[test]
