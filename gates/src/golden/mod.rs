@@ -2,7 +2,8 @@
 //!
 //! - [`cases`]: the case templates of `fixtures/golden/q40.toml` and the checks of a case.
 //! - [`rules`]: how each template's `truth` rule computes its checks from `truth.json`, and
-//!   `instantiate`, every template on a corpus's truth.
+//!   `instantiate`, every template on a corpus's truth; [`text`]: the amounts and clock stamps
+//!   the rules read from screen texts.
 //! - [`evaluate`]: the pure strict evaluator.
 //! - [`report`]: the report rows and table.
 //! - [`target`]: asking the embedded core or a popup endpoint on loopback.
@@ -14,3 +15,4 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod target;
+pub mod text;
