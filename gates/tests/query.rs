@@ -459,6 +459,33 @@ fn structured_intents_match_the_story() {
     assert_eq!(send.citations[0].bbox.map(|x| x.to_vec()), Some(b));
 }
 
+/// Where an element was, named without quotes: the element whose whole name the question writes
+/// out answers ("Reply all", not the "Reply" its name begins with), and a shorter element never
+/// answers for a longer name it only begins.
+#[test]
+fn an_element_named_in_words_is_the_whole_name_never_a_prefix() {
+    let s = setup(false);
+    let handle = QueryHandle::open(&s.data).expect("open");
+    for (question, name) in [
+        ("where was the Reply all button at 13:16", "Reply all"),
+        ("where was the Reply button at 13:16", "Reply"),
+        ("where was \"Reply all\" at 13:16", "Reply all"),
+    ] {
+        let answer = ask(&handle, question);
+        assert_eq!(
+            answer.state,
+            AnswerState::Ok,
+            "{question}: {}",
+            answer.summary
+        );
+        assert_eq!(
+            answer.fields["name"], name,
+            "{question}: {}",
+            answer.summary
+        );
+    }
+}
+
 /// A DataRoot of the story whose spool, when `odd` is set, has one more handoff holding values
 /// of every storage class (an untyped table): a REAL, an INTEGER and BLOB payloads, window
 /// records with a BLOB and a REAL payload, a frame with an INTEGER time, a text record with a

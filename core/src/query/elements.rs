@@ -213,9 +213,59 @@ pub(super) fn sum(
     Ok(())
 }
 
+/// Words that may follow an element's name in a question without being part of it ("the
+/// Reply all *button* at 13:16"). Any other word there means the question names a longer
+/// element than the one found, which must not answer for it.
+const AFTER_NAME: [&str; 28] = [
+    "button", "buttons", "field", "box", "link", "tab", "menu", "item", "icon", "control",
+    "checkbox", "label", "text", "dialog", "window", "pane", "bar", "toolbar", "at", "in", "on",
+    "of", "from", "for", "the", "was", "is", "located",
+];
+
+/// The element a question writes out by name: at a word equal to the first word of `needle`,
+/// the longest run of the question's words that is an element's whole name, when the word after
+/// it does not continue the name. `Err` names the longer name asked when only a shorter element
+/// is on screen; `None` when no element's name is written in the question.
+fn named_in_question<'n>(
+    nodes: &'n [Node],
+    asked: &[String],
+    needle: &str,
+) -> Option<Result<&'n Node, String>> {
+    let first = needle.split_whitespace().next()?;
+    let name_of = |node: &Node| {
+        node.name
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for start in (0..asked.len()).filter(|&i| asked[i] == first) {
+        for end in (start + 1..=asked.len()).rev() {
+            let written = asked[start..end].join(" ");
+            let Some(node) = nodes
+                .iter()
+                .find(|n| n.bbox.is_some() && name_of(n) == written)
+            else {
+                continue;
+            };
+            return Some(match asked.get(end) {
+                Some(next) if !AFTER_NAME.contains(&next.as_str()) => {
+                    Err(format!("{written} {next}"))
+                }
+                _ => Ok(node),
+            });
+        }
+    }
+    None
+}
+
+/// Where an element was. `asked` holds the question's words when the name was not quoted: the
+/// element is then the one whose whole name the question writes out (never a shorter element
+/// whose name only begins the one asked).
 pub(super) fn bbox(
     ctx: &mut Ctx<'_>,
     name: &str,
+    asked: Option<&[String]>,
     at: Option<&TimeSpec>,
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
@@ -250,14 +300,24 @@ pub(super) fn bbox(
         ));
         return Ok(());
     };
-    let node = nodes
-        .iter()
-        .find(|n| n.name.to_lowercase() == needle)
-        .or_else(|| {
-            nodes
-                .iter()
-                .find(|n| n.name.to_lowercase().contains(&needle))
-        });
+    let node = match asked.and_then(|words| named_in_question(&nodes, words, &needle)) {
+        Some(Ok(node)) => Some(node),
+        Some(Err(longer)) => {
+            out.no_evidence(format!(
+                "no element named \"{longer}\" in \"{}\"",
+                frame.title
+            ));
+            return Ok(());
+        }
+        None => nodes
+            .iter()
+            .find(|n| n.name.to_lowercase() == needle)
+            .or_else(|| {
+                nodes
+                    .iter()
+                    .find(|n| n.name.to_lowercase().contains(&needle))
+            }),
+    };
     let Some(node) = node.filter(|n| n.bbox.is_some()) else {
         out.no_evidence(format!(
             "no element named \"{name}\" in \"{}\"",
@@ -289,4 +349,47 @@ pub(super) fn bbox(
         Cited::doc(&node.doc_id, &node.kind, &frame.id, Some(b), (0, 0)),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str) -> Node {
+        Node {
+            name: name.into(),
+            role: "button".into(),
+            aid: String::new(),
+            bbox: Some([0, 0, 1, 1]),
+            doc_id: String::new(),
+            kind: String::new(),
+            hot: false,
+        }
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_whole_name_written_in_the_question_wins_and_a_prefix_never_answers() {
+        let both = [node("Reply"), node("Reply all"), node("Send")];
+        let asked = words("where was the reply all button");
+        let found = named_in_question(&both, &asked, "reply").expect("named");
+        assert_eq!(found.map(|n| n.name.as_str()), Ok("Reply all"));
+        let asked = words("where was the reply button");
+        let found = named_in_question(&both, &asked, "reply").expect("named");
+        assert_eq!(found.map(|n| n.name.as_str()), Ok("Reply"));
+        let asked = words("where was the send button in the reply");
+        let found = named_in_question(&both, &asked, "send reply").expect("named");
+        assert_eq!(found.map(|n| n.name.as_str()), Ok("Send"));
+        // Only the shorter element is on screen: it must not answer for "reply all".
+        let short = [node("Reply")];
+        let asked = words("where was the reply all button");
+        assert_eq!(
+            named_in_question(&short, &asked, "reply").map(|r| r.map(|n| n.name.clone())),
+            Some(Err("reply all".to_owned()))
+        );
+        assert!(named_in_question(&short, &words("where was it"), "close").is_none());
+    }
 }

@@ -472,7 +472,13 @@ fn run_intent(
         Intent::While { window } => super::span::arrived_while(ctx, window, out)?,
         Intent::Sum { window, at } => sum(ctx, window, at.as_ref(), out)?,
         Intent::Elapsed { from_text, to_text } => elapsed(ctx, parsed, from_text, to_text, out)?,
-        Intent::BBox { name, at } => bbox(ctx, name, at.as_ref(), out)?,
+        Intent::BBox { name, at } => {
+            // A quoted name is taken as written; otherwise the question's words say which
+            // element, whole.
+            let quoted = parsed.phrases.first() == Some(name);
+            let asked = (!quoted).then_some(parsed.words.as_slice());
+            bbox(ctx, name, asked, at.as_ref(), out)?
+        }
         Intent::Search => search(ctx, parsed, out)?,
     }
     Ok(())
