@@ -148,6 +148,11 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
         stdout.contains("verdict partial; 14 gates: 1 pass, 0 fail, 0 error, 13 skipped"),
         "{stdout}"
     );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("running 1 of 14 gates") && stderr.contains("[1/1] bind pass in "),
+        "the run says what it does as it goes: {stderr}"
+    );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
             .expect("json");

@@ -103,6 +103,7 @@ fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
         sla_input: None,
         sla_trace: None,
         slow: false,
+        progress: false,
     }
 }
 

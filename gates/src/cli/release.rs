@@ -28,6 +28,7 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
         sla_input: args.sla_input.clone(),
         sla_trace: args.sla_trace.clone(),
         slow: args.slow,
+        progress: true,
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
     let contracts_dir = contract::default_contracts_dir()?;

@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub sla_trace: Option<PathBuf>,
     /// Slow mode: gates that have a long form run it.
     pub slow: bool,
+    /// Say on stderr what the run is doing: the corpus, then one line per gate as it finishes
+    /// (the command line sets it; a long run is never silent).
+    pub progress: bool,
 }
 
 /// One gate's result as reported.
@@ -177,11 +180,33 @@ pub fn run_gates(
         },
     )?;
     let corpus_sha256 = tree_digest(&corpus)?.sha256;
+    if options.progress {
+        eprintln!(
+            "autocapture-gates: corpus of {} frames (seed {}) in {}; running {} of {} gates",
+            options.frames,
+            options.seed,
+            corpus.display(),
+            selected.len(),
+            registry.len()
+        );
+    }
     let mut results = Vec::with_capacity(registry.len());
+    let mut ran = 0;
     for gate in registry {
         let gate = gate.as_ref();
         if selected.iter().any(|s| s.name() == gate.name()) {
-            results.push(run_one(gate, options, &corpus, &work)?);
+            let result = run_one(gate, options, &corpus, &work)?;
+            ran += 1;
+            if options.progress {
+                eprintln!(
+                    "autocapture-gates: [{ran}/{}] {} {} in {:.1} s",
+                    selected.len(),
+                    gate.name(),
+                    result.verdict.as_str(),
+                    result.duration_ms as f64 / 1000.0
+                );
+            }
+            results.push(result);
         } else {
             results.push(skipped(gate));
         }
