@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{CodedError, ExportArgs, Reply, exit};
+use super::{CodedError, ExportArgs, Reply, exit, report_document};
 use crate::base::clock::SystemClock;
 use crate::export::{self, ExportOptions, Rules, Selection};
 use crate::store::DataRoot;
@@ -61,9 +61,7 @@ pub(super) fn export_bundle(args: &ExportArgs) -> Result<Reply, CodedError> {
         &SystemClock,
     )
     .map_err(export_error)?;
-    let mut document = serde_json::to_value(&report)
-        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
-    document["ok"] = json!(true);
+    let document = report_document(&report, true)?;
     let c = &report.counts;
     let redactions: Vec<String> = c
         .redactions

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{CodedError, Reply, exit, require_data_dir};
+use super::{CodedError, Reply, exit, report_document, require_data_dir};
 use crate::audit;
 use crate::contract::ContractIdentity;
 use crate::stage1::completeness;
@@ -19,9 +19,7 @@ pub(super) fn stage1_audit(data_dir: PathBuf) -> Result<Reply, CodedError> {
             exit::ENVIRONMENT,
         )
     })?;
-    let mut document = serde_json::to_value(&report)
-        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
-    document["ok"] = json!(true);
+    let document = report_document(&report, true)?;
     let blocked: Vec<String> = report
         .blocked
         .iter()

@@ -430,6 +430,14 @@ fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
     }
 }
 
+/// A command's report as its JSON document, with `"ok"` set.
+fn report_document(report: &impl serde::Serialize, ok: bool) -> Result<Value, CodedError> {
+    let mut document = serde_json::to_value(report)
+        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
+    document["ok"] = json!(ok);
+    Ok(document)
+}
+
 /// Writes a line on stdout; a closed pipe ends the process quietly with exit 0.
 fn emit_line(text: &str) {
     let mut stdout = io::stdout().lock();

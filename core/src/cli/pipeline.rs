@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::{
-    BudgetArg, CodedError, DrainArgs, IngestArgs, ModeArg, Reply, config, exit, require_data_dir,
+    BudgetArg, CodedError, DrainArgs, IngestArgs, ModeArg, Reply, config, exit, report_document,
+    require_data_dir,
 };
 use crate::base::clock::SystemClock;
 use crate::stage1::drain::{Budget, DrainEvent, DrainOptions, DrainState, HandoffStatus, drain};
@@ -63,9 +64,7 @@ pub(super) fn handoff_ingest(
         &SystemClock,
     )
     .map_err(ingest_error)?;
-    let mut document = serde_json::to_value(&report)
-        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
-    document["ok"] = json!(true);
+    let mut document = report_document(&report, true)?;
     let c = &report.counts;
     let human = format!(
         "ingested {} ({} layout) into {}\n  rows: {} seen, {} copied; media: {} files, {} linked, {} copied, {} already present, {} bytes\n  stage 1: {} complete frames of {}\n  {} warnings; {} ms; marker {}",
@@ -189,9 +188,7 @@ pub(super) fn handoff_drain(
         progress.finish_and_clear();
     }
     let ok = report.state != DrainState::Failed;
-    let mut document = serde_json::to_value(&report)
-        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
-    document["ok"] = json!(ok);
+    let document = report_document(&report, ok)?;
     let t = &report.totals;
     let mut human = format!(
         "drain {:?}: {} handoffs: {} ingested, {} skipped (marked), {} marked for another data dir, {} failed, {} not run; {} symlinks skipped; activity: {} ({})\n",
@@ -253,9 +250,7 @@ pub(super) fn stage2_run(
             exit::ENVIRONMENT,
         )
     })?;
-    let mut document = serde_json::to_value(&report)
-        .map_err(|e| CodedError::new("internal", e.to_string(), exit::ENVIRONMENT))?;
-    document["ok"] = json!(true);
+    let document = report_document(&report, true)?;
     let human = format!(
         "stage 2 {:?}: {} frames processed, {} docs indexed; {} searchable, {} pending; activity {} ({}); {:.0} frames/s",
         report.state,

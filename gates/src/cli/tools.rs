@@ -62,7 +62,7 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     use crate::corpus::build;
     use crate::corpus::copies::copy_tree;
     use crate::corpus::digest::tree_digest;
-    use crate::corpus::story::{DEFAULT_STORY, Story};
+    use crate::corpus::story::Story;
     use crate::golden::report::GoldenSource;
     use crate::golden::run::run_golden;
     let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
@@ -100,7 +100,7 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
             (Some(path.display().to_string()), None)
         }
         (None, None) => {
-            let story = Story::parse(DEFAULT_STORY)?;
+            let story = Story::default_story()?;
             build::spool_of(&story, &args.out, args.seed, args.frames, 3)?;
             (
                 Some("built-in fixtures/story/workday.toml".to_owned()),

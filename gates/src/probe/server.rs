@@ -19,6 +19,17 @@ use autocapture_core::store::DataRoot;
 
 use super::http::Client;
 
+/// The bearer token a server wrote into the DataRoot at `root`.
+fn read_token(root: &Path) -> anyhow::Result<String> {
+    let path = root.join(TOKEN_FILE);
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("read {}", path.display()))?
+        .split_whitespace()
+        .next()
+        .context("the token file is empty")?
+        .to_owned())
+}
+
 /// How long the server may take to bind.
 const START_WAIT: Duration = Duration::from_secs(30);
 
@@ -88,13 +99,7 @@ impl LoopbackServer {
             stop: Some(stop),
             thread: Some(thread),
         };
-        let token_path = data.root.join(TOKEN_FILE);
-        server.token = std::fs::read_to_string(&token_path)
-            .with_context(|| format!("read {}", token_path.display()))?
-            .split_whitespace()
-            .next()
-            .context("the token file is empty")?
-            .to_owned();
+        server.token = read_token(&data.root)?;
         Ok(server)
     }
 
@@ -160,11 +165,7 @@ impl ProcessServer {
             let _ = child.wait();
             anyhow::bail!("autocapture serve did not start: {line}");
         };
-        let token = std::fs::read_to_string(data.join(autocapture_core::server::TOKEN_FILE))?
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let token = read_token(data)?;
         Ok(ProcessServer { child, addr, token })
     }
 
