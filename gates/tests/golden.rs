@@ -59,6 +59,7 @@ fn golden_q40_passes_on_the_embedded_core_and_through_autocapture_serve() {
     let (data, truth) = build::indexed(dir.path(), 7, FRAMES, 3).expect("indexed corpus");
     let (report, errors) = run_golden(
         DEFAULT_CASES,
+        None,
         &truth,
         &Target::Embedded,
         Some(&data),
@@ -72,7 +73,7 @@ fn golden_q40_passes_on_the_embedded_core_and_through_autocapture_serve() {
     let served_url = format!("http://{}", served.addr);
     let target = Target::parse(&served_url).expect("loopback URL");
     let (over_http, errors) =
-        run_golden(DEFAULT_CASES, &truth, &target, None, REPRO_RUNS).expect("URL run");
+        run_golden(DEFAULT_CASES, None, &truth, &target, None, REPRO_RUNS).expect("URL run");
     assert_strict_pass(&over_http, &errors);
     // Both targets give the same answers.
     let states = |r: &GoldenReport| {
@@ -97,6 +98,7 @@ fn golden_q40_passes_on_a_second_seed() {
     let (data, truth) = build::indexed(dir.path(), 1234, FRAMES, 3).expect("indexed corpus");
     let (report, errors) = run_golden(
         DEFAULT_CASES,
+        None,
         &truth,
         &Target::Embedded,
         Some(&data),
@@ -116,6 +118,7 @@ fn a_target_serving_another_corpus_fails_strictly() {
     let truth = build::truth(&spool).expect("truth");
     let (report, _) = run_golden(
         DEFAULT_CASES,
+        None,
         &truth,
         &Target::Embedded,
         Some(&data),

@@ -254,6 +254,7 @@ fn case(id: &str) -> Case {
         id: id.into(),
         class: "focus_at".into(),
         question: "which window had focus at 10:20:30?".into(),
+        phrasings: Vec::new(),
         checks: checks(),
     }
 }
@@ -261,6 +262,7 @@ fn case(id: &str) -> Case {
 fn runs(id: &str, n: usize, latency_ms: f64) -> CaseRuns {
     CaseRuns {
         id: id.into(),
+        question: case(id).question,
         runs: (0..n)
             .map(|_| Observed {
                 answer: answer(),
@@ -375,4 +377,74 @@ fn latency_over_budget_and_nonzero_counters_fail_the_run() {
     }
     let report = evaluate(&[case("a")], &[silent], &policy(1));
     assert_eq!(reasons(&report), ["strict_query_counters_nonzero"]);
+}
+
+/// The runs of one phrasing of case `id`.
+fn phrased(id: &str, question: &str, answer: Value) -> CaseRuns {
+    CaseRuns {
+        id: id.into(),
+        question: question.into(),
+        runs: (0..3)
+            .map(|_| Observed {
+                answer: answer.clone(),
+                latency_ms: 1.0,
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_case_passes_only_when_every_phrasing_passes() {
+    let mut with_phrasings = case("a");
+    with_phrasings.phrasings = vec![
+        "what was up front at 10:20:30 am".into(),
+        "at 10:20:30 which window had my focus".into(),
+    ];
+    let all_good: Vec<CaseRuns> = with_phrasings
+        .questions()
+        .map(|q| phrased("a", q, answer()))
+        .collect();
+    let report = evaluate(std::slice::from_ref(&with_phrasings), &all_good, &policy(1));
+    assert!(report.passed, "{}", report.table());
+    assert_eq!((report.phrasings_total, report.phrasings_passed), (3, 3));
+    assert_eq!(report.rows[0].phrasings.len(), 2);
+
+    // One phrasing answered wrongly fails the case, and the table names that phrasing.
+    let mut one_wrong = all_good.clone();
+    for run in &mut one_wrong[2].runs {
+        run.answer["fields"]["window_title"] = json!("Calendar");
+    }
+    let report = evaluate(
+        std::slice::from_ref(&with_phrasings),
+        &one_wrong,
+        &policy(1),
+    );
+    assert_eq!(reasons(&report), ["strict_failed_nonzero"]);
+    assert_eq!((report.phrasings_total, report.phrasings_passed), (3, 2));
+    assert!(!report.rows[0].passed && !report.rows[0].phrasings[1].passed);
+    let table = report.table();
+    let failing = table
+        .lines()
+        .find(|l| l.starts_with("FAIL"))
+        .expect("a FAIL line");
+    assert!(
+        failing.contains("at 10:20:30 which window had my focus"),
+        "{table}"
+    );
+
+    // A phrasing that was never asked leaves its case skipped, never passed.
+    let report = evaluate(
+        std::slice::from_ref(&with_phrasings),
+        &all_good[..2],
+        &policy(1),
+    );
+    assert!(!report.passed && report.rows[0].skipped);
+    assert_eq!(report.rows_skipped, 1);
+    assert!(reasons(&report).contains(&"strict_skipped_nonzero"));
+
+    // A non-deterministic phrasing is a repro mismatch of its case.
+    let mut flaky = all_good.clone();
+    flaky[1].runs[2].answer["bullets"] = json!(["Save As — 3 buttons"]);
+    let report = evaluate(std::slice::from_ref(&with_phrasings), &flaky, &policy(1));
+    assert!(reasons(&report).contains(&"strict_repro_mismatch"));
 }

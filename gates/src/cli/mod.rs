@@ -259,6 +259,10 @@ struct GoldenArgs {
     /// fixtures/golden/q40.toml.
     #[arg(long)]
     cases: Option<PathBuf>,
+    /// A phrasing file (schema autocapture.golden.phrasings.v1) adding phrasings to the cases
+    /// by id; each is asked and must pass like the case's own question.
+    #[arg(long)]
+    phrasings: Option<PathBuf>,
     /// Generate the corpus from this story file instead of the built-in
     /// fixtures/story/workday.toml.
     #[arg(long, conflicts_with = "corpus")]

@@ -77,6 +77,14 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
             "built-in fixtures/golden/q40.toml".to_owned(),
         ),
     };
+    let phrasings = match &args.phrasings {
+        Some(path) => Some((
+            std::fs::read_to_string(path)
+                .with_context(|| format!("read the phrasing file {}", path.display()))?,
+            path.display().to_string(),
+        )),
+        None => None,
+    };
     std::fs::create_dir_all(&args.out)?;
     let spool = args.out.join("spool");
     let (story, corpus) = match (&args.corpus, &args.story) {
@@ -121,13 +129,24 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
         }
         Target::Url(_) => None,
     };
-    let (mut report, errors) = run_golden(&case_text, &truth, &target, data.as_ref(), args.repro)?;
+    let (mut report, errors) = run_golden(
+        &case_text,
+        phrasings.as_ref().map(|(text, _)| text.as_str()),
+        &truth,
+        &target,
+        data.as_ref(),
+        args.repro,
+    )?;
     report.source = Some(GoldenSource {
         story,
         corpus,
         corpus_sha256,
         cases,
         cases_sha256: sha256_hex(case_text.as_bytes()),
+        phrasings: phrasings.as_ref().map(|(_, path)| path.clone()),
+        phrasings_sha256: phrasings
+            .as_ref()
+            .map(|(text, _)| sha256_hex(text.as_bytes())),
     });
     for error in &errors {
         eprintln!("autocapture-gates: golden: {error}");

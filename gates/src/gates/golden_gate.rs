@@ -29,6 +29,7 @@ impl Gate for GoldenGate {
         };
         let (report, errors) = run_golden(
             DEFAULT_CASES,
+            None,
             &truth,
             &ctx.target,
             data.as_ref(),
@@ -36,15 +37,22 @@ impl Gate for GoldenGate {
         )?;
         for row in &report.rows {
             let failed: Vec<String> = row
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| format!("{}: {}", c.name, c.detail))
+                .asked()
+                .filter(|q| !q.question_passed())
+                .map(|q| {
+                    let checks: Vec<String> = q
+                        .checks
+                        .iter()
+                        .filter(|c| !c.passed)
+                        .map(|c| format!("{}: {}", c.name, c.detail))
+                        .collect();
+                    format!("{:?}: {}", q.question, checks.join("; "))
+                })
                 .collect();
             outcome.check(
-                &format!("case {}", row.id),
+                &format!("case {} ({} phrasings)", row.id, row.asked().count()),
                 row.passed,
-                format!("{:?}: {}", row.question, failed.join("; ")),
+                failed.join(" | "),
             );
         }
         outcome.check_eq(
@@ -95,6 +103,8 @@ impl Gate for GoldenGate {
         outcome.measure("evaluated_passed", report.evaluated_passed as u64);
         outcome.measure("evaluated_failed", report.evaluated_failed as u64);
         outcome.measure("rows_skipped", report.rows_skipped as u64);
+        outcome.measure("phrasings_total", report.phrasings_total as u64);
+        outcome.measure("phrasings_passed", report.phrasings_passed as u64);
         outcome.measure("repro_runs", report.repro_runs as u64);
         outcome.measure("query_p50_ms", report.latency.p50_ms);
         outcome.measure("query_p95_ms", report.latency.p95_ms);

@@ -54,6 +54,9 @@ pub struct CaseTemplate {
     pub id: String,
     pub class: String,
     pub question: String,
+    /// Other ways a person asks the same question; every one must pass every check.
+    #[serde(default)]
+    pub phrasings: Vec<String>,
     pub truth: Rule,
     /// Literal texts the answer must hold whatever the seed.
     #[serde(default)]
@@ -229,13 +232,80 @@ impl Default for Checks {
     }
 }
 
-/// A concrete case: a question and its checks.
+/// A concrete case: a question, the other phrasings of it, and the checks every one must pass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     pub id: String,
     pub class: String,
     pub question: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phrasings: Vec<String>,
     pub checks: Checks,
+}
+
+impl Case {
+    /// The question, then each phrasing: everything a run asks for this case.
+    pub fn questions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.question.as_str()).chain(self.phrasings.iter().map(String::as_str))
+    }
+}
+
+/// A file of further phrasings for a case file's cases (`--phrasings`), by case id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhrasingFile {
+    pub schema: String,
+    #[serde(rename = "case")]
+    pub cases: Vec<CasePhrasings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasePhrasings {
+    pub id: String,
+    pub phrasings: Vec<String>,
+}
+
+pub const PHRASING_FILE_SCHEMA: &str = "autocapture.golden.phrasings.v1";
+
+/// Adds a phrasing file's phrasings to the cases they name. An id the case file lacks, or a
+/// phrasing the case already asks, is refused with the case named.
+pub fn add_phrasings(file: &mut CaseFile, text: &str) -> Result<(), CaseError> {
+    let extra: PhrasingFile =
+        toml::from_str(text).map_err(|e| case_err("phrasings", format!("parse: {e}")))?;
+    if extra.schema != PHRASING_FILE_SCHEMA {
+        return Err(case_err(
+            "phrasings",
+            format!("schema {:?} is not {PHRASING_FILE_SCHEMA}", extra.schema),
+        ));
+    }
+    for entry in extra.cases {
+        let case = file
+            .cases
+            .iter_mut()
+            .find(|c| c.id == entry.id)
+            .ok_or_else(|| case_err(&entry.id, "the case file has no case with this id"))?;
+        for phrasing in entry.phrasings {
+            check_phrasing(case, &phrasing)?;
+            case.phrasings.push(phrasing);
+        }
+    }
+    Ok(())
+}
+
+/// A phrasing must say something and must not repeat what the case already asks.
+fn check_phrasing(case: &CaseTemplate, phrasing: &str) -> Result<(), CaseError> {
+    if phrasing.trim().is_empty() {
+        return Err(case_err(&case.id, "empty phrasing"));
+    }
+    let same = |a: &str| a.trim().eq_ignore_ascii_case(phrasing.trim());
+    if same(&case.question) || case.phrasings.iter().any(|p| same(p)) {
+        return Err(case_err(
+            &case.id,
+            format!("the phrasing {phrasing:?} is asked twice"),
+        ));
+    }
+    Ok(())
 }
 
 /// A case file or truth that cannot give cases, naming the case at fault.
@@ -291,6 +361,14 @@ pub fn parse_case_file(text: &str) -> Result<CaseFile, CaseError> {
         }
         if case.question.trim().is_empty() {
             return Err(case_err(&case.id, "empty question"));
+        }
+        let mut asked = CaseTemplate {
+            phrasings: Vec::new(),
+            ..case.clone()
+        };
+        for phrasing in &case.phrasings {
+            check_phrasing(&asked, phrasing)?;
+            asked.phrasings.push(phrasing.clone());
         }
         *per_class.entry(case.class.as_str()).or_insert(0) += 1;
     }
@@ -363,6 +441,42 @@ mod tests {
         // An unknown key in a rule is refused when parsing.
         let text = text.replace("at = \"7pm\"", "at = \"07:00\", when = 1");
         assert!(parse_case_file(&text).is_err());
+    }
+
+    #[test]
+    fn phrasings_are_added_by_case_id_and_never_twice() {
+        let mut file = parse_case_file(crate::golden::run::DEFAULT_CASES).expect("q40");
+        let extra = |id: &str, phrasing: &str| {
+            format!(
+                "schema = \"{PHRASING_FILE_SCHEMA}\"\n[[case]]\nid = \"{id}\"\nphrasings = [\"{phrasing}\"]\n"
+            )
+        };
+        add_phrasings(
+            &mut file,
+            &extra("focus_at_save_as", "what was up front at 10:20:30 am"),
+        )
+        .expect("adds");
+        let case = file.cases.iter().find(|c| c.id == "focus_at_save_as");
+        assert_eq!(case.map(|c| c.phrasings.len()), Some(1));
+        let err =
+            add_phrasings(&mut file, &extra("no_such_case", "anything")).expect_err("unknown id");
+        assert_eq!(err.case, "no_such_case");
+        let err = add_phrasings(
+            &mut file,
+            &extra("focus_at_save_as", "What was up front at 10:20:30 AM"),
+        )
+        .expect_err("asked twice");
+        assert!(err.detail.contains("asked twice"), "{err}");
+        let wrong_schema = extra("focus_at_save_as", "x").replace(PHRASING_FILE_SCHEMA, "v0");
+        assert!(add_phrasings(&mut file, &wrong_schema).is_err());
+        // In the case file itself, a phrasing repeating the question is refused too.
+        let text = crate::golden::run::DEFAULT_CASES.replacen(
+            "question = \"Which window had focus at 10:20:30?\"",
+            "question = \"Which window had focus at 10:20:30?\"\nphrasings = [\"which window had focus at 10:20:30?\"]",
+            1,
+        );
+        let err = parse_case_file(&text).expect_err("repeats the question");
+        assert_eq!(err.case, "focus_at_save_as");
     }
 
     #[test]

@@ -18,10 +18,12 @@ pub struct Observed {
     pub latency_ms: f64,
 }
 
-/// The answers to one case: one per repro run; empty when the case was not run.
+/// The answers to one question of a case (its question or one of its phrasings): one per repro
+/// run; empty when it was not asked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseRuns {
     pub id: String,
+    pub question: String,
     pub runs: Vec<Observed>,
 }
 
@@ -356,14 +358,20 @@ pub fn check_answer(checks: &Checks, answer: &Value) -> Vec<CheckRow> {
     rec.0
 }
 
-/// Evaluates one case over its runs.
-pub fn evaluate_case(case: &Case, runs: Option<&CaseRuns>, repro_runs: usize) -> Row {
+/// Evaluates one question of a case (its question or a phrasing) over its runs.
+pub fn evaluate_case(
+    case: &Case,
+    question: &str,
+    runs: Option<&CaseRuns>,
+    repro_runs: usize,
+) -> Row {
     let runs = runs.map(|r| r.runs.as_slice()).unwrap_or_default();
     let Some(first) = runs.first() else {
         return Row {
             id: case.id.clone(),
             class: case.class.clone(),
-            question: case.question.clone(),
+            question: question.to_owned(),
+            phrasings: Vec::new(),
             passed: false,
             skipped: true,
             answer_state: None,
@@ -395,7 +403,8 @@ pub fn evaluate_case(case: &Case, runs: Option<&CaseRuns>, repro_runs: usize) ->
     Row {
         id: case.id.clone(),
         class: case.class.clone(),
-        question: case.question.clone(),
+        question: question.to_owned(),
+        phrasings: Vec::new(),
         passed: checks.iter().all(|c| c.passed),
         skipped: false,
         answer_state: first.answer["state"].as_str().map(str::to_owned),
@@ -431,13 +440,22 @@ pub fn evaluate(cases: &[Case], observed: &[CaseRuns], policy: &Policy) -> Golde
     let rows: Vec<Row> = cases
         .iter()
         .map(|case| {
-            evaluate_case(
-                case,
-                observed.iter().find(|o| o.id == case.id),
-                policy.repro_runs,
-            )
+            let mut asked = case.questions().map(|question| {
+                let runs = observed
+                    .iter()
+                    .find(|o| o.id == case.id && o.question == question);
+                evaluate_case(case, question, runs, policy.repro_runs)
+            });
+            let mut row = asked.next().expect("a case asks at least its question");
+            row.phrasings = asked.collect();
+            row.passed = row.passed && row.phrasings.iter().all(|p| p.passed);
+            row.skipped = row.skipped || row.phrasings.iter().any(|p| p.skipped);
+            row
         })
         .collect();
+    let questions = || rows.iter().flat_map(Row::asked);
+    let phrasings_total = questions().count();
+    let phrasings_passed = questions().filter(|q| q.question_passed()).count();
     let evaluated_total = rows.iter().filter(|r| !r.skipped).count();
     let evaluated_passed = rows.iter().filter(|r| !r.skipped && r.passed).count();
     let evaluated_failed = evaluated_total - evaluated_passed;
@@ -467,8 +485,8 @@ pub fn evaluate(cases: &[Case], observed: &[CaseRuns], policy: &Policy) -> Golde
     let nondeterministic: Vec<String> = rows
         .iter()
         .filter(|r| {
-            r.checks
-                .iter()
+            r.asked()
+                .flat_map(|q| q.checks.iter())
                 .any(|c| c.name == "repro_identical" && !c.passed)
         })
         .map(|r| r.id.clone())
@@ -518,6 +536,8 @@ pub fn evaluate(cases: &[Case], observed: &[CaseRuns], policy: &Policy) -> Golde
         evaluated_passed,
         evaluated_failed,
         rows_skipped,
+        phrasings_total,
+        phrasings_passed,
         repro_runs: policy.repro_runs,
         query_counters_total: counters,
         latency,

@@ -26,6 +26,7 @@ pub fn instantiate(file: &CaseFile, truth: &Value) -> Result<Vec<Case>, CaseErro
                 id: template.id.clone(),
                 class: template.class.clone(),
                 question: template.question.clone(),
+                phrasings: template.phrasings.clone(),
                 checks,
             })
         })

@@ -7,7 +7,7 @@ use std::path::Path;
 use autocapture_core::store::DataRoot;
 use serde_json::Value;
 
-use super::cases::{Case, parse_case_file};
+use super::cases::{Case, add_phrasings, parse_case_file};
 use super::evaluate::{CaseRuns, Observed, Policy, evaluate};
 use super::report::GoldenReport;
 use super::rules::instantiate;
@@ -25,8 +25,16 @@ pub const REPRO_RUNS: usize = 3;
 
 /// Instantiated cases and the file's latency budget for this build (an unoptimised build of
 /// the embedded core is an order of magnitude slower; the file names both budgets).
-pub fn load_cases(case_text: &str, truth: &Value) -> anyhow::Result<(Vec<Case>, f64)> {
-    let file = parse_case_file(case_text)?;
+/// `phrasings` is the text of a phrasing file adding further phrasings to the cases.
+pub fn load_cases(
+    case_text: &str,
+    phrasings: Option<&str>,
+    truth: &Value,
+) -> anyhow::Result<(Vec<Case>, f64)> {
+    let mut file = parse_case_file(case_text)?;
+    if let Some(text) = phrasings {
+        add_phrasings(&mut file, text)?;
+    }
     let cases = instantiate(&file, truth)?;
     let budget = if cfg!(debug_assertions) {
         file.latency_p95_budget_ms_unoptimized
@@ -36,28 +44,32 @@ pub fn load_cases(case_text: &str, truth: &Value) -> anyhow::Result<(Vec<Case>, 
     Ok((cases, budget))
 }
 
-/// Asks every case `repro` times. A question the target cannot answer at all (an HTTP or
-/// store error) leaves that case without runs: it is reported skipped, never passed.
+/// Asks every question of every case (its question and each phrasing) `repro` times. A
+/// question the target cannot answer at all (an HTTP or store error) is left without runs: it
+/// is reported skipped, never passed, and so is its case.
 pub fn ask_all(asker: &Asker, cases: &[Case], repro: usize) -> (Vec<CaseRuns>, Vec<String>) {
     let mut observed = Vec::new();
     let mut errors = Vec::new();
     for case in cases {
-        let mut runs = Vec::new();
-        for _ in 0..repro {
-            match asker.ask(&case.question) {
-                Ok((answer, latency_ms)) => runs.push(Observed { answer, latency_ms }),
-                Err(e) => {
-                    errors.push(format!("{}: {e:#}", case.id));
-                    runs.clear();
-                    break;
+        for question in case.questions() {
+            let mut runs = Vec::new();
+            for _ in 0..repro {
+                match asker.ask(question) {
+                    Ok((answer, latency_ms)) => runs.push(Observed { answer, latency_ms }),
+                    Err(e) => {
+                        errors.push(format!("{} ({question:?}): {e:#}", case.id));
+                        runs.clear();
+                        break;
+                    }
                 }
             }
-        }
-        if !runs.is_empty() {
-            observed.push(CaseRuns {
-                id: case.id.clone(),
-                runs,
-            });
+            if !runs.is_empty() {
+                observed.push(CaseRuns {
+                    id: case.id.clone(),
+                    question: question.to_owned(),
+                    runs,
+                });
+            }
         }
     }
     (observed, errors)
@@ -66,12 +78,13 @@ pub fn ask_all(asker: &Asker, cases: &[Case], repro: usize) -> (Vec<CaseRuns>, V
 /// A full golden run against `target` (the embedded target reads `data`).
 pub fn run_golden(
     case_text: &str,
+    phrasings: Option<&str>,
     truth: &Value,
     target: &Target,
     data: Option<&DataRoot>,
     repro: usize,
 ) -> anyhow::Result<(GoldenReport, Vec<String>)> {
-    let (cases, budget) = load_cases(case_text, truth)?;
+    let (cases, budget) = load_cases(case_text, phrasings, truth)?;
     let asker = Asker::open(target, data)?;
     let (observed, errors) = ask_all(&asker, &cases, repro);
     let report = evaluate(
