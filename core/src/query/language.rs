@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::lexer::{Parsed, TimeSpec};
+use super::lexicon::{Cue, Reading, read};
 
 /// What a question asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,368 +68,407 @@ pub enum Intent {
     Search,
 }
 
-/// Element roles as people name them, and the UIA role each means.
-const ROLES: [(&str, &str); 20] = [
-    ("buttons", "button"),
-    ("button", "button"),
-    ("edits", "edit"),
-    ("fields", "field"),
-    ("pairs", "field"),
-    ("details", "field"),
-    ("textboxes", "edit"),
-    ("tabs", "tab_item"),
-    ("tab", "tab_item"),
-    ("items", "list_item"),
-    ("rows", "list_item"),
-    ("messages", "list_item"),
-    ("entries", "list_item"),
-    ("emails", "list_item"),
-    ("links", "hyperlink"),
-    ("checkboxes", "check_box"),
-    ("menu", "menu_item"),
-    ("controls", "operable"),
-    ("labels", "text"),
-    ("lines", "text"),
-];
-
-fn role_of(words: &[String]) -> Option<(&'static str, &'static str)> {
-    words
-        .iter()
-        .find_map(|w| ROLES.iter().find(|(name, _)| *name == w).copied())
-}
-
-const STOP: [&str; 48] = [
-    "are", "be", "been", "any", "all", "list", "shown", "show", "a", "an", "the", "at", "on", "in",
-    "of", "to", "for", "was", "is", "were", "did", "do", "does", "what", "which", "who", "when",
-    "how", "i", "my", "me", "it", "that", "this", "and", "or", "from", "between", "by", "with",
-    "have", "had", "has", "there", "time", "see", "saw", "seen",
-];
-
-fn has(words: &[String], any: &[&str]) -> bool {
-    words.iter().any(|w| any.contains(&w.as_str()))
-}
-
-/// The content words: what remains after question words, intent words and fillers.
-pub fn content_words(words: &[String], intent_words: &[&str]) -> Vec<String> {
-    words
-        .iter()
-        .filter(|w| !STOP.contains(&w.as_str()) && !intent_words.contains(&w.as_str()))
-        .cloned()
+/// The content words of a question: what the lexicon does not take, less `extra`.
+pub fn content_words(words: &[String], extra: &[&str]) -> Vec<String> {
+    read(words)
+        .content
+        .into_iter()
+        .map(|(_, w)| w)
+        .filter(|w| !extra.contains(&w.as_str()))
         .collect()
 }
 
-const FOCUS: [&str; 7] = [
-    "focus",
-    "focused",
-    "foreground",
-    "front",
-    "active",
-    "focussed",
-    "using",
-];
-const SEEN: [&str; 6] = ["seen", "see", "saw", "appear", "appeared", "shown"];
-const PROCESS: [&str; 5] = ["process", "executable", "program", "exe", "binary"];
-const DURATION: [&str; 5] = ["long", "duration", "spent", "minutes", "hours"];
-const WINDOWS: [&str; 3] = ["windows", "inventory", "open"];
-/// Words that name a kind of window rather than a particular one.
-const WINDOW_FILLERS: [&str; 10] = [
-    "window", "dialog", "app", "open", "opened", "could", "can", "use", "have", "having",
-];
-const ARRIVED: [&str; 8] = [
-    "arrived", "arrive", "came", "come", "received", "new", "got", "posted",
-];
-const USED: [&str; 10] = [
-    "use", "used", "look", "looked", "visit", "visited", "focus", "focused", "work", "worked",
-];
-const SHOWED: [&str; 12] = [
-    "showed",
-    "show",
-    "shown",
-    "displayed",
-    "mentioned",
-    "contained",
-    "see",
-    "saw",
-    "seen",
-    "appear",
-    "appeared",
-    "had",
+/// The intents, as the rules table names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    While,
+    WindowsUsed,
+    Correlate,
+    Chrome,
+    Elapsed,
+    BBox,
+    Sum,
+    Elements,
+    Seen,
+    Owner,
+    Duration,
+    Timeline,
+    Adjacent,
+    Inventory,
+    FocusAt,
+}
+
+/// The times an intent needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Times {
+    Free,
+    None,
+    /// At least one moment.
+    Moment,
+    /// Two ends of a range.
+    Range,
+}
+
+/// One row of the rules table: the cues an intent requires (all of `all`, one of `any` when it
+/// is not empty) and forbids, and the times it needs.
+struct Rule {
+    kind: Kind,
+    all: &'static [Cue],
+    any: &'static [Cue],
+    none: &'static [Cue],
+    times: Times,
+}
+
+const fn rule(
+    kind: Kind,
+    all: &'static [Cue],
+    any: &'static [Cue],
+    none: &'static [Cue],
+    times: Times,
+) -> Rule {
+    Rule {
+        kind,
+        all,
+        any,
+        none,
+        times,
+    }
+}
+
+/// The rules, in priority order: the first whose cues and times hold, and whose slots fill,
+/// is the question's intent; none gives a search.
+const RULES: &[Rule] = &[
+    rule(
+        Kind::While,
+        &[Cue::While],
+        &[Cue::Arrived, Cue::Seen, Cue::Role("list_item")],
+        &[],
+        Times::Free,
+    ),
+    rule(
+        Kind::WindowsUsed,
+        &[Cue::Pages],
+        &[Cue::Used, Cue::Focus, Cue::Seen, Cue::Open],
+        &[],
+        Times::Range,
+    ),
+    rule(
+        Kind::Correlate,
+        &[Cue::Apps],
+        &[Cue::Seen, Cue::Search, Cue::Arrived],
+        &[],
+        Times::None,
+    ),
+    rule(
+        Kind::Chrome,
+        &[Cue::Chrome],
+        &[],
+        &[Cue::HowMany],
+        Times::Free,
+    ),
+    rule(
+        Kind::Chrome,
+        &[Cue::Tab, Cue::Current],
+        &[],
+        &[Cue::HowMany],
+        Times::Free,
+    ),
+    rule(
+        Kind::Elapsed,
+        &[],
+        &[Cue::Elapsed, Cue::Duration],
+        &[],
+        Times::None,
+    ),
+    rule(
+        Kind::BBox,
+        &[Cue::Where],
+        &[],
+        &[Cue::Focus, Cue::Moved, Cue::Apps],
+        Times::Free,
+    ),
+    rule(Kind::Sum, &[Cue::Sum], &[Cue::Amounts], &[], Times::Free),
+    rule(Kind::Elements, &[], &[], &[], Times::Free),
+    rule(
+        Kind::Seen,
+        &[],
+        &[Cue::First, Cue::Last],
+        &[Cue::Duration],
+        Times::Free,
+    ),
+    rule(
+        Kind::Owner,
+        &[Cue::Owner],
+        &[Cue::Program],
+        &[],
+        Times::Free,
+    ),
+    rule(Kind::Duration, &[Cue::Duration], &[], &[], Times::Free),
+    rule(Kind::Timeline, &[Cue::Timeline], &[], &[], Times::Range),
+    rule(
+        Kind::Adjacent,
+        &[],
+        &[Cue::Before, Cue::After],
+        &[],
+        Times::Moment,
+    ),
+    rule(
+        Kind::Timeline,
+        &[],
+        &[Cue::Focus, Cue::Inventory, Cue::WindowNoun, Cue::Used],
+        &[Cue::Before, Cue::After],
+        Times::Range,
+    ),
+    rule(Kind::Inventory, &[Cue::Inventory], &[], &[], Times::Moment),
+    rule(
+        Kind::FocusAt,
+        &[],
+        &[Cue::Focus, Cue::WindowNoun, Cue::Program, Cue::Used],
+        &[],
+        Times::Moment,
+    ),
 ];
 
-/// The intent of a parsed question.
-pub fn intent(parsed: &Parsed) -> Intent {
-    let w = &parsed.words;
-    let mut times: Vec<TimeSpec> = parsed.times.clone();
-    if let Some(at) = &parsed.at {
-        times.insert(0, at.clone());
-    }
-    let range = || -> Option<(TimeSpec, TimeSpec)> {
-        match (&parsed.after, &parsed.before, parsed.times.as_slice()) {
+/// A question as the rules see it.
+struct Question<'p> {
+    parsed: &'p Parsed,
+    reading: Reading,
+    /// Every time written, an `at:` first.
+    times: Vec<TimeSpec>,
+}
+
+impl Question<'_> {
+    fn range(&self) -> Option<(TimeSpec, TimeSpec)> {
+        let p = self.parsed;
+        match (&p.after, &p.before, p.times.as_slice()) {
             (Some(a), Some(b), _) => Some((a.clone(), b.clone())),
             (_, _, [a, b, ..]) => Some((a.clone(), b.clone())),
             _ => None,
         }
-    };
-    let quoted_or_content = |intent_words: &[&str]| -> String {
-        parsed
+    }
+
+    fn times_hold(&self, need: Times) -> bool {
+        match need {
+            Times::Free => true,
+            Times::None => self.times.is_empty(),
+            Times::Moment => !self.times.is_empty(),
+            Times::Range => self.range().is_some(),
+        }
+    }
+
+    fn at(&self) -> Option<TimeSpec> {
+        self.times.first().cloned()
+    }
+
+    /// A window named by an operator, then by a phrase, then by the content words.
+    fn window(&self) -> String {
+        self.parsed
+            .window
+            .clone()
+            .or_else(|| self.parsed.app.clone())
+            .or_else(|| self.parsed.phrases.first().cloned())
+            .unwrap_or_else(|| self.reading.name())
+    }
+
+    /// A text as written between word indexes `lo` and `hi`: from its first content word (or
+    /// phrase) to its last, with the words between them; phrases stand where they were written.
+    fn text_in(&self, lo: usize, hi: usize) -> String {
+        let content: Vec<usize> = self
+            .reading
+            .content
+            .iter()
+            .map(|(at, _)| *at)
+            .filter(|at| (lo..hi).contains(at))
+            .collect();
+        let phrases: Vec<(usize, &String)> = self
+            .parsed
+            .phrase_at
+            .iter()
+            .copied()
+            .zip(&self.parsed.phrases)
+            .filter(|(at, _)| (lo..=hi).contains(at))
+            .collect();
+        // Phrases sit before the word of their index; count them as at `index - ½`.
+        let first = content
+            .first()
+            .map(|w| w * 2 + 1)
+            .into_iter()
+            .chain(phrases.first().map(|(p, _)| p * 2))
+            .min();
+        let last = content
+            .last()
+            .map(|w| w * 2 + 1)
+            .into_iter()
+            .chain(phrases.last().map(|(p, _)| p * 2))
+            .max();
+        let (Some(first), Some(last)) = (first, last) else {
+            return String::new();
+        };
+        let mut out: Vec<&str> = Vec::new();
+        for slot in first..=last {
+            if slot % 2 == 0 {
+                out.extend(
+                    phrases
+                        .iter()
+                        .filter(|(p, _)| p * 2 == slot)
+                        .map(|(_, t)| t.as_str()),
+                );
+            } else if let Some(word) = self.parsed.words.get(slot / 2) {
+                out.push(word);
+            }
+        }
+        out.join(" ")
+    }
+
+    /// The two texts of an elapsed-time question: two phrases, or the texts either side of
+    /// `and`/`to`/`until`/`till` after `between`/`from`/`after`/`since`.
+    fn two_texts(&self) -> Option<(String, String)> {
+        let p = self.parsed;
+        if p.phrases.len() >= 2 {
+            return Some((p.phrases[0].clone(), p.phrases[1].clone()));
+        }
+        let w = &p.words;
+        let open = w
+            .iter()
+            .position(|x| matches!(x.as_str(), "between" | "from" | "after" | "since"))?;
+        let split = (open + 1..w.len())
+            .find(|&i| matches!(w[i].as_str(), "and" | "to" | "until" | "till"))?;
+        let (a, b) = (
+            self.text_in(open + 1, split),
+            self.text_in(split + 1, w.len()),
+        );
+        (!a.is_empty() && !b.is_empty()).then_some((a, b))
+    }
+
+    /// The text a first/last question asks about.
+    fn seen_text(&self) -> String {
+        self.parsed
             .phrases
             .first()
             .cloned()
-            .unwrap_or_else(|| content_words(w, intent_words).join(" "))
-    };
-    // Something that happened while a window was open: `while`/`during` and an arrival word.
-    if let Some(pos) = w.iter().position(|x| x == "while" || x == "during")
-        && has(w, &ARRIVED)
-    {
-        let window = content_words(&w[pos + 1..], &WINDOW_FILLERS).join(" ");
-        return Intent::While {
-            window: parsed.window.clone().unwrap_or(window),
-        };
+            .unwrap_or_else(|| self.text_in(0, self.parsed.words.len()))
     }
-    // The distinct windows used over a range: a plural of windows or pages, a use word, two times.
-    if has(w, &["windows", "pages", "titles", "documents", "channels"])
-        && has(w, &USED)
-        && let Some((from, to)) = range()
-    {
-        let target = parsed.app.clone().unwrap_or_else(|| {
-            content_words(
-                w,
-                &[
-                    &USED[..],
-                    &WINDOW_FILLERS[..],
-                    &["pages", "titles", "documents", "channels", "windows"],
-                ]
-                .concat(),
-            )
-            .join(" ")
-        });
-        return Intent::WindowsUsed { target, from, to };
-    }
-    // Which apps showed a text: a plural of apps or windows, a seeing word, a quoted text.
-    if has(w, &["apps", "applications", "programs", "windows"])
-        && has(w, &SHOWED)
-        && let Some(text) = parsed.phrases.first()
-        && times.is_empty()
-    {
-        return Intent::Correlate { text: text.clone() };
-    }
-    // Browser chrome: the active tab, or the site (host) in the address bar.
-    let how_many_early = w
-        .windows(2)
-        .any(|pair| pair[0] == "how" && pair[1] == "many");
-    if !how_many_early
-        && (has(w, &["host", "site", "domain", "url", "website", "address"])
-            || (has(w, &["tab"]) && has(w, &["active", "current", "selected", "front"])))
-    {
-        let window = parsed
-            .window
-            .clone()
-            .or_else(|| parsed.app.clone())
-            .unwrap_or_else(|| {
-                content_words(
-                    w,
-                    &[
-                        &WINDOW_FILLERS[..],
-                        &[
-                            "host", "site", "domain", "url", "website", "address", "tab", "active",
-                            "current", "selected", "front", "showing", "open", "opened", "bar",
-                        ],
-                    ]
-                    .concat(),
-                )
-                .join(" ")
-            });
-        return Intent::BrowserChrome {
-            window,
-            at: times.first().cloned(),
-        };
-    }
-    // Time between two texts: two quoted phrases and a word asking for elapsed time.
-    if parsed.phrases.len() >= 2
-        && has(
-            w,
-            &[
-                "elapsed", "between", "passed", "long", "time", "minutes", "gap",
-            ],
-        )
-    {
-        return Intent::Elapsed {
-            from_text: parsed.phrases[0].clone(),
-            to_text: parsed.phrases[1].clone(),
-        };
-    }
-    if has(
-        w,
-        &[
-            "where", "bbox", "bounding", "position", "located", "location",
-        ],
-    ) && !has(w, &FOCUS)
-    {
-        let name = parsed.phrases.first().cloned().unwrap_or_else(|| {
-            content_words(
-                w,
-                &[
-                    "where", "bbox", "bounding", "box", "position", "located", "location",
-                    "button", "element", "screen", "on",
-                ],
-            )
-            .join(" ")
-        });
-        return Intent::BBox {
-            name,
-            at: times.first().cloned(),
-        };
-    }
-    if has(w, &["sum", "total", "add", "added", "adds"])
-        && has(
-            w,
-            &["numbers", "amounts", "values", "figures", "amount", "up"],
-        )
-    {
-        let window = parsed
-            .window
-            .clone()
-            .or_else(|| parsed.phrases.first().cloned())
-            .unwrap_or_else(|| {
-                content_words(
-                    w,
-                    &[
-                        "sum", "total", "add", "added", "adds", "up", "numbers", "amounts",
-                        "values", "figures", "amount", "shown", "window", "all", "in",
-                    ],
-                )
-                .join(" ")
-            });
-        return Intent::Sum {
-            window,
-            at: times.first().cloned(),
-        };
-    }
-    let how_many = w
-        .windows(2)
-        .any(|pair| pair[0] == "how" && pair[1] == "many")
-        || has(w, &["count", "number"]);
-    if let Some((role_word, role)) = role_of(w)
-        && (how_many || has(w, &["which", "list", "what", "show"]))
-    {
-        let filter = ["unread", "selected", "active", "disabled"]
-            .iter()
-            .find(|f| has(w, &[**f]))
-            .map(|f| (*f).to_owned());
-        let intent_words: Vec<&str> = [
-            "how", "many", "count", "number", "which", "list", "what", "show", "were", "open",
-            "in", "window", "shown", "visible", "app", role_word,
-        ]
-        .into_iter()
-        .chain(WINDOW_FILLERS)
-        .chain(filter.as_deref())
-        .collect();
-        let window_words = content_words(w, &intent_words);
-        let window = parsed
-            .window
-            .clone()
-            .or_else(|| parsed.app.clone())
-            .or_else(|| parsed.phrases.first().cloned())
-            .unwrap_or_else(|| window_words.join(" "));
-        let scope = std::iter::once(role_word.to_owned())
-            .chain(window_words)
-            .collect();
-        return Intent::Elements {
-            role,
-            window,
-            at: times.first().cloned(),
-            count: how_many,
-            filter,
-            scope,
-        };
-    }
-    if has(w, &["first", "last", "earliest", "latest"])
-        && (has(w, &SEEN) || !parsed.phrases.is_empty())
-    {
-        let first = has(w, &["first", "earliest"]);
-        return Intent::Seen {
-            text: quoted_or_content(&[
-                "first", "last", "earliest", "latest", "seen", "see", "saw", "appear", "appeared",
-                "shown", "screen", "on",
-            ]),
-            first,
-        };
-    }
-    if has(w, &PROCESS)
-        && has(
-            w,
-            &[
-                "owned", "owns", "owning", "behind", "ran", "runs", "running",
-            ],
-        )
-    {
-        return Intent::ProcessOwner {
-            window: quoted_or_content(&[
-                "process",
-                "executable",
-                "program",
-                "exe",
-                "binary",
-                "owned",
-                "owns",
-                "owning",
-                "behind",
-                "ran",
-                "runs",
-                "running",
-                "window",
-            ]),
-        };
-    }
-    if has(w, &DURATION) && (has(w, &FOCUS) || has(w, &["spend", "spent", "use", "used"])) {
-        let (from, to) = range().map_or((None, None), |(a, b)| (Some(a), Some(b)));
-        return Intent::FocusDuration {
-            target: parsed
-                .app
-                .clone()
-                .or_else(|| parsed.window.clone())
-                .or_else(|| parsed.phrases.first().cloned())
-                .unwrap_or_else(|| {
-                    content_words(
-                        w,
-                        &[
-                            "long", "duration", "spent", "spend", "minutes", "hours", "focus",
-                            "focused", "use", "used", "active", "in", "window", "app",
-                        ],
-                    )
-                    .join(" ")
-                }),
-            from,
-            to,
-        };
-    }
-    if has(w, &WINDOWS)
-        && has(w, &["windows", "inventory"])
-        && let Some(at) = times.first()
-    {
-        return Intent::WindowsAt(at.clone());
-    }
-    if has(w, &FOCUS) || has(w, &["window"]) && !times.is_empty() {
-        if (has(w, &["timeline", "sequence"])
-            || (times.len() >= 2 && !has(w, &["before", "after"])))
-            && let Some((from, to)) = range()
-        {
-            return Intent::FocusTimeline { from, to };
-        }
-        if let Some(at) = times.first() {
-            if has(w, &["before", "after", "previously", "next"])
-                && parsed.before.is_none()
-                && parsed.after.is_none()
-            {
-                return Intent::FocusAdjacent {
-                    at: at.clone(),
-                    before: has(w, &["before", "previously"]),
-                };
+
+    /// The intent a rule gives, when its slots fill.
+    fn fill(&self, kind: Kind) -> Option<Intent> {
+        let r = &self.reading;
+        Some(match kind {
+            Kind::While => {
+                let from = r.position(Cue::While)? + 1;
+                let window = self
+                    .parsed
+                    .window
+                    .clone()
+                    .unwrap_or_else(|| r.content_in(from..usize::MAX));
+                (!window.is_empty()).then_some(Intent::While { window })?
             }
-            return Intent::FocusAt(at.clone());
-        }
+            Kind::WindowsUsed => {
+                let (from, to) = self.range()?;
+                let target = self.window();
+                (!target.is_empty()).then_some(Intent::WindowsUsed { target, from, to })?
+            }
+            Kind::Correlate => Intent::Correlate {
+                text: self.parsed.phrases.first()?.clone(),
+            },
+            Kind::Chrome => Intent::BrowserChrome {
+                window: self.window(),
+                at: self.at(),
+            },
+            Kind::Elapsed => {
+                let (from_text, to_text) = self.two_texts()?;
+                Intent::Elapsed { from_text, to_text }
+            }
+            Kind::BBox => Intent::BBox {
+                name: self
+                    .parsed
+                    .phrases
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| r.name()),
+                at: self.at(),
+            },
+            Kind::Sum => Intent::Sum {
+                window: self.window(),
+                at: self.at(),
+            },
+            Kind::Elements => {
+                let (role, at_word) = r.role()?;
+                let role_word = self.parsed.words.get(at_word)?.clone();
+                let window = self.window();
+                let scope = std::iter::once(role_word)
+                    .chain(r.content.iter().map(|(_, w)| w.clone()))
+                    .collect();
+                Intent::Elements {
+                    role,
+                    window,
+                    at: self.at(),
+                    count: r.has(Cue::HowMany),
+                    filter: r.filter().map(str::to_owned),
+                    scope,
+                }
+            }
+            Kind::Seen => {
+                let text = self.seen_text();
+                let asks_seen = r.any(&[Cue::Seen, Cue::Search, Cue::Arrived, Cue::Open]);
+                (!text.is_empty() && (asks_seen || !self.parsed.phrases.is_empty())).then_some(
+                    Intent::Seen {
+                        text,
+                        first: r.has(Cue::First),
+                    },
+                )?
+            }
+            Kind::Owner => Intent::ProcessOwner {
+                window: self.window(),
+            },
+            Kind::Duration => {
+                let (from, to) = self
+                    .range()
+                    .map_or((None, None), |(a, b)| (Some(a), Some(b)));
+                let target = self.window();
+                (!target.is_empty()).then_some(Intent::FocusDuration { target, from, to })?
+            }
+            Kind::Timeline => {
+                let (from, to) = self.range()?;
+                Intent::FocusTimeline { from, to }
+            }
+            Kind::Adjacent => {
+                if self.parsed.before.is_some() || self.parsed.after.is_some() {
+                    return None;
+                }
+                Intent::FocusAdjacent {
+                    at: self.at()?,
+                    before: r.has(Cue::Before),
+                }
+            }
+            Kind::Inventory => Intent::WindowsAt(self.at()?),
+            Kind::FocusAt => Intent::FocusAt(self.at()?),
+        })
     }
-    Intent::Search
+}
+
+/// The intent of a parsed question: the first rule of [`RULES`] whose cues and times hold and
+/// whose slots fill; a search when none does.
+pub fn intent(parsed: &Parsed) -> Intent {
+    let mut times: Vec<TimeSpec> = parsed.times.clone();
+    if let Some(at) = &parsed.at {
+        times.insert(0, at.clone());
+    }
+    let question = Question {
+        parsed,
+        reading: read(&parsed.words),
+        times,
+    };
+    let r = &question.reading;
+    RULES
+        .iter()
+        .filter(|rule| {
+            rule.all.iter().all(|c| r.has(*c))
+                && (rule.any.is_empty() || r.any(rule.any))
+                && !r.any(rule.none)
+                && question.times_hold(rule.times)
+        })
+        .find_map(|rule| question.fill(rule.kind))
+        .unwrap_or(Intent::Search)
 }
 
 #[cfg(test)]

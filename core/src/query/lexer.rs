@@ -23,6 +23,8 @@ pub struct Parsed {
     /// Lower-cased words outside operators and quotes, in order.
     pub words: Vec<String>,
     pub phrases: Vec<String>,
+    /// Where each phrase was written: the number of words before it.
+    pub phrase_at: Vec<usize>,
     pub app: Option<String>,
     pub window: Option<String>,
     pub after: Option<TimeSpec>,
@@ -44,7 +46,7 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
         .collect();
     let mut parsed = Parsed::default();
     // The free-text tokens, in order: times are found among them before the rest become words.
-    let mut free: Vec<String> = Vec::new();
+    let mut free: Vec<Free> = Vec::new();
     let mut i = 0;
     let err = |position: usize, message: String| SyntaxError { position, message };
     let read_quoted = |start: usize| -> Result<(String, usize), SyntaxError> {
@@ -69,7 +71,7 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
             if text.trim().is_empty() {
                 return Err(err(i, "empty quoted phrase".into()));
             }
-            parsed.phrases.push(text);
+            free.push(Free::Phrase(text));
             i = next;
             continue;
         }
@@ -127,11 +129,27 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
             }
             continue;
         }
-        free.push(token);
+        free.push(Free::Token(token));
     }
-    let (times, used) = scan(&free);
+    let free = single_quoted(free);
+    let tokens: Vec<String> = free
+        .iter()
+        .map(|f| match f {
+            Free::Token(token) => token.clone(),
+            Free::Phrase(_) => String::new(),
+        })
+        .collect();
+    let (times, used) = scan(&tokens);
     parsed.times = times;
-    for (token, _) in free.iter().zip(used).filter(|(_, used)| !used) {
+    for (item, _) in free.iter().zip(used).filter(|(_, used)| !used) {
+        let token = match item {
+            Free::Phrase(text) => {
+                parsed.phrases.push(text.clone());
+                parsed.phrase_at.push(parsed.words.len());
+                continue;
+            }
+            Free::Token(token) => token,
+        };
         let kept = token
             .trim_matches(|c: char| {
                 !c.is_alphanumeric() && c != '-' && c != '#' && c != '$' && c != '.'
@@ -139,11 +157,63 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
             .trim_end_matches('.');
         if is_identifier(kept) {
             parsed.phrases.push(kept.to_owned());
+            parsed.phrase_at.push(parsed.words.len());
         } else if !kept.is_empty() {
             parsed.words.push(kept.to_lowercase());
         }
     }
     Ok(parsed)
+}
+
+/// A free-text item: a token, or a phrase written in quotes.
+#[derive(Clone)]
+enum Free {
+    Token(String),
+    Phrase(String),
+}
+
+/// Tokens from one starting with `'` to one ending with `'` (before closing punctuation) are a
+/// phrase, as people quote on a keyboard without double quotes: `'Waiting on parts'`. An
+/// apostrophe inside a word (`I'm`, `Dana's`) quotes nothing.
+fn single_quoted(free: Vec<Free>) -> Vec<Free> {
+    let closes = |t: &str| {
+        t.trim_end_matches(['?', '!', ',', '.', ';', ':', ')'])
+            .ends_with('\'')
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < free.len() {
+        if let Free::Token(token) = &free[i]
+            && token.starts_with('\'')
+            && token.len() > 1
+            && let Some(end) = (i..free.len()).find(|&j| match &free[j] {
+                Free::Token(t) => closes(if j == i { &t[1..] } else { t }),
+                Free::Phrase(_) => false,
+            })
+            && free[i..=end].iter().all(|f| matches!(f, Free::Token(_)))
+        {
+            let words: Vec<&str> = free[i..=end]
+                .iter()
+                .map(|f| match f {
+                    Free::Token(t) => t.as_str(),
+                    Free::Phrase(_) => "",
+                })
+                .collect();
+            let joined = words.join(" ");
+            let text = joined
+                .trim_end_matches(['?', '!', ',', '.', ';', ':', ')'])
+                .trim_matches('\'')
+                .trim();
+            if !text.is_empty() {
+                out.push(Free::Phrase(text.to_owned()));
+                i = end + 1;
+                continue;
+            }
+        }
+        out.push(free[i].clone());
+        i += 1;
+    }
+    out
 }
 
 /// An identifier written without quotes (`INV-20931`, `DK-2291`, `1Z999AA10123456784`): four or

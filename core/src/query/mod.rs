@@ -24,6 +24,7 @@ pub mod engine;
 pub mod handle;
 pub mod language;
 pub mod lexer;
+pub mod lexicon;
 pub mod runs;
 mod search;
 mod span;
