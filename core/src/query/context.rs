@@ -278,9 +278,11 @@ pub(super) fn window_nodes(
     at: Option<&TimeSpec>,
 ) -> rusqlite::Result<Option<(Frame, Vec<Node>)>> {
     let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
-    let mut found_id = runs::latest_window_frame(ctx.handle, window, &ts)?;
+    let linked = super::entities::link(ctx.handle, window)?;
+    let mut found_id = runs::latest_window_frame(ctx.handle, &linked, &ts)?;
     // No title holds every word: the title that holds most of them, if any.
     if found_id.is_none()
+        && linked.processes.is_empty()
         && let Some(title) = super::titles::best_title(ctx.handle, window, &ts)?
     {
         found_id = runs::latest_titled_frame(ctx.handle, &title, &ts)?;
@@ -291,6 +293,12 @@ pub(super) fn window_nodes(
     }) else {
         return Ok(None);
     };
+    let nodes = frame_nodes(ctx, &found)?;
+    Ok(Some((found, nodes)))
+}
+
+/// The nodes of a frame's snapshot docs (focus, context, operable).
+pub(super) fn frame_nodes(ctx: &Ctx<'_>, found: &Frame) -> rusqlite::Result<Vec<Node>> {
     let mut nodes = Vec::new();
     for section in [Section::Focus, Section::Context, Section::Operable] {
         let id = doc_id(&found.uia_record_id, section);
@@ -321,7 +329,7 @@ pub(super) fn window_nodes(
             });
         }
     }
-    Ok(Some((found, nodes)))
+    Ok(nodes)
 }
 
 /// [`window_nodes`], or a `no_evidence` answer naming the window when none was recorded.

@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde_json::{Value, json};
 
 use super::context::{
-    Cited, Ctx, Draft, Node, frame, hms, when, window_nodes, window_nodes_or_absent,
+    Cited, Ctx, Draft, Node, frame, frame_nodes, hms, when, window_nodes, window_nodes_or_absent,
 };
 use super::lexer::TimeSpec;
 use crate::uia::Section;
@@ -222,16 +222,13 @@ const AFTER_NAME: [&str; 28] = [
     "of", "from", "for", "the", "was", "is", "located",
 ];
 
-/// The element a question writes out by name: at a word equal to the first word of `needle`,
-/// the longest run of the question's words that is an element's whole name, when the word after
-/// it does not continue the name. `Err` names the longer name asked when only a shorter element
-/// is on screen; `None` when no element's name is written in the question.
-fn named_in_question<'n>(
-    nodes: &'n [Node],
-    asked: &[String],
-    needle: &str,
-) -> Option<Result<&'n Node, String>> {
-    let first = needle.split_whitespace().next()?;
+/// The element a question writes out by name: among the runs of the question's words that are
+/// an element's whole name, those the next word does not continue (it is absent or one of
+/// [`AFTER_NAME`]) compete; one followed by a word for an element (`button`, `field`) wins,
+/// then the longest, then the first written. `Err` names the longer name asked when only
+/// continued runs exist (a shorter element whose name merely begins the one asked); `None`
+/// when no element's name is written in the question.
+fn named_in_question<'n>(nodes: &'n [Node], asked: &[String]) -> Option<Result<&'n Node, String>> {
     let name_of = |node: &Node| {
         node.name
             .split_whitespace()
@@ -239,24 +236,70 @@ fn named_in_question<'n>(
             .collect::<Vec<_>>()
             .join(" ")
     };
-    for start in (0..asked.len()).filter(|&i| asked[i] == first) {
+    let names: Vec<(String, &Node)> = nodes
+        .iter()
+        .filter(|n| n.bbox.is_some())
+        .map(|n| (name_of(n), n))
+        .filter(|(name, _)| !name.is_empty())
+        .collect();
+    // (followed by an element word, words, -start) ranks a written name.
+    let mut best: Option<((bool, usize, isize), &Node)> = None;
+    let mut continued: Option<String> = None;
+    for start in 0..asked.len() {
         for end in (start + 1..=asked.len()).rev() {
             let written = asked[start..end].join(" ");
-            let Some(node) = nodes
-                .iter()
-                .find(|n| n.bbox.is_some() && name_of(n) == written)
-            else {
+            let Some((_, node)) = names.iter().find(|(name, _)| *name == written) else {
                 continue;
             };
-            return Some(match asked.get(end) {
+            match asked.get(end) {
                 Some(next) if !AFTER_NAME.contains(&next.as_str()) => {
-                    Err(format!("{written} {next}"))
+                    continued.get_or_insert(format!("{written} {next}"));
                 }
-                _ => Ok(node),
-            });
+                next => {
+                    let element_word = next.is_some_and(|w| ELEMENT_WORDS.contains(&w.as_str()));
+                    let rank = (element_word, end - start, -(start as isize));
+                    if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+                        best = Some((rank, node));
+                    }
+                }
+            }
+            break;
         }
     }
-    None
+    match (best, continued) {
+        (Some((_, node)), _) => Some(Ok(node)),
+        (None, Some(longer)) => Some(Err(longer)),
+        (None, None) => None,
+    }
+}
+
+/// Words for an element that may follow its name ("the Cancel *button*").
+const ELEMENT_WORDS: [&str; 11] = [
+    "button", "buttons", "field", "box", "link", "tab", "menu", "item", "icon", "control",
+    "checkbox",
+];
+
+/// The latest frame at or before `ts` whose indexed text holds `name`, with its nodes.
+fn seen_with(
+    ctx: &Ctx<'_>,
+    name: &str,
+    ts: &str,
+) -> rusqlite::Result<Option<(super::context::Frame, Vec<Node>)>> {
+    let candidates = ctx.handle.rows(
+        "SELECT f.frame_id, f.ts_utc, f.uia_record_id, f.window_title, f.process_name FROM search_fts
+         JOIN s.search_docs d ON d.rowid = search_fts.rowid JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
+         WHERE search_fts MATCH ?1 AND f.ts_utc <= ?2 ORDER BY f.ts_utc DESC, f.frame_id DESC LIMIT 1",
+        params![format!("\"{}\"", name.replace('"', "\"\"")), ts],
+        frame,
+    )?;
+    let Some(found) = candidates.into_iter().next() else {
+        return Ok(None);
+    };
+    window_nodes(
+        ctx,
+        &found.title,
+        Some(&TimeSpec::Instant(found.ts.clone())),
+    )
 }
 
 /// Where an element was. `asked` holds the question's words when the name was not quoted: the
@@ -270,37 +313,37 @@ pub(super) fn bbox(
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
     let needle = name.trim().to_lowercase();
-    if needle.is_empty() {
-        out.no_evidence("say which element, in quotes".into());
-        return Ok(());
-    }
-    // The frame at the asked moment (or the latest one) whose snapshot shows the element.
     let ts = at.map(|t| ctx.ts(t)).unwrap_or_else(|| "9999".into());
-    let candidates = ctx.handle.rows(
-        "SELECT f.frame_id, f.ts_utc, f.uia_record_id, f.window_title, f.process_name FROM search_fts
-         JOIN s.search_docs d ON d.rowid = search_fts.rowid JOIN s.search_frames f ON f.uia_record_id = d.uia_record_id
-         WHERE search_fts MATCH ?1 AND f.ts_utc <= ?2 ORDER BY f.ts_utc DESC, f.frame_id DESC LIMIT 1",
-        params![format!("\"{}\"", name.replace('"', "\"\"")), ts],
-        frame,
-    )?;
-    let Some(found) = candidates.into_iter().next() else {
-        out.no_evidence(format!(
-            "no element named \"{name}\" was seen{}",
-            when(at, ctx)
-        ));
-        return Ok(());
+    // Unquoted, the element is first sought by its whole name on the screen in front then.
+    let mut located = None;
+    if let Some(words) = asked
+        && let Some(front) = ctx.frame_at(&ts)?
+    {
+        let nodes = frame_nodes(ctx, &front)?;
+        if named_in_question(&nodes, words).is_some() {
+            located = Some((front, nodes));
+        }
+    }
+    let (frame, nodes) = match located {
+        Some(found) => found,
+        None => {
+            if needle.is_empty() {
+                out.no_evidence("say which element, in quotes".into());
+                return Ok(());
+            }
+            match seen_with(ctx, name, &ts)? {
+                Some(found) => found,
+                None => {
+                    out.no_evidence(format!(
+                        "no element named \"{name}\" was seen{}",
+                        when(at, ctx)
+                    ));
+                    return Ok(());
+                }
+            }
+        }
     };
-    let words: String = found.title.clone();
-    let Some((frame, nodes)) =
-        window_nodes(ctx, &words, Some(&TimeSpec::Instant(found.ts.clone())))?
-    else {
-        out.no_evidence(format!(
-            "no element named \"{name}\" was seen{}",
-            when(at, ctx)
-        ));
-        return Ok(());
-    };
-    let node = match asked.and_then(|words| named_in_question(&nodes, words, &needle)) {
+    let node = match asked.and_then(|words| named_in_question(&nodes, words)) {
         Some(Ok(node)) => Some(node),
         Some(Err(longer)) => {
             out.no_evidence(format!(
@@ -375,21 +418,29 @@ mod tests {
     fn the_whole_name_written_in_the_question_wins_and_a_prefix_never_answers() {
         let both = [node("Reply"), node("Reply all"), node("Send")];
         let asked = words("where was the reply all button");
-        let found = named_in_question(&both, &asked, "reply").expect("named");
+        let found = named_in_question(&both, &asked).expect("named");
         assert_eq!(found.map(|n| n.name.as_str()), Ok("Reply all"));
         let asked = words("where was the reply button");
-        let found = named_in_question(&both, &asked, "reply").expect("named");
+        let found = named_in_question(&both, &asked).expect("named");
         assert_eq!(found.map(|n| n.name.as_str()), Ok("Reply"));
         let asked = words("where was the send button in the reply");
-        let found = named_in_question(&both, &asked, "send reply").expect("named");
+        let found = named_in_question(&both, &asked).expect("named");
         assert_eq!(found.map(|n| n.name.as_str()), Ok("Send"));
         // Only the shorter element is on screen: it must not answer for "reply all".
         let short = [node("Reply")];
         let asked = words("where was the reply all button");
         assert_eq!(
-            named_in_question(&short, &asked, "reply").map(|r| r.map(|n| n.name.clone())),
+            named_in_question(&short, &asked).map(|r| r.map(|n| n.name.clone())),
             Some(Err("reply all".to_owned()))
         );
-        assert!(named_in_question(&short, &words("where was it"), "close").is_none());
+        assert!(named_in_question(&short, &words("where was it")).is_none());
+        // The name may stand anywhere in the question, after other names it is not.
+        let dialog = [node("Save"), node("Cancel"), node("File name")];
+        let asked = words("at 10:21 where on screen was the save as cancel button");
+        let found = named_in_question(&dialog, &asked).expect("named");
+        assert_eq!(found.map(|n| n.name.as_str()), Ok("Cancel"));
+        let asked = words("position of cancel in save as");
+        let found = named_in_question(&dialog, &asked).expect("named");
+        assert_eq!(found.map(|n| n.name.as_str()), Ok("Cancel"));
     }
 }

@@ -410,16 +410,15 @@ fn run_intent(
                 .as_ref()
                 .map(|t| ctx.ts(t))
                 .unwrap_or_else(|| "9999".into());
-            let needle = target.to_lowercase();
+            let linked = super::entities::link(ctx.handle, target)?;
             // A frame's focus lasts until the next frame, capped (a gap is not focus); the runs
             // hold those sums.
             let mut total_us = 0i64;
             let mut first_match: Option<String> = None;
             for span in runs::spans(ctx.handle, &from, &to)? {
                 let run = &span.run;
-                let matches = !needle.is_empty()
-                    && (run.window_title.to_lowercase().contains(&needle)
-                        || run.process_name.to_lowercase().contains(&needle));
+                let matches =
+                    !linked.is_empty() && linked.matches(&run.window_title, &run.process_name);
                 if matches && span.counts() {
                     total_us += span.focus_us();
                     first_match.get_or_insert_with(|| span.first_id.clone());

@@ -168,8 +168,8 @@ const RULES: &[Rule] = &[
     ),
     rule(
         Kind::Chrome,
-        &[Cue::Tab, Cue::Current],
-        &[],
+        &[Cue::Tab],
+        &[Cue::Current, Cue::Focus],
         &[Cue::HowMany],
         Times::Free,
     ),
@@ -188,6 +188,13 @@ const RULES: &[Rule] = &[
         Times::Free,
     ),
     rule(Kind::Sum, &[Cue::Sum], &[Cue::Amounts], &[], Times::Free),
+    rule(
+        Kind::Seen,
+        &[],
+        &[Cue::First, Cue::Last],
+        &[Cue::Duration],
+        Times::None,
+    ),
     rule(Kind::Elements, &[], &[], &[], Times::Free),
     rule(
         Kind::Seen,
@@ -392,8 +399,14 @@ impl Question<'_> {
                 at: self.at(),
             },
             Kind::Elements => {
-                let (role, at_word) = r.role()?;
-                let role_word = self.parsed.words.get(at_word)?.clone();
+                // Unread things are list items even when the question names none.
+                let (role, role_word) = match (r.role(), r.filter()) {
+                    (Some((role, at_word)), _) => (role, self.parsed.words.get(at_word)?.clone()),
+                    (None, Some("unread")) if r.has(Cue::HowMany) => {
+                        ("list_item", "unread".to_owned())
+                    }
+                    _ => return None,
+                };
                 let window = self.window();
                 let scope = std::iter::once(role_word)
                     .chain(r.content.iter().map(|(_, w)| w.clone()))

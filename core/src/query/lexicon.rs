@@ -219,6 +219,8 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("took", &[Elapsed]),
     ("take", &[Elapsed]),
     ("seconds", &[Elapsed]),
+    ("time from", &[Elapsed]),
+    ("time between", &[Elapsed]),
     // where
     ("where", &[Where]),
     ("where on screen", &[Where]),
@@ -307,6 +309,8 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("checked", &[Used]),
     ("check", &[Used]),
     ("worked", &[Used]),
+    ("went to", &[Used]),
+    ("went into", &[Used]),
     ("work", &[Used]),
     ("on", &[Stop]),
     // search
@@ -344,6 +348,14 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("checkboxes", &[Role("check_box")]),
     ("menu", &[Role("menu_item")]),
     ("controls", &[Role("operable")]),
+    ("usable", &[Role("operable")]),
+    ("clickable", &[Role("operable")]),
+    ("click", &[Role("operable")]),
+    ("type into", &[Role("operable")]),
+    ("interact with", &[Role("operable")]),
+    ("message", &[Role("list_item")]),
+    ("email", &[Role("list_item")]),
+    ("entry", &[Role("list_item")]),
     ("labels", &[Role("text")]),
     ("lines", &[Role("text")]),
     ("unread", &[Filter("unread")]),
@@ -428,12 +440,129 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("thing", &[Stop]),
     ("things", &[Stop]),
     ("stuff", &[Stop]),
-    ("usable", &[Stop]),
     ("exactly", &[Stop]),
     ("one", &[Stop]),
     ("some", &[Stop]),
     ("were there", &[Stop]),
     ("there were", &[Stop]),
+];
+
+/// Everyday names for kinds of app, and the process names (lower case, without `.exe`) of the
+/// well-known apps of each kind: "the browser" is whichever of them the data holds.
+pub const APP_KINDS: &[(&str, &[&str])] = &[
+    ("browser", BROWSERS),
+    ("browsers", BROWSERS),
+    ("web", BROWSERS),
+    ("editor", EDITORS),
+    ("ide", EDITORS),
+    ("terminal", TERMINALS),
+    ("shell", TERMINALS),
+    ("console", TERMINALS),
+    ("mail", MAIL),
+    ("email", MAIL),
+    ("e-mail", MAIL),
+    ("chat", CHAT),
+    ("messenger", CHAT),
+    ("spreadsheet", SPREADSHEETS),
+    ("pdf", PDF),
+    ("rdp", REMOTE),
+    ("remote", REMOTE),
+];
+
+const BROWSERS: &[&str] = &[
+    "firefox",
+    "chrome",
+    "msedge",
+    "brave",
+    "opera",
+    "vivaldi",
+    "iexplore",
+    "safari",
+    "arc",
+    "chromium",
+    "librewolf",
+    "waterfox",
+];
+const EDITORS: &[&str] = &[
+    "code",
+    "code - insiders",
+    "devenv",
+    "notepad++",
+    "sublime_text",
+    "idea64",
+    "pycharm64",
+    "rider64",
+    "webstorm64",
+    "clion64",
+    "goland64",
+    "notepad",
+    "vim",
+    "nvim",
+    "gvim",
+    "emacs",
+    "zed",
+    "cursor",
+];
+const TERMINALS: &[&str] = &[
+    "windowsterminal",
+    "wt",
+    "cmd",
+    "powershell",
+    "pwsh",
+    "conhost",
+    "mintty",
+    "alacritty",
+    "wezterm-gui",
+    "putty",
+    "kitty",
+];
+const MAIL: &[&str] = &[
+    "outlook",
+    "olk",
+    "hxoutlook",
+    "thunderbird",
+    "mailspring",
+    "mailclient",
+];
+const CHAT: &[&str] = &[
+    "slack",
+    "teams",
+    "ms-teams",
+    "discord",
+    "zoom",
+    "telegram",
+    "whatsapp",
+    "signal",
+    "skype",
+    "element",
+    "mattermost",
+];
+const SPREADSHEETS: &[&str] = &["excel", "scalc", "soffice"];
+const PDF: &[&str] = &[
+    "acrord32",
+    "acrobat",
+    "sumatrapdf",
+    "foxitpdfreader",
+    "foxitreader",
+];
+const REMOTE: &[&str] = &["mstsc", "msrdc", "anydesk", "teamviewer", "vncviewer"];
+
+/// The well-known process names an everyday word names (`browser`: `firefox`, `chrome`…).
+pub fn app_kind(word: &str) -> Option<&'static [&'static str]> {
+    APP_KINDS
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|(_, apps)| *apps)
+}
+
+/// The roles of controls a person operates; naming several of them asks for every control.
+const OPERABLE_ROLES: [&str; 6] = [
+    "button",
+    "edit",
+    "hyperlink",
+    "check_box",
+    "menu_item",
+    "operable",
 ];
 
 /// The longest phrase of the table, in words.
@@ -457,11 +586,24 @@ impl Reading {
         cues.iter().any(|c| self.has(*c))
     }
 
-    /// The first cue that is a role, and the word index where it was written.
+    /// The role asked about, and the word index where it was written: the first role cue, or
+    /// every operable control when several kinds are named ("buttons, links, inputs").
     pub fn role(&self) -> Option<(&'static str, usize)> {
-        self.cues.iter().find_map(|(c, at)| match c {
-            Role(role) => Some((*role, *at)),
-            _ => None,
+        let roles: Vec<(&'static str, usize)> = self
+            .cues
+            .iter()
+            .filter_map(|(c, at)| match c {
+                Role(role) => Some((*role, *at)),
+                _ => None,
+            })
+            .collect();
+        let first = *roles.first()?;
+        let several = roles.iter().any(|(r, _)| *r != first.0)
+            && roles.iter().all(|(r, _)| OPERABLE_ROLES.contains(r));
+        Some(if several {
+            ("operable", first.1)
+        } else {
+            first
         })
     }
 

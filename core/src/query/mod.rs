@@ -21,6 +21,7 @@ mod context;
 mod correlate;
 mod elements;
 pub mod engine;
+mod entities;
 pub mod handle;
 pub mod language;
 pub mod lexer;

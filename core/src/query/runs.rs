@@ -113,24 +113,40 @@ pub fn spans(handle: &QueryHandle, from: &str, to: &str) -> rusqlite::Result<Vec
     Ok(spans)
 }
 
-/// The newest run starting at or before `ts` whose title contains every word of `window`
-/// (ASCII case-insensitive), and its latest frame at or before `ts`.
-pub fn latest_window_frame(
+/// The newest run starting at or before `ts` of the window `linked` names (one of its
+/// processes, when it links any, and a title holding every other word, ASCII
+/// case-insensitive), and its latest frame at or before `ts`.
+pub(super) fn latest_window_frame(
     handle: &QueryHandle,
-    window: &str,
+    linked: &super::entities::Linked,
     ts: &str,
 ) -> rusqlite::Result<Option<String>> {
-    let words: Vec<String> = window
-        .split_whitespace()
-        .take(8)
-        .map(|w| format!("%{}%", w.to_lowercase()))
-        .collect();
-    let likes: String = (0..words.len())
-        .map(|n| format!(" AND lower(window_title) LIKE ?{}", n + 2))
-        .collect();
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&ts];
-    values.extend(words.iter().map(|w| w as &dyn rusqlite::ToSql));
-    latest_frame_of_run(handle, &likes, values.as_slice(), ts)
+    if linked.is_empty() {
+        return Ok(None);
+    }
+    let mut values: Vec<String> = Vec::new();
+    let mut filter = String::new();
+    for word in linked.words.iter().take(8) {
+        values.push(format!("%{word}%"));
+        filter.push_str(&format!(
+            " AND lower(window_title || ' ' || process_name) LIKE ?{}",
+            values.len() + 1
+        ));
+    }
+    if !linked.processes.is_empty() {
+        let first = values.len() + 2;
+        values.extend(linked.processes.iter().cloned());
+        let marks: Vec<String> = (first..first + linked.processes.len())
+            .map(|n| format!("?{n}"))
+            .collect();
+        filter.push_str(&format!(
+            " AND lower(process_name) IN ({})",
+            marks.join(", ")
+        ));
+    }
+    let mut params: Vec<&dyn rusqlite::ToSql> = vec![&ts];
+    params.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+    latest_frame_of_run(handle, &filter, params.as_slice(), ts)
 }
 
 /// The same for a window known by its exact title.

@@ -26,8 +26,8 @@ pub(super) fn windows_used(
     out: &mut Draft,
 ) -> rusqlite::Result<()> {
     let (from, to) = (ctx.ts(from), ctx.ts(to));
-    let words: Vec<String> = target.split_whitespace().map(str::to_lowercase).collect();
-    if words.is_empty() {
+    let linked = super::entities::link(ctx.handle, target)?;
+    if linked.is_empty() {
         out.no_evidence("say which app or window".into());
         return Ok(());
     }
@@ -43,8 +43,7 @@ pub(super) fn windows_used(
     let mut used: Vec<Used> = Vec::new();
     for span in super::runs::spans(ctx.handle, &from, &to)? {
         let run = &span.run;
-        let text = format!("{} {}", run.window_title, run.process_name).to_lowercase();
-        if !words.iter().all(|w| text.contains(w.as_str())) {
+        if !linked.matches(&run.window_title, &run.process_name) {
             continue;
         }
         match used.iter_mut().find(|u| u.title == run.window_title) {

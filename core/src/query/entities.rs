@@ -1,0 +1,139 @@
+//! Linking the names a question writes to the DataRoot's own apps, read-only: a word that is a
+//! recorded process's name (`firefox` for `firefox.exe`) or an everyday name for a kind of app
+//! whose process the data holds ([`super::lexicon::app_kind`]: `browser`, `editor`, `terminal`)
+//! names those processes; the other words must be found in a window's title. A kind the data
+//! holds no app of links nothing, and its word stays a word to find, so it can only match a
+//! title that says it.
+
+use super::handle::QueryHandle;
+use super::lexicon::app_kind;
+
+/// What a name in a question links to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Linked {
+    /// Recorded process names (lower case) the name's app words link to; empty: any process.
+    pub(super) processes: Vec<String>,
+    /// The app words that linked, as written ("browser" → firefox.exe).
+    pub(super) linked_words: Vec<String>,
+    /// The words left to find in a window's title or process name.
+    pub(super) words: Vec<String>,
+}
+
+impl Linked {
+    /// Whether a window (title and process name) is the one named.
+    pub(super) fn matches(&self, title: &str, process: &str) -> bool {
+        let process = process.to_lowercase();
+        let text = format!("{} {process}", title.to_lowercase());
+        (self.processes.is_empty() || self.processes.contains(&process))
+            && self.words.iter().all(|w| text.contains(w.as_str()))
+    }
+
+    /// Whether nothing was named.
+    pub(super) fn is_empty(&self) -> bool {
+        self.processes.is_empty() && self.words.is_empty()
+    }
+}
+
+/// A process name without its directory and `.exe`, lower case.
+pub(super) fn stem(process: &str) -> String {
+    let name = process.rsplit(['\\', '/']).next().unwrap_or(process);
+    let lower = name.to_lowercase();
+    lower.strip_suffix(".exe").unwrap_or(&lower).to_owned()
+}
+
+/// Links the words of `name` against the processes `recorded` holds.
+pub(super) fn link_with(name: &str, recorded: &[String]) -> Linked {
+    let mut linked = Linked::default();
+    for word in name.split_whitespace().map(str::to_lowercase) {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric()).to_owned();
+        if word.is_empty() {
+            continue;
+        }
+        let by_name: Vec<&String> = recorded.iter().filter(|p| stem(p) == word).collect();
+        let by_kind: Vec<&String> = app_kind(&word)
+            .map(|apps| {
+                recorded
+                    .iter()
+                    .filter(|p| apps.contains(&stem(p).as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let named: Vec<&String> = if by_name.is_empty() { by_kind } else { by_name };
+        if named.is_empty() {
+            linked.words.push(word);
+        } else {
+            for process in named {
+                let process = process.to_lowercase();
+                if !linked.processes.contains(&process) {
+                    linked.processes.push(process);
+                }
+            }
+            linked.linked_words.push(word);
+        }
+    }
+    linked
+}
+
+/// The process names of the DataRoot's focus runs.
+pub(super) fn recorded_processes(handle: &QueryHandle) -> rusqlite::Result<Vec<String>> {
+    handle.rows(
+        "SELECT DISTINCT process_name FROM s.focus_runs ORDER BY process_name",
+        [],
+        |r| r.get::<_, String>(0),
+    )
+}
+
+/// Links `name` against the DataRoot's recorded processes.
+pub(super) fn link(handle: &QueryHandle, name: &str) -> rusqlite::Result<Linked> {
+    Ok(link_with(name, &recorded_processes(handle)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded() -> Vec<String> {
+        [
+            "firefox.exe",
+            "Code.exe",
+            "relay.exe",
+            "WindowsTerminal.exe",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    #[test]
+    fn app_names_and_kinds_link_to_recorded_processes() {
+        let linked = link_with("browser tabs", &recorded());
+        assert_eq!(linked.processes, ["firefox.exe"]);
+        assert_eq!(
+            (linked.linked_words.as_slice(), linked.words.as_slice()),
+            (
+                ["browser".to_owned()].as_slice(),
+                ["tabs".to_owned()].as_slice()
+            )
+        );
+        let linked = link_with("Firefox", &recorded());
+        assert_eq!((linked.processes.len(), linked.words.len()), (1, 0));
+        assert!(linked.matches("Q1 Budget - Mozilla Firefox", "firefox.exe"));
+        assert!(!linked.matches("Firefox notes", "Code.exe"));
+        let linked = link_with("editor", &recorded());
+        assert_eq!(linked.processes, ["code.exe"]);
+        let linked = link_with("relay platform-team", &recorded());
+        assert_eq!(linked.processes, ["relay.exe"]);
+        assert!(linked.matches("Relay - #platform-team", "relay.exe"));
+        assert!(!linked.matches("Relay - #general", "relay.exe"));
+    }
+
+    #[test]
+    fn a_kind_the_data_holds_no_app_of_stays_a_word() {
+        // No chat app is recorded under a well-known name: "chat" must be found in a title.
+        let linked = link_with("chat", &recorded());
+        assert!(linked.processes.is_empty());
+        assert_eq!(linked.words, ["chat"]);
+        assert!(!linked.matches("Relay - #platform-team", "relay.exe"));
+        assert!(linked.matches("Team chat - Relay", "relay.exe"));
+        assert!(!link_with("chat", &recorded()).is_empty());
+    }
+}
