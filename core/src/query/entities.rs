@@ -58,7 +58,23 @@ pub(super) fn link_with(name: &str, recorded: &[String]) -> Linked {
                     .collect()
             })
             .unwrap_or_default();
-        let named: Vec<&String> = if by_name.is_empty() { by_kind } else { by_name };
+        // A word that is most of a process's name begins it (`tessera` for `tesseradesk.exe`;
+        // `windows` is not `windowsterminal.exe`).
+        let by_prefix: Vec<&String> = if word.chars().count() >= 4 {
+            recorded
+                .iter()
+                .filter(|p| {
+                    let stem = stem(p);
+                    stem.starts_with(&word) && word.len() * 2 > stem.len()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let named: Vec<&String> = [by_name, by_kind, by_prefix]
+            .into_iter()
+            .find(|found| !found.is_empty())
+            .unwrap_or_default();
         if named.is_empty() {
             linked.words.push(word);
         } else {
@@ -120,6 +136,13 @@ mod tests {
         assert!(!linked.matches("Firefox notes", "Code.exe"));
         let linked = link_with("editor", &recorded());
         assert_eq!(linked.processes, ["code.exe"]);
+        let linked = link_with("windowster", &recorded());
+        assert_eq!(linked.processes, ["windowsterminal.exe"], "most of a name");
+        let linked = link_with("windows", &recorded());
+        assert!(
+            linked.processes.is_empty(),
+            "less than half of a name links nothing"
+        );
         let linked = link_with("relay platform-team", &recorded());
         assert_eq!(linked.processes, ["relay.exe"]);
         assert!(linked.matches("Relay - #platform-team", "relay.exe"));

@@ -169,7 +169,7 @@ const RULES: &[Rule] = &[
     rule(
         Kind::Chrome,
         &[Cue::Tab],
-        &[Cue::Current, Cue::Focus],
+        &[Cue::Current, Cue::Focus, Cue::Open],
         &[Cue::HowMany],
         Times::Free,
     ),
@@ -211,6 +211,8 @@ const RULES: &[Rule] = &[
         Times::Free,
     ),
     rule(Kind::Duration, &[Cue::Duration], &[], &[], Times::Free),
+    // A program and a window, no time: whose the window was.
+    rule(Kind::Owner, &[Cue::Program], &[], &[Cue::Apps], Times::None),
     rule(Kind::Timeline, &[Cue::Timeline], &[], &[], Times::Range),
     rule(
         Kind::Adjacent,
@@ -227,6 +229,14 @@ const RULES: &[Rule] = &[
         Times::Range,
     ),
     rule(Kind::Inventory, &[Cue::Inventory], &[], &[], Times::Moment),
+    // What was open at a moment, without a word for focus or for one app.
+    rule(
+        Kind::Inventory,
+        &[Cue::Open],
+        &[],
+        &[Cue::Focus, Cue::Program, Cue::Apps],
+        Times::Moment,
+    ),
     rule(
         Kind::FocusAt,
         &[],
@@ -267,14 +277,26 @@ impl Question<'_> {
         self.times.first().cloned()
     }
 
-    /// A window named by an operator, then by a phrase, then by the content words.
+    /// A window named by an operator, then by a phrase, then by the content words; without
+    /// any, the word before a word for a window ("the *Open* dialog") even when it is a cue.
     fn window(&self) -> String {
-        self.parsed
+        let named = self
+            .parsed
             .window
             .clone()
             .or_else(|| self.parsed.app.clone())
             .or_else(|| self.parsed.phrases.first().cloned())
-            .unwrap_or_else(|| self.reading.name())
+            .unwrap_or_else(|| self.reading.name());
+        if !named.is_empty() {
+            return named;
+        }
+        self.reading
+            .position(Cue::WindowNoun)
+            .and_then(|at| at.checked_sub(1))
+            .and_then(|before| self.parsed.words.get(before))
+            .filter(|word| !matches!(word.as_str(), "the" | "a" | "my" | "that" | "this"))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// A text as written between word indexes `lo` and `hi`: from its first content word (or
@@ -361,12 +383,26 @@ impl Question<'_> {
         let r = &self.reading;
         Some(match kind {
             Kind::While => {
+                // The window is named after `while`, up to the clause's next cue ("…was open").
                 let from = r.position(Cue::While)? + 1;
+                let until = r
+                    .cues
+                    .iter()
+                    .filter(|(cue, at)| {
+                        *at > from
+                            && matches!(
+                                cue,
+                                Cue::Open | Cue::Arrived | Cue::Seen | Cue::Role(_) | Cue::Search
+                            )
+                    })
+                    .map(|(_, at)| *at)
+                    .min()
+                    .unwrap_or(usize::MAX);
                 let window = self
                     .parsed
                     .window
                     .clone()
-                    .unwrap_or_else(|| r.content_in(from..usize::MAX));
+                    .unwrap_or_else(|| r.content_in(from..until));
                 (!window.is_empty()).then_some(Intent::While { window })?
             }
             Kind::WindowsUsed => {
@@ -374,13 +410,22 @@ impl Question<'_> {
                 let target = self.window();
                 (!target.is_empty()).then_some(Intent::WindowsUsed { target, from, to })?
             }
-            Kind::Correlate => Intent::Correlate {
-                text: self.parsed.phrases.first()?.clone(),
-            },
-            Kind::Chrome => Intent::BrowserChrome {
-                window: self.window(),
-                at: self.at(),
-            },
+            Kind::Correlate => {
+                let text = self.seen_text();
+                (!text.is_empty()).then_some(Intent::Correlate { text })?
+            }
+            Kind::Chrome => {
+                // Without a window named, the browser is meant.
+                let window = self.window();
+                Intent::BrowserChrome {
+                    window: if window.is_empty() {
+                        "browser".to_owned()
+                    } else {
+                        window
+                    },
+                    at: self.at(),
+                }
+            }
             Kind::Elapsed => {
                 let (from_text, to_text) = self.two_texts()?;
                 Intent::Elapsed { from_text, to_text }

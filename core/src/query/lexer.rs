@@ -155,6 +155,11 @@ pub fn parse(input: &str) -> Result<Parsed, SyntaxError> {
                 !c.is_alphanumeric() && c != '-' && c != '#' && c != '$' && c != '.'
             })
             .trim_end_matches('.');
+        // A possessive names its owner: `Excel's` is Excel, `what's` is what.
+        let kept = kept
+            .strip_suffix("'s")
+            .or_else(|| kept.strip_suffix("’s"))
+            .unwrap_or(kept);
         if is_identifier(kept) {
             parsed.phrases.push(kept.to_owned());
             parsed.phrase_at.push(parsed.words.len());

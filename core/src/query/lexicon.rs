@@ -58,6 +58,8 @@ pub enum Cue {
     Used,
     /// Looking for text: `find`, `search`, `mentioned`, `said`.
     Search,
+    /// The controls a person operates, named by what one does with them: `click`, `usable`.
+    Controls,
     /// A kind of element, by its UIA role (`button`, `list_item`, `field`, `operable`…).
     Role(&'static str),
     /// Elements kept by a word of their label or state (`unread`, `selected`, `disabled`).
@@ -93,6 +95,9 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("i had up", &[Focus, Used]),
     ("had up", &[Focus, Used]),
     ("had my focus", &[Focus]),
+    ("in focus", &[Focus]),
+    ("in front of me", &[Focus]),
+    ("have up", &[Focus, Used]),
     // sequences
     ("timeline", &[Timeline]),
     ("sequence", &[Timeline]),
@@ -167,11 +172,14 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("popped up", &[Seen, Arrived]),
     ("pop up", &[Seen, Arrived]),
     ("displayed", &[Seen]),
+    ("sighting", &[Seen]),
+    ("sightings", &[Seen]),
     ("visible", &[Seen]),
     ("first", &[First]),
     ("earliest", &[First]),
     ("last", &[Last]),
     ("latest", &[Last]),
+    ("final", &[Last]),
     ("most recent", &[Last]),
     ("most recently", &[Last]),
     ("the words", &[Stop]),
@@ -246,7 +254,9 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("numbers", &[Amounts]),
     ("amounts", &[Amounts]),
     ("dollar amounts", &[Amounts]),
-    ("values", &[Amounts]),
+    ("dollar figures", &[Amounts]),
+    ("dollar", &[Amounts]),
+    ("values", &[Amounts, Role("field")]),
     ("figures", &[Amounts]),
     ("amount", &[Amounts]),
     ("dollars", &[Amounts]),
@@ -264,6 +274,7 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("address", &[Chrome]),
     ("address bar", &[Chrome]),
     ("web address", &[Chrome]),
+    ("browsing", &[Chrome]),
     ("tab", &[Tab, Role("tab_item")]),
     ("current", &[Current]),
     ("selected", &[Current, Filter("selected")]),
@@ -289,6 +300,7 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("documents", &[Pages]),
     ("channels", &[Pages]),
     ("conversations", &[Pages]),
+    ("dms", &[Pages]),
     ("sites", &[Pages]),
     ("apps", &[Apps]),
     ("applications", &[Apps]),
@@ -324,6 +336,8 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("contained", &[Search]),
     ("containing", &[Search]),
     ("said", &[Search]),
+    ("saying", &[Search]),
+    ("says", &[Search]),
     ("say", &[Search]),
     ("anything about", &[Search]),
     ("everything about", &[Search]),
@@ -348,12 +362,19 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("checkboxes", &[Role("check_box")]),
     ("menu", &[Role("menu_item")]),
     ("controls", &[Role("operable")]),
-    ("usable", &[Role("operable")]),
-    ("clickable", &[Role("operable")]),
-    ("click", &[Role("operable")]),
-    ("type into", &[Role("operable")]),
-    ("interact with", &[Role("operable")]),
+    ("usable", &[Controls]),
+    ("clickable", &[Controls]),
+    ("click", &[Controls]),
+    ("type into", &[Controls]),
+    ("interact with", &[Controls]),
+    ("menus", &[Role("menu_item")]),
+    ("boxes", &[Role("edit")]),
     ("message", &[Role("list_item")]),
+    ("mails", &[Role("list_item")]),
+    ("tickets", &[Role("list_item")]),
+    ("settings", &[Role("field")]),
+    ("info", &[Role("field")]),
+    ("information", &[Role("field")]),
     ("email", &[Role("list_item")]),
     ("entry", &[Role("list_item")]),
     ("labels", &[Role("text")]),
@@ -369,6 +390,8 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("pop-up", &[WindowNoun]),
     ("screen", &[WindowNoun]),
     ("page", &[WindowNoun]),
+    ("thread", &[WindowNoun]),
+    ("desktop", &[WindowNoun]),
     // words that only shape a question
     ("a", &[Stop]),
     ("an", &[Stop]),
@@ -443,6 +466,16 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("exactly", &[Stop]),
     ("one", &[Stop]),
     ("some", &[Stop]),
+    ("could", &[Stop]),
+    ("would", &[Stop]),
+    ("should", &[Stop]),
+    ("name", &[Stop]),
+    ("shift", &[Stop]),
+    ("overall", &[Stop]),
+    ("sitting", &[Stop]),
+    ("listed", &[Stop]),
+    ("still", &[Stop]),
+    ("etc", &[Stop]),
     ("were there", &[Stop]),
     ("there were", &[Stop]),
 ];
@@ -450,6 +483,10 @@ const LEXICON: &[(&str, &[Cue])] = &[
 /// Everyday names for kinds of app, and the process names (lower case, without `.exe`) of the
 /// well-known apps of each kind: "the browser" is whichever of them the data holds.
 pub const APP_KINDS: &[(&str, &[&str])] = &[
+    ("edge", &["msedge"]),
+    ("word", &["winword"]),
+    ("powerpoint", &["powerpnt"]),
+    ("vscode", &["code"]),
     ("browser", BROWSERS),
     ("browsers", BROWSERS),
     ("web", BROWSERS),
@@ -597,7 +634,9 @@ impl Reading {
                 _ => None,
             })
             .collect();
-        let first = *roles.first()?;
+        let Some(first) = roles.first().copied() else {
+            return self.position(Controls).map(|at| ("operable", at));
+        };
         let several = roles.iter().any(|(r, _)| *r != first.0)
             && roles.iter().all(|(r, _)| OPERABLE_ROLES.contains(r));
         Some(if several {

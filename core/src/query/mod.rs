@@ -29,6 +29,7 @@ pub mod lexicon;
 pub mod runs;
 mod search;
 mod span;
+mod spoken;
 pub mod times;
 mod titles;
 

@@ -148,9 +148,25 @@ enum Found {
     Instant(String),
 }
 
-/// The times written in `tokens` (the words of a question, in order) and, for each token,
-/// whether it was part of one (so it is not also a word).
+/// The times written or said in `tokens` (the words of a question, in order) and, for each
+/// token, whether it was part of one (so it is not also a word).
 pub fn scan(tokens: &[String]) -> (Vec<TimeSpec>, Vec<bool>) {
+    let rewritten = super::spoken::rewrite(tokens);
+    let texts: Vec<String> = rewritten.iter().map(|(text, _)| text.clone()).collect();
+    let (times, used_rewritten) = scan_written(&texts);
+    let mut used = vec![false; tokens.len()];
+    for ((_, covers), in_time) in rewritten.iter().zip(used_rewritten) {
+        if in_time {
+            for &index in covers {
+                used[index] = true;
+            }
+        }
+    }
+    (times, used)
+}
+
+/// [`scan`] over times written with digits.
+fn scan_written(tokens: &[String]) -> (Vec<TimeSpec>, Vec<bool>) {
     let words: Vec<String> = tokens.iter().map(|t| bare(t)).collect();
     let mut used = vec![false; tokens.len()];
     // Each found time with whether it closes a range opened by the previous one.
@@ -196,7 +212,9 @@ pub fn scan(tokens: &[String]) -> (Vec<TimeSpec>, Vec<bool>) {
                         .get(i + 1)
                         .is_some_and(|n| CONNECTORS.contains(&n.as_str()))
                     && words.get(i + 2).is_some_and(|n| written(n).is_some());
-                (next_is_meridiem || opens_range || after_connector).then_some(hour)
+                let part_of_day_next = part_of_day(&words[i + 1..]).is_some();
+                (next_is_meridiem || opens_range || after_connector || part_of_day_next)
+                    .then_some(hour)
             }),
         };
         if let Some(mut clock) = single {
@@ -329,6 +347,15 @@ mod tests {
             ("4:20 in the afternoon", "16:20:00"),
             ("9:15 at night", "21:15:00"),
             ("at 2026-02-20T12:08:00Z", "2026-02-20T12:08:00.000000Z"),
+            ("at three in the afternoon", "15:00:00"),
+            ("at ten past eight in the evening", "20:10:00"),
+            ("at half past four in the afternoon", "16:30:00"),
+            ("at 25 past 4 in the afternoon", "16:25:00"),
+            ("at twenty-five past nine in the evening", "21:25:00"),
+            ("at 2 minutes past 5 in the evening", "17:02:00"),
+            ("at five past ten at night", "22:05:00"),
+            ("at ten to six in the evening", "17:50:00"),
+            ("at nine o'clock", "09:00:00"),
         ] {
             assert_eq!(clocks(text), [expected], "{text}");
         }
@@ -352,6 +379,19 @@ mod tests {
             ("since 9 until 5pm", ["09:00:00", "17:00:00"]),
             ("between 9:05 and 9:40pm", ["21:05:00", "21:40:00"]),
             ("from 22:00 to 23:30", ["22:00:00", "23:30:00"]),
+            (
+                "from two to five in the afternoon",
+                ["14:00:00", "17:00:00"],
+            ),
+            ("from five to six in the evening", ["17:00:00", "18:00:00"]),
+            (
+                "from two until seven in the evening",
+                ["14:00:00", "19:00:00"],
+            ),
+            (
+                "from four to twenty past four in the afternoon",
+                ["16:00:00", "16:20:00"],
+            ),
         ] {
             assert_eq!(clocks(text), expected, "{text}");
         }
@@ -379,6 +419,12 @@ mod tests {
         );
         assert_eq!(left("between 9 and 11 am"), ["between", "and"]);
         assert_eq!(left("7:30 in the morning"), Vec::<String>::new());
+        // Number words that are no clock stay the words they were.
+        assert_eq!(
+            clocks("which one was it, half the day"),
+            Vec::<String>::new()
+        );
+        assert_eq!(left("which one at ten past eight"), ["which", "one", "at"]);
     }
 
     #[test]
