@@ -225,7 +225,8 @@ const AFTER_NAME: [&str; 28] = [
 /// The element a question writes out by name: among the runs of the question's words that are
 /// an element's whole name, those the next word does not continue (it is absent or one of
 /// [`AFTER_NAME`]) compete; one followed by a word for an element (`button`, `field`) wins,
-/// then the longest, then the first written. `Err` names the longer name asked when only
+/// then one inside the window over the window's own node, then the longest, then the first
+/// written. `Err` names the longer name asked when only
 /// continued runs exist (a shorter element whose name merely begins the one asked); `None`
 /// when no element's name is written in the question.
 fn named_in_question<'n>(nodes: &'n [Node], asked: &[String]) -> Option<Result<&'n Node, String>> {
@@ -242,8 +243,9 @@ fn named_in_question<'n>(nodes: &'n [Node], asked: &[String]) -> Option<Result<&
         .map(|n| (name_of(n), n))
         .filter(|(name, _)| !name.is_empty())
         .collect();
-    // (followed by an element word, words, -start) ranks a written name.
-    let mut best: Option<((bool, usize, isize), &Node)> = None;
+    // (followed by an element word, not the window itself, words, -start) ranks a name.
+    type Rank = (bool, bool, usize, isize);
+    let mut best: Option<(Rank, &Node)> = None;
     let mut continued: Option<String> = None;
     for start in 0..asked.len() {
         for end in (start + 1..=asked.len()).rev() {
@@ -257,7 +259,9 @@ fn named_in_question<'n>(nodes: &'n [Node], asked: &[String]) -> Option<Result<&
                 }
                 next => {
                     let element_word = next.is_some_and(|w| ELEMENT_WORDS.contains(&w.as_str()));
-                    let rank = (element_word, end - start, -(start as isize));
+                    // The window's own node answers only when nothing in it is named.
+                    let inside = !matches!(node.role.as_str(), "window" | "dialog" | "title_bar");
+                    let rank = (element_word, inside, end - start, -(start as isize));
                     if best.as_ref().is_none_or(|(r, _)| rank > *r) {
                         best = Some((rank, node));
                     }
@@ -441,6 +445,12 @@ mod tests {
         assert_eq!(found.map(|n| n.name.as_str()), Ok("Cancel"));
         let asked = words("position of cancel in save as");
         let found = named_in_question(&dialog, &asked).expect("named");
+        assert_eq!(found.map(|n| n.name.as_str()), Ok("Cancel"));
+        // The dialog's own node, named as the place, never answers for an element in it.
+        let mut window = node("Save As");
+        window.role = "window".into();
+        let with_window = [node("Cancel"), window];
+        let found = named_in_question(&with_window, &asked).expect("named");
         assert_eq!(found.map(|n| n.name.as_str()), Ok("Cancel"));
     }
 }

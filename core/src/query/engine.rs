@@ -233,16 +233,22 @@ fn run_intent(
         }
         Intent::FocusTimeline { from, to } => {
             let (from, to) = (ctx.ts(from), ctx.ts(to));
-            // Adjacent runs of one title are one segment: (first span, end timestamp).
-            let mut segments: Vec<(runs::Span, String)> = Vec::new();
+            // Adjacent runs of one title are one segment: (first span, end timestamp, end µs),
+            // unless a capture gap longer than the focus cap (the user was away, the screen
+            // locked) separates them: then they are two visits.
+            let mut segments: Vec<(runs::Span, String, i64)> = Vec::new();
             for span in runs::spans(ctx.handle, &from, &to)? {
                 match segments.last_mut() {
-                    Some((first, end)) if first.run.window_title == span.run.window_title => {
-                        *end = span.last_ts.clone()
+                    Some((first, end, end_us))
+                        if first.run.window_title == span.run.window_title
+                            && span.first_us - *end_us <= crate::stage2::focus_runs::GAP_CAP_US =>
+                    {
+                        *end = span.last_ts.clone();
+                        *end_us = span.last_us;
                     }
                     _ => {
-                        let end = span.last_ts.clone();
-                        segments.push((span, end));
+                        let (end, end_us) = (span.last_ts.clone(), span.last_us);
+                        segments.push((span, end, end_us));
                     }
                 }
             }
@@ -261,7 +267,7 @@ fn run_intent(
                 hms(&to)
             );
             let mut timeline = Vec::new();
-            for (index, (span, end)) in segments.iter().enumerate() {
+            for (index, (span, end, _)) in segments.iter().enumerate() {
                 let Some(first) = ctx.frame_by_id(&span.first_id)? else {
                     continue;
                 };

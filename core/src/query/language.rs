@@ -278,7 +278,8 @@ impl Question<'_> {
     }
 
     /// A window named by an operator, then by a phrase, then by the content words; without
-    /// any, the word before a word for a window ("the *Open* dialog") even when it is a cue.
+    /// any, the word before a word for a window ("the *Open* dialog") even when it is a cue,
+    /// else the kind of app the words imply ("unread emails": mail).
     fn window(&self) -> String {
         let named = self
             .parsed
@@ -296,6 +297,7 @@ impl Question<'_> {
             .and_then(|before| self.parsed.words.get(before))
             .filter(|word| !matches!(word.as_str(), "the" | "a" | "my" | "that" | "this"))
             .cloned()
+            .or_else(|| self.reading.implied_app().map(str::to_owned))
             .unwrap_or_default()
     }
 

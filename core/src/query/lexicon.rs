@@ -64,6 +64,9 @@ pub enum Cue {
     Role(&'static str),
     /// Elements kept by a word of their label or state (`unread`, `selected`, `disabled`).
     Filter(&'static str),
+    /// The kind of app a word implies when no window is named (`emails`: mail, `tabs`: a
+    /// browser); a word of [`APP_KINDS`].
+    App(&'static str),
     /// A word for a window that is not its name: `window`, `dialog`, `box`, `popup`, `screen`.
     WindowNoun,
     /// A word that only shapes the question.
@@ -269,12 +272,12 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("host", &[Chrome]),
     ("site", &[Chrome]),
     ("domain", &[Chrome]),
-    ("url", &[Chrome]),
-    ("website", &[Chrome]),
+    ("url", &[Chrome, App("browser")]),
+    ("website", &[Chrome, App("browser")]),
     ("address", &[Chrome]),
     ("address bar", &[Chrome]),
     ("web address", &[Chrome]),
-    ("browsing", &[Chrome]),
+    ("browsing", &[Chrome, App("browser")]),
     ("tab", &[Tab, Role("tab_item")]),
     ("current", &[Current]),
     ("selected", &[Current, Filter("selected")]),
@@ -294,14 +297,14 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("landed", &[Arrived]),
     ("turned up", &[Arrived]),
     // several windows or apps
-    ("pages", &[Pages]),
-    ("web pages", &[Pages]),
+    ("pages", &[Pages, App("browser")]),
+    ("web pages", &[Pages, App("browser")]),
     ("titles", &[Pages]),
     ("documents", &[Pages]),
-    ("channels", &[Pages]),
-    ("conversations", &[Pages]),
-    ("dms", &[Pages]),
-    ("sites", &[Pages]),
+    ("channels", &[Pages, App("chat")]),
+    ("conversations", &[Pages, App("chat")]),
+    ("dms", &[Pages, App("chat")]),
+    ("sites", &[Pages, App("browser")]),
     ("apps", &[Apps]),
     ("applications", &[Apps]),
     ("programs", &[Apps]),
@@ -352,12 +355,12 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("details", &[Role("field")]),
     ("filled in", &[Role("field")]),
     ("entered", &[Role("field")]),
-    ("tabs", &[Role("tab_item")]),
+    ("tabs", &[Role("tab_item"), App("browser")]),
     ("items", &[Role("list_item")]),
     ("rows", &[Role("list_item")]),
     ("messages", &[Role("list_item")]),
     ("entries", &[Role("list_item")]),
-    ("emails", &[Role("list_item")]),
+    ("emails", &[Role("list_item"), App("mail")]),
     ("links", &[Role("hyperlink")]),
     ("checkboxes", &[Role("check_box")]),
     ("menu", &[Role("menu_item")]),
@@ -370,7 +373,7 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("menus", &[Role("menu_item")]),
     ("boxes", &[Role("edit")]),
     ("message", &[Role("list_item")]),
-    ("mails", &[Role("list_item")]),
+    ("mails", &[Role("list_item"), App("mail")]),
     ("tickets", &[Role("list_item")]),
     ("settings", &[Role("field")]),
     ("info", &[Role("field")]),
@@ -643,6 +646,14 @@ impl Reading {
             ("operable", first.1)
         } else {
             first
+        })
+    }
+
+    /// The kind of app the question's words imply, if any.
+    pub fn implied_app(&self) -> Option<&'static str> {
+        self.cues.iter().find_map(|(c, _)| match c {
+            App(kind) => Some(*kind),
+            _ => None,
         })
     }
 

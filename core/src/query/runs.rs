@@ -12,10 +12,10 @@ pub struct Span {
     pub run: Run,
     pub first_id: String,
     pub first_ts: String,
-    first_us: i64,
+    pub first_us: i64,
     pub last_ts: String,
     last_id: String,
-    last_us: i64,
+    pub last_us: i64,
     /// The frame after the run is inside the range too, so the run's tail counts.
     tail_counted: bool,
 }
