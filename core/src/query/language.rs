@@ -145,20 +145,8 @@ const RULES: &[Rule] = &[
         &[],
         Times::Free,
     ),
-    rule(
-        Kind::WindowsUsed,
-        &[Cue::Pages],
-        &[Cue::Used, Cue::Focus, Cue::Seen, Cue::Open],
-        &[],
-        Times::Range,
-    ),
-    rule(
-        Kind::Correlate,
-        &[Cue::Apps],
-        &[Cue::Seen, Cue::Search, Cue::Arrived],
-        &[],
-        Times::None,
-    ),
+    rule(Kind::WindowsUsed, &[Cue::Pages], &[], &[], Times::Range),
+    rule(Kind::Correlate, &[Cue::Apps], &[], &[], Times::None),
     rule(
         Kind::Chrome,
         &[Cue::Chrome],
@@ -352,22 +340,26 @@ impl Question<'_> {
     }
 
     /// The two texts of an elapsed-time question: two phrases, or the texts either side of
-    /// `and`/`to`/`until`/`till` after `between`/`from`/`after`/`since`.
+    /// `and`/`to`/`until`/`till` (after `between`/`from`/`after`/`since` when one is written).
     fn two_texts(&self) -> Option<(String, String)> {
         let p = self.parsed;
         if p.phrases.len() >= 2 {
             return Some((p.phrases[0].clone(), p.phrases[1].clone()));
         }
         let w = &p.words;
-        let open = w
+        // Without an opening word only a word for elapsed time ("elapsed", "gap") asks it:
+        // "how long was I in Relay and Firefox" is no elapsed time.
+        let open = match w
             .iter()
-            .position(|x| matches!(x.as_str(), "between" | "from" | "after" | "since"))?;
-        let split = (open + 1..w.len())
-            .find(|&i| matches!(w[i].as_str(), "and" | "to" | "until" | "till"))?;
-        let (a, b) = (
-            self.text_in(open + 1, split),
-            self.text_in(split + 1, w.len()),
-        );
+            .position(|x| matches!(x.as_str(), "between" | "from" | "after" | "since"))
+        {
+            Some(at) => at + 1,
+            None if self.reading.has(Cue::Elapsed) => 0,
+            None => return None,
+        };
+        let split =
+            (open..w.len()).find(|&i| matches!(w[i].as_str(), "and" | "to" | "until" | "till"))?;
+        let (a, b) = (self.text_in(open, split), self.text_in(split + 1, w.len()));
         (!a.is_empty() && !b.is_empty()).then_some((a, b))
     }
 

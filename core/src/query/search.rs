@@ -49,6 +49,26 @@ pub(super) fn fts_query(parsed: &Parsed, text_override: Option<&str>) -> String 
     }
 }
 
+/// The fallback search when no content holds every term: the phrases alone (quoted texts and
+/// identifiers), or any of the content words (returned too: a hit must hold most of them);
+/// `None` when there is nothing to loosen.
+fn any_term_query(parsed: &Parsed) -> Option<(String, Vec<String>)> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    if !parsed.phrases.is_empty() {
+        let phrases: Vec<String> = parsed.phrases.iter().map(|p| quote(p)).collect();
+        return Some((phrases.join(" "), Vec::new()));
+    }
+    let words = content_words(&parsed.words, &SEARCH_FRAMING);
+    (words.len() >= 3).then(|| {
+        let any = words
+            .iter()
+            .map(|w| quote(w))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        (any, words)
+    })
+}
+
 /// The first node of a doc whose name contains `needle`, as (bbox, byte span in the doc text).
 pub(super) fn locate(text: &str, bboxes: &str, needle: &str) -> (Option<[u64; 4]>, (u64, u64)) {
     let lower = text.to_lowercase();
@@ -148,25 +168,48 @@ pub(super) fn search(ctx: &mut Ctx<'_>, parsed: &Parsed, out: &mut Draft) -> rus
                WHERE content_fts MATCH ?1 AND sp.last_ts >= ?2 AND sp.first_ts <= ?3
                  AND lower(c.process_name) LIKE ?4 AND lower(c.window_title) LIKE ?5
                ORDER BY bm25(content_fts), sp.first_ts, c.rowid LIMIT 64";
-    let hits = ctx.handle.rows(
-        sql,
-        params![fts, after, before, like(&parsed.app), like(&parsed.window)],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                (
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                ),
-            ))
-        },
-    )?;
+    let run = |fts: &str| {
+        ctx.handle.rows(
+            sql,
+            params![fts, after, before, like(&parsed.app), like(&parsed.window)],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    (
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                    ),
+                ))
+            },
+        )
+    };
+    // Every term first; when nothing holds them all, what was written in quotes or as an
+    // identifier alone, else contents holding most of the words (more than half: one word of
+    // a question on screen is not an answer to it), best ranked (BM25) first.
+    let mut hits = run(&fts)?;
+    let mut matched = "every term";
+    if hits.is_empty()
+        && let Some((any, words)) = any_term_query(parsed)
+        && any != fts
+    {
+        hits = run(&any)?;
+        hits.retain(|hit| {
+            let text = format!("{} {}", hit.2, hit.4).to_lowercase();
+            words.is_empty()
+                || words.iter().filter(|w| text.contains(w.as_str())).count() * 2 > words.len()
+        });
+        matched = if words.is_empty() {
+            "the quoted text"
+        } else {
+            "most terms"
+        };
+    }
     let mut rows = Vec::with_capacity(hits.len());
     for (content, kind, text, bboxes, title, process, first) in hits {
         let shown = if first.0 >= after {
@@ -225,6 +268,7 @@ pub(super) fn search(ctx: &mut Ctx<'_>, parsed: &Parsed, out: &mut Draft) -> rus
         return Ok(());
     }
     out.summary = format!("{} matches; best: {}", out.bullets.len(), out.bullets[0]);
+    out.fields.insert("matched".into(), json!(matched));
     out.confidence = Some(75);
     Ok(())
 }
