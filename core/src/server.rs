@@ -370,8 +370,15 @@ async fn popup(State(state): State<Arc<AppState>>, request: Request) -> Response
     // `schedule_extract` is accepted and ignored: the query path never schedules work.
     let work = tokio::task::spawn_blocking(move || -> Result<Value, String> {
         let handle = QueryHandle::open(&data_root).map_err(|e| e.to_string())?;
-        let answer = query::answer(&handle, &query_text, &QueryOptions { max_citations })
-            .map_err(|e| e.to_string())?;
+        let answer = query::answer(
+            &handle,
+            &query_text,
+            &QueryOptions {
+                max_citations,
+                explain: false,
+            },
+        )
+        .map_err(|e| e.to_string())?;
         Ok(answer.to_popup(started.elapsed().as_millis() as u64))
     });
     // The deadline is checked first: once it has passed, the answer is `degraded` whatever the

@@ -20,6 +20,7 @@ pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, 
         &text,
         &QueryOptions {
             max_citations: args.max_citations.unwrap_or(config.max_citations_default),
+            explain: args.explain,
         },
     )
     .map_err(|e| {
@@ -59,11 +60,89 @@ pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, 
             missing.how_to_produce
         ));
     }
+    if let Some(explain) = &answer.explain {
+        human.push_str(&explain_lines(explain));
+    }
     Ok(Reply {
         ok: true,
         json: document,
         human,
     })
+}
+
+/// The explanation as indented lines for a terminal.
+fn explain_lines(explain: &serde_json::Value) -> String {
+    let list = |key: &str| {
+        explain[key]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|joined| !joined.is_empty())
+            .unwrap_or_else(|| "none".to_owned())
+    };
+    let mut out = format!(
+        "explain:\n  rule: {} (runners-up: {})\n  times: {}\n  cues: {}\n  names: {}\n",
+        explain["rule"].as_str().unwrap_or_default(),
+        list("runners_up"),
+        list("times"),
+        list("cues"),
+        list("names"),
+    );
+    if let Some(linked) = explain.get("linked") {
+        let links: Vec<String> = linked["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                format!(
+                    "\"{}\" → {} ({})",
+                    l["word"].as_str().unwrap_or_default(),
+                    l["processes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    l["how"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "  linked: \"{}\": {}; title words: {}\n",
+            linked["name"].as_str().unwrap_or_default(),
+            if links.is_empty() {
+                "no app".to_owned()
+            } else {
+                links.join(", ")
+            },
+            linked["title_words"]
+                .as_array()
+                .map(|w| w
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "))
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "none".to_owned())
+        ));
+    }
+    if let Some(search) = explain.get("search") {
+        out.push_str(&format!(
+            "  fell to search: {}; matched {}\n",
+            search["terms"].as_str().unwrap_or_default(),
+            search["matched"].as_str().unwrap_or("nothing")
+        ));
+    }
+    out
 }
 
 pub(super) fn serve(

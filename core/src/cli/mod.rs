@@ -216,6 +216,10 @@ struct QueryArgs {
     max_citations: Option<usize>,
     #[arg(long)]
     json: bool,
+    /// Also say how the question was understood: the times read, the cues and names, the rule
+    /// chosen and the runners-up, the apps linked (an `explain` field with --json).
+    #[arg(long)]
+    explain: bool,
     /// The question, in the query language of docs/query.md.
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     query: Vec<String>,

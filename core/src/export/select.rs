@@ -212,6 +212,7 @@ pub fn select(handle: &QueryHandle, selection: &Selection) -> Result<Selected, E
                 text,
                 &QueryOptions {
                     max_citations: *max_citations,
+                    explain: false,
                 },
             )?;
             let mut cited = BTreeSet::new();

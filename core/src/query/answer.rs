@@ -62,6 +62,11 @@ pub struct Answer {
     pub counters: CounterValues,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_available: Option<NotAvailable>,
+    /// How the question was understood, when asked for (`autocapture query --explain`): the
+    /// times read, the cues and names, the rule chosen and the runners-up, the names linked to
+    /// recorded apps, and for a search its terms and how they matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Value>,
 }
 
 impl Answer {

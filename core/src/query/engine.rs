@@ -12,7 +12,7 @@ use super::answer::{Answer, AnswerState};
 use super::context::{Cited, Ctx, Draft, FRAME_COLUMNS, frame, hms, window_records};
 use super::elements::{bbox, elements, sum};
 use super::handle::QueryHandle;
-use super::language::{Intent, intent};
+use super::language::{Intent, understand};
 use super::lexer::{Parsed, SyntaxError, parse};
 use super::runs;
 use super::search::{elapsed, fts_query, locate, search};
@@ -22,11 +22,16 @@ use crate::contract::sha256_hex;
 pub struct QueryOptions {
     /// Citations per answer, clamped to 1..=32.
     pub max_citations: usize,
+    /// Say how the question was understood ([`Answer::explain`]).
+    pub explain: bool,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { max_citations: 8 }
+        QueryOptions {
+            max_citations: 8,
+            explain: false,
+        }
     }
 }
 
@@ -65,7 +70,7 @@ fn answer_parsed(
     parsed: &Parsed,
     options: &QueryOptions,
 ) -> Result<Answer, QueryError> {
-    let intent = intent(parsed);
+    let (intent, explanation) = understand(parsed);
     let newest_processed: Option<String> = if handle.has_index {
         handle
             .rows("SELECT max(ts_utc) FROM s.search_frames", [], |r| {
@@ -115,6 +120,27 @@ fn answer_parsed(
     } else {
         state
     };
+    let explain = if options.explain {
+        let mut value = serde_json::to_value(&explanation).unwrap_or(Value::Null);
+        if let Some(name) = named(&intent) {
+            let linked = super::entities::link(handle, name)?;
+            value["linked"] = json!({
+                "name": name,
+                "processes": linked.processes,
+                "links": linked.links,
+                "title_words": linked.words,
+            });
+        }
+        if matches!(intent, Intent::Search) {
+            value["search"] = json!({
+                "terms": fts_query(parsed, None),
+                "matched": out.fields.get("matched").cloned().unwrap_or(Value::Null),
+            });
+        }
+        Some(value)
+    } else {
+        None
+    };
     let fingerprint = format!(
         "{query}\u{0}{}\u{0}{}",
         newest_processed.as_deref().unwrap_or(""),
@@ -137,7 +163,30 @@ fn answer_parsed(
         citations: ctx.citations,
         counters: handle.counters.values(),
         not_available: out.not_available_info,
+        explain,
     })
+}
+
+/// What a name linked to, for an answer to say: ` (firefox.exe)`, or nothing.
+pub(super) fn linked_apps(linked: &super::entities::Linked) -> String {
+    if linked.links.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", linked.processes.join(", "))
+    }
+}
+
+/// The window, app or element name an intent's answer looks up, if it has one.
+fn named(intent: &Intent) -> Option<&str> {
+    match intent {
+        Intent::ProcessOwner { window }
+        | Intent::Elements { window, .. }
+        | Intent::BrowserChrome { window, .. }
+        | Intent::While { window }
+        | Intent::Sum { window, .. } => Some(window),
+        Intent::FocusDuration { target, .. } | Intent::WindowsUsed { target, .. } => Some(target),
+        _ => None,
+    }
 }
 
 fn topic(intent: &Intent) -> &'static str {
@@ -441,7 +490,8 @@ fn run_intent(
             };
             let minutes = (total / 60.0).round() as u64;
             let claim = format!(
-                "\"{target}\" had focus for about {} h {:02} min",
+                "\"{target}\"{} had focus for about {} h {:02} min",
+                linked_apps(&linked),
                 minutes / 60,
                 minutes % 60
             );

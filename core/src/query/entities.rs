@@ -8,13 +8,23 @@
 use super::handle::QueryHandle;
 use super::lexicon::app_kind;
 
+/// One word linked to recorded processes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(super) struct Link {
+    pub(super) word: String,
+    /// `process name` (the word is one), `kind of app` (an everyday name for one), or
+    /// `name prefix` (the word is most of one): the order in which they are tried.
+    pub(super) how: &'static str,
+    pub(super) processes: Vec<String>,
+}
+
 /// What a name in a question links to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Linked {
     /// Recorded process names (lower case) the name's app words link to; empty: any process.
     pub(super) processes: Vec<String>,
-    /// The app words that linked, as written ("browser" → firefox.exe).
-    pub(super) linked_words: Vec<String>,
+    /// Each app word that linked, how, and to which processes ("browser" → firefox.exe).
+    pub(super) links: Vec<Link>,
     /// The words left to find in a window's title or process name.
     pub(super) words: Vec<String>,
 }
@@ -71,21 +81,28 @@ pub(super) fn link_with(name: &str, recorded: &[String]) -> Linked {
         } else {
             Vec::new()
         };
-        let named: Vec<&String> = [by_name, by_kind, by_prefix]
-            .into_iter()
-            .find(|found| !found.is_empty())
-            .unwrap_or_default();
-        if named.is_empty() {
+        let found = [
+            ("process name", by_name),
+            ("kind of app", by_kind),
+            ("name prefix", by_prefix),
+        ]
+        .into_iter()
+        .find(|(_, found)| !found.is_empty());
+        let Some((how, named)) = found else {
             linked.words.push(word);
-        } else {
-            for process in named {
-                let process = process.to_lowercase();
-                if !linked.processes.contains(&process) {
-                    linked.processes.push(process);
-                }
+            continue;
+        };
+        let processes: Vec<String> = named.iter().map(|p| p.to_lowercase()).collect();
+        for process in &processes {
+            if !linked.processes.contains(process) {
+                linked.processes.push(process.clone());
             }
-            linked.linked_words.push(word);
         }
+        linked.links.push(Link {
+            word,
+            how,
+            processes,
+        });
     }
     linked
 }
@@ -124,12 +141,10 @@ mod tests {
         let linked = link_with("browser tabs", &recorded());
         assert_eq!(linked.processes, ["firefox.exe"]);
         assert_eq!(
-            (linked.linked_words.as_slice(), linked.words.as_slice()),
-            (
-                ["browser".to_owned()].as_slice(),
-                ["tabs".to_owned()].as_slice()
-            )
+            (linked.links[0].word.as_str(), linked.links[0].how),
+            ("browser", "kind of app")
         );
+        assert_eq!(linked.words, ["tabs"]);
         let linked = link_with("Firefox", &recorded());
         assert_eq!((linked.processes.len(), linked.words.len()), (1, 0));
         assert!(linked.matches("Q1 Budget - Mozilla Firefox", "firefox.exe"));

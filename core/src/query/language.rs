@@ -98,6 +98,29 @@ enum Kind {
     FocusAt,
 }
 
+impl Kind {
+    /// The rule's name, as an answer's `topic` names its intent.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::While => "while",
+            Kind::WindowsUsed => "windows_used",
+            Kind::Correlate => "correlate",
+            Kind::Chrome => "browser_chrome",
+            Kind::Elapsed => "elapsed",
+            Kind::BBox => "bbox",
+            Kind::Sum => "sum",
+            Kind::Elements => "elements",
+            Kind::Seen => "seen",
+            Kind::Owner => "process_owner",
+            Kind::Duration => "focus_duration",
+            Kind::Timeline => "focus_timeline",
+            Kind::Adjacent => "focus_adjacent",
+            Kind::Inventory => "window_inventory",
+            Kind::FocusAt => "focus_at",
+        }
+    }
+}
+
 /// The times an intent needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Times {
@@ -498,9 +521,32 @@ impl Question<'_> {
     }
 }
 
+/// How a question was understood: what `--explain` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// Every time read from the question, in order (an `at:` first): `HH:MM:SS` on the data's
+    /// day, or a timestamp.
+    pub times: Vec<String>,
+    /// The cues the lexicon found, with the words that carried them.
+    pub cues: Vec<String>,
+    /// The words no lexicon entry took: the names the question writes.
+    pub names: Vec<String>,
+    /// The rule chosen (the first whose cues and times hold and whose slots fill), or `search`.
+    pub rule: String,
+    /// The other rules that held, in priority order.
+    pub runners_up: Vec<String>,
+    /// No rule's slots filled: the question was answered by a full-text search.
+    pub fell_to_search: bool,
+}
+
 /// The intent of a parsed question: the first rule of [`RULES`] whose cues and times hold and
 /// whose slots fill; a search when none does.
 pub fn intent(parsed: &Parsed) -> Intent {
+    understand(parsed).0
+}
+
+/// The intent and how it was reached.
+pub fn understand(parsed: &Parsed) -> (Intent, Explanation) {
     let mut times: Vec<TimeSpec> = parsed.times.clone();
     if let Some(at) = &parsed.at {
         times.insert(0, at.clone());
@@ -511,7 +557,7 @@ pub fn intent(parsed: &Parsed) -> Intent {
         times,
     };
     let r = &question.reading;
-    RULES
+    let mut held: Vec<(Kind, Intent)> = RULES
         .iter()
         .filter(|rule| {
             rule.all.iter().all(|c| r.has(*c))
@@ -519,8 +565,63 @@ pub fn intent(parsed: &Parsed) -> Intent {
                 && !r.any(rule.none)
                 && question.times_hold(rule.times)
         })
-        .find_map(|rule| question.fill(rule.kind))
-        .unwrap_or(Intent::Search)
+        .filter_map(|rule| Some((rule.kind, question.fill(rule.kind)?)))
+        .collect();
+    let mut kinds = Vec::new();
+    held.retain(|(kind, _)| {
+        let first = !kinds.contains(kind);
+        kinds.push(*kind);
+        first
+    });
+    let name = |kind: Kind| kind.name().to_owned();
+    let explanation = Explanation {
+        times: question
+            .times
+            .iter()
+            .map(|t| match t {
+                TimeSpec::Clock(s) => format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
+                TimeSpec::Instant(at) => at.clone(),
+            })
+            .collect(),
+        cues: r
+            .cues
+            .iter()
+            .map(|(cue, at)| {
+                format!(
+                    "{} ({})",
+                    snake(&format!("{cue:?}")),
+                    r.phrase_at(&parsed.words, *at).join(" ")
+                )
+            })
+            .collect(),
+        names: r.content.iter().map(|(_, w)| w.clone()).collect(),
+        rule: held
+            .first()
+            .map_or_else(|| "search".to_owned(), |(k, _)| name(*k)),
+        runners_up: held.iter().skip(1).map(|(k, _)| name(*k)).collect(),
+        fell_to_search: held.is_empty(),
+    };
+    let intent = held
+        .into_iter()
+        .next()
+        .map_or(Intent::Search, |(_, intent)| intent);
+    (intent, explanation)
+}
+
+/// A cue's name: `WindowNoun` as `window_noun`, `Role("button")` as `role("button")`.
+fn snake(debug: &str) -> String {
+    let mut out = String::new();
+    for (index, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if index > 0 && !out.ends_with('(') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

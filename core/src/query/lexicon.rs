@@ -625,6 +625,8 @@ pub struct Reading {
     pub cues: Vec<(Cue, usize)>,
     /// The words no entry of the table took, with their index: the names a question writes.
     pub content: Vec<(usize, String)>,
+    /// Each phrase the table took: its first word's index and its length in words.
+    pub phrases: Vec<(usize, usize)>,
 }
 
 impl Reading {
@@ -679,6 +681,16 @@ impl Reading {
         self.cues.iter().find(|(c, _)| *c == cue).map(|(_, at)| *at)
     }
 
+    /// The words of the phrase that starts at word `at`.
+    pub fn phrase_at<'w>(&self, words: &'w [String], at: usize) -> &'w [String] {
+        let len = self
+            .phrases
+            .iter()
+            .find(|(start, _)| *start == at)
+            .map_or(1, |(_, len)| *len);
+        words.get(at..at + len).unwrap_or_default()
+    }
+
     /// The content words, joined: a name as the question writes it.
     pub fn name(&self) -> String {
         self.content_in(0..usize::MAX)
@@ -718,6 +730,7 @@ pub fn read(words: &[String]) -> Reading {
                 for cue in cues.iter().filter(|c| **c != Stop) {
                     reading.cues.push((*cue, i));
                 }
+                reading.phrases.push((i, len));
                 i += len;
             }
             None => {

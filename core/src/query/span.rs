@@ -66,8 +66,9 @@ pub(super) fn windows_used(
         return Ok(());
     }
     out.summary = format!(
-        "{} windows of \"{target}\" had focus between {} and {}",
+        "{} windows of \"{target}\"{} had focus between {} and {}",
         used.len(),
+        super::engine::linked_apps(&linked),
         hms(&from),
         hms(&to)
     );

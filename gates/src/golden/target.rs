@@ -74,6 +74,7 @@ impl Asker {
                     question,
                     &QueryOptions {
                         max_citations: MAX_CITATIONS,
+                        explain: false,
                     },
                 )?;
                 let ms = started.elapsed();

@@ -389,8 +389,15 @@ fn two_ingests_at_once(
 /// What a query answered, without timings: the answer document or the error's text.
 fn answer_state(data: &DataRoot, question: &str) -> Result<String, String> {
     let handle = QueryHandle::open(data).map_err(|e| e.to_string())?;
-    let answer = query::answer(&handle, question, &QueryOptions { max_citations: 8 })
-        .map_err(|e| e.to_string())?;
+    let answer = query::answer(
+        &handle,
+        question,
+        &QueryOptions {
+            max_citations: 8,
+            explain: false,
+        },
+    )
+    .map_err(|e| e.to_string())?;
     serde_json::to_string(&answer).map_err(|e| e.to_string())
 }
 
