@@ -56,16 +56,20 @@ pub(super) fn elements(
         })
         .filter(|n| seen.insert((n.aid.clone(), n.name.clone())))
         .collect();
-    // When the question names one of the window's lists or panes, keep only its elements.
-    let named: Vec<&Node> = chosen
+    // When the question names one of the window's lists or panes, keep only its elements: the
+    // first word that names one wins ("messages in the incident channel": the messages, not
+    // the channel list).
+    let named: Vec<&Node> = scope
         .iter()
-        .copied()
-        .filter(|n| {
-            scope
+        .map(|w| {
+            chosen
                 .iter()
-                .any(|w| names_container(w, container_of(&n.aid)))
+                .copied()
+                .filter(|n| names_container(w, container_of(&n.aid)))
+                .collect::<Vec<&Node>>()
         })
-        .collect();
+        .find(|found| !found.is_empty())
+        .unwrap_or_default();
     let chosen = if named.is_empty() { chosen } else { named };
     let value_of = |n: &Node| {
         nodes

@@ -298,7 +298,7 @@ impl Question<'_> {
             .clone()
             .or_else(|| self.parsed.app.clone())
             .or_else(|| self.parsed.phrases.first().cloned())
-            .unwrap_or_else(|| self.reading.name());
+            .unwrap_or_else(|| self.names_with_window_word());
         if !named.is_empty() {
             return named;
         }
@@ -310,6 +310,33 @@ impl Question<'_> {
             .cloned()
             .or_else(|| self.reading.implied_app().map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// The names, with the word before a word for a window when that word is a cue ("the Open
+    /// file dialog" names "open file": `open` is a cue, but here it is part of the name).
+    fn names_with_window_word(&self) -> String {
+        let r = &self.reading;
+        let mut words: Vec<(usize, &str)> =
+            r.content.iter().map(|(at, w)| (*at, w.as_str())).collect();
+        // The run of words right before the noun, back to a stop word, is its name.
+        if !words.is_empty()
+            && let Some(noun) = r.position(Cue::WindowNoun)
+        {
+            let mut at = noun;
+            while let Some(before) = at.checked_sub(1) {
+                let content = words.iter().any(|(w, _)| *w == before);
+                let cue = r.cues.iter().any(|(_, c)| *c == before);
+                if !(content || cue) {
+                    break;
+                }
+                if !content && let Some(word) = self.parsed.words.get(before) {
+                    words.push((before, word));
+                }
+                at = before;
+            }
+            words.sort();
+        }
+        words.iter().map(|(_, w)| *w).collect::<Vec<_>>().join(" ")
     }
 
     /// A text as written between word indexes `lo` and `hi`: from its first content word (or
@@ -748,6 +775,74 @@ mod tests {
                 name: "Send".into(),
                 at: Some(t(11, 6)),
             },
+        );
+    }
+
+    /// Rules, not sentences: each line is read by the lexicon and the rules table.
+    #[test]
+    fn the_rules_table_reads_everyday_phrasings() {
+        let t = |h: u32, m: u32| TimeSpec::Clock(h * 3600 + m * 60);
+        check(
+            "what was i busy working in around 2:05 pm",
+            Intent::FocusAt(t(14, 5)),
+        );
+        check(
+            "after 3pm where did i head next",
+            Intent::FocusAdjacent {
+                at: t(15, 0),
+                before: false,
+            },
+        );
+        check(
+            "how long was the browser up front overall",
+            Intent::FocusDuration {
+                target: "browser".into(),
+                from: None,
+                to: None,
+            },
+        );
+        check(
+            "gap between dock shipped and INC-9 closed",
+            Intent::Elapsed {
+                from_text: "dock shipped".into(),
+                to_text: "INC-9 closed".into(),
+            },
+        );
+        check(
+            "elapsed Save As to 'confirm totals'",
+            Intent::Elapsed {
+                from_text: "save as".into(),
+                to_text: "confirm totals".into(),
+            },
+        );
+        check(
+            "INV-7 which applications",
+            Intent::Correlate {
+                text: "INV-7".into(),
+            },
+        );
+        // Several kinds of control, or what one does with them, mean every operable control;
+        // the word before `dialog` names it even when it is a cue.
+        let controls = |q: &str| match intent(&parse(q).expect("parses")) {
+            Intent::Elements { role, window, .. } => (role, window),
+            other => panic!("{q}: {other:?}"),
+        };
+        assert_eq!(
+            controls("buttons, links and inputs of the Export window at 9:10"),
+            ("operable", "export".to_owned())
+        );
+        assert_eq!(
+            controls("what could i click in the Open file dialog at 9:10"),
+            ("operable", "open file".to_owned())
+        );
+        assert_eq!(
+            controls("controls in the Open dialog at 9:10"),
+            ("operable", "open".to_owned())
+        );
+        // A question about something never on screen is still a search, not a guess.
+        check(
+            "what did Omar say about the pipeline rewrite",
+            Intent::Search,
         );
     }
 

@@ -375,6 +375,7 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("click", &[Controls]),
     ("type into", &[Controls]),
     ("interact with", &[Controls]),
+    ("press", &[Controls]),
     ("menus", &[Role("menu_item")]),
     ("boxes", &[Role("edit")]),
     ("message", &[Role("list_item")]),
