@@ -282,7 +282,6 @@ pub(super) fn window_nodes(
     let mut found_id = runs::latest_window_frame(ctx.handle, &linked, &ts)?;
     // No title holds every word: the title that holds most of them, if any.
     if found_id.is_none()
-        && linked.processes.is_empty()
         && let Some(title) = super::titles::best_title(ctx.handle, window, &ts)?
     {
         found_id = runs::latest_titled_frame(ctx.handle, &title, &ts)?;

@@ -416,16 +416,27 @@ fn run_intent(
             ctx.cite(0, &claim, Cited::doc(&doc, &kind, &frame_id, bbox, span));
         }
         Intent::ProcessOwner { window } => {
-            let words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
+            let mut words: Vec<String> = window.split_whitespace().map(str::to_lowercase).collect();
             let records = window_records(ctx, None)?;
+            // No title holds every word: the window the words name best.
+            let held = |words: &[String], title: &str| {
+                let lower = title.to_lowercase();
+                !words.is_empty() && words.iter().all(|w| lower.contains(w.as_str()))
+            };
+            if !records
+                .iter()
+                .any(|(_, v)| held(&words, v["window"]["title"].as_str().unwrap_or_default()))
+                && let Some(title) = super::titles::best_title(ctx.handle, window, "9999")?
+            {
+                words = vec![title.to_lowercase()];
+            }
             let mut owners: BTreeMap<String, (String, String)> = BTreeMap::new();
             for (id, value) in records {
                 let title = value["window"]["title"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                let lower = title.to_lowercase();
-                if !words.is_empty() && words.iter().all(|w| lower.contains(w.as_str())) {
+                if held(&words, &title) {
                     let path = value["window"]["process_path"]
                         .as_str()
                         .unwrap_or_default()

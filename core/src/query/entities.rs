@@ -104,6 +104,10 @@ pub(super) fn link_with(name: &str, recorded: &[String]) -> Linked {
             processes,
         });
     }
+    // A kind beside a named app only says what the app is ("the chat Relay").
+    if !linked.processes.is_empty() {
+        linked.words.retain(|w| app_kind(w).is_none());
+    }
     linked
 }
 
@@ -173,5 +177,8 @@ mod tests {
         assert!(!linked.matches("Relay - #platform-team", "relay.exe"));
         assert!(linked.matches("Team chat - Relay", "relay.exe"));
         assert!(!link_with("chat", &recorded()).is_empty());
+        // Beside an app it names, a kind only says what the app is.
+        let linked = link_with("chat relay", &recorded());
+        assert_eq!((linked.processes.len(), linked.words.len()), (1, 0));
     }
 }

@@ -401,6 +401,11 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("page", &[WindowNoun]),
     ("thread", &[WindowNoun]),
     ("desktop", &[WindowNoun]),
+    ("viewer", &[WindowNoun]),
+    ("conversation", &[WindowNoun]),
+    ("channel", &[WindowNoun]),
+    ("tool", &[WindowNoun]),
+    ("client", &[WindowNoun]),
     // words that only shape a question
     ("a", &[Stop]),
     ("an", &[Stop]),
@@ -476,6 +481,8 @@ const LEXICON: &[(&str, &[Cue])] = &[
     ("one", &[Stop]),
     ("some", &[Stop]),
     ("could", &[Stop]),
+    ("read me", &[Stop]),
+    ("read", &[Stop]),
     ("you", &[Stop]),
     ("do you know", &[Stop]),
     ("know", &[Stop]),
@@ -615,6 +622,28 @@ const OPERABLE_ROLES: [&str; 6] = [
     "menu_item",
     "operable",
 ];
+
+/// Words people use for what a window's title writes otherwise: a reply's title says `Re`, a
+/// forward's `Fw`, a mail being written `Write`.
+const TITLE_WORDS: &[(&str, &str)] = &[
+    ("reply", "re"),
+    ("replying", "re"),
+    ("answer", "re"),
+    ("response", "re"),
+    ("forward", "fw"),
+    ("forwarding", "fw"),
+    ("compose", "write"),
+    ("composing", "write"),
+    ("writing", "write"),
+];
+
+/// The title word an everyday word stands for, if any (`reply`: `re`).
+pub fn title_word(word: &str) -> Option<&'static str> {
+    TITLE_WORDS
+        .iter()
+        .find(|(said, _)| *said == word)
+        .map(|(_, title)| *title)
+}
 
 /// The longest phrase of the table, in words.
 const LONGEST: usize = 4;

@@ -268,9 +268,10 @@ pub struct CasePhrasings {
 
 pub const PHRASING_FILE_SCHEMA: &str = "autocapture.golden.phrasings.v1";
 
-/// Adds a phrasing file's phrasings to the cases they name. An id the case file lacks, or a
-/// phrasing the case already asks, is refused with the case named.
-pub fn add_phrasings(file: &mut CaseFile, text: &str) -> Result<(), CaseError> {
+/// Adds a phrasing file's phrasings to the cases they name, and returns those it skipped as
+/// `(case id, phrasing)` because the case already asks them (another writer may have asked the
+/// same). An id the case file lacks, or an empty phrasing, is refused with the case named.
+pub fn add_phrasings(file: &mut CaseFile, text: &str) -> Result<Vec<(String, String)>, CaseError> {
     let extra: PhrasingFile =
         toml::from_str(text).map_err(|e| case_err("phrasings", format!("parse: {e}")))?;
     if extra.schema != PHRASING_FILE_SCHEMA {
@@ -279,6 +280,7 @@ pub fn add_phrasings(file: &mut CaseFile, text: &str) -> Result<(), CaseError> {
             format!("schema {:?} is not {PHRASING_FILE_SCHEMA}", extra.schema),
         ));
     }
+    let mut skipped = Vec::new();
     for entry in extra.cases {
         let case = file
             .cases
@@ -286,11 +288,16 @@ pub fn add_phrasings(file: &mut CaseFile, text: &str) -> Result<(), CaseError> {
             .find(|c| c.id == entry.id)
             .ok_or_else(|| case_err(&entry.id, "the case file has no case with this id"))?;
         for phrasing in entry.phrasings {
-            check_phrasing(case, &phrasing)?;
-            case.phrasings.push(phrasing);
+            match check_phrasing(case, &phrasing) {
+                Err(e) if e.detail.contains("asked twice") => {
+                    skipped.push((case.id.clone(), phrasing));
+                }
+                Err(e) => return Err(e),
+                Ok(()) => case.phrasings.push(phrasing),
+            }
         }
     }
-    Ok(())
+    Ok(skipped)
 }
 
 /// A phrasing must say something and must not repeat what the case already asks.
@@ -451,29 +458,44 @@ mod tests {
                 "schema = \"{PHRASING_FILE_SCHEMA}\"\n[[case]]\nid = \"{id}\"\nphrasings = [\"{phrasing}\"]\n"
             )
         };
-        add_phrasings(
+        let count = |file: &CaseFile| {
+            file.cases
+                .iter()
+                .find(|c| c.id == "focus_at_save_as")
+                .map(|c| c.phrasings.len())
+        };
+        let before = count(&file).expect("the case");
+        let skipped = add_phrasings(
             &mut file,
             &extra("focus_at_save_as", "what was up front at 10:20:30 am"),
         )
         .expect("adds");
-        let case = file.cases.iter().find(|c| c.id == "focus_at_save_as");
-        assert_eq!(case.map(|c| c.phrasings.len()), Some(1));
+        assert!(skipped.is_empty());
+        assert_eq!(count(&file), Some(before + 1));
         let err =
             add_phrasings(&mut file, &extra("no_such_case", "anything")).expect_err("unknown id");
         assert_eq!(err.case, "no_such_case");
-        let err = add_phrasings(
+        // A phrasing the case already asks (another writer's, in any case) is asked once.
+        let skipped = add_phrasings(
             &mut file,
             &extra("focus_at_save_as", "What was up front at 10:20:30 AM"),
         )
-        .expect_err("asked twice");
-        assert!(err.detail.contains("asked twice"), "{err}");
+        .expect("skips");
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(count(&file), Some(before + 1));
+        assert!(add_phrasings(&mut file, &extra("focus_at_save_as", " ")).is_err());
         let wrong_schema = extra("focus_at_save_as", "x").replace(PHRASING_FILE_SCHEMA, "v0");
         assert!(add_phrasings(&mut file, &wrong_schema).is_err());
         // In the case file itself, a phrasing repeating the question is refused too.
         let text = crate::golden::run::DEFAULT_CASES.replacen(
-            "question = \"Which window had focus at 10:20:30?\"",
-            "question = \"Which window had focus at 10:20:30?\"\nphrasings = [\"which window had focus at 10:20:30?\"]",
+            "question = \"Which window had focus at 10:20:30?\"\nphrasings = [\n",
+            "question = \"Which window had focus at 10:20:30?\"\nphrasings = [\n  \"which window had focus at 10:20:30?\",\n",
             1,
+        );
+        assert_ne!(
+            text,
+            crate::golden::run::DEFAULT_CASES,
+            "the case is planted"
         );
         let err = parse_case_file(&text).expect_err("repeats the question");
         assert_eq!(err.case, "focus_at_save_as");

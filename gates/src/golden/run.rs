@@ -33,7 +33,9 @@ pub fn load_cases(
 ) -> anyhow::Result<(Vec<Case>, f64)> {
     let mut file = parse_case_file(case_text)?;
     if let Some(text) = phrasings {
-        add_phrasings(&mut file, text)?;
+        for (case, phrasing) in add_phrasings(&mut file, text)? {
+            eprintln!("autocapture-gates: golden: {case} already asks {phrasing:?}; asked once");
+        }
     }
     let cases = instantiate(&file, truth)?;
     let budget = if cfg!(debug_assertions) {
