@@ -376,6 +376,7 @@ pub fn evaluate_case(
             skipped: true,
             answer_state: None,
             summary: None,
+            latency_ms_max: None,
             checks: vec![CheckRow {
                 name: "evaluated".into(),
                 passed: false,
@@ -409,6 +410,7 @@ pub fn evaluate_case(
         skipped: false,
         answer_state: first.answer["state"].as_str().map(str::to_owned),
         summary: first.answer["summary"].as_str().map(str::to_owned),
+        latency_ms_max: runs.iter().map(|r| r.latency_ms).reduce(f64::max),
         checks,
     }
 }

@@ -21,6 +21,9 @@ pub struct Row {
     pub skipped: bool,
     pub answer_state: Option<String>,
     pub summary: Option<String>,
+    /// The slowest of this question's runs, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms_max: Option<f64>,
     pub checks: Vec<CheckRow>,
     /// The case's other phrasings, each evaluated like the question; the case passes only when
     /// every one passes.
