@@ -785,7 +785,7 @@ mod tests {
         let reading = read(&words("what had i been looking at right before"));
         assert!(reading.has(Focus) && reading.has(Before));
         assert_eq!(reading.name(), "");
-        let reading = read(&words("which executable owned the save as box"));
+        let reading = read(&words("the executable that owned the save as box"));
         assert!(reading.has(Program) && reading.has(Owner) && reading.has(WindowNoun));
         assert_eq!(reading.name(), "save as");
         let reading = read(&words("where did i go next after"));
