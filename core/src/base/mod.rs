@@ -9,6 +9,7 @@
 //! - [`durable`]: atomic replacement of a file.
 //! - [`bounded_json`]: payloads parsed with their UIA node lists bounded.
 //! - [`stage1_context`]: the per-thread Stage-1 context in which heavy entry points refuse.
+//! - [`terminal`]: captured text made inert for a terminal (control and bidi characters).
 
 pub mod bounded_json;
 pub mod clock;
@@ -18,3 +19,4 @@ pub mod fsops;
 pub mod lock;
 pub mod pace;
 pub mod stage1_context;
+pub mod terminal;

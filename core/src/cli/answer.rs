@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{CodedError, QueryArgs, Reply, config, exit, require_data_dir};
 use crate::base::clock::SystemClock;
+use crate::base::terminal::safe_text;
 use crate::query::{self, QueryHandle, QueryOptions};
 use crate::store::DataRoot;
 
@@ -31,16 +32,18 @@ pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, 
         error
     })?;
     let document = answer.to_popup(started.elapsed().as_millis() as u64);
+    // Summary and bullets hold captured text: one inert line each (a newline in a window title
+    // must not forge a line of output); the printer makes the rest inert too.
     let mut human = format!(
         "[{}] {}\n",
         serde_json::to_value(answer.state)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
-        answer.summary
+        safe_text(&answer.summary)
     );
     for bullet in &answer.bullets {
-        human.push_str(&format!("  - {bullet}\n"));
+        human.push_str(&format!("  - {}\n", safe_text(bullet)));
     }
     for c in &answer.citations {
         human.push_str(&format!(

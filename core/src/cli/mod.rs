@@ -351,7 +351,11 @@ pub fn run(program: &str) -> ExitCode {
         }
     };
     for warning in &config.warnings {
-        eprintln!("{program}: warning[{}]: {}", warning.code, warning.message);
+        eprintln!(
+            "{program}: warning[{}]: {}",
+            warning.code,
+            safe_text(&warning.message)
+        );
     }
     match dispatch(cli.command, &config) {
         Ok(mut reply) => {
@@ -365,7 +369,8 @@ pub fn run(program: &str) -> ExitCode {
                     &serde_json::to_string(&reply.json).unwrap_or_else(|_| "{\"ok\":false}".into()),
                 );
             } else if !reply.human.is_empty() {
-                emit_line(reply.human.trim_end());
+                // Human text holds captured text: made inert for the terminal, line by line.
+                emit_line(&safe_lines(reply.human.trim_end()));
             }
             if reply.ok {
                 ExitCode::SUCCESS
@@ -395,10 +400,16 @@ fn report_error(
         }
         emit_line(&document.to_string());
     } else {
-        eprintln!("{program}: error[{}]: {}", error.code, error.message);
+        eprintln!(
+            "{program}: error[{}]: {}",
+            error.code,
+            safe_text(&error.message)
+        );
     }
     ExitCode::from(error.exit)
 }
+
+use crate::base::terminal::{safe_lines, safe_text};
 
 fn dispatch(command: Command, config: &config::Config) -> Result<Reply, CodedError> {
     match command {

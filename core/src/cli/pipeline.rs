@@ -159,7 +159,9 @@ pub(super) fn handoff_drain(
         }
         DrainEvent::Finished { name, status } => {
             if let Some(progress) = &bar {
-                progress.set_message(format!("{name}: {status:?}"));
+                progress.set_message(crate::base::terminal::safe_text(&format!(
+                    "{name}: {status:?}"
+                )));
                 progress.inc(1);
             }
         }
