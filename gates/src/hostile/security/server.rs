@@ -257,7 +257,8 @@ pub(super) fn server_cases(bin: &Path, data: &Path) -> anyhow::Result<Vec<CaseRe
     let mode = std::fs::metadata(&token_path)?.permissions().mode() & 0o777;
     let replaced = restarted.token != token;
     let old_refused = ask_with(restarted.addr, &token)?;
-    report.panics = u64::from(!restarted.stop()?) + u64::from(!clean);
+    let restarted_clean = restarted.stop()?;
+    report.panics = u64::from(!restarted_clean) + u64::from(!clean);
     report.observed = format!(
         "{} {mode:04o}",
         if replaced && old_refused == 401 {
@@ -266,7 +267,19 @@ pub(super) fn server_cases(bin: &Path, data: &Path) -> anyhow::Result<Vec<CaseRe
             "kept"
         }
     );
-    report.detail = format!("the old token now gets {old_refused}");
+    report.detail = format!(
+        "the old token now gets {old_refused}; SIGINT stopped the first server {} and the restarted one {}",
+        if clean {
+            "cleanly"
+        } else {
+            "not cleanly (a signal, or still running 15 s after SIGINT)"
+        },
+        if restarted_clean {
+            "cleanly"
+        } else {
+            "only by a signal"
+        },
+    );
     cases.push(report);
     Ok(cases)
 }
