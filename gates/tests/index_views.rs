@@ -81,8 +81,20 @@ fn brute_force_timeline(frames: &[Frame], from: &str, to: &str) -> Vec<(String, 
         .iter()
         .filter(|f| f.ts.as_str() >= from && f.ts.as_str() <= to)
     {
+        // A capture gap longer than the focus cap (the user away) starts a new visit.
+        let micros = |ts: &str| {
+            autocapture_core::contract::parse_ts_utc(ts)
+                .map(|t| (t.unix_timestamp_nanos() / 1000) as i64)
+                .unwrap_or(0)
+        };
         match segments.last_mut() {
-            Some(last) if last.2 == f.title => last.1 = f.ts.clone(),
+            Some(last)
+                if last.2 == f.title
+                    && micros(&f.ts) - micros(&last.1)
+                        <= autocapture_core::stage2::focus_runs::GAP_CAP_US =>
+            {
+                last.1 = f.ts.clone()
+            }
             _ => segments.push((f.ts.clone(), f.ts.clone(), f.title.clone())),
         }
     }
