@@ -46,8 +46,7 @@ impl Linked {
 
 /// A process name without its directory and `.exe`, lower case.
 pub(super) fn stem(process: &str) -> String {
-    let name = process.rsplit(['\\', '/']).next().unwrap_or(process);
-    let lower = name.to_lowercase();
+    let lower = crate::contract::process_name(process).to_lowercase();
     lower.strip_suffix(".exe").unwrap_or(&lower).to_owned()
 }
 
