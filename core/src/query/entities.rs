@@ -1,12 +1,12 @@
 //! Linking the names a question writes to the DataRoot's own apps, read-only: a word that is a
 //! recorded process's name (`firefox` for `firefox.exe`) or an everyday name for a kind of app
-//! whose process the data holds ([`super::lexicon::app_kind`]: `browser`, `editor`, `terminal`)
+//! whose process the data holds ([`super::apps::app_kind`]: `browser`, `editor`, `terminal`)
 //! names those processes; the other words must be found in a window's title. A kind the data
 //! holds no app of links nothing, and its word stays a word to find, so it can only match a
 //! title that says it.
 
+use super::apps::app_kind;
 use super::handle::QueryHandle;
-use super::lexicon::app_kind;
 
 /// One word linked to recorded processes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

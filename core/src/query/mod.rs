@@ -4,7 +4,9 @@
 //! - [`handle`]: `QueryHandle`, the only way to reach the DataRoot from here: read-only by type.
 //! - [`lexer`]: the query language's words, quoted phrases and operators; [`times`]: the times
 //!   among the words, as people write them.
-//! - [`language`]: the intent of a question, from what the lexer found.
+//! - [`language`]: the intent of a question, from what the lexer found: the first row of the
+//!   [`rules`] table that holds, over the cues [`lexicon`] reads; [`apps`] holds the everyday
+//!   names of kinds of app.
 //! - [`answer`]: the answer shape shared by the CLI and the popup API.
 //! - [`context`]: what every intent works with: the question's context, the draft answer, cited
 //!   records, frame rows, window records and UIA nodes.
@@ -16,6 +18,7 @@
 //! - [`runs`]: focus runs clipped to a time range.
 
 pub mod answer;
+mod apps;
 mod chrome;
 mod context;
 mod correlate;
@@ -26,6 +29,7 @@ pub mod handle;
 pub mod language;
 pub mod lexer;
 pub mod lexicon;
+mod rules;
 pub mod runs;
 mod search;
 mod span;
