@@ -1,15 +1,17 @@
-//! The strict golden Q40 end to end: the forty cases on the default corpus (seed 7, 2,400
-//! frames) through the embedded core and through the real `autocapture serve` on an ephemeral
-//! loopback port; the same templates on a second seed; a target serving another corpus is
-//! caught (by the run and by the gate); and the `golden` command reports 40/40.
+//! The strict golden end to end: on each golden story, the forty cases on its corpus (seed 7,
+//! 2,400 frames) through the embedded core and through the real `autocapture serve` on an
+//! ephemeral loopback port; the same templates on a second seed; a target serving another corpus
+//! is caught (by the run and by the gate); and the `golden` command reports 40/40.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use autocapture_gates::corpus::build;
+use autocapture_gates::corpus::story::Story;
 use autocapture_gates::gates::golden_gate::GoldenGate;
 use autocapture_gates::golden::report::GoldenReport;
 use autocapture_gates::golden::run::{DEFAULT_CASES, REPRO_RUNS, run_golden};
+use autocapture_gates::golden::stories::{GOLDEN_STORIES, GoldenStory};
 use autocapture_gates::harness::gate::{Gate, GateContext, Target, Verdict};
 use autocapture_gates::probe::server::ProcessServer;
 
@@ -56,59 +58,74 @@ fn autocapture_bin() -> PathBuf {
     bin
 }
 
-#[test]
-fn golden_q40_passes_on_the_embedded_core_and_through_autocapture_serve() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, truth) = build::indexed(dir.path(), 7, FRAMES, 3).expect("indexed corpus");
-    let (report, errors) = run_golden(
-        DEFAULT_CASES,
-        None,
-        &truth,
-        &Target::Embedded,
-        Some(&data),
-        REPRO_RUNS,
-    )
-    .expect("embedded run");
-    assert_strict_pass(&report, &errors);
+/// The story's corpus (seed, 2,400 frames, three handoffs) ingested and indexed in `dir`.
+fn indexed(
+    story: &GoldenStory,
+    dir: &Path,
+    seed: u64,
+) -> (autocapture_core::store::DataRoot, serde_json::Value) {
+    let story = Story::parse(story.story).expect("the story parses");
+    let (_, data, truth) = build::indexed_of(&story, dir, seed, FRAMES, 3).expect("indexed corpus");
+    (data, truth)
+}
 
-    let served =
-        ProcessServer::start(&autocapture_bin(), &data.root).expect("autocapture serve starts");
-    let served_url = format!("http://{}", served.addr);
-    let target = Target::parse(&served_url).expect("loopback URL");
-    let (over_http, errors) =
-        run_golden(DEFAULT_CASES, None, &truth, &target, None, REPRO_RUNS).expect("URL run");
-    assert_strict_pass(&over_http, &errors);
-    // Both targets give the same answers.
-    let states = |r: &GoldenReport| {
-        r.rows
-            .iter()
-            .map(|row| {
-                (
-                    row.id.clone(),
-                    row.answer_state.clone(),
-                    row.summary.clone(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(states(&report), states(&over_http));
+#[test]
+fn golden_passes_on_each_story_on_the_embedded_core_and_through_autocapture_serve() {
+    for story in &GOLDEN_STORIES {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (data, truth) = indexed(story, dir.path(), 7);
+        let (report, errors) = run_golden(
+            story.cases,
+            None,
+            &truth,
+            &Target::Embedded,
+            Some(&data),
+            REPRO_RUNS,
+        )
+        .expect("embedded run");
+        assert_strict_pass(&report, &errors);
+
+        let served =
+            ProcessServer::start(&autocapture_bin(), &data.root).expect("autocapture serve starts");
+        let served_url = format!("http://{}", served.addr);
+        let target = Target::parse(&served_url).expect("loopback URL");
+        let (over_http, errors) =
+            run_golden(story.cases, None, &truth, &target, None, REPRO_RUNS).expect("URL run");
+        assert_strict_pass(&over_http, &errors);
+        // Both targets give the same answers.
+        let states = |r: &GoldenReport| {
+            r.rows
+                .iter()
+                .map(|row| {
+                    (
+                        row.id.clone(),
+                        row.answer_state.clone(),
+                        row.summary.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(states(&report), states(&over_http), "{}", story.name);
+    }
 }
 
 /// No tuning to the cases: the same templates, instantiated from another seed's truth.
 #[test]
-fn golden_q40_passes_on_a_second_seed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (data, truth) = build::indexed(dir.path(), 1234, FRAMES, 3).expect("indexed corpus");
-    let (report, errors) = run_golden(
-        DEFAULT_CASES,
-        None,
-        &truth,
-        &Target::Embedded,
-        Some(&data),
-        REPRO_RUNS,
-    )
-    .expect("embedded run");
-    assert_strict_pass(&report, &errors);
+fn golden_passes_on_each_story_on_a_second_seed() {
+    for story in &GOLDEN_STORIES {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (data, truth) = indexed(story, dir.path(), 1234);
+        let (report, errors) = run_golden(
+            story.cases,
+            None,
+            &truth,
+            &Target::Embedded,
+            Some(&data),
+            REPRO_RUNS,
+        )
+        .expect("embedded run");
+        assert_strict_pass(&report, &errors);
+    }
 }
 
 /// A planted violation: expectations from one corpus, answers from another (other frame
@@ -165,8 +182,16 @@ fn a_target_serving_another_corpus_fails_strictly() {
         .filter(|c| !c.passed)
         .map(|c| c.name.as_str())
         .collect();
-    assert!(failing.contains(&"strict: failed == 0"), "{failing:?}");
-    assert!(failing.contains(&"case first_seen_tracking"), "{failing:?}");
+    assert!(
+        failing.contains(&"workday: strict: failed == 0"),
+        "{failing:?}"
+    );
+    assert!(
+        failing.contains(&"workday: case first_seen_tracking"),
+        "{failing:?}"
+    );
+    // A URL serves one corpus: the other story is not asked there, and that is not a pass.
+    assert!(failing.contains(&"support-night: asked"), "{failing:?}");
 }
 
 #[test]
@@ -318,6 +343,70 @@ fn golden_certifies_a_given_corpus_and_a_given_story() {
     )
     .expect("report JSON");
     assert_eq!(report["source"]["story"], story.display().to_string());
+    assert_eq!(
+        report["source"]["cases"],
+        "built-in fixtures/golden/q40.toml"
+    );
+
+    // The second story, by file (its case file is found beside it) and by name (built in).
+    let night = root.join("fixtures/story/support-night.toml");
+    for (index, (given, story_source, cases_source)) in [
+        (
+            night.as_os_str(),
+            night.display().to_string(),
+            root.join("fixtures/golden/support-night.toml")
+                .display()
+                .to_string(),
+        ),
+        (
+            "support-night".as_ref(),
+            "built-in fixtures/story/support-night.toml".to_owned(),
+            "built-in fixtures/golden/support-night.toml".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.path().join(format!("night-{index}"));
+        let (code, stdout, stderr) = harness(
+            dir.path(),
+            &[
+                "golden".as_ref(),
+                "--story".as_ref(),
+                given,
+                "--frames".as_ref(),
+                "1200".as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ],
+        );
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("evaluated 40 passed 40 failed 0 skipped 0"),
+            "{stdout}"
+        );
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("golden-report.json")).expect("report"),
+        )
+        .expect("report JSON");
+        assert_eq!(report["source"]["story"], story_source.as_str());
+        assert_eq!(report["source"]["cases"], cases_source.as_str());
+    }
+    // A story with no case file beside it and no --cases is refused before anything runs.
+    let lone = dir.path().join("lone.toml");
+    std::fs::write(&lone, "not read").expect("write");
+    let (code, _, stderr) = harness(
+        dir.path(),
+        &[
+            "golden".as_ref(),
+            "--story".as_ref(),
+            lone.as_os_str(),
+            "--out".as_ref(),
+            dir.path().join("lone-out").as_os_str(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("has no case file beside it"), "{stderr}");
 
     std::fs::remove_file(corpus.join("truth.json")).expect("remove the truth");
     let (code, _, stderr) = harness(

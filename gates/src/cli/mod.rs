@@ -255,8 +255,9 @@ enum SlaCommand {
 
 #[derive(Debug, Args)]
 struct GoldenArgs {
-    /// The case file (templates instantiated from the corpus's truth.json); default the built-in
-    /// fixtures/golden/q40.toml.
+    /// The case file (templates instantiated from the corpus's truth.json); default the story's
+    /// own: fixtures/golden/q40.toml for the workday, or for `--story DIR/story/NAME.toml` the
+    /// file DIR/golden/NAME.toml.
     #[arg(long)]
     cases: Option<PathBuf>,
     /// A phrasing file (schema autocapture.golden.phrasings.v1) adding phrasings to the cases
@@ -264,7 +265,8 @@ struct GoldenArgs {
     #[arg(long)]
     phrasings: Option<PathBuf>,
     /// Generate the corpus from this story file instead of the built-in
-    /// fixtures/story/workday.toml.
+    /// fixtures/story/workday.toml; or the name of a built-in golden story (`workday`,
+    /// `support-night`), with its case file.
     #[arg(long, conflicts_with = "corpus")]
     story: Option<PathBuf>,
     /// Certify an existing spool with its truth.json (as `fixtures generate` writes it) instead

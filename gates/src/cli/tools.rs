@@ -55,6 +55,41 @@ pub(super) fn sla_estimate(
     })
 }
 
+/// A case file's text and how the report names it.
+fn read_cases(path: &Path) -> anyhow::Result<(String, String)> {
+    Ok((
+        std::fs::read_to_string(path)
+            .with_context(|| format!("read the case file {}", path.display()))?,
+        path.display().to_string(),
+    ))
+}
+
+/// The case file of a story file `DIR/story/NAME.toml`: `DIR/golden/NAME.toml`, or for a
+/// copy of a built-in story, that story's built-in case file.
+fn story_cases(story: &Path) -> anyhow::Result<(String, String)> {
+    use crate::golden::stories::GOLDEN_STORIES;
+    let beside = story
+        .parent()
+        .and_then(Path::parent)
+        .zip(story.file_name())
+        .map(|(dir, name)| dir.join("golden").join(name));
+    if let Some(cases) = beside.filter(|c| c.is_file()) {
+        return read_cases(&cases);
+    }
+    let text = std::fs::read_to_string(story)
+        .with_context(|| format!("read the story file {}", story.display()))?;
+    match GOLDEN_STORIES.iter().find(|s| s.story == text) {
+        Some(builtin) => Ok((
+            builtin.cases.to_owned(),
+            format!("built-in {}", builtin.cases_path),
+        )),
+        None => anyhow::bail!(
+            "the story {} has no case file beside it (DIR/golden/NAME.toml for DIR/story/NAME.toml); give --cases",
+            story.display()
+        ),
+    }
+}
+
 pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     use autocapture_core::base::clock::SteppingClock;
     use autocapture_core::contract::sha256_hex;
@@ -65,14 +100,30 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     use crate::corpus::story::Story;
     use crate::golden::report::GoldenSource;
     use crate::golden::run::run_golden;
+    use crate::golden::stories::GOLDEN_STORIES;
     let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
-    let (case_text, cases) = match &args.cases {
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .with_context(|| format!("read the case file {}", path.display()))?,
-            path.display().to_string(),
+    let builtin = args.story.as_ref().and_then(|path| {
+        let name = path.to_str()?;
+        (!path.exists())
+            .then(|| GOLDEN_STORIES.iter().find(|s| s.name == name))
+            .flatten()
+    });
+    if let (Some(path), None) = (&args.story, builtin) {
+        anyhow::ensure!(
+            path.is_file(),
+            "no story file {} (nor a built-in story of that name: {})",
+            path.display(),
+            GOLDEN_STORIES.map(|s| s.name).join(", ")
+        );
+    }
+    let (case_text, cases) = match (&args.cases, builtin, &args.story) {
+        (Some(path), _, _) => read_cases(path)?,
+        (None, Some(story), _) => (
+            story.cases.to_owned(),
+            format!("built-in {}", story.cases_path),
         ),
-        None => (
+        (None, None, Some(story)) => story_cases(story)?,
+        (None, None, None) => (
             crate::golden::run::DEFAULT_CASES.to_owned(),
             "built-in fixtures/golden/q40.toml".to_owned(),
         ),
@@ -103,9 +154,15 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
             (None, Some(dir.display().to_string()))
         }
         (None, Some(path)) => {
-            let story = Story::load(path)?;
+            let (story, name) = match builtin {
+                Some(story) => (
+                    Story::parse(story.story)?,
+                    format!("built-in {}", story.story_path),
+                ),
+                None => (Story::load(path)?, path.display().to_string()),
+            };
             build::spool_of(&story, &args.out, args.seed, args.frames, 3)?;
-            (Some(path.display().to_string()), None)
+            (Some(name), None)
         }
         (None, None) => {
             let story = Story::default_story()?;

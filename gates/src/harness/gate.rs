@@ -85,6 +85,9 @@ pub struct GateOutcome {
     pub measurements: BTreeMap<String, Value>,
     pub evidence: Vec<Evidence>,
     pub charts: Vec<Chart>,
+    /// What the gate generated or read besides the run's corpus, by name and sha256 (a second
+    /// story's corpus): subjects of the signed report.
+    pub inputs: Vec<(String, String)>,
 }
 
 impl GateOutcome {

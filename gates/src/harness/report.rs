@@ -15,16 +15,11 @@ use serde_json::{Value, json};
 use super::gate::{Target, Verdict};
 use super::runner::{RunResults, RunVerdict};
 use super::sister::SisterCheckpoint;
-use crate::corpus::story::DEFAULT_STORY;
-use crate::golden::run::DEFAULT_CASES;
+use crate::golden::stories::GOLDEN_STORIES;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "urn:autocapture:predicate:gate-report:v2";
 
-/// The subject naming the story the corpus was generated from (embedded in the harness).
-pub const STORY_SUBJECT: &str = "fixtures/story/workday.toml";
-/// The subject naming the golden case file the `golden-q40` gate asked (embedded).
-pub const CASES_SUBJECT: &str = "fixtures/golden/q40.toml";
 /// The predicate's layout version (`predicate.predicate_version`).
 pub const PREDICATE_VERSION: u64 = 2;
 /// The in-toto Test Result predicate (attestation spec v1, predicate v0.1).
@@ -76,13 +71,22 @@ pub fn statement(inputs: &ReportInputs<'_>) -> anyhow::Result<Value> {
     let lock = inputs.contracts_dir.join("contract.lock.json");
     subjects.push(json!({"name": "contracts/contract.lock.json", "digest": {"sha256": sha256_file(&lock)?.0}}));
     subjects.push(json!({"name": "fixture-corpus", "digest": {"sha256": results.corpus_sha256}}));
-    // What the corpus was generated from and what the golden gate asked of it.
-    subjects.push(
-        json!({"name": STORY_SUBJECT, "digest": {"sha256": sha256_hex(DEFAULT_STORY.as_bytes())}}),
-    );
-    subjects.push(
-        json!({"name": CASES_SUBJECT, "digest": {"sha256": sha256_hex(DEFAULT_CASES.as_bytes())}}),
-    );
+    // The stories the corpora were generated from (the run's corpus from the first) and the
+    // case files the golden gate asked of them (embedded in the harness).
+    for story in &GOLDEN_STORIES {
+        for (name, text) in [
+            (story.story_path, story.story),
+            (story.cases_path, story.cases),
+        ] {
+            subjects.push(json!({"name": name, "digest": {"sha256": sha256_hex(text.as_bytes())}}));
+        }
+    }
+    // What gates generated or read besides the run's corpus (the second story's corpus).
+    for gate in &results.gates {
+        for (name, sha256) in &gate.inputs {
+            subjects.push(json!({"name": name, "digest": {"sha256": sha256}}));
+        }
+    }
     if let Some(commit) = &commit {
         subjects.push(json!({"name": "git-commit", "digest": {"gitCommit": commit}}));
     }

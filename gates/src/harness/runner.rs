@@ -59,6 +59,9 @@ pub struct GateResult {
     pub flake_rate: u32,
     #[serde(skip)]
     pub charts: Vec<Chart>,
+    /// What the gate generated or read besides the run's corpus: name and sha256.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<(String, String)>,
 }
 
 /// A whole run.
@@ -241,6 +244,7 @@ fn skipped(gate: &dyn Gate) -> GateResult {
         repeats: 0,
         flake_rate: 0,
         charts: Vec::new(),
+        inputs: Vec::new(),
     }
 }
 
@@ -291,7 +295,7 @@ fn errored(detail: String) -> GateOutcome {
             actual: None,
             detail: Some(detail),
         }],
-        charts: Vec::new(),
+        ..GateOutcome::default()
     }
 }
 
@@ -349,6 +353,7 @@ fn run_one(
         checks: outcome.checks,
         evidence: outcome.evidence,
         charts: outcome.charts,
+        inputs: outcome.inputs,
         repeats: options.repeat,
         flake_rate: if options.repeat > 1 {
             differing * 100 / (options.repeat - 1)
