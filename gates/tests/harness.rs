@@ -62,6 +62,9 @@ impl Gate for Planted {
         match self.behaviour {
             Behaviour::Pass => {
                 outcome.check("holds", true, "");
+                outcome
+                    .inputs
+                    .push(("planted-input".into(), "ab".repeat(32)));
                 outcome.charts.push(Chart {
                     title: "planted <chart>".into(),
                     svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"><circle class=\"planted\" r=\"1\"/></svg>".into(),
@@ -313,7 +316,19 @@ fn the_report_validates_and_its_signature_is_strict() {
         names.contains(&"contracts/contract.lock.json")
             && names.contains(&"fixture-corpus")
             && names.contains(&"fixtures/story/workday.toml")
-            && names.contains(&"fixtures/golden/q40.toml"),
+            && names.contains(&"fixtures/golden/q40.toml")
+            && names.contains(&"fixtures/story/support-night.toml")
+            && names.contains(&"fixtures/golden/support-night.toml"),
+        "{names:?}"
+    );
+    // What a gate generated besides the run's corpus (the golden gate's second corpus) is a
+    // subject too.
+    assert!(
+        statement["subject"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .any(|s| s["name"] == "planted-input" && s["digest"]["sha256"] == "ab".repeat(32)),
         "{names:?}"
     );
     let story = std::fs::read(
