@@ -245,6 +245,12 @@ fn the_golden_command_reports_40_of_40() {
     ] {
         assert!(row.get(key).is_some(), "rows[0].{key}");
     }
+    // JUnit: one test case per question asked, every one passing.
+    let junit = std::fs::read_to_string(dir.path().join("out/golden-junit.xml")).expect("junit");
+    let asked = report["phrasings_total"].as_u64().expect("phrasings_total");
+    assert!(asked >= 120, "{asked}");
+    assert_eq!(junit.matches("<testcase ").count() as u64, asked, "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
 }
 
 /// Runs the harness binary with `args` in `dir`; its exit code, stdout and stderr.

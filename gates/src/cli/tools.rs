@@ -210,8 +210,16 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     }
     let path = args.out.join("golden-report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    let junit = args.out.join("golden-junit.xml");
+    let name = report
+        .source
+        .as_ref()
+        .and_then(|s| s.story.clone().or_else(|| s.corpus.clone()))
+        .unwrap_or_default();
+    std::fs::write(&junit, crate::golden::junit::render(&report, &name)?)?;
     print!("{}", report.table());
     println!("report: {}", path.display());
+    println!("junit: {}", junit.display());
     Ok(exit::of(report.passed))
 }
 
