@@ -6,6 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use autocapture_core::base::clock::SteppingClock;
+use autocapture_core::contract::sha256_file;
 use autocapture_core::stage1::completeness;
 use autocapture_core::stage2::{Stage2Options, Stage2Report, Stage2State, run_stage2, stage2_db};
 use autocapture_core::store::DataRoot;
@@ -66,21 +67,80 @@ fn complete_frames(data: &DataRoot) -> u64 {
     )
 }
 
+/// The entries of `after` that differ from `before` (added, removed or changed), by path.
+fn changed(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// Every file under `root` with its sha256, by relative path; SQLite's housekeeping left out,
+/// as the query-readonly gate does: the shared-memory index (`-shm`) and an empty write-ahead
+/// log (a reader closing last removes it).
+fn files(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            let rel = path.strip_prefix(root).expect("under root");
+            if path.is_dir() {
+                stack.push(path.clone());
+            } else {
+                let name = rel.to_string_lossy();
+                let empty = fs::metadata(&path).is_ok_and(|m| m.len() == 0);
+                if name.ends_with("-shm") || (name.ends_with("-wal") && empty) {
+                    continue;
+                }
+                out.insert(name.into_owned(), sha256_file(&path).expect("hash").0);
+            }
+        }
+    }
+    out
+}
+
 #[track_caller]
 fn check_refused(signal: Option<&str>, reason: &str) {
     let s = setup(60);
     if let Some(body) = signal {
         write_signal(&s.data, body);
     }
+    // Fail closed: the gate is read first, and nothing is created, locked or written.
+    let before = files(&s.data.root);
     let report = run(&s.data, 1);
     assert_eq!(report.state, Stage2State::PausedActive);
     assert_eq!(report.activity.reason, reason, "{}", report.activity.detail);
     assert_eq!(report.frames_processed, 0);
-    assert_eq!(
-        count(&stage2_db(&s.data), "SELECT count(*) FROM search_frames"),
-        0
-    );
+    assert!(!stage2_db(&s.data).exists(), "the index was created");
+    assert_eq!(changed(&before, &files(&s.data.root)), Vec::<String>::new());
+    assert_eq!(report.frames_searchable, 0);
     assert_eq!(report.frames_pending, complete_frames(&s.data));
+}
+
+/// After an idle run indexed part of the DataRoot, a run under a non-idle signal changes
+/// nothing and reports what the index already holds.
+#[test]
+fn a_refused_run_after_a_partial_one_reports_the_index_and_changes_nothing() {
+    let s = setup(60);
+    write_signal(&s.data, &idle_signal("2026-02-21T02:00:00Z"));
+    let first = run(&s.data, 1);
+    assert_eq!(first.state, Stage2State::Completed);
+    std::fs::remove_file(s.data.root.join("activity_signal.json")).expect("remove the signal");
+    let before = files(&s.data.root);
+    let refused = run(&s.data, 1);
+    assert_eq!(refused.state, Stage2State::PausedActive);
+    assert_eq!(refused.activity.reason, "signal_missing");
+    assert_eq!(changed(&before, &files(&s.data.root)), Vec::<String>::new());
+    assert_eq!(refused.frames_searchable, first.frames_searchable);
+    assert_eq!(refused.frames_pending, first.frames_pending);
+    assert_eq!(refused.watermark, first.watermark);
 }
 
 #[test]

@@ -190,11 +190,15 @@ pub fn run_stage2(
 ) -> Result<Stage2Report, Stage2Error> {
     crate::base::stage1_context::refuse_heavy("stage2::run_stage2")?;
     let started = Instant::now();
-    let _lock = lock_data_root(data_root)?;
     let db_path = stage2_db(data_root);
     let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
     let gate = || read_state(signal.as_deref(), clock.now(), options.fresh_seconds);
+    // Fail closed: the gate is read before anything is locked, created or opened for writing.
     let mut activity = gate();
+    if !activity.idle {
+        return paused_before_start(data_root, activity, started);
+    }
+    let _lock = lock_data_root(data_root)?;
     let conn = Connection::open(&db_path).map_err(store_err(&db_path))?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
         .map_err(store_err(&db_path))?;
@@ -367,6 +371,71 @@ pub fn run_stage2(
         provider,
         duration_ms: (seconds * 1000.0) as u64,
         frames_per_s: processed as f64 / seconds,
+    })
+}
+
+/// The report of a run whose gate said "not idle" before it began: nothing locked, created or
+/// written; the counts and the watermark read, read-only, from what the DataRoot already holds.
+fn paused_before_start(
+    data_root: &DataRoot,
+    activity: ActivityState,
+    started: Instant,
+) -> Result<Stage2Report, Stage2Error> {
+    let db_path = stage2_db(data_root);
+    let derived = data_root.derived_db();
+    let conn = Connection::open_in_memory().map_err(store_err(&db_path))?;
+    let attach = |path: &Path, name: &str| -> Result<bool, Stage2Error> {
+        if !path.is_file() {
+            return Ok(false);
+        }
+        conn.execute(
+            &format!("ATTACH DATABASE ?1 AS {name}"),
+            [read_only_uri(path)],
+        )
+        .map_err(store_err(path))?;
+        Ok(true)
+    };
+    let indexed = attach(&db_path, "s")?;
+    let stage1 = attach(&derived, "d")?;
+    let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<u64, Stage2Error> {
+        conn.query_row(sql, params, |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(store_err(&db_path))
+    };
+    let frames_complete = if stage1 {
+        count(
+            "SELECT count(*) FROM d.derived WHERE record_type = ?1",
+            &[&STAGE1_COMPLETE_RECORD_TYPE],
+        )?
+    } else {
+        0
+    };
+    let (frames_searchable, watermark) = if indexed {
+        let searchable = count("SELECT count(*) FROM s.search_frames", &[])?;
+        let watermark = conn
+            .query_row(
+                "SELECT value FROM s.stage2_state WHERE key = 'watermark'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(store_err(&db_path))?
+            .and_then(|text| serde_json::from_str(&text).ok());
+        (searchable, watermark)
+    } else {
+        (0, None)
+    };
+    Ok(Stage2Report {
+        state: Stage2State::PausedActive,
+        activity,
+        frames_processed: 0,
+        docs_indexed: 0,
+        frames_searchable,
+        frames_pending: frames_complete.saturating_sub(frames_searchable),
+        watermark,
+        provider: provider(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        frames_per_s: 0.0,
     })
 }
 
