@@ -218,6 +218,48 @@ pub fn read_only_uri(path: &Path) -> String {
     uri
 }
 
+/// The URI that reads `path` without SQLite's shared-memory file (`immutable=1`), when that is
+/// allowed: the database's folder cannot be written here (a read-only mount, a folder without
+/// write permission), so SQLite could not create the `-shm` file a plain read-only open of a
+/// WAL database needs, and no write-ahead log holds commits (an immutable open would not see
+/// them). `None` otherwise. Only for a fallback after [`read_only_uri`] failed: an immutable
+/// open assumes no writer runs, which holds where no process can write the folder.
+pub fn immutable_uri(path: &Path) -> Option<String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let writable = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+    (!writable && wal_empty).then(|| read_only_uri(path) + "&immutable=1")
+}
+
+/// Runs `read` with plain read-only URIs ([`read_only_uri`]); when that fails and every database
+/// of `data_root` may be read as immutable ([`immutable_uri`]: a folder no one can write here,
+/// an empty write-ahead log), once more with immutable URIs. The first error stands otherwise.
+pub fn read_at_rest<T, E>(
+    data_root: &DataRoot,
+    read: impl Fn(&dyn Fn(&Path) -> String) -> Result<T, E>,
+) -> Result<T, E> {
+    match read(&read_only_uri) {
+        Ok(value) => Ok(value),
+        Err(plain) => {
+            let all_immutable = [
+                data_root.metadata_db(),
+                data_root.derived_db(),
+                data_root.stage2_db(),
+            ]
+            .iter()
+            .filter(|p| p.is_file())
+            .all(|p| immutable_uri(p).is_some());
+            if !all_immutable {
+                return Err(plain);
+            }
+            read(&|p: &Path| immutable_uri(p).unwrap_or_else(|| read_only_uri(p)))
+                .map_err(|_| plain)
+        }
+    }
+}
+
 /// Why the DataRoot's single-writer lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {

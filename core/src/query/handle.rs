@@ -10,7 +10,62 @@ use rusqlite::{Connection, OpenFlags, Params, Row};
 use serde::Serialize;
 
 use crate::store::DataRoot;
-use crate::store::read_only_uri;
+use crate::store::read_at_rest;
+
+/// The evidence database opened read-only by `uri`, the derived database and the index
+/// attached when present, and every one read once (SQLite opens lazily, so a database it cannot
+/// read fails here, not in the first answer): the connection, whether the derived database is
+/// there, and whether the index is usable.
+fn open_databases(
+    data_root: &DataRoot,
+    uri: &dyn Fn(&Path) -> String,
+) -> Result<(Connection, bool, bool), HandleError> {
+    let metadata = data_root.metadata_db();
+    let open_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: rusqlite::Error| HandleError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(uri(&metadata), flags).map_err(open_err(&metadata))?;
+    conn.execute_batch("PRAGMA query_only = 1")
+        .map_err(open_err(&metadata))?;
+    conn.query_row("SELECT count(*) FROM main.sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(open_err(&metadata))?;
+    let attach = |path: &Path, alias: &str| -> Result<bool, HandleError> {
+        if !path.is_file() {
+            return Ok(false);
+        }
+        conn.execute(&format!("ATTACH DATABASE ?1 AS {alias}"), [uri(path)])
+            .map_err(open_err(path))?;
+        conn.query_row(
+            &format!("SELECT count(*) FROM {alias}.sqlite_master"),
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(open_err(path))?;
+        Ok(true)
+    };
+    let has_derived = attach(&data_root.derived_db(), "d")?;
+    // An index is usable once it has every table the engine reads (an index written by an
+    // older Stage 2 gains its focus runs on the next `stage2 run`).
+    let has_index = attach(&data_root.stage2_db(), "s")?
+        && conn
+            .query_row(
+                "SELECT count(*) FROM s.sqlite_master WHERE type = 'table' AND name IN ('search_frames', 'search_docs', 'focus_runs', 'search_contents', 'content_spans')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(open_err(&data_root.stage2_db()))?
+            == 5;
+    Ok((conn, has_derived, has_index))
+}
 
 /// Work the query path must never do; each stays 0 (contract §7).
 #[derive(Debug, Default)]
@@ -83,43 +138,10 @@ impl QueryHandle {
                 path: data_root.root.clone(),
             });
         }
-        let open_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |e: rusqlite::Error| HandleError::Open {
-                path: path.clone(),
-                reason: e.to_string(),
-            }
-        };
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(read_only_uri(&metadata), flags)
-            .map_err(open_err(&metadata))?;
-        conn.execute_batch("PRAGMA query_only = 1")
-            .map_err(open_err(&metadata))?;
-        let attach = |path: &Path, alias: &str| -> Result<bool, HandleError> {
-            if !path.is_file() {
-                return Ok(false);
-            }
-            conn.execute(
-                &format!("ATTACH DATABASE ?1 AS {alias}"),
-                [read_only_uri(path)],
-            )
-            .map_err(open_err(path))?;
-            Ok(true)
-        };
-        let has_derived = attach(&data_root.derived_db(), "d")?;
-        // An index is usable once it has every table the engine reads (an index written by an
-        // older Stage 2 gains its focus runs on the next `stage2 run`).
-        let has_index = attach(&data_root.stage2_db(), "s")?
-            && conn
-                .query_row(
-                    "SELECT count(*) FROM s.sqlite_master WHERE type = 'table' AND name IN ('search_frames', 'search_docs', 'focus_runs', 'search_contents', 'content_spans')",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map_err(open_err(&data_root.stage2_db()))?
-                == 5;
+        // A plain read-only open first; where SQLite cannot create its shared-memory file (a
+        // read-only mount, a folder without write permission), immutable reads instead.
+        let (conn, has_derived, has_index) =
+            read_at_rest(data_root, |uri| open_databases(data_root, uri))?;
         Ok(QueryHandle {
             conn,
             root: data_root.root.clone(),

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::{DataRoot, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE, read_only_uri};
+use crate::store::{DataRoot, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE, read_at_rest};
 
 /// At most this many windows are listed (their total is always reported).
 const MAX_WINDOWS: usize = 200;
@@ -49,17 +49,22 @@ fn incomplete_reason(frame: &Value) -> &'static str {
     }
 }
 
-/// Audits `data_root`.
+/// Audits `data_root`, read-only (immutable where SQLite could not read it otherwise:
+/// [`read_at_rest`]).
 pub fn audit(data_root: &DataRoot) -> rusqlite::Result<CompletenessReport> {
+    read_at_rest(data_root, |uri| audit_with(data_root, uri))
+}
+
+fn audit_with(
+    data_root: &DataRoot,
+    uri: &dyn Fn(&Path) -> String,
+) -> rusqlite::Result<CompletenessReport> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(read_only_uri(&data_root.metadata_db()), flags)?;
+    let conn = Connection::open_with_flags(uri(&data_root.metadata_db()), flags)?;
     conn.execute_batch("PRAGMA query_only = 1")?;
     let attach = |path: &Path, alias: &str| -> rusqlite::Result<bool> {
         if path.is_file() {
-            conn.execute(
-                &format!("ATTACH DATABASE ?1 AS {alias}"),
-                [read_only_uri(path)],
-            )?;
+            conn.execute(&format!("ATTACH DATABASE ?1 AS {alias}"), [uri(path)])?;
             Ok(true)
         } else {
             Ok(false)
