@@ -16,6 +16,12 @@ pub(super) struct Link {
     /// `name prefix` (the word is most of one): the order in which they are tried.
     pub(super) how: &'static str,
     pub(super) processes: Vec<String>,
+    /// How sure the link is, in percent: 100 for a process's own name, 90 for a kind of app,
+    /// the share of the name's letters the word covers for a prefix; divided by the number of
+    /// processes the word names, so an ambiguous word scores lower.
+    pub(super) score_pct: u32,
+    /// The word names more than one recorded process (the question did not say which).
+    pub(super) ambiguous: bool,
 }
 
 /// What a name in a question links to.
@@ -97,7 +103,18 @@ pub(super) fn link_with(name: &str, recorded: &[String]) -> Linked {
                 linked.processes.push(process.clone());
             }
         }
+        let quality = match how {
+            "process name" => 100,
+            "kind of app" => 90,
+            _ => named
+                .iter()
+                .map(|p| (word.len() * 100 / stem(p).len().max(1)) as u32)
+                .max()
+                .unwrap_or(0),
+        };
         linked.links.push(Link {
+            score_pct: quality / processes.len().max(1) as u32,
+            ambiguous: processes.len() > 1,
             word,
             how,
             processes,
@@ -179,5 +196,19 @@ mod tests {
         // Beside an app it names, a kind only says what the app is.
         let linked = link_with("chat relay", &recorded());
         assert_eq!((linked.processes.len(), linked.words.len()), (1, 0));
+    }
+
+    #[test]
+    fn each_link_has_a_score_and_an_ambiguous_word_says_so() {
+        let score = |name: &str, recorded: &[String]| {
+            let linked = link_with(name, recorded);
+            (linked.links[0].score_pct, linked.links[0].ambiguous)
+        };
+        assert_eq!(score("firefox", &recorded()), (100, false));
+        assert_eq!(score("browser", &recorded()), (90, false));
+        // 10 of the 15 letters of `windowsterminal`.
+        assert_eq!(score("windowster", &recorded()), (66, false));
+        let two_browsers: Vec<String> = ["firefox.exe", "chrome.exe"].map(str::to_owned).to_vec();
+        assert_eq!(score("browser", &two_browsers), (45, true));
     }
 }
