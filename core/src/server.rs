@@ -418,9 +418,44 @@ async fn popup(State(state): State<Arc<AppState>>, request: Request) -> Response
     }
 }
 
-async fn token_route(State(state): State<Arc<AppState>>) -> Response {
-    axum::Json(json!({"token": state.token.value, "created_ts": state.token.created_ts}))
-        .into_response()
+/// The two ends of the connection a request came on (set per connection by [`BoundServer`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+}
+
+/// The token, only to a peer whose socket belongs to this server's uid
+/// ([`crate::base::peer`]); any other peer, or one whose owner is unknown, gets 403
+/// `token_peer_foreign` and the refusal is audited.
+async fn token_route(
+    State(state): State<Arc<AppState>>,
+    peer: Option<axum::Extension<Peer>>,
+) -> Response {
+    use crate::base::peer::{current_uid, socket_owner};
+    let ours = current_uid();
+    let owner = peer.and_then(|p| socket_owner(p.remote, p.local).ok().flatten());
+    if owner == Some(ours) || crate::base::crash::planted("token_any_peer") {
+        return axum::Json(
+            json!({"token": state.token.value, "created_ts": state.token.created_ts}),
+        )
+        .into_response();
+    }
+    let details =
+        json!({"peer": peer.map(|p| p.remote.to_string()), "peer_uid": owner, "server_uid": ours});
+    let event = AuditEvent {
+        action: "server.token_refused".into(),
+        actor: "autocapture serve".into(),
+        outcome: "refused".into(),
+        details,
+    };
+    let _ = AuditLog::in_data_root(&state.data_root.root)
+        .append(&event, crate::base::clock::SystemClock.now());
+    error_response(
+        StatusCode::FORBIDDEN,
+        "token_peer_foreign",
+        "the token goes only to a process of the server's own user; read the token file instead",
+    )
 }
 
 async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -532,10 +567,10 @@ impl BoundServer {
                 permit = permits.clone().acquire_owned() => permit
                     .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?,
             };
-            let stream = tokio::select! {
+            let (stream, remote) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok(accepted) => accepted,
                     // Out of descriptors or a connection reset before accept: wait, retry.
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -544,7 +579,11 @@ impl BoundServer {
                 },
             };
             while connections.try_join_next().is_some() {}
-            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let local = stream.local_addr().unwrap_or(self.addr);
+            let peer = Peer { remote, local };
+            let service = hyper_util::service::TowerToHyperService::new(
+                app.clone().layer(axum::Extension(peer)),
+            );
             let mut closing_seen = closing_seen.clone();
             connections.spawn(async move {
                 let _permit = permit;

@@ -69,6 +69,13 @@ fn security_cases_pass_on_real_processes() {
     assert_eq!(names.len(), cases.len(), "case names are unique");
     let failed: Vec<_> = cases.iter().filter(|c| !c.passed()).collect();
     assert!(failed.is_empty(), "{failed:#?}");
+    // The token stays with its user, and the server planted to hand it to anyone is caught.
+    for name in [
+        "the token route refuses another user's process",
+        "planted: a server that gives the token to any peer is caught",
+    ] {
+        assert!(names.contains(&name), "{name} is missing: {names:?}");
+    }
 }
 
 #[test]

@@ -159,12 +159,17 @@ pub const POINTS: &[CrashPoint] = &[
 /// gate's mutation explorer proves it finds it (see [`PLANTS`]).
 pub const ENV_PLANT: &str = "AUTOCAPTURE_PLANT";
 
-/// The bugs a `crash-points` build can plant:
+/// The ingest bugs a `crash-points` build can plant (the mutation explorer runs each):
 /// - `skip_handoff_check`: no comparison of the handoff with what was verified, after the commit
 ///   or around the marker's rename;
 /// - `marker_by_path`: the marker is written by the handoff's path, not through the handle on
 ///   the folder that was ingested.
 pub const PLANTS: &[&str] = &["skip_handoff_check", "marker_by_path"];
+
+/// The server bugs a `crash-points` build can plant (the hostile gate's security part runs each):
+/// - `token_any_peer`: the popup server's token route answers any peer, not only a process of
+///   its own user.
+pub const SERVER_PLANTS: &[&str] = &["token_any_peer"];
 
 /// True when a `crash-points` build was told to plant bug `name` (never in a normal build).
 pub fn planted(name: &'static str) -> bool {

@@ -9,6 +9,7 @@
 //! - [`durable`]: atomic replacement of a file.
 //! - [`bounded_json`]: payloads parsed with their UIA node lists bounded.
 //! - [`stage1_context`]: the per-thread Stage-1 context in which heavy entry points refuse.
+//! - [`peer`]: the uid owning the other end of a loopback TCP connection.
 //! - [`terminal`]: captured text made inert for a terminal (control and bidi characters).
 
 pub mod bounded_json;
@@ -18,5 +19,6 @@ pub mod durable;
 pub mod fsops;
 pub mod lock;
 pub mod pace;
+pub mod peer;
 pub mod stage1_context;
 pub mod terminal;

@@ -166,6 +166,13 @@ enum Command {
         #[arg(long)]
         db: PathBuf,
     },
+    /// One GET on a loopback address, its status and body printed as JSON (the hostile gate
+    /// runs it as another user to ask for the popup token).
+    #[command(hide = true)]
+    Fetch {
+        addr: std::net::SocketAddr,
+        path: String,
+    },
     /// Run one program as this process's only child and print its peak RSS and CPU time as
     /// JSON (used by the budget gate).
     #[command(hide = true)]
@@ -469,6 +476,11 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             let mut script = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)?;
             rusqlite::Connection::open(&db)?.execute_batch(&script)?;
+            Ok(exit::PASS)
+        }
+        Command::Fetch { addr, path } => {
+            let (status, _, body) = crate::probe::raw::exchange(addr, "GET", &path, &[], b"")?;
+            println!("{}", serde_json::json!({"status": status, "body": body}));
             Ok(exit::PASS)
         }
         Command::Measure {

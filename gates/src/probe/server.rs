@@ -143,11 +143,21 @@ pub struct ProcessServer {
 impl ProcessServer {
     /// Starts the real server on `data` and reads its address and token.
     pub fn start(bin: &Path, data: &Path) -> anyhow::Result<ProcessServer> {
+        ProcessServer::start_with_env(bin, data, &[])
+    }
+
+    /// [`ProcessServer::start`] with more environment (a planted bug in a `crash-points` build).
+    pub fn start_with_env(
+        bin: &Path,
+        data: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<ProcessServer> {
         let mut child = Command::new(bin)
             .args(["serve", "--data-dir"])
             .arg(data)
             .args(["--bind", "127.0.0.1:0"])
             .env("TZ", "UTC")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,14 +1,16 @@
 //! Security cases of the hostile suite: the real `autocapture` binary refusing every
 //! non-loopback bind (flag and config), the real popup server on loopback (tokens, the
 //! constant-time compare, the token file's mode, no write route, no CORS, foreign `Host` and
-//! `Origin`, oversized and slow requests, idle connections), the audit log through
+//! `Origin`, oversized and slow requests, idle connections, the token route asked by another
+//! user's process), the audit log through
 //! `autocapture audit verify`, and signed reports (edit, truncation, wrong key, replay).
 //!
 //! The judgements a planted violation must be able to fail are pure functions here
 //! ([`cors_headers`], [`write_refused`], [`compare_is_constant_time`], [`sockets_bounded`]).
-//! The popup server's cases are in [`server`]; the audit log's and the signed reports' in
-//! [`records`].
+//! The popup server's cases are in [`server`] and, for the token's owner, [`peer`]; the audit
+//! log's and the signed reports' in [`records`].
 
+mod peer;
 mod records;
 mod server;
 
@@ -101,6 +103,15 @@ pub fn cases(ctx: &GateContext) -> anyhow::Result<Vec<CaseReport>> {
     );
     let mut cases = bind_cases(bin, &work)?;
     cases.extend(server::server_cases(bin, &data)?);
+    let harness = ctx
+        .harness_bin
+        .as_deref()
+        .context("the foreign-user token case runs the autocapture-gates binary; none was given")?;
+    let planted =
+        crate::gates::crash_gate::build_crash_binary(&crate::contract::workspace_root()?)?;
+    cases.extend(peer::foreign_uid_cases(
+        bin, &planted, harness, &data, &work,
+    )?);
     cases.extend(records::audit_cases(bin, &work, &data)?);
     cases.extend(records::report_cases(&work, ctx.harness_bin.as_deref())?);
     Ok(cases)
