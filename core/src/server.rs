@@ -449,6 +449,7 @@ async fn token_route(
         outcome: "refused".into(),
         details,
     };
+    // The refusal stands even when its audit line cannot be written (a full disk, a broken log).
     let _ = AuditLog::in_data_root(&state.data_root.root)
         .append(&event, crate::base::clock::SystemClock.now());
     error_response(
