@@ -238,6 +238,20 @@ impl Draft {
         });
     }
 
+    /// Nothing was found, but `pending` captured frames are not in the search index yet and
+    /// could hold it: not yet, rather than no evidence.
+    pub(super) fn pending(&mut self, pending: u64, newest: Option<String>) {
+        self.not_available(
+            &format!("the search index, with {pending} captured frames not in it yet,"),
+            newest,
+        );
+        self.summary = format!(
+            "not available yet: nothing found so far, and {pending} captured frames are not in the search index yet"
+        );
+        self.fields
+            .insert("pending_frames".into(), serde_json::json!(pending));
+    }
+
     pub(super) fn no_evidence(&mut self, summary: String) {
         self.state = Some(AnswerState::NoEvidence);
         self.summary = summary;

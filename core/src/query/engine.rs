@@ -17,6 +17,8 @@ use super::lexer::{Parsed, SyntaxError, parse};
 use super::runs;
 use super::search::{elapsed, fts_query, locate, search};
 use crate::contract::sha256_hex;
+use crate::stage2::COMPLETE_THROUGH_KEY;
+use crate::store::STAGE1_COMPLETE_RECORD_TYPE;
 
 #[derive(Debug, Clone)]
 pub struct QueryOptions {
@@ -120,6 +122,16 @@ fn answer_parsed(
     } else {
         state
     };
+    // Frames captured but not indexed yet (a handoff ingested late, with older times; a first
+    // Stage-2 run still going) could hold what was not found.
+    let pending = pending_frames(handle)?;
+    let state = match pending {
+        pending if state == AnswerState::NoEvidence && pending > 0 => {
+            out.pending(pending, newest_processed.clone());
+            AnswerState::NotAvailableYet
+        }
+        _ => state,
+    };
     let explain = if options.explain {
         let mut value = serde_json::to_value(&explanation).unwrap_or(Value::Null);
         if let Some(name) = named(&intent) {
@@ -142,7 +154,7 @@ fn answer_parsed(
         None
     };
     let fingerprint = format!(
-        "{query}\u{0}{}\u{0}{}",
+        "{query}\u{0}{}\u{0}{}\u{0}{pending}",
         newest_processed.as_deref().unwrap_or(""),
         newest_any.as_deref().unwrap_or("")
     );
@@ -165,6 +177,34 @@ fn answer_parsed(
         not_available: out.not_available_info,
         explain,
     })
+}
+
+/// Stage-1-complete frames not in the search index yet: those ingested after the last Stage-2
+/// run that left none pending (every one when no run has), found by rowid above the mark that
+/// run left ([`COMPLETE_THROUGH_KEY`]), so the usual answer costs one index probe.
+fn pending_frames(handle: &QueryHandle) -> rusqlite::Result<u64> {
+    if !handle.has_derived || !handle.has_index {
+        return Ok(0);
+    }
+    let through: i64 = handle
+        .rows(
+            "SELECT CAST(value AS INTEGER) FROM s.stage2_state WHERE key = ?1",
+            [COMPLETE_THROUGH_KEY],
+            |r| r.get(0),
+        )?
+        .into_iter()
+        .next()
+        .unwrap_or(-1);
+    let pending: i64 = handle
+        .rows(
+            "SELECT count(*) FROM d.derived WHERE rowid > ?2 AND record_type = ?1",
+            params![STAGE1_COMPLETE_RECORD_TYPE, through],
+            |r| r.get(0),
+        )?
+        .into_iter()
+        .next()
+        .unwrap_or(0);
+    Ok(pending as u64)
 }
 
 /// What a name linked to, for an answer to say: ` (firefox.exe)`, or nothing.

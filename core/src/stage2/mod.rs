@@ -152,6 +152,11 @@ fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> Stage2Error + '_ {
     }
 }
 
+/// The `stage2_state` key holding the rowid of the newest Stage-1-complete record (in the
+/// derived database) when a run last left no frame pending: every such record up to it is
+/// indexed, and any record above it was ingested since.
+pub const COMPLETE_THROUGH_KEY: &str = "complete_through_rowid";
+
 /// `derived/stage2.db` of a DataRoot.
 pub fn stage2_db(data_root: &DataRoot) -> PathBuf {
     data_root.stage2_db()
@@ -355,6 +360,19 @@ pub fn run_stage2(
             |r| r.get::<_, i64>(0),
         )
         .map_err(store_err(&db_path))? as u64;
+    if !paused && frames_pending == 0 {
+        // Every Stage-1-complete frame is indexed: record how far the evidence went, so a query
+        // can tell frames ingested later (even with older times) from an index that holds all.
+        conn.execute(
+            &format!(
+                "INSERT INTO stage2_state (key, value) VALUES ('{COMPLETE_THROUGH_KEY}',
+                     (SELECT CAST(coalesce(max(rowid), 0) AS TEXT) FROM d.derived WHERE record_type = ?1))
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+            [STAGE1_COMPLETE_RECORD_TYPE],
+        )
+        .map_err(store_err(&db_path))?;
+    }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     Ok(Stage2Report {
         state: if paused {
