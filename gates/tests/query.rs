@@ -332,6 +332,16 @@ fn unprocessed_periods_and_empty_results() {
     );
     let early = ask(&handle, "which window had focus at 09:01");
     assert_eq!(early.state, AnswerState::Ok);
+    // Nothing found while frames wait for Stage 2: not yet, with how many wait.
+    for question in ["zeppelin quokka", "which window had focus at 07:00"] {
+        let pending = ask(&handle, question);
+        assert_eq!(pending.state, AnswerState::NotAvailableYet, "{question}");
+        assert!(pending.fields["pending_frames"].as_u64().is_some_and(|n| n > 0));
+        assert!(pending.citations.is_empty() && pending.confidence_pct == 0);
+    }
+    // Once every frame is indexed, the same questions find no evidence.
+    let whole = setup(false);
+    let handle = QueryHandle::open(&whole.data).expect("open");
     let nothing = ask(&handle, "zeppelin quokka");
     assert_eq!(nothing.state, AnswerState::NoEvidence);
     assert!(nothing.citations.is_empty() && nothing.confidence_pct == 0);

@@ -18,7 +18,7 @@ use super::runs;
 use super::search::{elapsed, fts_query, locate, search};
 use crate::contract::sha256_hex;
 use crate::stage2::COMPLETE_THROUGH_KEY;
-use crate::store::STAGE1_COMPLETE_RECORD_TYPE;
+use crate::store::FRAME_RECORD_TYPE;
 
 #[derive(Debug, Clone)]
 pub struct QueryOptions {
@@ -124,13 +124,17 @@ fn answer_parsed(
     };
     // Frames captured but not indexed yet (a handoff ingested late, with older times; a first
     // Stage-2 run still going) could hold what was not found.
-    let pending = pending_frames(handle)?;
-    let state = match pending {
-        pending if state == AnswerState::NoEvidence && pending > 0 => {
-            out.pending(pending, newest_processed.clone());
-            AnswerState::NotAvailableYet
-        }
-        _ => state,
+    // Read only when nothing was found: an answer that found something does not depend on it.
+    let pending = if state == AnswerState::NoEvidence {
+        pending_frames(handle)?
+    } else {
+        0
+    };
+    let state = if pending > 0 {
+        out.pending(pending, newest_processed.clone());
+        AnswerState::NotAvailableYet
+    } else {
+        state
     };
     let explain = if options.explain {
         let mut value = serde_json::to_value(&explanation).unwrap_or(Value::Null);
@@ -153,6 +157,7 @@ fn answer_parsed(
     } else {
         None
     };
+    // The pending count only when it made the answer (a late, older handoff moves neither time).
     let fingerprint = format!(
         "{query}\u{0}{}\u{0}{}\u{0}{pending}",
         newest_processed.as_deref().unwrap_or(""),
@@ -179,11 +184,13 @@ fn answer_parsed(
     })
 }
 
-/// Stage-1-complete frames not in the search index yet: those ingested after the last Stage-2
-/// run that left none pending (every one when no run has), found by rowid above the mark that
-/// run left ([`COMPLETE_THROUGH_KEY`]), so the usual answer costs one index probe.
+/// Frames not in the search index yet: the evidence database's frames above the mark the last
+/// Stage-2 run that left none pending recorded ([`COMPLETE_THROUGH_KEY`]; every frame when no run
+/// has), so the usual answer costs one index probe. Read from the evidence database, as the
+/// answer's other figures are: an ingest commits it and the derived database one after the
+/// other, and a reader between the two must still see one state.
 fn pending_frames(handle: &QueryHandle) -> rusqlite::Result<u64> {
-    if !handle.has_derived || !handle.has_index {
+    if !handle.has_index {
         return Ok(0);
     }
     let through: i64 = handle
@@ -197,8 +204,8 @@ fn pending_frames(handle: &QueryHandle) -> rusqlite::Result<u64> {
         .unwrap_or(-1);
     let pending: i64 = handle
         .rows(
-            "SELECT count(*) FROM d.derived WHERE rowid > ?2 AND record_type = ?1",
-            params![STAGE1_COMPLETE_RECORD_TYPE, through],
+            "SELECT count(*) FROM main.metadata WHERE rowid > ?2 AND record_type = ?1",
+            params![FRAME_RECORD_TYPE, through],
             |r| r.get(0),
         )?
         .into_iter()

@@ -28,7 +28,8 @@ use crate::base::clock::Clock;
 use crate::base::crash;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
 use crate::store::{
-    DERIVED_DIR, DataRoot, LockError, STAGE1_COMPLETE_RECORD_TYPE, lock_data_root, read_only_uri,
+    DERIVED_DIR, DataRoot, FRAME_RECORD_TYPE, LockError, STAGE1_COMPLETE_RECORD_TYPE,
+    lock_data_root, read_only_uri,
 };
 use crate::uia::{Section, doc_id};
 
@@ -152,10 +153,12 @@ fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> Stage2Error + '_ {
     }
 }
 
-/// The `stage2_state` key holding the rowid of the newest Stage-1-complete record (in the
-/// derived database) when a run last left no frame pending: every such record up to it is
-/// indexed, and any record above it was ingested since.
-pub const COMPLETE_THROUGH_KEY: &str = "complete_through_rowid";
+/// The `stage2_state` key holding the rowid of the newest frame row of the evidence database when
+/// a run last left no Stage-1-complete frame pending: every frame up to it was either indexed or
+/// never complete, and any frame above it was ingested since. It names a row of the evidence
+/// database, not of the derived one, because the two commit one after the other: a query reads
+/// it against the same database its other figures come from.
+pub const COMPLETE_THROUGH_KEY: &str = "frames_through_rowid";
 
 /// `derived/stage2.db` of a DataRoot.
 pub fn stage2_db(data_root: &DataRoot) -> PathBuf {
@@ -366,10 +369,10 @@ pub fn run_stage2(
         conn.execute(
             &format!(
                 "INSERT INTO stage2_state (key, value) VALUES ('{COMPLETE_THROUGH_KEY}',
-                     (SELECT CAST(coalesce(max(rowid), 0) AS TEXT) FROM d.derived WHERE record_type = ?1))
+                     (SELECT CAST(coalesce(max(rowid), 0) AS TEXT) FROM m.metadata WHERE record_type = ?1))
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value"
             ),
-            [STAGE1_COMPLETE_RECORD_TYPE],
+            [FRAME_RECORD_TYPE],
         )
         .map_err(store_err(&db_path))?;
     }
