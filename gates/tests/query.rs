@@ -336,7 +336,11 @@ fn unprocessed_periods_and_empty_results() {
     for question in ["zeppelin quokka", "which window had focus at 07:00"] {
         let pending = ask(&handle, question);
         assert_eq!(pending.state, AnswerState::NotAvailableYet, "{question}");
-        assert!(pending.fields["pending_frames"].as_u64().is_some_and(|n| n > 0));
+        assert!(
+            pending.fields["pending_frames"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        );
         assert!(pending.citations.is_empty() && pending.confidence_pct == 0);
     }
     // Once every frame is indexed, the same questions find no evidence.

@@ -235,27 +235,41 @@ fn stage_days(options: &SoakOptions, staging: &Path) -> anyhow::Result<Vec<Stage
 /// Frames in the evidence store, frames searchable, Stage-1-complete frames not yet searchable,
 /// and the capture time of the oldest of those.
 fn pending(data: &DataRoot) -> anyhow::Result<(u64, u64, u64, Option<OffsetDateTime>)> {
-    if !data.stage2_db().exists() {
+    if !data.metadata_db().exists() || !data.derived_db().exists() {
         return Ok((0, 0, 0, None));
     }
     let conn = Connection::open_with_flags(
-        data.stage2_db(),
+        autocapture_core::store::read_only_uri(&data.metadata_db()),
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    for (db, alias) in [(data.derived_db(), "d"), (data.metadata_db(), "m")] {
+    conn.execute(
+        "ATTACH DATABASE ?1 AS d",
+        [autocapture_core::store::read_only_uri(&data.derived_db())],
+    )?;
+    // Stage 2 creates its index only when it first runs idle: until then nothing is searchable.
+    let indexed = data.stage2_db().exists();
+    if indexed {
         conn.execute(
-            &format!("ATTACH DATABASE ?1 AS {alias}"),
-            [autocapture_core::store::read_only_uri(&db)],
+            "ATTACH DATABASE ?1 AS s",
+            [autocapture_core::store::read_only_uri(&data.stage2_db())],
         )?;
     }
+    let (searchable, not_indexed) = if indexed {
+        (
+            "(SELECT count(*) FROM s.search_frames)",
+            "NOT EXISTS (SELECT 1 FROM s.search_frames f WHERE f.frame_id = x.source_record_id)",
+        )
+    } else {
+        ("0", "1")
+    };
     let (frames, searchable, waiting, oldest): (i64, i64, i64, Option<String>) = conn.query_row(
-        "SELECT (SELECT count(*) FROM m.metadata WHERE record_type = 'evidence.capture.frame'),
-                (SELECT count(*) FROM main.search_frames),
-                count(*), min(x.ts_utc)
-         FROM d.derived x WHERE x.record_type = ?1
-           AND NOT EXISTS (SELECT 1 FROM main.search_frames f WHERE f.frame_id = x.source_record_id)",
+        &format!(
+            "SELECT (SELECT count(*) FROM main.metadata WHERE record_type = 'evidence.capture.frame'),
+                    {searchable}, count(*), min(x.ts_utc)
+             FROM d.derived x WHERE x.record_type = ?1 AND {not_indexed}"
+        ),
         [autocapture_core::stage1::derive::STAGE1_COMPLETE_RECORD_TYPE],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
