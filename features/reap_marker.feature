@@ -69,3 +69,10 @@ Feature: The reap marker, reap_eligible.json
     Given a handoff in the spool without a parseable v1 reap_eligible.json
     When the reaper runs
     Then the handoff is kept
+
+  @hypervisor
+  Scenario: The reaper keeps each marker's audit head as a witness
+    Given a handoff in the spool with a valid v1 reap_eligible.json carrying audit_head seq and hash
+    When the reaper deletes the handoff
+    Then it keeps the marker's dest_data_root, ingest_run_id and audit_head
+    And the latest audit_head it kept for a DataRoot can be checked with "autocapture audit verify --witness"

@@ -48,12 +48,14 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(4);
 /// Connections open at once; further clients wait in the listen backlog until one closes.
 pub const MAX_CONNECTIONS: usize = 64;
 
-/// How long a client may take and how many may be connected.
+/// How long a client may take, how many may be connected, and whether the token route answers
+/// (`server.token_route`; when off the popup reads the 0600 token file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
     pub max_connections: usize,
+    pub token_route: bool,
 }
 
 impl Default for Limits {
@@ -62,6 +64,7 @@ impl Default for Limits {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            token_route: true,
         }
     }
 }
@@ -433,6 +436,13 @@ async fn token_route(
     peer: Option<axum::Extension<Peer>>,
 ) -> Response {
     use crate::base::peer::{current_uid, socket_owner};
+    if !state.limits.token_route {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "token_route_off",
+            "the token route is switched off (server.token_route); read the token file instead",
+        );
+    }
     let ours = current_uid();
     let owner = peer.and_then(|p| socket_owner(p.remote, p.local).ok().flatten());
     if owner == Some(ours) || crate::base::crash::planted("token_any_peer") {

@@ -162,7 +162,8 @@ fn ingest_json_success_and_reingest() {
             "--json",
         ],
     );
-    assert_eq!(stdout_json(&verify)["lines"], 2);
+    // The first ingest's begin and outcome lines, and the unchanged re-ingest's outcome line.
+    assert_eq!(stdout_json(&verify)["lines"], 3);
 }
 
 #[test]

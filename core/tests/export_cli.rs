@@ -671,11 +671,12 @@ fn failures_after_writing_started_leave_no_bundle() {
     );
     assert_eq!(last["details"]["code"], "export_media_unreadable");
 
-    // A torn audit log: the bundle is written, the audit line is refused, the bundle removed.
+    // A damaged audit log (a tail that is not a torn line of its own): the bundle is written,
+    // the audit line is refused, the bundle removed.
     let log = data.join("audit.ndjson");
     let mut text = fs::read(&log).expect("log");
-    text.pop();
-    fs::write(&log, &text).expect("tear");
+    text.extend_from_slice(b"written by someone else");
+    fs::write(&log, &text).expect("damage");
     let result = export(&data, &out, &["--records", "run1/evidence.capture.frame/0"]);
     assert_eq!(result.status.code(), Some(2));
     assert_eq!(json_of(&result)["error"]["code"], "audit_line_truncated");

@@ -201,6 +201,7 @@ const SHORT: Limits = Limits {
     header_read_timeout: Duration::from_millis(800),
     body_read_timeout: Duration::from_millis(800),
     max_connections: 4,
+    token_route: true,
 };
 
 impl Running {
@@ -392,4 +393,44 @@ fn regression_foreign_origin_is_refused() {
     assert_eq!(status, 200);
     assert!(cors_headers(&head).is_empty(), "{head}");
     running.stop();
+}
+
+/// `server.token_route: false` switches the token route off for everyone, its own user too; the
+/// popup route still answers with the token from the file.
+#[test]
+fn the_token_route_can_be_switched_off() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = DataRoot::new(dir.path());
+    let off = Limits {
+        token_route: false,
+        ..SHORT
+    };
+    let server = LoopbackServer::start_with(&data, POPUP_TIMEOUT, off).expect("the server starts");
+    let (status, _, body) = exchange(
+        server.addr,
+        "GET",
+        "/api/auth/token",
+        &[("Host", "127.0.0.1")],
+        b"",
+    )
+    .expect("exchange");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("token_route_off") && !body.contains("\"token\""));
+    let token = std::fs::read_to_string(dir.path().join(autocapture_core::server::TOKEN_FILE))
+        .expect("the token file");
+    let token = token.split_whitespace().next().expect("a token");
+    let (status, _, body) = exchange(
+        server.addr,
+        "GET",
+        "/api/auth/status",
+        &[
+            ("Host", "127.0.0.1"),
+            ("Authorization", &format!("Bearer {token}")),
+        ],
+        b"",
+    )
+    .expect("exchange");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"authenticated\":true"), "{body}");
+    server.stop().expect("the server stops cleanly");
 }

@@ -171,6 +171,13 @@ pub const PLANTS: &[&str] = &["skip_handoff_check", "marker_by_path"];
 ///   its own user.
 pub const SERVER_PLANTS: &[&str] = &["token_any_peer"];
 
+/// The audit bugs a `crash-points` build can plant (the hostile gate's security part runs each):
+/// - `audit_mac_unchecked`: verifying skips each line's mac, so a line made without the key
+///   passes;
+/// - `audit_repair_any_tail`: the repair quarantines any unterminated tail, not only the start
+///   of an audit line, so damage can be buried.
+pub const AUDIT_PLANTS: &[&str] = &["audit_mac_unchecked", "audit_repair_any_tail"];
+
 /// True when a `crash-points` build was told to plant bug `name` (never in a normal build).
 pub fn planted(name: &'static str) -> bool {
     #[cfg(feature = "crash-points")]

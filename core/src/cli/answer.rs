@@ -171,8 +171,12 @@ pub(super) fn serve(
         })?;
     let data_root = DataRoot::new(&data_dir);
     let result: Result<(), ServerError> = runtime.block_on(async {
-        let server =
-            BoundServer::bind(&data_root, bind, config.popup_timeout, &SystemClock).await?;
+        let server = BoundServer::bind(&data_root, bind, config.popup_timeout, &SystemClock)
+            .await?
+            .with_limits(crate::server::Limits {
+                token_route: config.token_route,
+                ..crate::server::Limits::default()
+            });
         eprintln!(
             "autocapture: serving http://{} (token in {})",
             server.addr,

@@ -75,6 +75,7 @@ const KEYS: &[(&str, &[(&str, Kind)])] = &[
                     max: 600_000,
                 },
             ),
+            ("token_route", Kind::Bool),
         ],
     ),
     (
@@ -116,6 +117,7 @@ pub struct Config {
     pub ledger_fast_path: bool,
     pub bind: String,
     pub popup_timeout: Duration,
+    pub token_route: bool,
     pub max_citations_default: usize,
     pub warnings: Vec<ConfigWarning>,
 }
@@ -131,6 +133,7 @@ impl Default for Config {
             ledger_fast_path: true,
             bind: "127.0.0.1:8787".to_owned(),
             popup_timeout: crate::server::POPUP_TIMEOUT,
+            token_route: true,
             max_citations_default: 8,
             warnings: Vec::new(),
         }
@@ -294,6 +297,7 @@ fn apply(config: &mut Config, name: &str, value: &Value) {
         "ingest.ledger_fast_path" => config.ledger_fast_path = flag(),
         "server.bind" => config.bind = value.as_str().unwrap_or_default().to_owned(),
         "server.popup_timeout_ms" => config.popup_timeout = Duration::from_millis(int()),
+        "server.token_route" => config.token_route = flag(),
         "query.max_citations_default" => config.max_citations_default = int() as usize,
         // Citations are always required: `false` is valid in the schema and has no effect.
         "query.require_citations" if !flag() => config.warnings.push(ConfigWarning {

@@ -55,6 +55,7 @@ enum Command {
     Query(QueryArgs),
     /// Serve the popup query API on loopback until interrupted.
     Serve {
+        /// The DataRoot folder (created by the first ingest).
         #[arg(long)]
         data_dir: PathBuf,
         /// Loopback address and port; anything else is refused (default: the configuration's
@@ -126,6 +127,7 @@ struct ExportArgs {
     /// Citations of a --query answer (clamped to 1..32).
     #[arg(long, default_value_t = 32)]
     max_citations: usize,
+    /// Print the result as one JSON document on stdout (exact strings, no escaping).
     #[arg(long)]
     json: bool,
 }
@@ -134,7 +136,9 @@ struct ExportArgs {
 enum ExportCommand {
     /// Check a bundle against its manifest: every file's size and sha256, the bundle digest.
     Verify {
+        /// The bundle directory written by `autocapture export`.
         dir: PathBuf,
+        /// Print the result as one JSON document on stdout (exact strings, no escaping).
         #[arg(long)]
         json: bool,
     },
@@ -160,10 +164,14 @@ enum BudgetArg {
 
 #[derive(Debug, Args)]
 struct DrainArgs {
+    /// The spool folder whose handoff directories are ingested in name order.
     #[arg(long)]
     spool_root: PathBuf,
+    /// The DataRoot folder (created by the first ingest).
     #[arg(long)]
     data_dir: PathBuf,
+    /// How much work while the user is active: auto pauses unless a fresh idle signal says
+    /// otherwise.
     #[arg(long, value_enum, default_value = "auto")]
     budget: BudgetArg,
     /// The activity signal file (default: <data-dir>/activity/activity_signal.json, then
@@ -176,20 +184,25 @@ struct DrainArgs {
     /// Stop at the first failing handoff.
     #[arg(long)]
     fail_fast: bool,
+    /// Print the result as one JSON document on stdout (exact strings, no escaping).
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ModeArg {
+    /// Hard-link each media file into the DataRoot (copy across file systems).
     Hardlink,
+    /// Copy each media file.
     Copy,
 }
 
 #[derive(Debug, Args)]
 struct IngestArgs {
+    /// The handoff directory to ingest (metadata.db and media/).
     #[arg(long)]
     handoff_root: PathBuf,
+    /// The DataRoot folder (created by the first ingest).
     #[arg(long)]
     data_dir: PathBuf,
     /// How media reach the DataRoot (default: the configuration's ingest.mode, else hardlink).
@@ -202,18 +215,21 @@ struct IngestArgs {
     /// Count unresolvable media references as warnings instead of failing.
     #[arg(long)]
     no_strict: bool,
+    /// Print the result as one JSON document on stdout (exact strings, no escaping).
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
 struct QueryArgs {
+    /// The DataRoot folder (created by the first ingest).
     #[arg(long)]
     data_dir: PathBuf,
     /// Citations per answer (clamped to 1..32; default: the configuration's
     /// query.max_citations_default, else 8).
     #[arg(long)]
     max_citations: Option<usize>,
+    /// Print the result as one JSON document on stdout (exact strings, no escaping).
     #[arg(long)]
     json: bool,
     /// Also say how the question was understood: the times read, the cues and names, the rule
@@ -229,12 +245,14 @@ struct QueryArgs {
 enum Stage2Command {
     /// Index every Stage-1-complete frame not yet searchable; only while the user is idle.
     Run {
+        /// The DataRoot folder (created by the first ingest).
         #[arg(long)]
         data_dir: PathBuf,
         /// The activity signal file (default: <data-dir>/activity/activity_signal.json, then
         /// <data-dir>/activity_signal.json).
         #[arg(long)]
         activity_signal: Option<PathBuf>,
+        /// Print the result as one JSON document on stdout (exact strings, no escaping).
         #[arg(long)]
         json: bool,
     },
@@ -244,8 +262,10 @@ enum Stage2Command {
 enum Stage1Command {
     /// Frames total, queryable, blocked with reasons, and contiguous queryable windows.
     Audit {
+        /// The DataRoot folder (created by the first ingest).
         #[arg(long)]
         data_dir: PathBuf,
+        /// Print the result as one JSON document on stdout (exact strings, no escaping).
         #[arg(long)]
         json: bool,
     },
@@ -255,6 +275,7 @@ enum Stage1Command {
 enum ContractCommand {
     /// Print contract_version and schema_hash.
     Show {
+        /// Print the result as one JSON document on stdout (exact strings, no escaping).
         #[arg(long)]
         json: bool,
     },
@@ -262,10 +283,32 @@ enum ContractCommand {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain of `<data-dir>/audit.ndjson`.
+    /// Verify the hash chain of `<data-dir>/audit.ndjson` and authenticate every line with the
+    /// audit key (see docs/security.md).
     Verify {
+        /// The DataRoot whose audit log is verified.
         #[arg(long)]
         data_dir: PathBuf,
+        /// A reap marker (reap_eligible.json) whose audit_head the log must still hold; repeat
+        /// for several. Detects a cut tail and a rewritten history.
+        #[arg(long = "witness", value_name = "MARKER")]
+        witnesses: Vec<PathBuf>,
+        /// Check the chain without the key (lines are then not authenticated); without this
+        /// flag a missing key is an error (audit_key_missing).
+        #[arg(long)]
+        chain_only: bool,
+        /// Print the result as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a torn last line (left by an append the disk or a crash interrupted) into
+    /// `audit.ndjson.quarantine/` and record the repair; any other damage is refused. Appends do
+    /// the same on their own.
+    Repair {
+        /// The DataRoot whose audit log is repaired.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Print the result as one JSON document.
         #[arg(long)]
         json: bool,
     },
@@ -307,7 +350,8 @@ impl Command {
             Command::Stage2(Stage2Command::Run { json, .. })
             | Command::Stage1(Stage1Command::Audit { json, .. }) => *json,
             Command::Contract(ContractCommand::Show { json })
-            | Command::Audit(AuditCommand::Verify { json, .. }) => *json,
+            | Command::Audit(AuditCommand::Verify { json, .. })
+            | Command::Audit(AuditCommand::Repair { json, .. }) => *json,
             Command::Export(ExportArgs {
                 verify: Some(ExportCommand::Verify { json, .. }),
                 ..
@@ -424,7 +468,13 @@ fn dispatch(command: Command, config: &config::Config) -> Result<Reply, CodedErr
         }) => pipeline::stage2_run(data_dir, activity_signal, config),
         Command::Stage1(Stage1Command::Audit { data_dir, .. }) => inspect::stage1_audit(data_dir),
         Command::Contract(ContractCommand::Show { .. }) => inspect::contract_show(),
-        Command::Audit(AuditCommand::Verify { data_dir, .. }) => inspect::audit_verify(data_dir),
+        Command::Audit(AuditCommand::Verify {
+            data_dir,
+            witnesses,
+            chain_only,
+            ..
+        }) => inspect::audit_verify(data_dir, &witnesses, chain_only),
+        Command::Audit(AuditCommand::Repair { data_dir, .. }) => inspect::audit_repair(data_dir),
         Command::Export(ExportArgs {
             verify: Some(ExportCommand::Verify { dir, .. }),
             ..
@@ -462,5 +512,49 @@ fn emit_line(text: &str) {
         }
         eprintln!("autocapture: write stdout: {e}");
         std::process::exit(2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `command path: --option` for every argument of `command` and its subcommands that has no
+    /// help text.
+    pub(crate) fn undocumented(command: &clap::Command, path: &str) -> Vec<String> {
+        let here = format!("{path} {}", command.get_name()).trim().to_owned();
+        let mut missing: Vec<String> = command
+            .get_arguments()
+            .filter(|a| a.get_id() != "help" && a.get_id() != "version")
+            .filter(|a| a.get_help().is_none() && a.get_long_help().is_none())
+            .map(|a| format!("{here}: {}", a.get_id()))
+            .collect();
+        for sub in command.get_subcommands() {
+            if sub.get_name() != "help" {
+                missing.extend(undocumented(sub, &here));
+            }
+        }
+        missing
+    }
+
+    #[test]
+    fn every_option_and_argument_has_help() {
+        let missing = undocumented(&super::Cli::command(), "");
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
+    }
+
+    #[test]
+    fn planted_an_option_without_help_is_found() {
+        let planted = clap::Command::new("planted")
+            .arg(
+                clap::Arg::new("documented")
+                    .long("documented")
+                    .help("has help"),
+            )
+            .subcommand(clap::Command::new("sub").arg(clap::Arg::new("bare").long("bare")));
+        assert_eq!(
+            undocumented(&planted, ""),
+            vec!["planted sub: bare".to_owned()]
+        );
     }
 }

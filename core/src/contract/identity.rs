@@ -15,7 +15,7 @@ use super::error::ContractError;
 include!(concat!(env!("OUT_DIR"), "/embedded_schemas.rs"));
 
 /// The semantic version of the contract this build implements.
-pub const CONTRACT_VERSION: &str = "2.0.0";
+pub const CONTRACT_VERSION: &str = "3.0.0";
 
 /// One contract schema file: its file name and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]

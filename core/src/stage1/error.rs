@@ -96,6 +96,9 @@ impl IngestError {
                 "data_dir_full"
             }
             IngestError::Store { .. } => "data_root_store_error",
+            IngestError::Audit(AuditError::Io { source, .. }) if is_storage_full(source) => {
+                "data_dir_full"
+            }
             IngestError::Audit(inner) => inner.code(),
             IngestError::Marker { .. } => "marker_write_failed",
             IngestError::Placement(inner) => inner.code(),
@@ -111,6 +114,7 @@ impl IngestError {
                 | IngestError::Io { .. }
                 | IngestError::Store { .. }
                 | IngestError::DataDirFull { .. }
+                | IngestError::Audit(AuditError::Io { .. } | AuditError::Key { .. })
         )
     }
 }

@@ -39,6 +39,15 @@ pub struct MarkerIntegrity {
     pub media_count: u64,
 }
 
+/// The DataRoot's audit head once the ingest's line was written: a witness the Hypervisor side
+/// keeps, against which `audit verify --witness` detects a cut tail or a rewritten history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkerAuditHead {
+    pub seq: u64,
+    pub hash: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReapMarker {
@@ -49,8 +58,21 @@ pub struct ReapMarker {
     pub ingest_run_id: String,
     pub counts: MarkerCounts,
     pub integrity: MarkerIntegrity,
+    pub audit_head: MarkerAuditHead,
     pub contract_version: String,
     pub schema_hash: String,
+}
+
+/// The `contract_version` and `schema_hash` a marker (and the ledger's signature) carries.
+pub(crate) fn identity_pair() -> (String, String) {
+    match crate::contract::ContractIdentity::embedded() {
+        Ok(identity) => (
+            identity.contract_version.clone(),
+            identity.schema_hash.clone(),
+        ),
+        // The test suite proves the embedded schemas hash; this arm only keeps the marker honest.
+        Err(_) => (crate::contract::CONTRACT_VERSION.to_owned(), String::new()),
+    }
 }
 
 /// What a handoff's marker file says.
@@ -180,6 +202,7 @@ mod tests {
             ingest_run_id: "ingest_x".into(),
             counts: MarkerCounts::default(),
             integrity: MarkerIntegrity::default(),
+            audit_head: MarkerAuditHead::default(),
             contract_version: "1.0.0".into(),
             schema_hash: "0".repeat(64),
         }

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
-use autocapture_core::audit::{AuditError, AuditLog, verify};
+use autocapture_core::audit::{AuditError, AuditHead, AuditKey, AuditLog, verify};
 use autocapture_core::base::clock::SystemClock;
+use autocapture_core::contract::{canonical_json, sha256_hex};
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
@@ -78,6 +79,13 @@ impl Gate for AuditGate {
             "a garbage metadata.db was accepted",
         );
         let log = AuditLog::in_data_root(&data.root);
+        let key = log.existing_key()?;
+        outcome.check(
+            "the audit key exists outside the DataRoot",
+            key.as_ref()
+                .is_some_and(|k| !k.path().starts_with(&data.root)),
+            format!("{key:?}"),
+        );
         let head = log.verify();
         let lines = head.as_ref().map(|h| h.lines).unwrap_or(0);
         outcome.measure("audit_lines", lines);
@@ -89,9 +97,10 @@ impl Gate for AuditGate {
                 .map(ToString::to_string)
                 .unwrap_or_default(),
         );
-        let expected_lines = handoffs.len() as u64 + 1;
+        // Each ingest that may change the DataRoot records its beginning, then its outcome.
+        let expected_lines = 2 * (handoffs.len() as u64 + 1);
         outcome.check_eq(
-            "one line per privileged action",
+            "a begin and an outcome line per ingest",
             None,
             json!(expected_lines),
             json!(lines),
@@ -107,8 +116,14 @@ impl Gate for AuditGate {
             .collect();
         outcome.check(
             "actions and outcomes recorded",
-            parsed.iter().all(|v| v["action"] == "handoff.ingest")
-                && outcomes.iter().filter(|o| **o == "ok").count() == handoffs.len()
+            parsed.iter().enumerate().all(|(i, v)| {
+                v["action"]
+                    == if i % 2 == 0 {
+                        "handoff.ingest.begin"
+                    } else {
+                        "handoff.ingest"
+                    }
+            }) && outcomes.iter().filter(|o| **o == "ok").count() == handoffs.len()
                 && outcomes
                     .last()
                     .is_some_and(|o| o.starts_with("failed:handoff_metadata_corrupt")),
@@ -160,7 +175,7 @@ impl Gate for AuditGate {
         // A write torn before its newline.
         let torn = ctx.work.join("torn-no-newline.ndjson");
         std::fs::write(&torn, &text.as_bytes()[..text.len() - 10])?;
-        let got = match verify(&torn, None) {
+        let got = match verify(&torn, None, key.as_ref()) {
             Err(AuditError::Broken { kind, line, .. }) => {
                 json!({"code": kind.code(), "line": line})
             }
@@ -179,7 +194,7 @@ impl Gate for AuditGate {
             .take(lines.saturating_sub(1) as usize)
             .collect();
         std::fs::write(&cut, kept.join("\n") + "\n")?;
-        let got = verify(&cut, Some(&recorded))
+        let got = verify(&cut, Some(&recorded), key.as_ref())
             .err()
             .map(|e| e.code())
             .unwrap_or("verified");
@@ -189,6 +204,146 @@ impl Gate for AuditGate {
             json!("audit_tail_missing"),
             json!(got),
         );
+        authenticity(&mut outcome, ctx, &text, key.as_ref())?;
+        torn_tail_repaired(&mut outcome, ctx, &data, &handoffs[0], &options)?;
         Ok(outcome)
     }
+}
+
+/// A line edited with its hash recomputed, and a history rewritten from line 1 and re-chained,
+/// pass the chain check; only the key catches them.
+fn authenticity(
+    outcome: &mut GateOutcome,
+    ctx: &GateContext,
+    text: &str,
+    key: Option<&AuditKey>,
+) -> anyhow::Result<()> {
+    let rehash = |line: &mut Value| {
+        let mut unsealed = line.clone();
+        if let Some(o) = unsealed.as_object_mut() {
+            o.remove("hash");
+            o.remove("mac");
+        }
+        let bytes = canonical_json(&unsealed).unwrap_or_default();
+        line["hash"] = json!(sha256_hex(&bytes));
+    };
+    let render = |lines: &[Value]| -> String {
+        lines
+            .iter()
+            .map(|l| {
+                String::from_utf8(canonical_json(l).unwrap_or_default()).unwrap_or_default() + "\n"
+            })
+            .collect()
+    };
+    let original: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let mut forged = original.clone();
+    forged[1]["outcome"] = json!("forged");
+    rehash(&mut forged[1]);
+    let mut prev = forged[1]["hash"].clone();
+    for line in forged.iter_mut().skip(2) {
+        line["prev_hash"] = prev;
+        rehash(line);
+        prev = line["hash"].clone();
+    }
+    let mut rechained = original;
+    rechained[0]["details"] = json!({"rewritten": true});
+    let mut prev = Value::Null;
+    for line in &mut rechained {
+        line["prev_hash"] = prev;
+        rehash(line);
+        prev = line["hash"].clone();
+    }
+    for (name, lines) in [
+        ("a line forged without the key", &forged),
+        ("a history re-chained from line 1", &rechained),
+    ] {
+        let copy = ctx.work.join(format!("{}.ndjson", name.replace(' ', "-")));
+        std::fs::write(&copy, render(lines))?;
+        let chain_only = verify(&copy, None, None).err().map(|e| e.code());
+        let keyed = match verify(&copy, None, key) {
+            Err(AuditError::Broken { line, kind, .. }) => {
+                json!({"code": kind.code(), "line": line})
+            }
+            Err(other) => json!({"code": other.code()}),
+            Ok(_) => json!({"code": "verified"}),
+        };
+        let line = if name.starts_with("a line") { 2 } else { 1 };
+        outcome.check_eq(
+            &format!("tamper detected: {name}"),
+            Some(&copy.display().to_string()),
+            json!({"chain_only": null, "with_key": {"code": "audit_mac_mismatch", "line": line}}),
+            json!({"chain_only": chain_only, "with_key": keyed}),
+        );
+    }
+    Ok(())
+}
+
+/// A torn last line, as an append the disk interrupted leaves it, does not wedge Stage 1: the next
+/// ingest quarantines the torn bytes, records the repair, and writes a marker whose audit head the
+/// log holds.
+fn torn_tail_repaired(
+    outcome: &mut GateOutcome,
+    ctx: &GateContext,
+    data: &DataRoot,
+    handoff: &Path,
+    options: &IngestOptions,
+) -> anyhow::Result<()> {
+    let log = AuditLog::in_data_root(&data.root);
+    let before = std::fs::read_to_string(log.path())?;
+    let last = before.lines().last().unwrap_or_default();
+    let torn = &last.as_bytes()[..last.len().min(57)];
+    let mut file = std::fs::OpenOptions::new().append(true).open(log.path())?;
+    std::io::Write::write_all(&mut file, torn)?;
+    drop(file);
+    let again = ctx.work.join("again");
+    copy_tree(handoff, &again)?;
+    let report = ingest_handoff(&again, data, options, &SystemClock);
+    let after = std::fs::read_to_string(log.path()).unwrap_or_default();
+    let repair = after
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["action"] == "audit.repair");
+    let quarantined = repair
+        .as_ref()
+        .and_then(|r| r["details"]["quarantine"].as_str().map(std::fs::read))
+        .and_then(Result::ok);
+    let marker = autocapture_core::stage1::marker::read(&again);
+    let witnessed = match &marker {
+        autocapture_core::stage1::marker::MarkerState::Valid(m) => verify(
+            log.path(),
+            Some(&AuditHead::witness(
+                m.audit_head.seq,
+                m.audit_head.hash.clone(),
+            )),
+            log.existing_key()?.as_ref(),
+        )
+        .map(|h| h.lines)
+        .map_err(|e| e.code()),
+        other => Err(
+            if matches!(
+                other,
+                autocapture_core::stage1::marker::MarkerState::Missing
+            ) {
+                "no marker"
+            } else {
+                "invalid marker"
+            },
+        ),
+    };
+    outcome.check_eq(
+        "a torn tail is quarantined and recorded at the next ingest",
+        Some(&log.path().display().to_string()),
+        json!({"ingest": "ok", "repair_sha256": sha256_hex(torn), "quarantined": true,
+               "marker_witness_held": true}),
+        json!({
+            "ingest": report.as_ref().map(|_| "ok").unwrap_or_else(|e| e.code()),
+            "repair_sha256": repair.as_ref().map(|r| r["details"]["torn_sha256"].clone()),
+            "quarantined": quarantined.as_deref() == Some(torn),
+            "marker_witness_held": witnessed.is_ok(),
+        }),
+    );
+    Ok(())
 }

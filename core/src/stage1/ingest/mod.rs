@@ -38,7 +38,7 @@ use crate::base::clock::Clock;
 use crate::base::crash;
 use crate::base::fsops::{FileOps, RealFs};
 use crate::base::pace::Pacer;
-use crate::contract::{ContractIdentity, format_ts_utc, ingest_run_id};
+use crate::contract::{format_ts_utc, ingest_run_id};
 use crate::handoff::{HandoffDb, MEDIA_DIR};
 use crate::stage1::ledger::{self, LedgerEntry};
 use crate::stage1::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
@@ -157,10 +157,24 @@ pub fn ingest_handoff_on(
     } else {
         Ok(None)
     };
+    // A run that may change the DataRoot records that it begins before it changes anything, so
+    // no change lands without a line; the outcome line follows (an interrupted run leaves its
+    // begin line alone, and no marker).
     let result = known.and_then(|known| match known {
         Some(found) => Ok(found),
-        None => Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
-            .and_then(|mut ingest| ingest.run(started)),
+        None => {
+            audit.append(
+                &AuditEvent {
+                    action: "handoff.ingest.begin".into(),
+                    actor: "autocapture".into(),
+                    outcome: "started".into(),
+                    details: json!({"handoff_root": handoff_root, "ingest_run_id": run_id}),
+                },
+                clock.now(),
+            )?;
+            Ingest::new(&handoff_root, &data_root, options, &run_id, clock, fs)
+                .and_then(|mut ingest| ingest.run(started))
+        }
     });
     let result = result.map_err(|e| full_or(e, &data_root.root));
     let outcome = match &result {
@@ -187,7 +201,7 @@ pub fn ingest_handoff_on(
     let audit_result = audit.append(&event, clock.now());
     drop(lock);
     let (mut report, verified) = result?;
-    audit_result?;
+    let audited = audit_result?;
     crash::point("ingest.after_unlock");
     // The handoff must still be what was ingested: the marker would promise it all. Checked
     // just before the marker's rename and once it is durable (a failure then takes it back).
@@ -200,8 +214,12 @@ pub fn ingest_handoff_on(
         ingest_run_id: report.ingest_run_id.clone(),
         counts: report.counts.clone(),
         integrity: report.integrity.clone(),
-        contract_version: identity_pair().0,
-        schema_hash: identity_pair().1,
+        audit_head: marker::MarkerAuditHead {
+            seq: audited.seq,
+            hash: audited.hash,
+        },
+        contract_version: marker::identity_pair().0,
+        schema_hash: marker::identity_pair().1,
     };
     let check = || stamp::check(held.path(), &verified);
     let check: Option<crate::base::durable::WriteCheck<'_>> =
@@ -276,7 +294,7 @@ fn unchanged(
 ) -> Result<Option<(IngestReport, HandoffStamp)>, IngestError> {
     // The signature's own stamp is what the marker's checks compare with.
     let verified = stamp::take(handoff_root).map_err(io_err(handoff_root))?;
-    let Some(signature) = ledger::signature(&verified, options, &identity_pair().1) else {
+    let Some(signature) = ledger::signature(&verified, options, &marker::identity_pair().1) else {
         return Ok(None);
     };
     if !ledger::holds_media(&verified, data_root, options) {
@@ -311,17 +329,6 @@ fn unchanged(
         timings: IngestTimings::default(),
     };
     Ok(Some((report, verified)))
-}
-
-fn identity_pair() -> (String, String) {
-    match ContractIdentity::embedded() {
-        Ok(identity) => (
-            identity.contract_version.clone(),
-            identity.schema_hash.clone(),
-        ),
-        // The test suite proves the embedded schemas hash; this arm only keeps the marker honest.
-        Err(_) => (crate::contract::CONTRACT_VERSION.to_owned(), String::new()),
-    }
 }
 
 /// Scratch database of the media threads, inside the DataRoot (removed after every run).
@@ -535,7 +542,7 @@ impl<'a> Ingest<'a> {
                 detail,
             });
         }
-        if let Some(signature) = ledger::signature(&now, self.options, &identity_pair().1) {
+        if let Some(signature) = ledger::signature(&now, self.options, &marker::identity_pair().1) {
             self.record_in_ledger(&report, &signature)?;
         }
         crash::point("ingest.after_ledger");

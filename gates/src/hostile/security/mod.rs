@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use autocapture_core::audit::{AuditError, AuditLog, verify as verify_audit};
+use autocapture_core::audit::AuditLog;
 use autocapture_core::server::{
     BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, MAX_BODY_BYTES, MAX_CONNECTIONS, TOKEN_FILE,
     token_matches,
@@ -112,7 +112,8 @@ pub fn cases(ctx: &GateContext) -> anyhow::Result<Vec<CaseReport>> {
     cases.extend(peer::foreign_uid_cases(
         bin, &planted, harness, &data, &work,
     )?);
-    cases.extend(records::audit_cases(bin, &work, &data)?);
+    let marker = first.join(autocapture_core::stage1::marker::MARKER_FILE);
+    cases.extend(records::audit_cases(bin, &planted, &work, &data, &marker)?);
     cases.extend(records::report_cases(&work, ctx.harness_bin.as_deref())?);
     Ok(cases)
 }

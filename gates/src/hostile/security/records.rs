@@ -3,36 +3,122 @@
 
 use super::*;
 
+/// A line's hash recomputed after an edit, as a writer without the key would: the chain holds,
+/// only the mac can tell.
+fn rehash(line: &mut Value) {
+    let mut unsealed = line.clone();
+    if let Some(object) = unsealed.as_object_mut() {
+        object.remove("hash");
+        object.remove("mac");
+    }
+    let canonical = autocapture_core::contract::canonical_json(&unsealed).unwrap_or_default();
+    line["hash"] = json!(autocapture_core::contract::sha256_hex(&canonical));
+}
+
+fn canonical_lines(lines: &[Value]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            String::from_utf8(autocapture_core::contract::canonical_json(l).unwrap_or_default())
+                .unwrap_or_default()
+                + "\n"
+        })
+        .collect()
+}
+
+/// Runs `autocapture audit <args> --json --data-dir dir` (with `plant` set in a planted build)
+/// and returns its code, exit and whether it panicked.
+fn audit_command(
+    bin: &Path,
+    args: &[&str],
+    dir: &Path,
+    plant: Option<&str>,
+) -> anyhow::Result<(String, Option<i32>, bool)> {
+    let mut command = Command::new(bin);
+    command
+        .arg("audit")
+        .args(args)
+        .args(["--json", "--data-dir"])
+        .arg(dir)
+        .stdin(Stdio::null());
+    if let Some(plant) = plant {
+        command.env(autocapture_core::base::crash::ENV_PLANT, plant);
+    }
+    Ok(coded(&command.output()?))
+}
+
 /// Each kind of tampering with a copy of the DataRoot's audit log, caught by the real
-/// `autocapture audit verify` (and a cut tail by a recorded head).
-pub(super) fn audit_cases(bin: &Path, work: &Path, data: &Path) -> anyhow::Result<Vec<CaseReport>> {
+/// `autocapture audit verify` (a cut tail through the reap marker's `audit_head` as witness); a
+/// torn tail repaired by `autocapture audit repair` and a foreign tail refused by it; and the
+/// planted build (`audit_mac_unchecked`, `audit_repair_any_tail`) caught by the same cases.
+pub(super) fn audit_cases(
+    bin: &Path,
+    planted_bin: &Path,
+    work: &Path,
+    data: &Path,
+    marker: &Path,
+) -> anyhow::Result<Vec<CaseReport>> {
     let log = AuditLog::in_data_root(data);
-    let head = log.verify()?;
-    let lines: Vec<String> = std::fs::read_to_string(log.path())?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    log.verify()?;
+    let text = std::fs::read_to_string(log.path())?;
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l))
+        .collect::<Result<_, _>>()?;
     anyhow::ensure!(
         lines.len() >= 3,
         "the audit cases need 3 lines, the log has {}",
         lines.len()
     );
-    type Tamper = fn(&mut Vec<String>) -> String;
-    let tampers: [(&str, &str, Tamper); 5] = [
-        ("untampered", "ok", |l| l.join("\n") + "\n"),
-        ("edited line", "audit_hash_mismatch", |l| {
-            l[1] = l[1].replacen("\"outcome\":\"ok\"", "\"outcome\":\"OK\"", 1);
+    type Tamper = fn(&[String], &[Value]) -> String;
+    let tampers: [(&str, &str, Tamper); 7] = [
+        ("untampered", "ok", |l, _| l.join("\n") + "\n"),
+        ("edited line", "audit_hash_mismatch", |l, _| {
+            let mut l = l.to_vec();
+            l[1] = l[1].replacen("\"outcome\":\"", "\"outcome\":\"X", 1);
             l.join("\n") + "\n"
         }),
-        ("deleted line", "audit_chain_mismatch", |l| {
+        (
+            "forged line with its hash recomputed",
+            "audit_mac_mismatch",
+            |_, v| {
+                let mut v = v.to_vec();
+                v[1]["outcome"] = json!("forged");
+                rehash(&mut v[1]);
+                // The next line names the forged hash, so only the mac can tell.
+                v[2]["prev_hash"] = v[1]["hash"].clone();
+                rehash(&mut v[2]);
+                canonical_lines(&v[..3])
+            },
+        ),
+        (
+            "re-chained history from line 1",
+            "audit_mac_mismatch",
+            |_, v| {
+                let mut v = v.to_vec();
+                v[0]["details"] = json!({"rewritten": true});
+                let mut prev = Value::Null;
+                for line in &mut v {
+                    line["prev_hash"] = prev.clone();
+                    rehash(line);
+                    prev = line["hash"].clone();
+                }
+                canonical_lines(&v)
+            },
+        ),
+        ("deleted line", "audit_chain_mismatch", |l, _| {
+            let mut l = l.to_vec();
             l.remove(1);
             l.join("\n") + "\n"
         }),
-        ("reordered lines", "audit_chain_mismatch", |l| {
+        ("reordered lines", "audit_chain_mismatch", |l, _| {
+            let mut l = l.to_vec();
             l.swap(0, 1);
             l.join("\n") + "\n"
         }),
-        ("truncated line", "audit_line_truncated", |l| {
+        ("truncated line", "audit_line_truncated", |l, _| {
+            let mut l = l.to_vec();
             let last = l.len() - 1;
             let cut = l[last].len() / 2;
             l[last].truncate(cut);
@@ -43,30 +129,114 @@ pub(super) fn audit_cases(bin: &Path, work: &Path, data: &Path) -> anyhow::Resul
     for (name, expected, tamper) in tampers {
         let copy = work.join(format!("audit-{}", name.replace(' ', "-")));
         std::fs::create_dir_all(&copy)?;
-        let mut edited = lines.clone();
-        std::fs::write(copy.join("audit.ndjson"), tamper(&mut edited))?;
-        let output = Command::new(bin)
-            .args(["audit", "verify", "--json", "--data-dir"])
-            .arg(&copy)
-            .stdin(Stdio::null())
-            .output()?;
-        let (code, exit, panicked) = coded(&output);
+        std::fs::write(copy.join("audit.ndjson"), tamper(&lines, &parsed))?;
+        let (code, exit, panicked) = audit_command(bin, &["verify"], &copy, None)?;
         let mut report = case(format!("audit log: {name}"), expected);
         report.observed = code;
         report.panics = u64::from(panicked);
         report.detail = format!("exit {exit:?}");
         cases.push(report);
+        if name == "forged line with its hash recomputed" {
+            let (code, _, panicked) =
+                audit_command(planted_bin, &["verify"], &copy, Some("audit_mac_unchecked"))?;
+            let mut planted = case(format!("planted audit_mac_unchecked: {name}"), "found");
+            planted.observed = if code == "ok" {
+                "found".into()
+            } else {
+                format!("missed: the planted build answered {code}")
+            };
+            planted.panics = u64::from(panicked);
+            cases.push(planted);
+        }
     }
-    let mut report = case("audit log: lines cut from the end", "audit_tail_missing");
-    let copy = work.join("audit-cut-tail.ndjson");
-    std::fs::write(&copy, lines[..lines.len() - 1].join("\n") + "\n")?;
-    report.observed = match verify_audit(&copy, Some(&head)) {
-        Ok(_) => "verified".into(),
-        Err(AuditError::Broken { kind, .. }) => kind.code().into(),
-        Err(other) => other.code().into(),
-    };
-    report.detail = format!("against the recorded head of {} lines", head.lines);
+
+    // Lines cut from the end, against the witness the Hypervisor side holds: the marker.
+    let copy = work.join("audit-cut-tail");
+    std::fs::create_dir_all(&copy)?;
+    let witness: Value = serde_json::from_slice(&std::fs::read(marker)?)?;
+    let keep = witness["audit_head"]["seq"]
+        .as_u64()
+        .unwrap_or(1)
+        .saturating_sub(1) as usize;
+    std::fs::write(copy.join("audit.ndjson"), lines[..keep].join("\n") + "\n")?;
+    let witness_arg = marker.to_string_lossy().into_owned();
+    let (code, exit, panicked) =
+        audit_command(bin, &["verify", "--witness", &witness_arg], &copy, None)?;
+    let mut report = case(
+        "audit log: lines cut below the marker's audit_head",
+        "audit_tail_missing",
+    );
+    report.observed = code;
+    report.panics = u64::from(panicked);
+    report.detail = format!(
+        "exit {exit:?}; kept {keep} lines, the marker names line {}",
+        keep + 1
+    );
     cases.push(report);
+
+    // A torn tail as an append the disk interrupted leaves it: repaired and recorded.
+    let copy = work.join("audit-torn-repaired");
+    std::fs::create_dir_all(&copy)?;
+    let torn = &lines[lines.len() - 1][..40];
+    std::fs::write(copy.join("audit.ndjson"), format!("{text}{torn}"))?;
+    let (repaired, _, p1) = audit_command(bin, &["repair"], &copy, None)?;
+    let (verified, _, p2) = audit_command(bin, &["verify"], &copy, None)?;
+    let quarantined = std::fs::read_dir(copy.join("audit.ndjson.quarantine"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| std::fs::read(e.path()).is_ok_and(|b| b == torn.as_bytes()))
+        })
+        .unwrap_or(false);
+    let recorded = std::fs::read_to_string(copy.join("audit.ndjson"))?
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains("\"audit.repair\""));
+    let mut report = case(
+        "audit log: a torn tail is quarantined and recorded",
+        "repaired",
+    );
+    report.observed = if repaired == "ok" && verified == "ok" && quarantined && recorded {
+        "repaired".into()
+    } else {
+        format!(
+            "repair {repaired}, verify {verified}, quarantined {quarantined}, recorded {recorded}"
+        )
+    };
+    report.panics = u64::from(p1 || p2);
+    cases.push(report);
+
+    // A tail that is not the start of an audit line is damage, not a torn append.
+    for (build, plant) in [(bin, None), (planted_bin, Some("audit_repair_any_tail"))] {
+        let copy = work.join(format!("audit-foreign-tail-{}", plant.unwrap_or("real")));
+        std::fs::create_dir_all(&copy)?;
+        std::fs::write(
+            copy.join("audit.ndjson"),
+            format!("{text}appended by someone"),
+        )?;
+        let (code, _, panicked) = audit_command(build, &["repair"], &copy, plant)?;
+        let mut report = match plant {
+            None => {
+                let mut r = case(
+                    "audit log: a foreign tail is refused by repair",
+                    "audit_line_truncated",
+                );
+                r.observed = code;
+                r
+            }
+            Some(plant) => {
+                let mut r = case(format!("planted {plant}: a foreign tail"), "found");
+                r.observed = if code == "ok" {
+                    "found".into()
+                } else {
+                    format!("missed: the planted build answered {code}")
+                };
+                r
+            }
+        };
+        report.panics = u64::from(panicked);
+        cases.push(report);
+    }
     Ok(cases)
 }
 
