@@ -31,7 +31,8 @@ pub struct ActivitySignal {
 pub struct ActivityState {
     pub idle: bool,
     /// `idle`, `user_active`, `signal_missing`, `signal_stale`, `signal_future`,
-    /// `signal_unreadable`, `signal_invalid`.
+    /// `signal_unreadable`, `signal_invalid`; `operator_override` when [`GateOverride`] let it
+    /// through.
     pub reason: &'static str,
     pub detail: String,
     pub idle_seconds: Option<f64>,
@@ -50,6 +51,41 @@ impl ActivityState {
             detail: detail.into(),
             idle_seconds: None,
             signal_path: path.map(Path::to_path_buf),
+        }
+    }
+}
+
+/// How an operator who runs heavy work by hand overrides the idle gate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOverride {
+    /// The gate as it is: only a fresh idle signal lets work run.
+    #[default]
+    None,
+    /// Run although the signal is missing, stale or unreadable; a fresh signal saying the user
+    /// is active still stops the work.
+    Now,
+    /// Run whatever the signal says.
+    EvenIfActive,
+}
+
+impl GateOverride {
+    /// `state` as this override lets it through: idle with reason `operator_override` (the
+    /// signal's own reason and detail kept in `detail`) where it applies, else unchanged.
+    pub fn apply(self, state: ActivityState) -> ActivityState {
+        let applies = match self {
+            GateOverride::None => false,
+            GateOverride::Now => !state.idle && state.reason != "user_active",
+            GateOverride::EvenIfActive => !state.idle,
+        };
+        if !applies {
+            return state;
+        }
+        ActivityState {
+            idle: true,
+            reason: "operator_override",
+            detail: format!("run by hand despite {}: {}", state.reason, state.detail),
+            ..state
         }
     }
 }

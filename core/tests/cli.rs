@@ -525,8 +525,11 @@ fn prime_is_the_same_program_with_one_deprecation_line() {
         let rest: Vec<&str> = stderr.lines().skip(1).collect();
         let canonical_stderr =
             String::from_utf8_lossy(&canonical.stderr).replace(a.to_str().expect("utf8"), "<dir>");
+        // Usage lines name the binary that was run.
         assert_eq!(
-            rest.join("\n").replace(b.to_str().expect("utf8"), "<dir>"),
+            rest.join("\n")
+                .replace(b.to_str().expect("utf8"), "<dir>")
+                .replace("Usage: autocapture-prime ", "Usage: autocapture "),
             canonical_stderr.trim_end(),
             "stderr differs for {args_a:?}"
         );
@@ -543,4 +546,105 @@ fn a_closed_stdout_is_not_an_error() {
     drop(child.stdout.take());
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn each_binary_names_itself_in_its_help() {
+    for args in [&["--help"][..], &["handoff", "ingest", "--help"][..]] {
+        let canonical = run(CANONICAL, args);
+        let prime = run(PRIME, args);
+        let (text_a, text_b) = (
+            String::from_utf8_lossy(&canonical.stdout),
+            String::from_utf8_lossy(&prime.stdout),
+        );
+        assert!(text_a.contains("Usage: autocapture "), "{text_a}");
+        assert!(text_b.contains("Usage: autocapture-prime "), "{text_b}");
+        assert_eq!(
+            text_a,
+            text_b.replace("autocapture-prime", "autocapture"),
+            "the same help apart from the name, for {args:?}"
+        );
+    }
+}
+
+/// Errors name what is at fault in `--json`: the path of a missing handoff, spool or DataRoot,
+/// the record of a bad row; a missing handoff and a missing spool are the same kind of fault and
+/// exit the same (1).
+#[test]
+fn errors_name_the_path_or_record_at_fault() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("not here");
+    let m = missing.to_str().expect("utf8");
+    let data = dir.path().join("data");
+    let d = data.to_str().expect("utf8");
+    let cases: [(&[&str], &str, i32); 3] = [
+        (
+            &[
+                "handoff",
+                "ingest",
+                "--handoff-root",
+                m,
+                "--data-dir",
+                d,
+                "--json",
+            ],
+            "handoff_root_missing",
+            1,
+        ),
+        (
+            &[
+                "handoff",
+                "drain",
+                "--spool-root",
+                m,
+                "--data-dir",
+                d,
+                "--json",
+            ],
+            "spool_unreadable",
+            1,
+        ),
+        (
+            &[
+                "query",
+                "--data-dir",
+                m,
+                "--json",
+                "what was I doing at 10:00?",
+            ],
+            "data_dir_missing",
+            2,
+        ),
+    ];
+    for (args, code, exit) in cases {
+        let output = run(CANONICAL, args);
+        let error = stdout_json(&output);
+        assert_eq!(error["error"]["code"], code, "{args:?}: {error}");
+        assert_eq!(output.status.code(), Some(exit), "{args:?}");
+        let path = error["error"]["path"]
+            .as_str()
+            .or(error["path"].as_str())
+            .unwrap_or_default();
+        assert!(path.ends_with("not here"), "{args:?}: {error}");
+    }
+    let handoff = handoff(dir.path(), b"not the declared bytes");
+    let h = handoff.to_str().expect("utf8");
+    let output = run(
+        CANONICAL,
+        &[
+            "handoff",
+            "ingest",
+            "--handoff-root",
+            h,
+            "--data-dir",
+            d,
+            "--json",
+        ],
+    );
+    let error = stdout_json(&output);
+    assert_eq!(error["error"]["code"], "media_hash_mismatch");
+    let record = error["error"]["record_id"]
+        .as_str()
+        .or(error["record_id"].as_str());
+    assert!(record.is_some_and(|r| r.contains('/')), "{error}");
 }

@@ -214,7 +214,7 @@ fn a_selection_reports_every_gate_and_is_partial_never_pass() {
         predicate_violations(&statement["predicate"]).expect("validate"),
         Vec::<String>::new()
     );
-    let xml = junit::render(&results).expect("junit");
+    let xml = junit::render(&results, &[]).expect("junit");
     let doc = roxmltree::Document::parse(&xml).expect("junit.xml parses");
     let skipped: Vec<&str> = doc
         .descendants()
@@ -465,34 +465,98 @@ fn key_files_round_trip_and_are_never_overwritten() {
 }
 
 #[test]
-fn junit_parses_with_a_case_per_gate_and_per_check() {
+fn junit_has_a_suite_per_gate_each_failure_once_and_times_everywhere() {
     let (_dir, results) = run(&[], 1);
-    let xml = junit::render(&results).expect("junit");
+    let properties = [("commit", "c0ffee".to_owned())];
+    let xml = junit::render(&results, &properties).expect("junit");
     let doc = roxmltree::Document::parse(&xml).expect("junit.xml parses");
-    let cases: Vec<_> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("testcase"))
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
         .collect();
-    let checks: usize = results.gates.iter().map(|g| g.checks.len()).sum();
-    assert_eq!(cases.len(), results.gates.len() + checks);
-    let failing = |name: &str| {
-        cases
+    let names: Vec<&str> = suites.iter().filter_map(|s| s.attribute("name")).collect();
+    let gates: Vec<&str> = results.gates.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, gates, "one suite per gate, in run order");
+    for suite in &suites {
+        assert!(suite.attribute("time").is_some(), "suite without time");
+        assert!(
+            suite.attribute("timestamp").is_some(),
+            "suite without timestamp"
+        );
+        let property = |name: &str| {
+            suite
+                .descendants()
+                .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+                .and_then(|n| n.attribute("value"))
+        };
+        assert_eq!(property("commit"), Some("c0ffee"));
+        assert_eq!(
+            property("seed"),
+            Some(results.options_seed.to_string().as_str())
+        );
+        assert!(property("corpus_sha256").is_some());
+        for case in suite.children().filter(|n| n.has_tag_name("testcase")) {
+            assert!(case.attribute("time").is_some(), "case without time");
+        }
+    }
+    // The suite's counts add up to its cases, and a failing check is one failure, once.
+    let kinds = |suite: &str| -> Vec<(String, Vec<String>)> {
+        let node = suites
             .iter()
-            .find(|c| c.attribute("name") == Some(name))
+            .find(|s| s.attribute("name") == Some(suite))
+            .expect("suite");
+        node.children()
+            .filter(|n| n.has_tag_name("testcase"))
             .map(|c| {
-                c.children()
-                    .filter(|n| n.is_element())
-                    .map(|n| n.tag_name().name().to_owned())
-                    .collect::<Vec<_>>()
+                (
+                    c.attribute("name").unwrap_or_default().to_owned(),
+                    c.children()
+                        .filter(|n| n.is_element())
+                        .map(|n| n.tag_name().name().to_owned())
+                        .collect(),
+                )
             })
+            .collect()
     };
-    assert_eq!(failing("pass-gate"), Some(vec![]));
-    assert_eq!(failing("fail-gate"), Some(vec!["failure".to_owned()]));
-    assert_eq!(failing("error-gate"), Some(vec!["error".to_owned()]));
+    let fail = kinds("fail-gate");
+    let failures: usize = fail
+        .iter()
+        .filter(|(_, k)| k.contains(&"failure".to_owned()))
+        .count();
+    let failing_checks = results
+        .gates
+        .iter()
+        .find(|g| g.name == "fail-gate")
+        .map(|g| g.checks.iter().filter(|c| !c.passed).count())
+        .expect("fail-gate");
+    assert_eq!(failures, failing_checks, "{fail:?}");
     assert!(
-        failing("fail-gate::count <matches> & \"more\"").is_some(),
-        "check names survive escaping"
+        fail.iter().all(|(name, _)| name != "fail-gate"),
+        "no second case for the gate itself: {fail:?}"
     );
+    assert!(
+        fail.iter()
+            .any(|(name, _)| name == "count <matches> & \"more\""),
+        "check names survive escaping: {fail:?}"
+    );
+    let fail_suite = suites
+        .iter()
+        .find(|s| s.attribute("name") == Some("fail-gate"))
+        .expect("suite");
+    assert_eq!(
+        fail_suite.attribute("failures"),
+        Some(failing_checks.to_string().as_str())
+    );
+    let error = kinds("error-gate");
+    assert!(
+        error
+            .iter()
+            .any(|(name, k)| name == "error-gate" && k == &vec!["error".to_owned()]),
+        "{error:?}"
+    );
+    assert!(kinds("pass-gate").iter().all(|(_, k)| k.is_empty()));
 }
 
 #[test]

@@ -346,6 +346,7 @@ fn heavy_entry_points_refuse_inside_a_stage1_context() {
     let options = autocapture_core::stage2::Stage2Options {
         activity_signal: None,
         fresh_seconds: 5,
+        gate_override: Default::default(),
     };
     {
         let _stage1 = stage1_context::enter();

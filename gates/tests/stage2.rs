@@ -49,6 +49,7 @@ fn run(data: &DataRoot, step_ms: i64) -> Stage2Report {
     let options = Stage2Options {
         activity_signal: None,
         fresh_seconds: 5,
+        gate_override: Default::default(),
     };
     run_stage2(data, &options, &clock).expect("stage 2 runs")
 }
@@ -354,6 +355,7 @@ fn flipping_the_signal_to_active_stops_within_one_frame() {
     let options = Stage2Options {
         activity_signal: None,
         fresh_seconds: 5,
+        gate_override: Default::default(),
     };
     let report = run_stage2(&s.data, &options, &clock).expect("stage 2");
     assert_eq!(report.state, Stage2State::PausedActive);
@@ -407,6 +409,7 @@ fn a_held_lock_stops_stage2() {
         &Stage2Options {
             activity_signal: None,
             fresh_seconds: 5,
+            gate_override: Default::default(),
         },
         &clock,
     )

@@ -13,7 +13,14 @@ use crate::store::DataRoot;
 pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, CodedError> {
     let started = std::time::Instant::now();
     let handle = QueryHandle::open(&DataRoot::new(&args.data_dir)).map_err(|e| {
-        CodedError::new(e.code(), format!("failed to open: {e}"), exit::ENVIRONMENT)
+        let mut error =
+            CodedError::new(e.code(), format!("failed to open: {e}"), exit::ENVIRONMENT);
+        if let crate::query::handle::HandleError::Missing { path }
+        | crate::query::handle::HandleError::Open { path, .. } = &e
+        {
+            error.extra = serde_json::json!({"path": path});
+        }
+        error
     })?;
     let text = args.query.join(" ");
     let answer = query::answer(

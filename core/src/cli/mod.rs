@@ -252,6 +252,14 @@ enum Stage2Command {
         /// <data-dir>/activity_signal.json).
         #[arg(long)]
         activity_signal: Option<PathBuf>,
+        /// Run now, by hand, although no fresh idle signal says so (missing, stale or unreadable
+        /// signal); audited as stage2.run_by_hand. A fresh signal that the user is active still
+        /// pauses the run.
+        #[arg(long)]
+        now: bool,
+        /// With --now: run even while a fresh signal says the user is active.
+        #[arg(long, requires = "now")]
+        even_if_active: bool,
         /// Print the result as one JSON document on stdout (exact strings, no escaping).
         #[arg(long)]
         json: bool,
@@ -362,18 +370,26 @@ impl Command {
 }
 
 /// Runs the CLI; `program` names the binary in messages.
-pub fn run(program: &str) -> ExitCode {
+pub fn run(program: &'static str) -> ExitCode {
     // Blocked before any thread starts (threads inherit the mask): a write past the file-size
     // limit then fails with EFBIG, reported as `data_dir_full`, instead of SIGXFSZ ending the
     // process half-way.
     let mut file_size_signal = nix::sys::signal::SigSet::empty();
     file_size_signal.add(nix::sys::signal::Signal::SIGXFSZ);
     let _ = file_size_signal.thread_block();
-    // Name the program `autocapture` in usage and help whatever the binary is called, so the
-    // deprecated name prints exactly the same text.
-    let args =
-        std::iter::once(std::ffi::OsString::from("autocapture")).chain(std::env::args_os().skip(1));
-    let cli = match Cli::try_parse_from(args) {
+    // Usage and help name the binary that was run (`autocapture-prime` names itself); the
+    // commands and their output are otherwise the same.
+    let parsed = {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command().name(program).bin_name(program);
+        command
+            .try_get_matches_from(
+                std::iter::once(std::ffi::OsString::from(program))
+                    .chain(std::env::args_os().skip(1)),
+            )
+            .and_then(|matches| Cli::from_arg_matches(&matches))
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let status = if e.use_stderr() {
@@ -464,8 +480,17 @@ fn dispatch(command: Command, config: &config::Config) -> Result<Reply, CodedErr
         Command::Stage2(Stage2Command::Run {
             data_dir,
             activity_signal,
+            now,
+            even_if_active,
             ..
-        }) => pipeline::stage2_run(data_dir, activity_signal, config),
+        }) => {
+            let gate_override = match (now, even_if_active) {
+                (_, true) => crate::activity::GateOverride::EvenIfActive,
+                (true, false) => crate::activity::GateOverride::Now,
+                (false, false) => crate::activity::GateOverride::None,
+            };
+            pipeline::stage2_run(data_dir, activity_signal, gate_override, config)
+        }
         Command::Stage1(Stage1Command::Audit { data_dir, .. }) => inspect::stage1_audit(data_dir),
         Command::Contract(ContractCommand::Show { .. }) => inspect::contract_show(),
         Command::Audit(AuditCommand::Verify {
@@ -487,11 +512,13 @@ fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
     if data_dir.join("metadata.db").is_file() {
         Ok(())
     } else {
-        Err(CodedError::new(
+        let mut error = CodedError::new(
             "data_dir_missing",
             format!("{} holds no DataRoot (no metadata.db)", data_dir.display()),
             exit::ENVIRONMENT,
-        ))
+        );
+        error.extra = serde_json::json!({"path": data_dir});
+        Err(error)
     }
 }
 
@@ -515,31 +542,38 @@ fn emit_line(text: &str) {
     }
 }
 
+/// `command path: argument` for every argument of `command` and its subcommands that has no
+/// help text (the tests of both command lines use it).
+pub fn undocumented_args(command: &clap::Command) -> Vec<String> {
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let here = format!("{path} {}", command.get_name()).trim().to_owned();
+        missing.extend(
+            command
+                .get_arguments()
+                .filter(|a| a.get_id() != "help" && a.get_id() != "version")
+                .filter(|a| a.get_help().is_none() && a.get_long_help().is_none())
+                .map(|a| format!("{here}: {}", a.get_id())),
+        );
+        for sub in command.get_subcommands() {
+            if sub.get_name() != "help" {
+                walk(sub, &here, missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(command, "", &mut missing);
+    missing
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
 
-    /// `command path: --option` for every argument of `command` and its subcommands that has no
-    /// help text.
-    pub(crate) fn undocumented(command: &clap::Command, path: &str) -> Vec<String> {
-        let here = format!("{path} {}", command.get_name()).trim().to_owned();
-        let mut missing: Vec<String> = command
-            .get_arguments()
-            .filter(|a| a.get_id() != "help" && a.get_id() != "version")
-            .filter(|a| a.get_help().is_none() && a.get_long_help().is_none())
-            .map(|a| format!("{here}: {}", a.get_id()))
-            .collect();
-        for sub in command.get_subcommands() {
-            if sub.get_name() != "help" {
-                missing.extend(undocumented(sub, &here));
-            }
-        }
-        missing
-    }
+    use super::undocumented_args;
 
     #[test]
     fn every_option_and_argument_has_help() {
-        let missing = undocumented(&super::Cli::command(), "");
+        let missing = undocumented_args(&super::Cli::command());
         assert!(missing.is_empty(), "without help text: {missing:#?}");
     }
 
@@ -553,7 +587,7 @@ mod tests {
             )
             .subcommand(clap::Command::new("sub").arg(clap::Arg::new("bare").long("bare")));
         assert_eq!(
-            undocumented(&planted, ""),
+            undocumented_args(&planted),
             vec!["planted sub: bare".to_owned()]
         );
     }

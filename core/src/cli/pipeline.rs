@@ -21,7 +21,14 @@ fn ingest_error(error: IngestError) -> CodedError {
     } else {
         exit::FAILED
     };
-    CodedError::new(error.code(), format!("failed to ingest: {error}"), status)
+    let mut coded = CodedError::new(error.code(), format!("failed to ingest: {error}"), status);
+    if let Some(path) = error.path() {
+        coded.extra["path"] = json!(path);
+    }
+    if let Some(record_id) = error.record_id() {
+        coded.extra["record_id"] = json!(record_id);
+    }
+    coded
 }
 
 /// The ingest options of the configuration (mode, strictness, ledger fast path, UIA settings).
@@ -160,7 +167,8 @@ pub(super) fn handoff_drain(
         DrainEvent::Finished { name, status } => {
             if let Some(progress) = &bar {
                 progress.set_message(crate::base::terminal::safe_text(&format!(
-                    "{name}: {status:?}"
+                    "{name}: {}",
+                    json!(status).as_str().unwrap_or_default()
                 )));
                 progress.inc(1);
             }
@@ -180,11 +188,22 @@ pub(super) fn handoff_drain(
             format!("failed to drain: {placement}"),
             exit::FAILED,
         ),
-        other => CodedError::new(
-            other.code(),
-            format!("failed to drain: {other}"),
-            exit::ENVIRONMENT,
-        ),
+        crate::stage1::drain::DrainError::Spool { path, source } => {
+            // A spool that is not there is a wrong argument, like a missing handoff (exit 1);
+            // one that cannot be read is the environment's fault (exit 2).
+            let status = if source.kind() == std::io::ErrorKind::NotFound {
+                exit::FAILED
+            } else {
+                exit::ENVIRONMENT
+            };
+            let mut coded = CodedError::new(
+                "spool_unreadable",
+                format!("failed to drain: list spool {}: {source}", path.display()),
+                status,
+            );
+            coded.extra["path"] = json!(path);
+            coded
+        }
     })?;
     if let Some(progress) = bar {
         progress.finish_and_clear();
@@ -193,8 +212,8 @@ pub(super) fn handoff_drain(
     let document = report_document(&report, ok)?;
     let t = &report.totals;
     let mut human = format!(
-        "drain {:?}: {} handoffs: {} ingested, {} skipped (marked), {} marked for another data dir, {} failed, {} not run; {} symlinks skipped; activity: {} ({})\n",
-        report.state,
+        "drain {}: {} handoffs: {} ingested, {} skipped (marked), {} marked for another data dir, {} failed, {} not run; {} symlinks skipped; activity: {} ({})\n",
+        json!(report.state).as_str().unwrap_or_default(),
         t.handoffs,
         t.ingested,
         t.skipped_marked,
@@ -237,12 +256,14 @@ pub(super) fn handoff_drain(
 pub(super) fn stage2_run(
     data_dir: PathBuf,
     activity_signal: Option<PathBuf>,
+    gate_override: crate::activity::GateOverride,
     config: &config::Config,
 ) -> Result<Reply, CodedError> {
     require_data_dir(&data_dir)?;
     let options = Stage2Options {
         activity_signal: activity_signal.or_else(|| config.activity_signal.clone()),
         fresh_seconds: config.fresh_seconds,
+        gate_override,
     };
     let report = run_stage2(&DataRoot::new(&data_dir), &options, &SystemClock).map_err(|e| {
         // Every Stage-2 failure is the environment's (the lock, the store), not bad input.
@@ -254,8 +275,8 @@ pub(super) fn stage2_run(
     })?;
     let document = report_document(&report, true)?;
     let human = format!(
-        "stage 2 {:?}: {} frames processed, {} docs indexed; {} searchable, {} pending; activity {} ({}); {:.0} frames/s",
-        report.state,
+        "stage 2 {}: {} frames processed, {} docs indexed; {} searchable, {} pending; activity {} ({}); {:.0} frames/s",
+        json!(report.state).as_str().unwrap_or_default(),
         report.frames_processed,
         report.docs_indexed,
         report.frames_searchable,

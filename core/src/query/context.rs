@@ -233,8 +233,8 @@ impl Draft {
         self.not_available_info = Some(NotAvailable {
             missing: missing.to_owned(),
             newest_processed_ts_utc: newest,
-            how_to_produce:
-                "autocapture stage2 run --data-dir <data-dir> (runs while the user is idle)".into(),
+            // The engine names the DataRoot's own path (`engine::stage2_command`).
+            how_to_produce: String::new(),
         });
     }
 

@@ -179,7 +179,10 @@ fn answer_parsed(
         processing_blocked_reason: out.blocked,
         citations: ctx.citations,
         counters: handle.counters.values(),
-        not_available: out.not_available_info,
+        not_available: out.not_available_info.map(|mut info| {
+            info.how_to_produce = stage2_command(handle.root());
+            info
+        }),
         explain,
     })
 }
@@ -595,4 +598,23 @@ fn run_intent(
         Intent::Search => search(ctx, parsed, out)?,
     }
     Ok(())
+}
+
+/// The command that indexes what is missing, runnable as printed: the DataRoot's own path, quoted
+/// for a POSIX shell when it holds anything but plain path characters.
+fn stage2_command(root: &std::path::Path) -> String {
+    let path = root.display().to_string();
+    let plain = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c));
+    let quoted = if plain {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    };
+    format!(
+        "autocapture stage2 run --data-dir {quoted} (runs while the user is idle; add --now to run \
+         it at once)"
+    )
 }

@@ -105,6 +105,53 @@ impl IngestError {
         }
     }
 
+    /// The file or folder at fault, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        use crate::handoff::HandoffError as H;
+        use crate::store::LockError as L;
+        match self {
+            IngestError::HandoffRootMissing { path }
+            | IngestError::DataDir { path, .. }
+            | IngestError::MediaNotRegular { path }
+            | IngestError::MediaNameInvalid { path }
+            | IngestError::HandoffChanged { path, .. }
+            | IngestError::Io { path, .. }
+            | IngestError::DataDirFull { path, .. }
+            | IngestError::Store { path, .. }
+            | IngestError::Marker { path, .. }
+            | IngestError::Handoff(
+                H::MetadataMissing { path }
+                | H::TableMissing { path }
+                | H::Corrupt { path, .. }
+                | H::RowIdMissing { path, .. }
+                | H::RowIdNotText { path, .. },
+            )
+            | IngestError::Lock(
+                L::NotRegular { path }
+                | L::Held { path }
+                | L::Unwritable { path, .. }
+                | L::Io { path, .. },
+            )
+            | IngestError::Audit(
+                AuditError::Io { path, .. }
+                | AuditError::Broken { path, .. }
+                | AuditError::Key { path, .. },
+            ) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The record at fault, when there is one.
+    pub fn record_id(&self) -> Option<&str> {
+        match self {
+            IngestError::MediaRefUnsafe { record_id, .. }
+            | IngestError::MediaRefMissing { record_id, .. }
+            | IngestError::MediaHashMismatch { record_id, .. }
+            | IngestError::MetadataIdConflict { record_id } => Some(record_id),
+            _ => None,
+        }
+    }
+
     /// Usage or environment problems (exit 2) as opposed to bad input (exit 1).
     pub fn is_environment(&self) -> bool {
         matches!(
@@ -115,6 +162,7 @@ impl IngestError {
                 | IngestError::Store { .. }
                 | IngestError::DataDirFull { .. }
                 | IngestError::Audit(AuditError::Io { .. } | AuditError::Key { .. })
+                | IngestError::Marker { .. }
         )
     }
 }

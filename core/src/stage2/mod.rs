@@ -23,7 +23,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::activity::{ActivityState, read_state, signal_path};
+use crate::activity::{ActivityState, GateOverride, read_state, signal_path};
+use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::base::clock::Clock;
 use crate::base::crash;
 use crate::contract::{derived_id, format_ts_utc, sha256_canonical};
@@ -79,6 +80,8 @@ CREATE TABLE IF NOT EXISTS stage2_state (key TEXT PRIMARY KEY, value TEXT NOT NU
 pub struct Stage2Options {
     pub activity_signal: Option<PathBuf>,
     pub fresh_seconds: u32,
+    /// An operator's override of the idle gate (`stage2 run --now`); audited when it applies.
+    pub gate_override: GateOverride,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,6 +136,8 @@ pub enum Stage2Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 impl Stage2Error {
@@ -142,6 +147,7 @@ impl Stage2Error {
             Stage2Error::HeavyInStage1(inner) => inner.code(),
             Stage2Error::Store { .. } => "stage2_store_error",
             Stage2Error::Trace { .. } => "stage2_trace_error",
+            Stage2Error::Audit(inner) => inner.code(),
         }
     }
 }
@@ -200,11 +206,23 @@ pub fn run_stage2(
     let started = Instant::now();
     let db_path = stage2_db(data_root);
     let signal = signal_path(&data_root.root, options.activity_signal.as_deref());
-    let gate = || read_state(signal.as_deref(), clock.now(), options.fresh_seconds);
+    let gate = || {
+        let state = read_state(signal.as_deref(), clock.now(), options.fresh_seconds);
+        options.gate_override.apply(state)
+    };
     // Fail closed: the gate is read before anything is locked, created or opened for writing.
     let mut activity = gate();
     if !activity.idle {
         return paused_before_start(data_root, activity, started);
+    }
+    if activity.reason == "operator_override" {
+        let event = AuditEvent {
+            action: "stage2.run_by_hand".into(),
+            actor: "autocapture".into(),
+            outcome: "started".into(),
+            details: json!({"override": options.gate_override, "activity": activity.detail}),
+        };
+        AuditLog::in_data_root(&data_root.root).append(&event, clock.now())?;
     }
     let _lock = lock_data_root(data_root)?;
     let conn = Connection::open(&db_path).map_err(store_err(&db_path))?;

@@ -106,6 +106,7 @@ enum Command {
     List,
     /// Write an Ed25519 key pair: F (private, mode 0600) and F.pub.
     Keygen {
+        /// The private key file to write (mode 0600); the public key goes to F.pub.
         #[arg(long)]
         out: PathBuf,
     },
@@ -145,8 +146,11 @@ enum Command {
         /// The sister document (default contracts/sister/hypervisor.lock.json).
         #[arg(long)]
         sister: Option<PathBuf>,
+        /// Where the report, JUnit, summaries, corpus and work files go.
         #[arg(long)]
         out: PathBuf,
+        /// Ed25519 key file (see `keygen`); else $AUTOCAPTURE_GATES_SIGNING_KEY; a signoff without
+        /// a key is dev-signed and not a release pass.
         #[arg(long)]
         signing_key: Option<PathBuf>,
     },
@@ -163,6 +167,7 @@ enum Command {
     /// benchmark's floor where the sqlite3 CLI is not installed).
     #[command(hide = true)]
     Sql {
+        /// The SQLite database file the script runs against.
         #[arg(long)]
         db: PathBuf,
     },
@@ -170,7 +175,9 @@ enum Command {
     /// runs it as another user to ask for the popup token).
     #[command(hide = true)]
     Fetch {
+        /// The loopback address and port to ask (for example 127.0.0.1:8787).
         addr: std::net::SocketAddr,
+        /// The path to GET (for example /api/auth/token).
         path: String,
     },
     /// Run one program as this process's only child and print its peak RSS and CPU time as
@@ -189,6 +196,7 @@ enum Command {
         /// A folder the child sees read-only (a private read-only bind mount).
         #[arg(long)]
         read_only: Vec<PathBuf>,
+        /// The program to run and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<std::ffi::OsString>,
     },
@@ -214,6 +222,7 @@ enum Command {
         /// Where the spool, DataRoot, projection and chart go.
         #[arg(long, default_value = "out/soak")]
         out: PathBuf,
+        /// One JSON document (the comparison) on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -227,6 +236,7 @@ enum Command {
         /// Seconds of `cargo fuzz` per target in slow mode.
         #[arg(long, default_value_t = crate::hostile::fuzz::SLOW_SECONDS_PER_TARGET)]
         seconds: u64,
+        /// Seed of the generated property inputs.
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Work folder (fixtures, kept failing inputs, libFuzzer logs and corpora).
@@ -246,6 +256,7 @@ enum SlaCommand {
     /// Judge an inputs document (schema contracts/sla-input.schema.json); exit 0 pass, 1 fail or
     /// bad input.
     Estimate {
+        /// The inputs document (contracts/sla-input.schema.json).
         #[arg(long)]
         input: PathBuf,
         /// One JSON document on stdout.
@@ -302,10 +313,13 @@ enum BenchCommand {
     /// Stage-1 ingest against the raw floor (sqlite3 ATTACH + INSERT, cp -al, sha256sum) on one
     /// generated handoff, alternating runs; medians, the ratio, a re-ingest and our peak RSS.
     Ingest {
+        /// Frames of the generated handoff.
         #[arg(long, default_value_t = 100_000)]
         frames: u64,
+        /// Alternating runs of each side; the medians are compared.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Seed of the generated handoff.
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Where the handoff (kept between runs) and the outputs go; default
@@ -325,11 +339,13 @@ enum BenchCommand {
         /// Frames of the generated DataRoot.
         #[arg(long)]
         frames: Option<u64>,
+        /// Seed of the generated DataRoot.
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// Where generated DataRoots are cached.
         #[arg(long, default_value = "target/bench-cache")]
         cache: PathBuf,
+        /// Times each question of the mix is asked.
         #[arg(long, default_value_t = 20)]
         repeat: usize,
     },
@@ -339,12 +355,14 @@ enum BenchCommand {
 enum ContractCommand {
     /// Rewrite contracts/contract.lock.json from the files (or, with --check, fail when stale).
     Lock {
+        /// Only check that the lock is current; write nothing (exit 1 when stale).
         #[arg(long)]
         check: bool,
     },
     /// Regenerate the field tables of docs/handoff-stage1-contract.md (or, with --check, fail
     /// when stale).
     Doc {
+        /// Only check that the generated doc is current; write nothing (exit 1 when stale).
         #[arg(long)]
         check: bool,
     },
@@ -362,12 +380,16 @@ enum ContractCommand {
 enum FixturesCommand {
     /// Write a spool of handoff directories played back from the story, plus truth.json.
     Generate {
+        /// The folder to write the spool and truth.json into (must not exist yet).
         #[arg(long)]
         out: PathBuf,
+        /// Seed of the generated corpus (the same seed gives the same bytes).
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Frames in the whole corpus.
         #[arg(long, default_value_t = 2400)]
         frames: u64,
+        /// Handoff directories the frames are split into.
         #[arg(long, default_value_t = 3)]
         handoffs: u32,
         /// A story file instead of the embedded fixtures/story/workday.toml.
@@ -652,5 +674,18 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             );
             Ok(exit::PASS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every option and argument of `autocapture-gates` says what it is for in `--help`; the
+    /// finder itself is proved on a planted command in the core's tests.
+    #[test]
+    fn every_option_and_argument_has_help() {
+        let missing = autocapture_core::cli::undocumented_args(&super::Cli::command());
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
     }
 }

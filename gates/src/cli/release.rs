@@ -55,7 +55,16 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
     let public = out.join("signing-key.pub.json");
     keys::write_public(&public, &key.verifying_key())?;
     keys::write_public_pem(&out.join("signing-key.pub.pem"), &key.verifying_key())?;
-    std::fs::write(out.join("junit.xml"), junit::render(&results)?)?;
+    let predicate = &statement["predicate"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let properties = [
+        ("commit", text(&predicate["environment"]["git_commit"])),
+        ("contract_version", text(&predicate["contract_version"])),
+        ("schema_hash", text(&predicate["schema_hash"])),
+        ("target", text(&predicate["target"])),
+        ("dev_signed", predicate["dev_signed"].to_string()),
+    ];
+    std::fs::write(out.join("junit.xml"), junit::render(&results, &properties)?)?;
     std::fs::write(
         out.join("summary.md"),
         summary::markdown(&results, dev_signed),

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use autocapture_core::audit::{AuditError, AuditHead, AuditKey, AuditLog, verify};
 use autocapture_core::base::clock::SystemClock;
-use autocapture_core::contract::{canonical_json, sha256_hex};
+use autocapture_core::contract::sha256_hex;
 use autocapture_core::stage1::ingest::{IngestOptions, ingest_handoff};
 use autocapture_core::store::DataRoot;
 use serde_json::{Value, json};
@@ -218,50 +218,18 @@ fn authenticity(
     text: &str,
     key: Option<&AuditKey>,
 ) -> anyhow::Result<()> {
-    let rehash = |line: &mut Value| {
-        let mut unsealed = line.clone();
-        if let Some(o) = unsealed.as_object_mut() {
-            o.remove("hash");
-            o.remove("mac");
-        }
-        let bytes = canonical_json(&unsealed).unwrap_or_default();
-        line["hash"] = json!(sha256_hex(&bytes));
-    };
-    let render = |lines: &[Value]| -> String {
-        lines
-            .iter()
-            .map(|l| {
-                String::from_utf8(canonical_json(l).unwrap_or_default()).unwrap_or_default() + "\n"
-            })
-            .collect()
-    };
     let original: Vec<Value> = text
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
-    let mut forged = original.clone();
-    forged[1]["outcome"] = json!("forged");
-    rehash(&mut forged[1]);
-    let mut prev = forged[1]["hash"].clone();
-    for line in forged.iter_mut().skip(2) {
-        line["prev_hash"] = prev;
-        rehash(line);
-        prev = line["hash"].clone();
-    }
-    let mut rechained = original;
-    rechained[0]["details"] = json!({"rewritten": true});
-    let mut prev = Value::Null;
-    for line in &mut rechained {
-        line["prev_hash"] = prev;
-        rehash(line);
-        prev = line["hash"].clone();
-    }
+    let forged = forge::line_2_edited(&original);
+    let rechained = forge::rechained_from_line_1(&original);
     for (name, lines) in [
         ("a line forged without the key", &forged),
         ("a history re-chained from line 1", &rechained),
     ] {
         let copy = ctx.work.join(format!("{}.ndjson", name.replace(' ', "-")));
-        std::fs::write(&copy, render(lines))?;
+        std::fs::write(&copy, forge::render(lines))?;
         let chain_only = verify(&copy, None, None).err().map(|e| e.code());
         let keyed = match verify(&copy, None, key) {
             Err(AuditError::Broken { line, kind, .. }) => {
@@ -346,4 +314,62 @@ fn torn_tail_repaired(
         }),
     );
     Ok(())
+}
+
+/// What a writer without the audit key can make of a log: edited lines whose hashes and links are
+/// recomputed, their macs kept (shared with the `hostile` gate's audit cases).
+pub mod forge {
+    use autocapture_core::contract::{canonical_json, sha256_hex};
+    use serde_json::{Value, json};
+
+    /// Recomputes `line`'s hash from its content, as `audit verify` without the key checks it.
+    pub fn rehash(line: &mut Value) {
+        let mut unsealed = line.clone();
+        if let Some(object) = unsealed.as_object_mut() {
+            object.remove("hash");
+            object.remove("mac");
+        }
+        let bytes = canonical_json(&unsealed).unwrap_or_default();
+        line["hash"] = json!(sha256_hex(&bytes));
+    }
+
+    /// Re-links every line from `from` on to the one before it, rehashing each.
+    fn relink(lines: &mut [Value], from: usize) {
+        let mut prev = match from {
+            0 => Value::Null,
+            n => lines[n - 1]["hash"].clone(),
+        };
+        for line in lines.iter_mut().skip(from) {
+            line["prev_hash"] = prev;
+            rehash(line);
+            prev = line["hash"].clone();
+        }
+    }
+
+    /// Line 2's outcome changed to `forged`, and the chain after it made whole again.
+    pub fn line_2_edited(original: &[Value]) -> Vec<Value> {
+        let mut lines = original.to_vec();
+        lines[1]["outcome"] = json!("forged");
+        rehash(&mut lines[1]);
+        relink(&mut lines, 2);
+        lines
+    }
+
+    /// Line 1's details rewritten and the whole history re-chained.
+    pub fn rechained_from_line_1(original: &[Value]) -> Vec<Value> {
+        let mut lines = original.to_vec();
+        lines[0]["details"] = json!({"rewritten": true});
+        relink(&mut lines, 0);
+        lines
+    }
+
+    /// The lines as a log file: canonical JSON, one per line.
+    pub fn render(lines: &[Value]) -> String {
+        lines
+            .iter()
+            .map(|l| {
+                String::from_utf8(canonical_json(l).unwrap_or_default()).unwrap_or_default() + "\n"
+            })
+            .collect()
+    }
 }

@@ -80,6 +80,7 @@ fn stage1_context_guard(outcome: &mut GateOutcome, work: &Path, data: &DataRoot)
     let options = autocapture_core::stage2::Stage2Options {
         activity_signal: None,
         fresh_seconds: 5,
+        gate_override: Default::default(),
     };
     let (stage2_code, query_code) = {
         let _stage1 = stage1_context::enter();

@@ -358,6 +358,7 @@ pub fn soak(options: &SoakOptions) -> anyhow::Result<SoakReport> {
         let stage2_options = Stage2Options {
             activity_signal: Some(signal.clone()),
             fresh_seconds,
+            gate_override: Default::default(),
         };
         if data.derived_db().exists()
             && let Err(e) = run_stage2(&data, &stage2_options, &clock)

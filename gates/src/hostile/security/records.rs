@@ -2,29 +2,7 @@
 //! signed reports (edit, truncation, wrong key, replay).
 
 use super::*;
-
-/// A line's hash recomputed after an edit, as a writer without the key would: the chain holds,
-/// only the mac can tell.
-fn rehash(line: &mut Value) {
-    let mut unsealed = line.clone();
-    if let Some(object) = unsealed.as_object_mut() {
-        object.remove("hash");
-        object.remove("mac");
-    }
-    let canonical = autocapture_core::contract::canonical_json(&unsealed).unwrap_or_default();
-    line["hash"] = json!(autocapture_core::contract::sha256_hex(&canonical));
-}
-
-fn canonical_lines(lines: &[Value]) -> String {
-    lines
-        .iter()
-        .map(|l| {
-            String::from_utf8(autocapture_core::contract::canonical_json(l).unwrap_or_default())
-                .unwrap_or_default()
-                + "\n"
-        })
-        .collect()
-}
+use crate::gates::audit_gate::forge;
 
 /// Runs `autocapture audit <args> --json --data-dir dir` (with `plant` set in a planted build)
 /// and returns its code, exit and whether it panicked.
@@ -82,30 +60,12 @@ pub(super) fn audit_cases(
         (
             "forged line with its hash recomputed",
             "audit_mac_mismatch",
-            |_, v| {
-                let mut v = v.to_vec();
-                v[1]["outcome"] = json!("forged");
-                rehash(&mut v[1]);
-                // The next line names the forged hash, so only the mac can tell.
-                v[2]["prev_hash"] = v[1]["hash"].clone();
-                rehash(&mut v[2]);
-                canonical_lines(&v[..3])
-            },
+            |_, v| forge::render(&forge::line_2_edited(v)),
         ),
         (
             "re-chained history from line 1",
             "audit_mac_mismatch",
-            |_, v| {
-                let mut v = v.to_vec();
-                v[0]["details"] = json!({"rewritten": true});
-                let mut prev = Value::Null;
-                for line in &mut v {
-                    line["prev_hash"] = prev.clone();
-                    rehash(line);
-                    prev = line["hash"].clone();
-                }
-                canonical_lines(&v)
-            },
+            |_, v| forge::render(&forge::rechained_from_line_1(v)),
         ),
         ("deleted line", "audit_chain_mismatch", |l, _| {
             let mut l = l.to_vec();
