@@ -153,6 +153,34 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
         stderr.contains("running 1 of 14 gates") && stderr.contains("[1/1] bind pass in "),
         "the run says what it does as it goes: {stderr}"
     );
+    // A passing run keeps what a reader needs and removes the corpus and the work copies.
+    assert!(
+        !out.join("corpus").exists() && !out.join("work").exists(),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the corpus and work copies were removed"),
+        "{stderr}"
+    );
+    let mut kept: Vec<String> = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            "junit.xml",
+            "report.dsse.json",
+            "report.json",
+            "signing-key.pub.json",
+            "signing-key.pub.pem",
+            "summary.html",
+            "summary.md",
+            "test-result.dsse.json",
+            "test-result.json"
+        ]
+    );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report.json"))
             .expect("json");

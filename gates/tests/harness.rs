@@ -658,3 +658,27 @@ fn a_markdown_sister_document_carries_the_pair_in_front_matter_or_a_table() {
     let err = sister::read(&dir.path().join("absent.json")).expect_err("absent");
     assert_eq!(err.code(), "sister_unreadable", "{err}");
 }
+
+/// A run with a failing gate keeps its corpus and work copies for whoever looks into it; a run
+/// whose selected gates passed removes them, unless told to keep them.
+#[test]
+fn work_copies_go_only_after_a_pass() {
+    use autocapture_gates::harness::runner::tidy;
+    let (dir, failing) = run(&[], 1);
+    let out = dir.path();
+    assert!(out.join("corpus").is_dir() && out.join("work").is_dir());
+    assert!(
+        !tidy(&failing, out, false).expect("tidy"),
+        "a failing run keeps them"
+    );
+    assert!(out.join("corpus").is_dir() && out.join("work").is_dir());
+    let (dir, passing) = run(&["pass-gate"], 1);
+    let out = dir.path();
+    assert!(
+        !tidy(&passing, out, true).expect("tidy"),
+        "--keep-work keeps them"
+    );
+    assert!(out.join("corpus").is_dir());
+    assert!(tidy(&passing, out, false).expect("tidy"));
+    assert!(!out.join("corpus").exists() && !out.join("work").exists());
+}

@@ -95,6 +95,10 @@ struct RunArgs {
     /// Slow mode: gates with a long form run it (the hostile gate fuzzes for a fixed budget).
     #[arg(long)]
     slow: bool,
+    /// Keep the corpus and the gates' work copies after a passing run too (a failing run always
+    /// keeps them).
+    #[arg(long)]
+    keep_work: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -452,6 +456,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 sla_input: None,
                 sla_trace: None,
                 slow: false,
+                keep_work: false,
             };
             run(
                 &args,

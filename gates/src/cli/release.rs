@@ -74,6 +74,18 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
         summary::html(&results, dev_signed),
     )?;
     print_table(&results, out, dev_signed);
+    let copies = [out.join("corpus"), out.join("work")];
+    if crate::harness::runner::tidy(&results, out, args.keep_work)? {
+        eprintln!(
+            "autocapture-gates: passed; the corpus and work copies were removed (--keep-work keeps them)"
+        );
+    } else {
+        eprintln!(
+            "autocapture-gates: the corpus and work copies are kept in {} and {}",
+            copies[0].display(),
+            copies[1].display()
+        );
+    }
     let mut code = exit_code(results.verdict());
     if let Some(sister) = &sister {
         if sister.matches {

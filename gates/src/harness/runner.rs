@@ -231,6 +231,26 @@ pub fn run_gates(
     })
 }
 
+/// After a run whose gates all passed (or were not selected), removes the corpus and the work
+/// copies under `out`, keeping what a reader needs: the report and its envelope, the test
+/// result, JUnit, the summaries and the public key (the corpus's digest is in the report).
+/// A run with a failing or erroring gate, or `keep`, keeps everything. True when removed.
+pub fn tidy(results: &RunResults, out: &Path, keep: bool) -> anyhow::Result<bool> {
+    let passed = results
+        .gates
+        .iter()
+        .all(|g| matches!(g.verdict, Verdict::Pass | Verdict::Skipped));
+    if !passed || keep {
+        return Ok(false);
+    }
+    for dir in [out.join("work"), out.join("corpus")] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+        }
+    }
+    Ok(true)
+}
+
 /// The result of a gate the run did not select: reported, never run.
 fn skipped(gate: &dyn Gate) -> GateResult {
     GateResult {
