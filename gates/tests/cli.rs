@@ -186,6 +186,18 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
             .expect("json");
     let predicate = &report["predicate"];
     assert_eq!(predicate["verdict"], "partial");
+    // One description per gate: the report's and `list`'s are the plan's.
+    let listed = String::from_utf8_lossy(&run(&["list"]).stdout).into_owned();
+    for (i, (name, proves)) in autocapture_gates::gates::PLAN.iter().enumerate() {
+        assert_eq!(predicate["gates"][i]["name"], *name);
+        assert_eq!(predicate["gates"][i]["proves"], *proves, "{name}");
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(proves)),
+            "{name}: {listed}"
+        );
+    }
     let gates = predicate["gates"].as_array().expect("gates");
     assert_eq!(gates.len(), 14);
     assert_eq!(
@@ -329,4 +341,22 @@ fn contract_check_reads_the_default_sister_and_refuses_a_drifted_one() {
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains(&"0".repeat(64)), "{stderr}");
+    assert!(
+        stderr.contains("error[contract_sister_mismatch]") && stderr.contains(path),
+        "{stderr}"
+    );
+    // The same as one JSON document, with the code and the path at fault.
+    let refused = run(&["contract", "check", "--sister", path, "--json"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let document: serde_json::Value =
+        serde_json::from_slice(refused.stdout.trim_ascii()).expect("one JSON document");
+    assert_eq!(document["ok"], false);
+    assert_eq!(document["sister"]["matches"], false);
+    assert_eq!(document["problems"][0]["code"], "contract_sister_mismatch");
+    assert_eq!(document["problems"][0]["path"], path);
+    let ok = run(&["contract", "check", "--json"]);
+    let document: serde_json::Value =
+        serde_json::from_slice(ok.stdout.trim_ascii()).expect("one JSON document");
+    assert_eq!(document["ok"], true, "{document}");
+    assert_eq!(document["problems"], serde_json::json!([]));
 }

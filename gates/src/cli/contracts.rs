@@ -48,22 +48,96 @@ pub(super) fn contract_doc(check: bool) -> anyhow::Result<u8> {
     Ok(exit::PASS)
 }
 
+/// One problem `contract check` found: a stable code, the file at fault and what is wrong.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct ContractProblem {
+    pub code: &'static str,
+    pub path: String,
+    pub message: String,
+}
+
+impl ContractProblem {
+    fn new(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        ContractProblem {
+            code,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Schemas, annotations, lock and doc problems of the workspace's contracts.
-pub(super) fn contract_problems() -> anyhow::Result<Vec<String>> {
+pub(super) fn contract_problems() -> anyhow::Result<Vec<ContractProblem>> {
     let dir = contract::default_contracts_dir()?;
     let set = ContractSet::load(&dir)?;
     let mut problems = Vec::new();
     for doc in set.docs.values() {
         for p in annotations::check(&doc.file_name, &doc.value) {
-            problems.push(format!("{}{}: {}", p.file, p.pointer, p.problem));
+            problems.push(ContractProblem::new(
+                "contract_annotation_missing",
+                format!("contracts/{}", p.file),
+                format!("{}{}: {}", p.file, p.pointer, p.problem),
+            ));
         }
     }
-    problems.extend(lock::check(&dir)?);
+    let lock_path = format!("contracts/{}", lock::LOCK_FILE);
+    problems.extend(
+        lock::check(&dir)?
+            .into_iter()
+            .map(|m| ContractProblem::new("contract_lock_stale", &lock_path, m)),
+    );
     let committed = std::fs::read_to_string(contract::workspace_root()?.join(doc::DOC_PATH))
         .unwrap_or_default();
     match doc::regenerate(&set, &lock::compute(&dir)?, &committed) {
-        Ok(rendered) => problems.extend(doc::staleness(&committed, &rendered)),
-        Err(problem) => problems.push(problem),
+        Ok(rendered) => problems.extend(
+            doc::staleness(&committed, &rendered)
+                .map(|m| ContractProblem::new("contract_doc_stale", doc::DOC_PATH, m)),
+        ),
+        Err(m) => problems.push(ContractProblem::new(
+            "contract_doc_invalid",
+            doc::DOC_PATH,
+            m,
+        )),
     }
     Ok(problems)
+}
+
+/// `contract check`: every problem as `error[code]: message (path)` on stderr, or one JSON
+/// document with `--json`; exit 0 when there is none, 1 otherwise.
+pub(super) fn contract_check(sister: Option<PathBuf>, json: bool) -> anyhow::Result<u8> {
+    let mut problems = contract_problems()?;
+    let path = sister.map_or_else(default_sister_path, Ok)?;
+    let checkpoint = checkpoint(&path)?;
+    if !checkpoint.matches {
+        problems.push(ContractProblem::new(
+            "contract_sister_mismatch",
+            path.display().to_string(),
+            sister_mismatch(&checkpoint)?,
+        ));
+    }
+    let ours = ContractIdentity::embedded()?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": problems.is_empty(),
+                "contract_version": ours.contract_version,
+                "schema_hash": ours.schema_hash,
+                "sister": {"path": path, "contract_version": checkpoint.contract_version,
+                           "schema_hash": checkpoint.schema_hash, "matches": checkpoint.matches},
+                "problems": problems,
+            })
+        );
+    } else {
+        for problem in &problems {
+            eprintln!(
+                "autocapture-gates: error[{}]: {} ({})",
+                problem.code, problem.message, problem.path
+            );
+        }
+        if problems.is_empty() {
+            println!("contract ok");
+        }
+    }
+    Ok(exit::of(problems.is_empty()))
 }

@@ -24,7 +24,7 @@ pub mod exit {
     }
 }
 
-use contracts::{contract_doc, contract_lock, contract_problems, sister_mismatch};
+use contracts::{contract_check, contract_doc, contract_lock, sister_mismatch};
 use release::{run, verify};
 use tools::{fuzz_runs, golden, sla_estimate};
 
@@ -377,6 +377,10 @@ enum ContractCommand {
         /// The sister document (default contracts/sister/hypervisor.lock.json).
         #[arg(long)]
         sister: Option<PathBuf>,
+        /// One JSON document on stdout: ok, our pair, the sister's, and every problem with its
+        /// code and path.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -634,21 +638,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         } => fuzz_runs(slow, seconds, seed, &out, json),
         Command::Contract(ContractCommand::Lock { check }) => contract_lock(check),
         Command::Contract(ContractCommand::Doc { check }) => contract_doc(check),
-        Command::Contract(ContractCommand::Check { sister }) => {
-            let mut problems = contract_problems()?;
-            let path = sister.map_or_else(default_sister_path, Ok)?;
-            let sister = checkpoint(&path)?;
-            if !sister.matches {
-                problems.push(sister_mismatch(&sister)?);
-            }
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            if problems.is_empty() {
-                println!("contract ok");
-            }
-            Ok(exit::of(problems.is_empty()))
-        }
+        Command::Contract(ContractCommand::Check { sister, json }) => contract_check(sister, json),
         Command::Fixtures(FixturesCommand::Generate {
             out,
             seed,

@@ -53,10 +53,6 @@ impl Gate for AuditGate {
         "audit"
     }
 
-    fn proves(&self) -> &'static str {
-        "privileged actions leave an append-only chain that verifies; tampering is detected"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let (_, handoffs) = private_spool(&ctx.corpus, &ctx.work)?;

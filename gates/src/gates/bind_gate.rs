@@ -29,10 +29,6 @@ impl Gate for BindGate {
         "bind"
     }
 
-    fn proves(&self) -> &'static str {
-        "non-loopback binds refused; no deletion route; token required"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         for bind in [

@@ -79,10 +79,6 @@ impl Gate for BudgetGate {
         "budget"
     }
 
-    fn proves(&self) -> &'static str {
-        "Stage-1 peak RSS and CPU within caps; no Stage-2 work while active"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let bin = ctx
             .autocapture_bin

@@ -26,10 +26,6 @@ impl Gate for ContractGate {
         "contract"
     }
 
-    fn proves(&self) -> &'static str {
-        "schemas valid and annotated; lock, build, matrix, doc and the sister document agree; the corpus validates"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let dir = default_contracts_dir()?;
         let set = ContractSet::load(&dir)?;

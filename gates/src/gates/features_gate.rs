@@ -82,10 +82,6 @@ impl Gate for FeaturesGate {
         "features"
     }
 
-    fn proves(&self) -> &'static str {
-        "every shared .feature scenario passes against the core"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let started = Instant::now();

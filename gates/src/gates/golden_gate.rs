@@ -27,10 +27,6 @@ impl Gate for GoldenGate {
         "golden-q40"
     }
 
-    fn proves(&self) -> &'static str {
-        "on each golden story (the workday and the support night): strict 40/40 evaluated with every phrasing of each case, 0 skipped, 0 failed, 3 identical repro runs, latency p95 within budget, query counters 0"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let run_truth = crate::corpus::copies::truth(&ctx.corpus)?;

@@ -105,10 +105,6 @@ impl Gate for HostileGate {
         "hostile"
     }
 
-    fn proves(&self) -> &'static str {
-        "hostile inputs give documented codes; nothing lost; no panic"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let mut reports = Vec::new();

@@ -155,10 +155,6 @@ impl Gate for ImportGuardGate {
         "import-guard"
     }
 
-    fn proves(&self) -> &'static str {
-        "Stage-1 code reaches no heavy module or crate: lock-file closure, linked crates, module graph, mapped libraries, context guard"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let bin = ctx
             .autocapture_bin

@@ -82,10 +82,6 @@ impl Gate for IngestGate {
         "ingest"
     }
 
-    fn proves(&self) -> &'static str {
-        "idempotent, restartable, order-independent; marker only on success; bad handoffs give their codes"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let truth = truth(&ctx.corpus)?;

@@ -42,7 +42,7 @@ pub fn registry() -> Vec<Box<dyn Gate>> {
 pub const PLAN: &[(&str, &str)] = &[
     (
         "contract",
-        "schemas valid and annotated; fixtures and outputs validate; lock and doc fresh; schema_hash matches the sister",
+        "schemas valid and annotated; lock, build, matrix, doc and the sister document agree; the corpus validates",
     ),
     (
         "features",
@@ -50,7 +50,7 @@ pub const PLAN: &[(&str, &str)] = &[
     ),
     (
         "import-guard",
-        "Stage-1 code reaches no heavy module or crate",
+        "Stage-1 code reaches no heavy module or crate: lock-file closure, linked crates, module graph, mapped libraries, context guard",
     ),
     (
         "ingest",
@@ -62,11 +62,11 @@ pub const PLAN: &[(&str, &str)] = &[
     ),
     (
         "uia",
-        "metadata-first, hash-gated fallback, deterministic ids, linkage, bbox validity",
+        "metadata-first, hash-gated fallback, deterministic ids, linkage fields, bbox validity",
     ),
     (
         "query-readonly",
-        "query handle cannot write; counters stay 0; DataRoot unchanged",
+        "writes through the query handle fail; counters stay 0; no DataRoot byte changes during queries",
     ),
     (
         "bind",
@@ -74,15 +74,15 @@ pub const PLAN: &[(&str, &str)] = &[
     ),
     (
         "golden-q40",
-        "strict 40/40, 3 identical repro runs, latency within budget",
+        "on each golden story (the workday and the support night): strict 40/40 evaluated with every phrasing of each case, 0 skipped, 0 failed, 3 identical repro runs, latency p95 within budget, query counters 0",
     ),
     (
         "sla",
-        "backlog clears before the 144 h reap boundary at p99 with margin",
+        "projected backlog clears before the 144 h reap boundary at p99 throughput with margin",
     ),
     (
         "audit",
-        "privileged actions leave a verifiable chain; tampering detected",
+        "privileged actions leave an append-only chain, authenticated with a key outside the DataRoot, that verifies; tampering and forgery are detected, a torn last line is quarantined and recorded",
     ),
     (
         "budget",
@@ -90,10 +90,18 @@ pub const PLAN: &[(&str, &str)] = &[
     ),
     (
         "raw-first",
-        "DataRoot bytes equal the handoff's; sanitising only on export",
+        "DataRoot payload and media bytes equal the handoff's; sanitising code reachable only from export",
     ),
     (
         "hostile",
         "hostile inputs give documented codes; nothing lost; no panic",
     ),
 ];
+
+/// What the gate named `name` proves, as `list`, the report and the summaries say it (empty for
+/// a gate outside the plan).
+pub fn proves_of(name: &str) -> &'static str {
+    PLAN.iter()
+        .find(|(gate, _)| *gate == name)
+        .map_or("", |(_, proves)| proves)
+}

@@ -39,10 +39,6 @@ impl Gate for QueryReadonlyGate {
         "query-readonly"
     }
 
-    fn proves(&self) -> &'static str {
-        "writes through the query handle fail; counters stay 0; no DataRoot byte changes during queries"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let (data, _) = crate::corpus::copies::indexed_copy(ctx)?;

@@ -453,10 +453,6 @@ impl Gate for RawFirstGate {
         "raw-first"
     }
 
-    fn proves(&self) -> &'static str {
-        "DataRoot payload and media bytes equal the handoff's; sanitising code reachable only from export"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let (_, handoffs) = private_spool(&ctx.corpus, &ctx.work)?;

@@ -162,10 +162,6 @@ impl Gate for SlaGate {
         "sla"
     }
 
-    fn proves(&self) -> &'static str {
-        "projected backlog clears before the 144 h reap boundary at p99 throughput with margin"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let set = ContractSet::load(&default_contracts_dir()?)?;

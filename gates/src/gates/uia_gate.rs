@@ -34,10 +34,6 @@ impl Gate for UiaGate {
         "uia"
     }
 
-    fn proves(&self) -> &'static str {
-        "metadata-first, hash-gated fallback, deterministic ids, linkage fields, bbox validity"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let set = ContractSet::load(&default_contracts_dir()?)?;

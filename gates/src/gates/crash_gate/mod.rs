@@ -549,10 +549,6 @@ impl Gate for CrashGate {
         "crash"
     }
 
-    fn proves(&self) -> &'static str {
-        "kill at every crash point: marker implies durable data; rerun converges"
-    }
-
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let started = Instant::now();
         let mut outcome = GateOutcome::default();
