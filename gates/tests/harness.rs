@@ -682,3 +682,33 @@ fn work_copies_go_only_after_a_pass() {
     assert!(tidy(&passing, out, false).expect("tidy"));
     assert!(!out.join("corpus").exists() && !out.join("work").exists());
 }
+
+/// Evidence of several lines stays inside its list item in `summary.md`: every line of the
+/// failures section is a heading, a list item, or indented under one.
+#[test]
+fn multi_line_evidence_stays_in_its_list_item() {
+    let (_dir, mut results) = run(&[], 1);
+    let failing = results
+        .gates
+        .iter_mut()
+        .find(|g| g.name == "fail-gate")
+        .expect("fail-gate");
+    failing
+        .evidence
+        .push(autocapture_gates::harness::gate::Evidence {
+            check: "multi".into(),
+            record: None,
+            expected: None,
+            actual: None,
+            detail: Some("first line\nsecond line\n- not a new item".into()),
+        });
+    let md = summary::markdown(&results, false);
+    let failures = md.split("## Failures").nth(1).expect("a failures section");
+    for line in failures.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.starts_with("### ") || line.starts_with("- ") || line.starts_with("  "),
+            "a line outside any item: {line:?}\n{failures}"
+        );
+    }
+    assert!(failures.contains("  - not a new item"), "{failures}");
+}

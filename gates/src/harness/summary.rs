@@ -81,16 +81,25 @@ pub fn markdown(results: &RunResults, dev_signed: bool) -> String {
         for g in failing {
             let _ = writeln!(out, "\n### {} ({})\n", g.name, g.verdict.as_str());
             for e in &g.evidence {
-                let _ = writeln!(
-                    out,
-                    "- `{}`{}: {}",
+                let head = format!(
+                    "- `{}`{}:",
                     e.check,
                     e.record
                         .as_deref()
                         .map(|r| format!(" on `{r}`"))
-                        .unwrap_or_default(),
-                    e.describe()
+                        .unwrap_or_default()
                 );
+                let described = e.describe();
+                if described.contains('\n') {
+                    // Several lines stay inside their list item, as an indented block.
+                    let _ = writeln!(out, "{head}\n\n  ~~~~text");
+                    for line in described.lines() {
+                        let _ = writeln!(out, "  {line}");
+                    }
+                    let _ = writeln!(out, "  ~~~~");
+                } else {
+                    let _ = writeln!(out, "{head} {described}");
+                }
             }
         }
     }
