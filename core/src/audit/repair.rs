@@ -218,7 +218,7 @@ fn finish_pending(
                 details: json!({
                     "torn_bytes": torn.len(),
                     "torn_sha256": torn_sha256,
-                    "quarantine": to,
+                    "quarantine": to.to_string_lossy(),
                     "after_seq": last.as_ref().map_or(0, |l| l.seq),
                 }),
             };

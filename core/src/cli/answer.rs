@@ -18,7 +18,7 @@ pub(super) fn query(args: &QueryArgs, config: &config::Config) -> Result<Reply, 
         if let crate::query::handle::HandleError::Missing { path }
         | crate::query::handle::HandleError::Open { path, .. } = &e
         {
-            error.extra = serde_json::json!({"path": path});
+            error.extra = serde_json::json!({"path": path.to_string_lossy()});
         }
         error
     })?;

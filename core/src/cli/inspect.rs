@@ -80,7 +80,7 @@ pub(super) fn audit_verify(
                     ),
                     exit::FAILED,
                 );
-                error.extra = json!({"path": path});
+                error.extra = json!({"path": path.to_string_lossy()});
                 return Err(error);
             }
         }
@@ -93,7 +93,7 @@ pub(super) fn audit_verify(
     for (path, witness) in &heads {
         audit::verify(log.path(), Some(witness), key.as_ref()).map_err(|e| {
             let mut error = audit_error(e);
-            error.extra["witness"] = json!(path);
+            error.extra["witness"] = json!(path.to_string_lossy());
             error
         })?;
     }
@@ -137,7 +137,7 @@ pub(super) fn audit_repair(data_dir: PathBuf) -> Result<Reply, CodedError> {
         .iter()
         .map(|r| {
             json!({"torn_bytes": r.torn_bytes, "torn_sha256": r.torn_sha256,
-                   "quarantine": r.quarantine, "seq": r.line.seq})
+                   "quarantine": r.quarantine.to_string_lossy(), "seq": r.line.seq})
         })
         .collect();
     let human = if repairs.is_empty() {
@@ -173,7 +173,7 @@ fn require_dir(data_dir: &Path) -> Result<(), CodedError> {
         format!("data dir {} is not a directory", data_dir.display()),
         exit::ENVIRONMENT,
     );
-    error.extra = json!({"path": data_dir});
+    error.extra = json!({"path": data_dir.to_string_lossy()});
     Err(error)
 }
 
@@ -197,7 +197,7 @@ fn witness_of(path: &Path) -> Result<audit::AuditHead, CodedError> {
             format!("witness {}: {detail}", path.display()),
             exit::FAILED,
         );
-        error.extra = json!({"path": path});
+        error.extra = json!({"path": path.to_string_lossy()});
         error
     })
 }
@@ -219,7 +219,7 @@ fn audit_error(e: audit::AuditError) -> CodedError {
                 ),
                 exit::FAILED,
             );
-            error.extra = json!({"path": path, "line": line});
+            error.extra = json!({"path": path.to_string_lossy(), "line": line});
             error
         }
         audit::AuditError::Key { path, code, detail } => {
@@ -228,7 +228,7 @@ fn audit_error(e: audit::AuditError) -> CodedError {
                 format!("audit key {}: {detail}", path.display()),
                 exit::ENVIRONMENT,
             );
-            error.extra = json!({"path": path});
+            error.extra = json!({"path": path.to_string_lossy()});
             error
         }
         e => CodedError::new(e.code(), format!("audit log: {e}"), exit::ENVIRONMENT),

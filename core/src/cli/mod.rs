@@ -16,6 +16,7 @@ mod answer;
 mod bundle;
 mod config;
 mod inspect;
+mod live;
 mod pipeline;
 
 use std::io::{self, Write};
@@ -517,7 +518,7 @@ fn require_data_dir(data_dir: &std::path::Path) -> Result<(), CodedError> {
             format!("{} holds no DataRoot (no metadata.db)", data_dir.display()),
             exit::ENVIRONMENT,
         );
-        error.extra = serde_json::json!({"path": data_dir});
+        error.extra = serde_json::json!({"path": data_dir.to_string_lossy()});
         Err(error)
     }
 }

@@ -1,6 +1,5 @@
 //! The commands that write: `handoff ingest`, `handoff drain` (Stage 1) and `stage2 run`.
 
-use std::io;
 use std::path::PathBuf;
 
 use serde_json::json;
@@ -23,7 +22,7 @@ fn ingest_error(error: IngestError) -> CodedError {
     };
     let mut coded = CodedError::new(error.code(), format!("failed to ingest: {error}"), status);
     if let Some(path) = error.path() {
-        coded.extra["path"] = json!(path);
+        coded.extra["path"] = json!(path.to_string_lossy());
     }
     if let Some(record_id) = error.record_id() {
         coded.extra["record_id"] = json!(record_id);
@@ -64,13 +63,19 @@ pub(super) fn handoff_ingest(
         cpu_cap: None,
         ..configured
     };
+    let live = super::live::Live::start("{spinner} {msg}");
+    let options = IngestOptions {
+        progress: live.as_ref().map(super::live::Live::progress),
+        ..options
+    };
     let report = ingest_handoff(
         &args.handoff_root,
         &DataRoot::new(&args.data_dir),
         &options,
         &SystemClock,
-    )
-    .map_err(ingest_error)?;
+    );
+    drop(live);
+    let report = report.map_err(ingest_error)?;
     let mut document = report_document(&report, true)?;
     let c = &report.counts;
     let human = format!(
@@ -152,25 +157,28 @@ pub(super) fn handoff_drain(
         ingest: configured_ingest(config),
         cores: cores(),
     };
-    let mut bar: Option<indicatif::ProgressBar> = None;
+    // On a terminal, a line from the first moment: handoffs done, then the rows and media of
+    // the whole drain so far with their rates.
+    let live = super::live::Live::start("{bar:30} {pos}/{len} handoffs {msg}");
+    let options = DrainOptions {
+        ingest: IngestOptions {
+            progress: live.as_ref().map(super::live::Live::progress),
+            ..options.ingest
+        },
+        ..options
+    };
     let mut on_event = |event: DrainEvent<'_>| match event {
         DrainEvent::Started { handoffs } => {
-            if io::IsTerminal::is_terminal(&io::stderr()) {
-                let progress = indicatif::ProgressBar::new(handoffs as u64);
-                progress.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} handoffs {msg}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                bar = Some(progress);
+            if let Some(live) = &live {
+                live.set_handoffs(handoffs as u64);
             }
         }
         DrainEvent::Finished { name, status } => {
-            if let Some(progress) = &bar {
-                progress.set_message(crate::base::terminal::safe_text(&format!(
-                    "{name}: {}",
+            if let Some(live) = &live {
+                live.handoff_done(format!(
+                    "{name}: {}; ",
                     json!(status).as_str().unwrap_or_default()
-                )));
-                progress.inc(1);
+                ));
             }
         }
     };
@@ -201,13 +209,11 @@ pub(super) fn handoff_drain(
                 format!("failed to drain: list spool {}: {source}", path.display()),
                 status,
             );
-            coded.extra["path"] = json!(path);
+            coded.extra["path"] = json!(path.to_string_lossy());
             coded
         }
     })?;
-    if let Some(progress) = bar {
-        progress.finish_and_clear();
-    }
+    drop(live);
     let ok = report.state != DrainState::Failed;
     let document = report_document(&report, ok)?;
     let t = &report.totals;

@@ -83,6 +83,8 @@ pub struct CheckPlan<'a> {
     pub workers: usize,
     pub mode: ImportMode,
     pub fs: &'a dyn FileOps,
+    /// Counters bumped per batch of files checked.
+    pub progress: Option<&'a crate::stage1::progress::IngestProgress>,
 }
 
 /// Walks, hashes and checks every file under `media_root`, writing one `checked` row per file
@@ -157,6 +159,9 @@ pub fn check_tree(
         tx.commit().map_err(store_err(scratch))?;
         if let Some(error) = first_error {
             return Err(error);
+        }
+        if let Some(progress) = plan.progress {
+            progress.media_checked(batch.len() as u64, batch.iter().map(|(_, size)| size).sum());
         }
         batch.clear();
         pace(pacer);

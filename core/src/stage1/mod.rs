@@ -22,5 +22,6 @@ pub mod marker;
 pub mod media;
 pub mod options;
 pub mod placement;
+pub mod progress;
 pub mod stamp;
 pub mod tree;

@@ -31,6 +31,9 @@ pub struct IngestOptions {
     pub ledger_fast_path: bool,
     /// How UIA docs are derived (the configuration's `uia` section).
     pub uia: UiaSettings,
+    /// Counters the ingest bumps as it goes, for a progress line (see
+    /// [`crate::stage1::progress`]).
+    pub progress: Option<std::sync::Arc<crate::stage1::progress::IngestProgress>>,
 }
 
 impl Default for IngestOptions {
@@ -42,6 +45,7 @@ impl Default for IngestOptions {
             cpu_cap: None,
             ledger_fast_path: true,
             uia: UiaSettings::default(),
+            progress: None,
         }
     }
 }

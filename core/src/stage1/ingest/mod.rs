@@ -168,7 +168,7 @@ pub fn ingest_handoff_on(
                     action: "handoff.ingest.begin".into(),
                     actor: "autocapture".into(),
                     outcome: "started".into(),
-                    details: json!({"handoff_root": handoff_root, "ingest_run_id": run_id}),
+                    details: json!({"handoff_root": handoff_root.to_string_lossy(), "ingest_run_id": run_id}),
                 },
                 clock.now(),
             )?;
@@ -183,13 +183,13 @@ pub fn ingest_handoff_on(
     };
     let details = match &result {
         Ok((report, _)) => json!({
-            "handoff_root": report.handoff_root, "ingest_run_id": run_id,
+            "handoff_root": report.handoff_root.to_string_lossy(), "ingest_run_id": run_id,
             "rows_copied": report.counts.metadata_rows_copied,
             "media_linked": report.counts.media_files_linked, "media_copied": report.counts.media_files_copied,
             "rows_sha256": report.integrity.rows_sha256, "media_sha256": report.integrity.media_sha256,
         }),
         Err(e) => {
-            json!({"handoff_root": handoff_root, "ingest_run_id": run_id, "error": e.to_string()})
+            json!({"handoff_root": handoff_root.to_string_lossy(), "ingest_run_id": run_id, "error": e.to_string()})
         }
     };
     let event = AuditEvent {
@@ -453,6 +453,7 @@ impl<'a> Ingest<'a> {
             workers: self.options.workers.max(1),
             mode: self.options.mode,
             fs: self.fs,
+            progress: self.options.progress.as_deref(),
         };
         let (scan, tree) = std::thread::scope(|scope| {
             let media = scope.spawn(|| media::check_tree(&plan, pacer.as_ref()));
@@ -468,14 +469,23 @@ impl<'a> Ingest<'a> {
         // A ref-level problem (unsafe ref) is reported before a file-level one.
         let scan = scan?;
         let tree = tree?;
+        let progress = self.options.progress.clone();
+        let enter = |phase: usize| {
+            if let Some(progress) = &progress {
+                progress.enter(phase);
+            }
+        };
+        enter(1);
         let scan_ms = started.elapsed().as_millis() as u64;
         let refs_missing = self.resolve_refs()?;
         self.verify_declared_hashes()?;
         let media_sha256 = self.media_digest()?;
         let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
         crash::point("ingest.after_scan");
+        enter(2);
         let written = self.write(scan.rows_copied)?;
         crash::point("ingest.after_commit");
+        enter(3);
         let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
         let counts = MarkerCounts {
             metadata_rows_copied: written.rows_copied,

@@ -45,6 +45,9 @@ impl Ingest<'_> {
                     summary.rows += 1;
                     if summary.rows % 256 == 0 {
                         pace(self.pacer.as_ref());
+                        if let Some(progress) = &self.options.progress {
+                            progress.rows_read(256);
+                        }
                     }
                     rows_hasher.update(row.id.as_bytes());
                     rows_hasher.update(b"\t");
@@ -150,6 +153,9 @@ impl Ingest<'_> {
                 });
             disarm_mid_row_copy(tx);
             scanned?;
+            if let Some(progress) = &self.options.progress {
+                progress.rows_read(summary.rows % 256);
+            }
         }
         self.handoff.end_snapshot()?;
         summary.rows_sha256 = hex::encode(rows_hasher.finalize());
