@@ -153,6 +153,25 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
         stderr.contains("running 1 of 14 gates") && stderr.contains("[1/1] bind pass in "),
         "the run says what it does as it goes: {stderr}"
     );
+    // The same run as one JSON document.
+    let json_out = dir.path().join("json-out");
+    let as_json = run(&[
+        "run",
+        "--gate",
+        "bind",
+        "--frames",
+        "60",
+        "--json",
+        "--out",
+        json_out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(as_json.status.code(), Some(0));
+    let document: serde_json::Value =
+        serde_json::from_slice(as_json.stdout.trim_ascii()).expect("run --json is one document");
+    assert_eq!(document["verdict"], "partial");
+    assert_eq!(document["counts"]["skipped"], 13);
+    assert_eq!(document["gates"][7]["name"], "bind");
+    assert_eq!(document["gates"][7]["verdict"], "pass");
     // A passing run keeps what a reader needs and removes the corpus and the work copies.
     assert!(
         !out.join("corpus").exists() && !out.join("work").exists(),
@@ -188,6 +207,13 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
     assert_eq!(predicate["verdict"], "partial");
     // One description per gate: the report's and `list`'s are the plan's.
     let listed = String::from_utf8_lossy(&run(&["list"]).stdout).into_owned();
+    let listed_json: serde_json::Value =
+        serde_json::from_slice(run(&["list", "--json"]).stdout.trim_ascii()).expect("list --json");
+    assert_eq!(
+        listed_json["gates"].as_array().map(Vec::len),
+        Some(autocapture_gates::gates::PLAN.len())
+    );
+    assert_eq!(listed_json["gates"][0]["built"], true);
     for (i, (name, proves)) in autocapture_gates::gates::PLAN.iter().enumerate() {
         assert_eq!(predicate["gates"][i]["name"], *name);
         assert_eq!(predicate["gates"][i]["proves"], *proves, "{name}");

@@ -99,6 +99,10 @@ struct RunArgs {
     /// keeps them).
     #[arg(long)]
     keep_work: bool,
+    /// One JSON document on stdout instead of the table: the verdict, the counts, each gate's
+    /// verdict, checks, time and figures, and where the outputs are.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +111,11 @@ enum Command {
     /// junit.xml, summary.md and summary.html; print a table.
     Run(RunArgs),
     /// List the gates in run order with what each proves.
-    List,
+    List {
+        /// One JSON document: each gate's name, what it proves and whether it is built.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write an Ed25519 key pair: F (private, mode 0600) and F.pub.
     Keygen {
         /// The private key file to write (mode 0600); the public key goes to F.pub.
@@ -430,8 +438,19 @@ pub fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::List => {
+        Command::List { json } => {
             let built: Vec<&str> = registry().iter().map(|g| g.name()).collect();
+            if json {
+                let gates: Vec<serde_json::Value> = PLAN
+                    .iter()
+                    .map(|(name, proves)| {
+                        serde_json::json!({"name": name, "proves": proves,
+                                           "built": built.contains(name)})
+                    })
+                    .collect();
+                println!("{}", serde_json::json!({"ok": true, "gates": gates}));
+                return Ok(exit::PASS);
+            }
             for (name, proves) in PLAN {
                 let state = if built.contains(name) {
                     ""
@@ -461,6 +480,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 sla_trace: None,
                 slow: false,
                 keep_work: false,
+                json: false,
             };
             run(
                 &args,

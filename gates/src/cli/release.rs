@@ -73,7 +73,11 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
         out.join("summary.html"),
         summary::html(&results, dev_signed),
     )?;
-    print_table(&results, out, dev_signed);
+    if args.json {
+        print_json(&results, out, dev_signed);
+    } else {
+        print_table(&results, out, dev_signed);
+    }
     let copies = [out.join("corpus"), out.join("work")];
     if crate::harness::runner::tidy(&results, out, args.keep_work)? {
         eprintln!(
@@ -142,6 +146,35 @@ pub(super) fn write_signed(
         serde_json::to_string_pretty(&dsse::sign(body, key))? + "\n",
     )
     .with_context(|| format!("write {}", path.display()))
+}
+
+/// `run --json`: the run as one JSON document on stdout.
+fn print_json(results: &RunResults, out: &Path, dev_signed: bool) {
+    let verdict = results.verdict();
+    let gates: Vec<serde_json::Value> = results
+        .gates
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "name": g.name, "verdict": g.verdict.as_str(),
+                "checks_passed": g.checks.iter().filter(|c| c.passed).count(),
+                "checks": g.checks.len(), "duration_ms": g.duration_ms,
+                "measurements": g.measurements,
+                "failing": g.evidence.iter().map(|e| format!("{}: {}", e.check, e.describe())).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "ok": matches!(verdict, RunVerdict::Pass | RunVerdict::Partial),
+        "verdict": verdict.as_str(),
+        "run_id": results.run_id,
+        "counts": {"pass": results.count(Verdict::Pass), "fail": results.count(Verdict::Fail),
+                   "error": results.count(Verdict::Error), "skipped": results.count(Verdict::Skipped)},
+        "dev_signed": dev_signed,
+        "outputs": out.to_string_lossy(),
+        "gates": gates,
+    });
+    println!("{document}");
 }
 
 pub(super) fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
