@@ -386,3 +386,22 @@ fn contract_check_reads_the_default_sister_and_refuses_a_drifted_one() {
     assert_eq!(document["ok"], true, "{document}");
     assert_eq!(document["problems"], serde_json::json!([]));
 }
+
+/// One exit-code table: both binaries print the same one under `--help`.
+#[test]
+fn both_binaries_print_the_same_exit_code_table() {
+    let harness = std::path::Path::new(env!("CARGO_BIN_EXE_autocapture-gates"));
+    let core = autocapture_gates::harness::bins::autocapture_beside(harness).expect("autocapture");
+    for program in [harness, core.as_path()] {
+        let output = std::process::Command::new(program)
+            .arg("--help")
+            .output()
+            .expect("help");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            help.contains(autocapture_core::cli::EXIT_CODES),
+            "{}: {help}",
+            program.display()
+        );
+    }
+}

@@ -30,7 +30,8 @@ use serde_json::{Value, json};
 #[command(
     name = "autocapture",
     version,
-    about = "Stage-1 ingest, Stage 2, read-only query and the popup server"
+    about = "Stage-1 ingest, Stage 2, read-only query and the popup server",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// A JSON configuration file (contracts/config.schema.json; default: $AUTOCAPTURE_CONFIG).
@@ -73,6 +74,18 @@ enum Command {
     /// Write a sanitised, verifiable bundle of selected evidence (see docs/export.md).
     Export(ExportArgs),
 }
+
+/// The exit-code table, the same in both binaries' `--help` (docs/release-gates.md).
+pub const EXIT_CODES: &str = "Exit codes (both autocapture and autocapture-gates):
+  0  ok: the command did what it was asked (a paused drain or Stage 2 is ok)
+  1  failed: bad input or a check not met (a damaged handoff, a broken audit log, a refused
+     bind, a failing gate)
+  2  usage or environment: bad arguments, a missing DataRoot, a held lock, a full disk, an
+     errored gate
+With --json, stdout is exactly one JSON document; an error is
+{\"ok\": false, \"error\": {\"code\", \"message\", \"path\" or \"record_id\" when one is at fault}}.
+autocapture-gates verify refuses a report with one code each: 3 envelope invalid, 4 signature
+untrusted, 5 report invalid, 6 replayed, 7 not a pass, 8 partial, 9 dev-signed.";
 
 const EXPORT_CODES: &str = "Error codes (exit 1: bad input; exit 2: environment):
   export_record_unknown        a --records id is in neither the evidence nor the derived store (1)

@@ -51,7 +51,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "autocapture-gates",
     version,
-    about = "Proves the release hard gates of autocapture and signs the result"
+    about = "Proves the release hard gates of autocapture and signs the result",
+    after_help = autocapture_core::cli::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
