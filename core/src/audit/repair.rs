@@ -82,7 +82,7 @@ pub(super) fn settle(
         path: path.to_path_buf(),
         source,
     };
-    match read_tail_line(file).map_err(io)? {
+    let tail = match read_tail_line(file).map_err(io)? {
         Tail::Torn { start, bytes } => {
             let fragment = bytes.ok_or_else(|| {
                 broken(
@@ -101,10 +101,12 @@ pub(super) fn settle(
                 ));
             }
             quarantine(log, file, key, start, &fragment)?;
+            // The log now ends at its last whole line.
+            read_tail_line(file).map_err(io)?
         }
-        Tail::Empty | Tail::Line(_) => {}
-    }
-    let last = match read_tail_line(file).map_err(io)? {
+        whole => whole,
+    };
+    let last = match tail {
         Tail::Empty => None,
         Tail::Line(bytes) => Some(
             check_line(&bytes)
