@@ -31,6 +31,7 @@ pub mod golden;
 pub mod harness;
 pub mod hostile;
 pub mod import_guard;
+pub mod plan;
 pub mod power_loss;
 pub mod probe;
 pub mod sla;

@@ -53,6 +53,13 @@ impl IngestProgress {
     }
 }
 
+/// Enters phase `index` of `progress`, when there is one to tell.
+pub fn enter(progress: Option<&IngestProgress>, index: usize) {
+    if let Some(progress) = progress {
+        progress.enter(index);
+    }
+}
+
 impl ProgressReading {
     /// `scanning: 12,000 rows (8,000/s), 3,000 media files, 1.2 GB (800 MB/s)` after `seconds`.
     pub fn line(&self, seconds: f64) -> String {

@@ -254,10 +254,10 @@ impl GateContext {
 /// A gate of the registry.
 pub trait Gate: Send + Sync {
     fn name(&self) -> &'static str;
-    /// What the gate proves: its line of [`crate::gates::PLAN`], the one description `list`,
+    /// What the gate proves: its line of [`crate::plan::PLAN`], the one description `list`,
     /// the report and the summaries use.
     fn proves(&self) -> &'static str {
-        crate::gates::proves_of(self.name())
+        crate::plan::proves_of(self.name())
     }
     /// Runs the gate. `Err` means it could not run: the verdict is `error`.
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome>;

@@ -42,9 +42,9 @@ use crate::contract::{format_ts_utc, ingest_run_id};
 use crate::handoff::{HandoffDb, MEDIA_DIR};
 use crate::stage1::ledger::{self, LedgerEntry};
 use crate::stage1::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
-use crate::stage1::media;
 use crate::stage1::placement::Source;
 use crate::stage1::stamp::{self, DbStamp, HandoffStamp};
+use crate::stage1::{media, progress};
 use crate::store::{DataRoot, lock_data_root, open_metadata_writer};
 
 pub use crate::stage1::derive::{
@@ -469,23 +469,17 @@ impl<'a> Ingest<'a> {
         // A ref-level problem (unsafe ref) is reported before a file-level one.
         let scan = scan?;
         let tree = tree?;
-        let progress = self.options.progress.clone();
-        let enter = |phase: usize| {
-            if let Some(progress) = &progress {
-                progress.enter(phase);
-            }
-        };
-        enter(1);
+        progress::enter(self.options.progress.as_deref(), 1);
         let scan_ms = started.elapsed().as_millis() as u64;
         let refs_missing = self.resolve_refs()?;
         self.verify_declared_hashes()?;
         let media_sha256 = self.media_digest()?;
         let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
         crash::point("ingest.after_scan");
-        enter(2);
+        progress::enter(self.options.progress.as_deref(), 2);
         let written = self.write(scan.rows_copied)?;
         crash::point("ingest.after_commit");
-        enter(3);
+        progress::enter(self.options.progress.as_deref(), 3);
         let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
         let counts = MarkerCounts {
             metadata_rows_copied: written.rows_copied,
