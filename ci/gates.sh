@@ -3,7 +3,10 @@
 # Writes report.json, report.dsse.json, test-result.json, test-result.dsse.json, junit.xml,
 # summary.md and summary.html under $GATES_OUT, verifies the signed report (CI holds no release
 # key, so the run is dev-signed and verify is told to accept that, and only that), and checks both
-# envelopes with an independent DSSE verifier (ci/interop, securesystemslib in a venv).
+# envelopes with an independent DSSE verifier (ci/interop, securesystemslib in a venv). Then
+# renders summary.html in headless Chromium (ci/check-summary-html.sh, which installs Chromium when
+# missing), for this passing run and for a run made to fail (the SLA gate on a deployment profile
+# known to fail), with a screenshot of each beside its summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TZ=UTC LC_ALL=C
@@ -26,3 +29,18 @@ bash ci/interop/selftest.sh "$venv/bin/python"
 "$venv/bin/python" ci/interop/verify_dsse.py "$out/test-result.dsse.json" \
   "$out/signing-key.pub.pem" --predicate-type https://in-toto.io/attestation/test-result/v0.1 \
   --expect-result PASSED
+
+# summary.html in a real browser: the passing run, then a run made to fail.
+bash ci/check-summary-html.sh --self-test
+bash ci/check-summary-html.sh --expect pass "$out/summary.html" "$out/summary.png"
+failing="$out-failing"
+rm -rf "$failing"
+code=0
+target/release/autocapture-gates run --gate sla --sla-input fixtures/sla/known/fail/burst-week.json \
+  --out "$failing" > /dev/null || code=$?
+if [ "$code" != 1 ]; then
+  echo "the run made to fail exited $code, not 1" >&2
+  exit 1
+fi
+bash ci/check-summary-html.sh --expect fail "$failing/summary.html" "$failing/summary.png"
+rm -rf "$failing/corpus" "$failing/work"

@@ -8,6 +8,7 @@
 //!   and private copies, and DataRoot digests.
 //! - [`probe`]: the one HTTP client, raw hostile bytes, the module graph, a child's resource use.
 //! - [`contract`]: the contract schemas on disk: validation, annotations, lock, generated doc.
+//! - [`conform`]: `conform spool`: a producer's handoffs checked against the contract, read-only.
 //! - [`config_matrix`]: CLI and configuration compatibility: schema vs binary, both binaries, the
 //!   Hypervisor's command lines, both positions of each rollback flag.
 //! - [`features`]: the shared `.feature` scenarios, their step definitions and drivers, the run.
@@ -18,11 +19,14 @@
 //! - [`sla`]: the retention SLA estimator, its chart and the soak replay.
 //! - [`hostile`]: the hostile suite: damaged handoffs, mutations, property and fuzz targets,
 //!   security and concurrency cases.
+//! - [`view`]: how results are shown to people: the one template environment (and its HTML
+//!   escaping), figures with units, charts with axes and legends.
 //! - [`bench`]: query latency percentiles over a fixed question mix; the ingest benchmark.
 
 pub mod bench;
 pub mod cli;
 pub mod config_matrix;
+pub mod conform;
 pub mod contract;
 pub mod corpus;
 pub mod features;
@@ -35,3 +39,4 @@ pub mod plan;
 pub mod power_loss;
 pub mod probe;
 pub mod sla;
+pub mod view;

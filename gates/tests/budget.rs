@@ -22,6 +22,7 @@ fn caps_below_the_real_use_fail_with_the_figures() {
         rss_cap_mib: 1.0,
         active_safe_cap: 0.01,
         frames: 1500,
+        paced_frames: 1500,
     };
     let outcome = gate.run(&ctx).expect("the gate runs");
     assert_eq!(outcome.verdict(), Verdict::Fail);

@@ -29,7 +29,10 @@ fn usage_errors_exit_2_before_any_work() {
         out.to_str().expect("utf8"),
     ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown gate \"nope\""));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("autocapture-gates: error[gate_unknown]: unknown gate \"nope\"")
+    );
     assert!(!out.exists(), "nothing generated for a usage error");
     let output = run(&[
         "run",
@@ -39,8 +42,19 @@ fn usage_errors_exit_2_before_any_work() {
         out.to_str().expect("utf8"),
     ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not on loopback"));
-    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("autocapture-gates: error[target_invalid]: ")
+            && stderr.contains("not on loopback"),
+        "{stderr}"
+    );
+    let output = run(&["frobnicate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).starts_with("autocapture-gates: error[usage]: "),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -80,7 +94,10 @@ fn keygen_then_verify_refuses_by_code() {
         "a validly signed Statement that is not a gate report: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[report_invalid]"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("autocapture-gates: error[report_invalid]: ")
+    );
 
     let changed = dir.path().join("changed.dsse.json");
     let mut bytes = envelope.clone();
@@ -93,7 +110,10 @@ fn keygen_then_verify_refuses_by_code() {
     std::fs::write(&changed, &bytes).expect("write");
     let output = verify(&changed, &public);
     assert_eq!(output.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_signature_invalid]"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("autocapture-gates: error[envelope_signature_invalid]: ")
+    );
 
     let other = dir.path().join("other.key");
     assert_eq!(
@@ -104,13 +124,19 @@ fn keygen_then_verify_refuses_by_code() {
     );
     let output = verify(&good, &keys::public_path(&other));
     assert_eq!(output.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_wrong_key]"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("autocapture-gates: error[envelope_wrong_key]: ")
+    );
 
     let truncated = dir.path().join("truncated.dsse.json");
     std::fs::write(&truncated, &envelope[..envelope.len() - 5]).expect("write");
     let output = verify(&truncated, &public);
     assert_eq!(output.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("[envelope_invalid]"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("autocapture-gates: error[envelope_invalid]: ")
+    );
 
     assert_eq!(
         run(&["keygen", "--out", key_path.to_str().expect("utf8")])
@@ -250,7 +276,10 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
     };
     let refused = verify(&["--allow-dev-signed"]);
     assert_eq!(refused.status.code(), Some(8));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("[report_partial]"));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("autocapture-gates: error[report_partial]: ")
+    );
     let refused = verify(&["--allow-partial"]);
     assert_eq!(
         refused.status.code(),
@@ -380,6 +409,9 @@ fn contract_check_reads_the_default_sister_and_refuses_a_drifted_one() {
     assert_eq!(document["sister"]["matches"], false);
     assert_eq!(document["problems"][0]["code"], "contract_sister_mismatch");
     assert_eq!(document["problems"][0]["path"], path);
+    // … and, as every `--json` failure, the first as `error`, the code of the human line.
+    assert_eq!(document["error"]["code"], "contract_sister_mismatch");
+    assert_eq!(document["error"]["path"], path);
     let ok = run(&["contract", "check", "--json"]);
     let document: serde_json::Value =
         serde_json::from_slice(ok.stdout.trim_ascii()).expect("one JSON document");

@@ -1,140 +1,22 @@
 //! The harness with planted gates: a passing, a failing, an erroring, a panicking, an empty and a
 //! flaky one. Verdicts and exit codes (a selection is `partial` with the rest `skipped`), the
 //! signed report (the signature verifies; a changed byte, a wrong key and a truncated file are
-//! refused), the schema of the predicate, JUnit that parses, and an HTML summary that shows the
-//! table and the figures. What `verify` accepts is in `tests/verify.rs`.
-
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+//! refused), the schema of the predicate and JUnit that parses. The summaries are in
+//! `tests/summary.rs`, what `verify` accepts in `tests/verify.rs`.
 
 use autocapture_core::base::clock::SteppingClock;
-use autocapture_gates::contract::{default_contracts_dir, workspace_root};
+use autocapture_gates::contract::workspace_root;
 use autocapture_gates::harness::dsse::{self, VerifyError};
-use autocapture_gates::harness::gate::{Chart, Gate, GateContext, GateOutcome, Target, Verdict};
-use autocapture_gates::harness::report::{ReportInputs, predicate_violations, statement};
-use autocapture_gates::harness::runner::{
-    RunOptions, RunResults, RunVerdict, exit_code, run_gates,
-};
+use autocapture_gates::harness::gate::Verdict;
+use autocapture_gates::harness::report::predicate_violations;
+use autocapture_gates::harness::runner::{RunResults, RunVerdict, exit_code, run_gates};
 use autocapture_gates::harness::{junit, keys, sister, summary};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::macros::datetime;
 
-struct Planted {
-    name: &'static str,
-    behaviour: Behaviour,
-    calls: AtomicU64,
-}
-
-#[derive(Clone, Copy)]
-enum Behaviour {
-    Pass,
-    Fail,
-    Error,
-    Panic,
-    NoChecks,
-    Flaky,
-}
-
-impl Planted {
-    fn boxed(name: &'static str, behaviour: Behaviour) -> Box<dyn Gate> {
-        Box::new(Planted {
-            name,
-            behaviour,
-            calls: AtomicU64::new(0),
-        })
-    }
-}
-
-impl Gate for Planted {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn proves(&self) -> &'static str {
-        "a planted behaviour"
-    }
-
-    fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        let mut outcome = GateOutcome::default();
-        outcome.measure("corpus_exists", ctx.corpus.join("truth.json").is_file());
-        outcome.measure("elapsed_ms", call * 7);
-        match self.behaviour {
-            Behaviour::Pass => {
-                outcome.check("holds", true, "");
-                outcome
-                    .inputs
-                    .push(("planted-input".into(), "ab".repeat(32)));
-                outcome.charts.push(Chart {
-                    title: "planted <chart>".into(),
-                    svg: "<svg xmlns=\"http://www.w3.org/2000/svg\"><circle class=\"planted\" r=\"1\"/></svg>".into(),
-                });
-            }
-            Behaviour::Fail => {
-                outcome.check("holds", true, "");
-                outcome.check_eq(
-                    "count <matches> & \"more\"",
-                    Some("run1/x/1"),
-                    json!(3),
-                    json!(4),
-                );
-            }
-            Behaviour::Error => anyhow::bail!("planted: the gate cannot run"),
-            Behaviour::Panic => panic!("planted panic"),
-            Behaviour::NoChecks => {}
-            Behaviour::Flaky => {
-                outcome.measure("rows", call % 2);
-                outcome.check("holds", true, "");
-            }
-        }
-        Ok(outcome)
-    }
-}
-
-fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
-    RunOptions {
-        out: out.to_path_buf(),
-        select: select.iter().map(|s| (*s).to_owned()).collect(),
-        target: Target::Embedded,
-        jobs: 1,
-        repeat,
-        seed: 3,
-        frames: 40,
-        handoffs: 2,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
-        progress: false,
-    }
-}
-
-fn planted_registry() -> Vec<Box<dyn Gate>> {
-    vec![
-        Planted::boxed("pass-gate", Behaviour::Pass),
-        Planted::boxed("fail-gate", Behaviour::Fail),
-        Planted::boxed("error-gate", Behaviour::Error),
-        Planted::boxed("panic-gate", Behaviour::Panic),
-        Planted::boxed("empty-gate", Behaviour::NoChecks),
-        Planted::boxed("flaky-gate", Behaviour::Flaky),
-    ]
-}
-
-fn run(select: &[&str], repeat: u32) -> (tempfile::TempDir, RunResults) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let clock = SteppingClock::new(
-        datetime!(2026-02-21 09:00:00 UTC),
-        time::Duration::seconds(1),
-    );
-    let results = run_gates(
-        &planted_registry(),
-        &options(dir.path(), select, repeat),
-        &clock,
-    )
-    .expect("run");
-    (dir, results)
-}
+#[path = "support/planted.rs"]
+mod planted;
+use planted::{options, planted_registry, run, signed_report, summary_identity};
 
 fn verdicts(results: &RunResults) -> Vec<(&str, Verdict)> {
     results
@@ -232,18 +114,30 @@ fn a_selection_reports_every_gate_and_is_partial_never_pass() {
             "flaky-gate"
         ]
     );
-    let md = summary::markdown(&results, true);
+    let identity = summary_identity(&results, dir.path());
+    let md = summary::markdown(&results, &identity);
     assert!(
-        md.contains("Verdict **partial**; 6 gates: 1 pass, 0 fail, 0 error, 5 skipped"),
+        md.starts_with("# PARTIAL: every gate that ran passed, but not all ran"),
         "{md}"
     );
-    assert!(md.contains("| fail-gate | skipped | 0/0 |"), "{md}");
+    assert!(
+        md.contains("6 gates: 1 passed, 0 failed, 0 errored, 5 skipped."),
+        "{md}"
+    );
+    assert!(md.contains("| fail-gate | ○ skipped | 0/0 |"), "{md}");
     assert!(
         !md.contains("## Failures"),
         "skipped is not a failure: {md}"
     );
-    let html = summary::html(&results, true);
-    assert!(html.contains("<strong class=\"partial\" id=\"verdict\">partial</strong>"));
+    let html = summary::html(&results, &identity).expect("html");
+    assert!(
+        html.contains("<h1 id=\"verdict\" data-verdict=\"partial\">PARTIAL: "),
+        "{html}"
+    );
+    assert!(
+        !html.contains("id=\"failures\""),
+        "skipped is not a failure"
+    );
 }
 
 #[test]
@@ -278,25 +172,6 @@ fn repeats_catch_a_flaky_gate_but_not_timings() {
     );
     assert_eq!(results.gates[5].flake_rate, 50);
     assert_eq!(results.gates[5].repeats, 3);
-}
-
-/// A report of the planted run, signed with a fresh key.
-fn signed_report(results: &RunResults, dir: &Path) -> (Value, Vec<u8>, ed25519_dalek::SigningKey) {
-    let statement = statement(&ReportInputs {
-        results,
-        target: &Target::Embedded,
-        dev_signed: true,
-        autocapture_bin: None,
-        contracts_dir: &default_contracts_dir().expect("a checkout"),
-        workspace_root: &workspace_root().expect("a checkout"),
-        sister: None,
-    })
-    .expect("statement");
-    let key = keys::generate().expect("key");
-    let body = serde_json::to_vec_pretty(&statement).expect("json");
-    let envelope = serde_json::to_vec_pretty(&dsse::sign(&body, &key)).expect("envelope");
-    std::fs::write(dir.join("report.dsse.json"), &envelope).expect("write");
-    (statement, envelope, key)
 }
 
 #[test]
@@ -560,42 +435,6 @@ fn junit_has_a_suite_per_gate_each_failure_once_and_times_everywhere() {
 }
 
 #[test]
-fn summaries_show_the_table_figures_and_failures() {
-    let (_dir, results) = run(&[], 1);
-    let html = summary::html(&results, true);
-    assert!(html.starts_with("<!doctype html>"));
-    assert!(html.contains("<table id=\"gates\">"));
-    for gate in &results.gates {
-        assert!(
-            html.contains(&format!("<tr data-gate=\"{}\">", gate.name)),
-            "row for {}",
-            gate.name
-        );
-    }
-    assert!(html.contains("<strong class=\"error\" id=\"verdict\">error</strong>"));
-    assert!(html.contains("corpus_exists=true"), "figures are shown");
-    assert_eq!(
-        html.matches("<rect class=\"bar\"").count(),
-        results.gates.len(),
-        "one bar per gate"
-    );
-    assert!(
-        html.contains("count &lt;matches&gt; &amp; &quot;more&quot;"),
-        "evidence is escaped"
-    );
-    assert!(
-        html.contains("<h2 data-chart=\"pass-gate\">pass-gate: planted &lt;chart&gt;</h2><svg"),
-        "a gate's chart is inline under its escaped title"
-    );
-    assert!(html.contains("<circle class=\"planted\""));
-    assert!(!html.contains("<script"), "self-contained and static");
-    assert!(html.contains("dev-signed"));
-    let md = summary::markdown(&results, false);
-    assert!(md.contains("| fail-gate | fail | 1/2 |"), "{md}");
-    assert!(md.contains("on `run1/x/1`: expected 3, got 4"), "{md}");
-}
-
-#[test]
 fn sister_checkpoint_matches_only_our_pair() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ours = autocapture_core::contract::ContractIdentity::embedded().expect("identity");
@@ -681,34 +520,4 @@ fn work_copies_go_only_after_a_pass() {
     assert!(out.join("corpus").is_dir());
     assert!(tidy(&passing, out, false).expect("tidy"));
     assert!(!out.join("corpus").exists() && !out.join("work").exists());
-}
-
-/// Evidence of several lines stays inside its list item in `summary.md`: every line of the
-/// failures section is a heading, a list item, or indented under one.
-#[test]
-fn multi_line_evidence_stays_in_its_list_item() {
-    let (_dir, mut results) = run(&[], 1);
-    let failing = results
-        .gates
-        .iter_mut()
-        .find(|g| g.name == "fail-gate")
-        .expect("fail-gate");
-    failing
-        .evidence
-        .push(autocapture_gates::harness::gate::Evidence {
-            check: "multi".into(),
-            record: None,
-            expected: None,
-            actual: None,
-            detail: Some("first line\nsecond line\n- not a new item".into()),
-        });
-    let md = summary::markdown(&results, false);
-    let failures = md.split("## Failures").nth(1).expect("a failures section");
-    for line in failures.lines().filter(|l| !l.trim().is_empty()) {
-        assert!(
-            line.starts_with("### ") || line.starts_with("- ") || line.starts_with("  "),
-            "a line outside any item: {line:?}\n{failures}"
-        );
-    }
-    assert!(failures.contains("  - not a new item"), "{failures}");
 }

@@ -457,6 +457,8 @@ pub fn run(program: &'static str) -> ExitCode {
 }
 
 /// Prints `error` (one JSON document in `--json` mode, else a line on stderr); its exit code.
+/// The line is `PROGRAM: error[code]: message (path)`, the path only when the error names one
+/// that the message does not already hold (the same rule as `autocapture-gates`).
 fn report_error(
     program: &str,
     json_mode: bool,
@@ -477,10 +479,21 @@ fn report_error(
         eprintln!(
             "{program}: error[{}]: {}",
             error.code,
-            safe_text(&error.message)
+            safe_text(&human_text(error))
         );
     }
     ExitCode::from(error.exit)
+}
+
+/// The message of `error` for people: ` (path)` appended when its extra JSON names a path the
+/// message does not already hold.
+fn human_text(error: &CodedError) -> String {
+    match error.extra.get("path").and_then(Value::as_str) {
+        Some(path) if !path.is_empty() && !error.message.contains(path) => {
+            format!("{} ({path})", error.message)
+        }
+        _ => error.message.clone(),
+    }
 }
 
 use crate::base::terminal::{safe_lines, safe_text};
@@ -589,6 +602,16 @@ mod tests {
     fn every_option_and_argument_has_help() {
         let missing = undocumented_args(&super::Cli::command());
         assert!(missing.is_empty(), "without help text: {missing:#?}");
+    }
+
+    #[test]
+    fn the_path_at_fault_is_named_once() {
+        let mut error = super::CodedError::new("data_dir_missing", "no DataRoot", 2);
+        assert_eq!(super::human_text(&error), "no DataRoot");
+        error.extra = serde_json::json!({"path": "/d", "key": null});
+        assert_eq!(super::human_text(&error), "no DataRoot (/d)");
+        error.message = "open /d read-only: no DataRoot".into();
+        assert_eq!(super::human_text(&error), "open /d read-only: no DataRoot");
     }
 
     #[test]

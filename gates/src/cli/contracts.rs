@@ -11,16 +11,20 @@ pub(super) fn sister_mismatch(sister: &SisterCheckpoint) -> anyhow::Result<Strin
 }
 
 pub(super) fn contract_lock(check: bool) -> anyhow::Result<u8> {
-    let dir = contract::default_contracts_dir()?;
+    let dir = contract::default_contracts_dir().map_err(error::checkout_missing)?;
     if check {
         let problems = lock::check(&dir)?;
         for problem in &problems {
-            eprintln!("{problem}");
+            CliError::new("contract_lock_stale", problem.as_str(), exit::FAIL)
+                .at(format!("contracts/{}", lock::LOCK_FILE))
+                .eprint();
         }
         return Ok(exit::of(problems.is_empty()));
     }
     let computed = lock::compute(&dir)?;
-    std::fs::write(dir.join(lock::LOCK_FILE), lock::render(&computed)?)?;
+    let path = dir.join(lock::LOCK_FILE);
+    std::fs::write(&path, lock::render(&computed)?)
+        .map_err(|e| CliError::out_unwritable(&path, &e))?;
     println!(
         "contract_version {}\nschema_hash {}",
         computed.contract_version, computed.schema_hash
@@ -29,21 +33,25 @@ pub(super) fn contract_lock(check: bool) -> anyhow::Result<u8> {
 }
 
 pub(super) fn contract_doc(check: bool) -> anyhow::Result<u8> {
-    let dir = contract::default_contracts_dir()?;
+    let dir = contract::default_contracts_dir().map_err(error::checkout_missing)?;
     let set = ContractSet::load(&dir)?;
-    let path = contract::workspace_root()?.join(doc::DOC_PATH);
-    let committed =
-        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-    let rendered =
-        doc::regenerate(&set, &lock::compute(&dir)?, &committed).map_err(anyhow::Error::msg)?;
+    let path = contract::workspace_root()
+        .map_err(error::checkout_missing)?
+        .join(doc::DOC_PATH);
+    let committed = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::input("the contract doc", &path, &e))?;
+    let rendered = doc::regenerate(&set, &lock::compute(&dir)?, &committed)
+        .map_err(|m| CliError::new("contract_doc_invalid", m, exit::FAIL).at(doc::DOC_PATH))?;
     if check {
         if let Some(problem) = doc::staleness(&committed, &rendered) {
-            eprintln!("{problem}");
+            CliError::new("contract_doc_stale", problem, exit::FAIL)
+                .at(doc::DOC_PATH)
+                .eprint();
             return Ok(exit::FAIL);
         }
         return Ok(exit::PASS);
     }
-    std::fs::write(&path, rendered).with_context(|| format!("write {}", path.display()))?;
+    std::fs::write(&path, rendered).map_err(|e| CliError::out_unwritable(&path, &e))?;
     println!("wrote {}", doc::DOC_PATH);
     Ok(exit::PASS)
 }
@@ -68,7 +76,7 @@ impl ContractProblem {
 
 /// Schemas, annotations, lock and doc problems of the workspace's contracts.
 pub(super) fn contract_problems() -> anyhow::Result<Vec<ContractProblem>> {
-    let dir = contract::default_contracts_dir()?;
+    let dir = contract::default_contracts_dir().map_err(error::checkout_missing)?;
     let set = ContractSet::load(&dir)?;
     let mut problems = Vec::new();
     for doc in set.docs.values() {
@@ -103,10 +111,14 @@ pub(super) fn contract_problems() -> anyhow::Result<Vec<ContractProblem>> {
 }
 
 /// `contract check`: every problem as `error[code]: message (path)` on stderr, or one JSON
-/// document with `--json`; exit 0 when there is none, 1 otherwise.
+/// document with `--json` (its `error` the first problem); exit 0 when there is none, 1
+/// otherwise.
 pub(super) fn contract_check(sister: Option<PathBuf>, json: bool) -> anyhow::Result<u8> {
     let mut problems = contract_problems()?;
-    let path = sister.map_or_else(default_sister_path, Ok)?;
+    let path = sister.map_or_else(
+        || default_sister_path().map_err(error::checkout_missing),
+        Ok,
+    )?;
     let checkpoint = checkpoint(&path)?;
     if !checkpoint.matches {
         problems.push(ContractProblem::new(
@@ -116,24 +128,26 @@ pub(super) fn contract_check(sister: Option<PathBuf>, json: bool) -> anyhow::Res
         ));
     }
     let ours = ContractIdentity::embedded()?;
+    let errors: Vec<CliError> = problems
+        .iter()
+        .map(|p| CliError::new(p.code, p.message.as_str(), exit::FAIL).at(&p.path))
+        .collect();
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "ok": problems.is_empty(),
-                "contract_version": ours.contract_version,
-                "schema_hash": ours.schema_hash,
-                "sister": {"path": path, "contract_version": checkpoint.contract_version,
-                           "schema_hash": checkpoint.schema_hash, "matches": checkpoint.matches},
-                "problems": problems,
-            })
-        );
+        let mut document = serde_json::json!({
+            "ok": problems.is_empty(),
+            "contract_version": ours.contract_version,
+            "schema_hash": ours.schema_hash,
+            "sister": {"path": path, "contract_version": checkpoint.contract_version,
+                       "schema_hash": checkpoint.schema_hash, "matches": checkpoint.matches},
+            "problems": problems,
+        });
+        if let Some(first) = errors.first() {
+            document["error"] = first.document()["error"].take();
+        }
+        println!("{document}");
     } else {
-        for problem in &problems {
-            eprintln!(
-                "autocapture-gates: error[{}]: {} ({})",
-                problem.code, problem.message, problem.path
-            );
+        for error in &errors {
+            error.eprint();
         }
         if problems.is_empty() {
             println!("contract ok");

@@ -1,11 +1,14 @@
 //! The command line of `autocapture-gates`: run the gates and sign the result; contract and
-//! fixture tooling. Exit codes ([`exit`]): 0 every gate passed, 1 a gate (or a check) failed, 2 a
-//! gate errored or the harness itself could not run (usage, environment).
+//! fixture tooling. Exit codes ([`exit`]): 0 every gate passed, 1 a gate (or a check) failed or
+//! the input is bad, 2 a gate errored or the harness itself could not run (usage, environment).
+//! Every error is printed one way ([`error`]).
 //!
 //! - [`release`]: `run` and `verify`. [`contracts`]: `contract …`. [`tools`]: `sla estimate`,
 //!   `golden`, `fuzz`. The commands, their arguments and the dispatch are here.
 
+mod conform;
 mod contracts;
+pub mod error;
 mod release;
 mod tools;
 
@@ -25,8 +28,9 @@ pub mod exit {
 }
 
 use contracts::{contract_check, contract_doc, contract_lock, sister_mismatch};
+use error::CliError;
 use release::{run, verify};
-use tools::{fuzz_runs, golden, sla_estimate};
+use tools::{fuzz_runs, golden, load_story, sla_estimate};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -262,6 +266,9 @@ enum Command {
     /// The strict golden Q40 on a generated corpus: each case asked 3 times on the target,
     /// evaluated strictly; writes golden-report.json into --out and prints a table.
     Golden(GoldenArgs),
+    /// Producer conformance: a spool of handoffs checked against the contract, never ingested.
+    #[command(subcommand)]
+    Conform(conform::ConformCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,19 +427,32 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::ERROR
-            } else {
-                exit::PASS
-            });
+            // Not parsed, so `--json` is looked for among the words themselves.
+            let json = std::env::args_os().skip(1).any(|a| a == "--json");
+            return ExitCode::from(error::report_usage(&e, json));
         }
     };
+    let json = cli.command.json();
     match dispatch(cli.command) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("autocapture-gates: error: {e:#}");
-            ExitCode::from(exit::ERROR)
+        Err(e) => ExitCode::from(error::report(&CliError::from(e), json)),
+    }
+}
+
+impl Command {
+    /// Whether the command was asked for one JSON document on stdout.
+    fn json(&self) -> bool {
+        match self {
+            Command::Run(args) => args.json,
+            Command::List { json }
+            | Command::Verify { json, .. }
+            | Command::Soak { json, .. }
+            | Command::Fuzz { json, .. }
+            | Command::Sla(SlaCommand::Estimate { json, .. })
+            | Command::Contract(ContractCommand::Check { json, .. })
+            | Command::Bench(BenchCommand::Ingest { json, .. })
+            | Command::Conform(conform::ConformCommand::Spool { json, .. }) => *json,
+            _ => false,
         }
     }
 }
@@ -483,13 +503,29 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 keep_work: false,
                 json: false,
             };
-            run(
-                &args,
-                Some(checkpoint(&sister.map_or_else(default_sister_path, Ok)?)?),
-            )
+            let path = sister.map_or_else(
+                || default_sister_path().map_err(error::checkout_missing),
+                Ok,
+            )?;
+            let checkpoint = checkpoint(&path)?;
+            run(&args, Some((path, checkpoint)))
         }
         Command::Keygen { out } => {
-            let (public, key) = keys::keygen(&out)?;
+            let public = keys::public_path(&out);
+            for path in [out.clone(), keys::pem_path(&public), public] {
+                if path.exists() {
+                    return Err(CliError::usage(
+                        "key_exists",
+                        format!("{} exists; refusing to overwrite a key", path.display()),
+                    )
+                    .at(path)
+                    .into());
+                }
+            }
+            let (public, key) = keys::keygen(&out).map_err(|e| match error::root_io(&e) {
+                Some(io) => CliError::out_unwritable(&out, io),
+                None => CliError::from(e),
+            })?;
             println!(
                 "wrote {} and {} (keyid {})",
                 out.display(),
@@ -527,7 +563,9 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Sql { db } => {
             let mut script = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut script)?;
-            rusqlite::Connection::open(&db)?.execute_batch(&script)?;
+            rusqlite::Connection::open(&db)
+                .and_then(|conn| conn.execute_batch(&script))
+                .map_err(|e| CliError::new("sql_failed", e.to_string(), exit::FAIL).at(&db))?;
             Ok(exit::PASS)
         }
         Command::Fetch { addr, path } => {
@@ -613,8 +651,19 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             let data_dir = match (data_dir, frames) {
                 (Some(dir), _) => dir,
                 (None, Some(frames)) => crate::bench::cached_data_root(&cache, seed, frames)?.root,
-                (None, None) => anyhow::bail!("give --data-dir or --frames"),
+                (None, None) => {
+                    return Err(CliError::usage("usage", "give --data-dir or --frames").into());
+                }
             };
+            if !data_dir.join("metadata.db").is_file() {
+                return Err(CliError::new(
+                    "data_dir_missing",
+                    format!("{} holds no DataRoot (no metadata.db)", data_dir.display()),
+                    exit::ERROR,
+                )
+                .at(&data_dir)
+                .into());
+            }
             let report = crate::bench::bench_queries(&data_dir, repeat)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(exit::PASS)
@@ -633,6 +682,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             out,
             json,
         } => {
+            error::writable_dir(&out)?;
             let report = crate::sla::soak::soak(&crate::sla::soak::SoakOptions {
                 days,
                 speedup,
@@ -650,6 +700,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             Ok(exit::of(report.passed()))
         }
         Command::Golden(args) => golden(&args),
+        Command::Conform(command) => conform::conform(command),
         Command::Fuzz {
             slow,
             seconds,
@@ -668,9 +719,18 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
             story,
         }) => {
             let story = match story {
-                Some(path) => Story::load(&path)?,
+                Some(path) => load_story(&path)?,
                 None => Story::default_story()?,
             };
+            if std::fs::read_dir(&out).is_ok_and(|mut entries| entries.next().is_some()) {
+                return Err(CliError::usage(
+                    "out_in_use",
+                    format!("{} is not empty; refusing to mix corpora", out.display()),
+                )
+                .at(&out)
+                .into());
+            }
+            error::writable_dir(&out)?;
             let started = Instant::now();
             let summary = generate(
                 &story,

@@ -3,13 +3,38 @@
 
 use super::*;
 
-pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::Result<u8> {
-    let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
+/// `run`, and `signoff` with the sister document's path and checkpoint.
+pub(super) fn run(
+    args: &RunArgs,
+    sister: Option<(PathBuf, SisterCheckpoint)>,
+) -> anyhow::Result<u8> {
+    let target = Target::parse(&args.target).map_err(|m| CliError::usage("target_invalid", m))?;
     // Usage problems first, before any building or generating.
-    crate::harness::runner::select(&registry(), &args.gates)?;
+    crate::harness::runner::select(&registry(), &args.gates)
+        .map_err(|e| CliError::usage("gate_unknown", error::chain_text(&e)))?;
+    if args.repeat == 0 {
+        return Err(CliError::usage("usage", "--repeat must be at least 1").into());
+    }
+    // Then the environment: the checkout the report reads, the binary, the key, the output.
+    let contracts_dir = contract::default_contracts_dir().map_err(error::checkout_missing)?;
+    let workspace_root = contract::workspace_root().map_err(error::checkout_missing)?;
     let harness_bin = std::env::current_exe()?;
-    let bin = crate::harness::bins::autocapture_beside(&harness_bin)?;
-    let (key, dev_signed) = keys::resolve(args.signing_key.as_deref())?;
+    let bin = crate::harness::bins::autocapture_beside(&harness_bin).map_err(|e| {
+        let beside = harness_bin.with_file_name("autocapture");
+        CliError::new("autocapture_missing", error::chain_text(&e), exit::ERROR).at(beside)
+    })?;
+    let (key, dev_signed) = keys::resolve(args.signing_key.as_deref()).map_err(|e| {
+        let code = match error::root_io(&e) {
+            Some(_) => "key_unreadable",
+            None => "key_invalid",
+        };
+        let coded = CliError::new(code, error::chain_text(&e), exit::ERROR);
+        match &args.signing_key {
+            Some(path) => coded.at(path),
+            None => coded,
+        }
+    })?;
+    error::writable_dir(&args.out)?;
     let options = RunOptions {
         out: args.out.clone(),
         select: args.gates.clone(),
@@ -31,15 +56,14 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
         progress: true,
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;
-    let contracts_dir = contract::default_contracts_dir()?;
     let statement = statement(&ReportInputs {
         results: &results,
         target: &target,
         dev_signed,
         autocapture_bin: Some(&bin),
         contracts_dir: &contracts_dir,
-        workspace_root: &contract::workspace_root()?,
-        sister: sister.as_ref(),
+        workspace_root: &workspace_root,
+        sister: sister.as_ref().map(|(_, checkpoint)| checkpoint),
     })?;
     // The harness checks its own report against the predicate schema before signing it.
     let violations = predicate_violations(&statement["predicate"])?;
@@ -65,21 +89,24 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
         ("dev_signed", predicate["dev_signed"].to_string()),
     ];
     std::fs::write(out.join("junit.xml"), junit::render(&results, &properties)?)?;
+    let identity = summary::identity(&statement, &keys::keyid(&key.verifying_key()), dev_signed);
     std::fs::write(
         out.join("summary.md"),
-        summary::markdown(&results, dev_signed),
+        summary::markdown(&results, &identity),
     )?;
     std::fs::write(
         out.join("summary.html"),
-        summary::html(&results, dev_signed),
+        summary::html(&results, &identity)?,
     )?;
+    // Tidied before the table, so that a failure to tidy is the only document on stdout.
+    let tidied = crate::harness::runner::tidy(&results, out, args.keep_work)?;
     if args.json {
         print_json(&results, out, dev_signed);
     } else {
         print_table(&results, out, dev_signed);
     }
     let copies = [out.join("corpus"), out.join("work")];
-    if crate::harness::runner::tidy(&results, out, args.keep_work)? {
+    if tidied {
         eprintln!(
             "autocapture-gates: passed; the corpus and work copies were removed (--keep-work keeps them)"
         );
@@ -91,14 +118,17 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
         );
     }
     let mut code = exit_code(results.verdict());
-    if let Some(sister) = &sister {
+    if let Some((sister_path, sister)) = &sister {
         if sister.matches {
             println!(
                 "Hypervisor checkpoint: contract_version {} and schema_hash {} match",
                 sister.contract_version, sister.schema_hash
             );
         } else {
-            eprintln!("signoff refused: {}", sister_mismatch(sister)?);
+            let message = format!("signoff refused: {}", sister_mismatch(sister)?);
+            CliError::new("signoff_sister_mismatch", message, exit::FAIL)
+                .at(sister_path)
+                .eprint();
             code = code.max(exit::FAIL);
         }
         let ran: Vec<&str> = results
@@ -113,17 +143,19 @@ pub(super) fn run(args: &RunArgs, sister: Option<SisterCheckpoint>) -> anyhow::R
             .filter(|name| !ran.contains(name))
             .collect();
         if !uncovered.is_empty() {
-            eprintln!(
+            let message = format!(
                 "signoff refused: release gates that did not run: {}",
                 uncovered.join(", ")
             );
+            CliError::new("signoff_gates_missing", message, exit::FAIL).eprint();
             code = code.max(exit::FAIL);
         }
         if dev_signed {
-            eprintln!(
+            let message = format!(
                 "signoff refused: no release key (--signing-key or ${}); a dev-signed report signs off nothing",
                 keys::KEY_ENV
             );
+            CliError::new("signoff_dev_signed", message, exit::FAIL).eprint();
             code = code.max(exit::FAIL);
         }
     }
@@ -139,13 +171,13 @@ pub(super) fn write_signed(
 ) -> anyhow::Result<()> {
     let path = out.join(format!("{name}.json"));
     std::fs::write(&path, [body, b"\n"].concat())
-        .with_context(|| format!("write {}", path.display()))?;
+        .map_err(|e| CliError::out_unwritable(&path, &e))?;
     let path = out.join(format!("{name}.dsse.json"));
     std::fs::write(
         &path,
         serde_json::to_string_pretty(&dsse::sign(body, key))? + "\n",
     )
-    .with_context(|| format!("write {}", path.display()))
+    .map_err(|e| CliError::out_unwritable(&path, &e).into())
 }
 
 /// `run --json`: the run as one JSON document on stdout.
@@ -226,24 +258,42 @@ pub(super) fn print_table(results: &RunResults, out: &Path, dev_signed: bool) {
     }
 }
 
-/// `verify`: the decision of [`acceptance::check`], printed for people or as JSON.
+/// `verify`: the decision of [`acceptance::check`], printed for people or as JSON; a refusal
+/// is an error like any other (`error[code]`, the envelope or key file at fault), with its own
+/// exit code 2–9 (and `exit_code` in the JSON).
 pub(super) fn verify(
     envelope: &Path,
     public_keys: &[PathBuf],
     policy: Result<Policy, Refusal>,
     json: bool,
 ) -> u8 {
-    let decision = policy.and_then(|policy| {
-        let keys = public_keys
-            .iter()
-            .map(|path| keys::load_public(path))
-            .collect::<anyhow::Result<Vec<_>>>()
-            .map_err(|e| Refusal::Usage(format!("{e:#}")))?;
-        let bytes = std::fs::read(envelope)
-            .map_err(|e| Refusal::Usage(format!("read {}: {e}", envelope.display())))?;
-        let plan: Vec<&str> = PLAN.iter().map(|(name, _)| *name).collect();
-        acceptance::check(&bytes, &keys, &policy, &plan)
-    });
+    let refused = |refusal: Refusal, path: Option<&Path>| {
+        let mut error = CliError::new(refusal.code(), refusal.to_string(), refusal.exit_code());
+        error.path = path.map(Path::to_path_buf);
+        error.extra.push(("exit_code", refusal.exit_code().into()));
+        error
+    };
+    let decision = policy
+        .map_err(|refusal| refused(refusal, None))
+        .and_then(|policy| {
+            let keys = public_keys
+                .iter()
+                .map(|path| {
+                    keys::load_public(path)
+                        .map_err(|e| refused(Refusal::Usage(error::chain_text(&e)), Some(path)))
+                })
+                .collect::<Result<Vec<_>, CliError>>()?;
+            let bytes = std::fs::read(envelope).map_err(|e| {
+                let message = format!("read the envelope {}: {e}", envelope.display());
+                refused(Refusal::Usage(message), Some(envelope))
+            })?;
+            let plan: Vec<&str> = PLAN.iter().map(|(name, _)| *name).collect();
+            acceptance::check(&bytes, &keys, &policy, &plan).map_err(|refusal| {
+                // A usage refusal here is about the flags (no key), not the envelope.
+                let at_fault = (!matches!(refusal, Refusal::Usage(_))).then_some(envelope);
+                refused(refusal, at_fault)
+            })
+        });
     match decision {
         Ok(accepted) if json => {
             println!("{}", accepted.to_json());
@@ -253,16 +303,6 @@ pub(super) fn verify(
             println!("{}", accepted.describe());
             acceptance::exit::VERIFIED
         }
-        Err(refusal) => {
-            if json {
-                println!("{}", acceptance::refusal_json(&refusal));
-            } else {
-                eprintln!(
-                    "autocapture-gates: verify refused [{}]: {refusal}",
-                    refusal.code()
-                );
-            }
-            refusal.exit_code()
-        }
+        Err(error) => error::report(&error, json),
     }
 }

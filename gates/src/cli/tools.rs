@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// `sla estimate`: the verdict (exit 0 pass, 1 fail), or a bad input's code (exit 1).
+/// `sla estimate`: the verdict (exit 0 pass, 1 fail), or a bad input's code (exit 1, printed by
+/// the caller like every error).
 pub(super) fn sla_estimate(
     input: &Path,
     json: bool,
@@ -10,23 +11,10 @@ pub(super) fn sla_estimate(
     svg: Option<&Path>,
 ) -> anyhow::Result<u8> {
     use crate::sla::{chart, estimate, inputs};
-    let inputs = match inputs::load_inputs(input) {
-        Ok(inputs) => inputs,
-        Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "error": {"code": e.code(), "message": e.to_string()}})
-                );
-            } else {
-                eprintln!("autocapture-gates: sla estimate failed [{}]: {e}", e.code());
-            }
-            return Ok(exit::FAIL);
-        }
-    };
+    let inputs = inputs::load_inputs(input).map_err(|e| CliError::sla_input(&e))?;
     let now = match now {
         Some(text) => autocapture_core::contract::parse_ts_utc(text)
-            .map_err(|e| anyhow::anyhow!("--now {text:?}: {e}"))?,
+            .map_err(|e| CliError::usage("time_invalid", format!("--now {text:?}: {e}")))?,
         None => time::OffsetDateTime::now_utc(),
     };
     let estimate = estimate::estimate(&inputs, now, svg.is_some());
@@ -35,8 +23,8 @@ pub(super) fn sla_estimate(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let drawing = chart::burn_down_svg(&title, &estimate).context("no series to chart")?;
-        std::fs::write(path, drawing).with_context(|| format!("write {}", path.display()))?;
+        let drawing = chart::burn_down_svg(&title, &estimate)?.context("no series to chart")?;
+        std::fs::write(path, drawing).map_err(|e| CliError::out_unwritable(path, &e))?;
     }
     let estimate = estimate::Estimate {
         series: None,
@@ -56,17 +44,36 @@ pub(super) fn sla_estimate(
 }
 
 /// A case file's text and how the report names it.
-fn read_cases(path: &Path) -> anyhow::Result<(String, String)> {
+fn read_cases(path: &Path) -> Result<(String, String), CliError> {
     Ok((
-        std::fs::read_to_string(path)
-            .with_context(|| format!("read the case file {}", path.display()))?,
+        std::fs::read_to_string(path).map_err(|e| CliError::input("the case file", path, &e))?,
         path.display().to_string(),
     ))
 }
 
+/// A story file: missing or unreadable, or not a valid story (`story_invalid`); exit 2, a file
+/// the command needs to run.
+pub(super) fn load_story(path: &Path) -> Result<Story, CliError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::input("the story file", path, &e))?;
+    Story::parse(&text).map_err(|e| {
+        CliError::new(
+            "story_invalid",
+            format!(
+                "the story {} is not valid: {}: {}",
+                path.display(),
+                e.what,
+                error::one_line(&e.detail)
+            ),
+            exit::ERROR,
+        )
+        .at(path)
+    })
+}
+
 /// The case file of a story file `DIR/story/NAME.toml`: `DIR/golden/NAME.toml`, or for a
 /// copy of a built-in story, that story's built-in case file.
-fn story_cases(story: &Path) -> anyhow::Result<(String, String)> {
+fn story_cases(story: &Path) -> Result<(String, String), CliError> {
     use crate::golden::stories::GOLDEN_STORIES;
     let beside = story
         .parent()
@@ -76,17 +83,21 @@ fn story_cases(story: &Path) -> anyhow::Result<(String, String)> {
     if let Some(cases) = beside.filter(|c| c.is_file()) {
         return read_cases(&cases);
     }
-    let text = std::fs::read_to_string(story)
-        .with_context(|| format!("read the story file {}", story.display()))?;
+    let text =
+        std::fs::read_to_string(story).map_err(|e| CliError::input("the story file", story, &e))?;
     match GOLDEN_STORIES.iter().find(|s| s.story == text) {
         Some(builtin) => Ok((
             builtin.cases.to_owned(),
             format!("built-in {}", builtin.cases_path),
         )),
-        None => anyhow::bail!(
-            "the story {} has no case file beside it (DIR/golden/NAME.toml for DIR/story/NAME.toml); give --cases",
-            story.display()
-        ),
+        None => Err(CliError::usage(
+            "golden_cases_missing",
+            format!(
+                "the story {} has no case file beside it (DIR/golden/NAME.toml for DIR/story/NAME.toml); give --cases",
+                story.display()
+            ),
+        )
+        .at(story)),
     }
 }
 
@@ -101,20 +112,26 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     use crate::golden::report::GoldenSource;
     use crate::golden::run::run_golden;
     use crate::golden::stories::GOLDEN_STORIES;
-    let target = Target::parse(&args.target).map_err(anyhow::Error::msg)?;
+    let target = Target::parse(&args.target).map_err(|m| CliError::usage("target_invalid", m))?;
     let builtin = args.story.as_ref().and_then(|path| {
         let name = path.to_str()?;
         (!path.exists())
             .then(|| GOLDEN_STORIES.iter().find(|s| s.name == name))
             .flatten()
     });
-    if let (Some(path), None) = (&args.story, builtin) {
-        anyhow::ensure!(
-            path.is_file(),
-            "no story file {} (nor a built-in story of that name: {})",
-            path.display(),
-            GOLDEN_STORIES.map(|s| s.name).join(", ")
-        );
+    if let (Some(path), None) = (&args.story, builtin)
+        && !path.is_file()
+    {
+        return Err(CliError::usage(
+            "input_missing",
+            format!(
+                "no story file {} (nor a built-in story of that name: {})",
+                path.display(),
+                GOLDEN_STORIES.map(|s| s.name).join(", ")
+            ),
+        )
+        .at(path)
+        .into());
     }
     let (case_text, cases) = match (&args.cases, builtin, &args.story) {
         (Some(path), _, _) => read_cases(path)?,
@@ -131,25 +148,48 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
     let phrasings = match &args.phrasings {
         Some(path) => Some((
             std::fs::read_to_string(path)
-                .with_context(|| format!("read the phrasing file {}", path.display()))?,
+                .map_err(|e| CliError::input("the phrasing file", path, &e))?,
             path.display().to_string(),
         )),
         None => None,
     };
-    std::fs::create_dir_all(&args.out)?;
     let spool = args.out.join("spool");
+    if let Some(dir) = &args.corpus {
+        // Refused before anything is created.
+        if !dir.is_dir() {
+            return Err(CliError::usage(
+                "input_missing",
+                format!("no corpus folder {}", dir.display()),
+            )
+            .at(dir)
+            .into());
+        }
+        if !dir.join("truth.json").is_file() {
+            return Err(CliError::usage(
+                "corpus_truth_missing",
+                format!(
+                    "the corpus {} has no truth.json (write one as `fixtures generate` does)",
+                    dir.display()
+                ),
+            )
+            .at(dir.join("truth.json"))
+            .into());
+        }
+        if spool.exists() {
+            return Err(CliError::usage(
+                "out_in_use",
+                format!(
+                    "{} already holds a corpus; give an empty --out",
+                    spool.display()
+                ),
+            )
+            .at(&spool)
+            .into());
+        }
+    }
+    error::writable_dir(&args.out)?;
     let (story, corpus) = match (&args.corpus, &args.story) {
         (Some(dir), _) => {
-            anyhow::ensure!(
-                dir.join("truth.json").is_file(),
-                "the corpus {} has no truth.json (write one as `fixtures generate` does)",
-                dir.display()
-            );
-            anyhow::ensure!(
-                !spool.exists(),
-                "{} already holds a corpus; give an empty --out",
-                spool.display()
-            );
             copy_tree(dir, &spool)?;
             (None, Some(dir.display().to_string()))
         }
@@ -159,7 +199,7 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
                     Story::parse(story.story)?,
                     format!("built-in {}", story.story_path),
                 ),
-                None => (Story::load(path)?, path.display().to_string()),
+                None => (load_story(path)?, path.display().to_string()),
             };
             build::spool_of(&story, &args.out, args.seed, args.frames, 3)?;
             (Some(name), None)
@@ -206,7 +246,7 @@ pub(super) fn golden(args: &GoldenArgs) -> anyhow::Result<u8> {
             .map(|(text, _)| sha256_hex(text.as_bytes())),
     });
     for error in &errors {
-        eprintln!("autocapture-gates: golden: {error}");
+        CliError::new("golden_question_failed", error.as_str(), exit::FAIL).eprint();
     }
     let path = args.out.join("golden-report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
@@ -232,9 +272,12 @@ pub(super) fn fuzz_runs(
     json: bool,
 ) -> anyhow::Result<u8> {
     use crate::hostile::{fuzz, property};
+    // The committed seeds and regressions are read from the checkout.
+    contract::workspace_root().map_err(error::checkout_missing)?;
     if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("clear {}", out.display()))?;
+        std::fs::remove_dir_all(out).map_err(|e| CliError::out_unwritable(out, &e))?;
     }
+    error::writable_dir(out)?;
     let ctx = GateContext {
         seed,
         slow,

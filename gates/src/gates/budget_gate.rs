@@ -31,8 +31,11 @@ pub struct BudgetGate {
     pub rss_cap_mib: f64,
     /// The share of one core `active-safe` may use.
     pub active_safe_cap: f64,
-    /// Frames of the large handoff.
+    /// Frames of the large handoff (the RSS cap is judged on it).
     pub frames: u64,
+    /// Frames of the handoff drained at `active-safe`: long enough that process start-up is a
+    /// small part of the measured share, short enough that the pacing is not most of the run.
+    pub paced_frames: u64,
 }
 
 impl Default for BudgetGate {
@@ -41,6 +44,7 @@ impl Default for BudgetGate {
             rss_cap_mib: 100.0,
             active_safe_cap: ACTIVE_SAFE_CPU_CAP,
             frames: 20_000,
+            paced_frames: 5_000,
         }
     }
 }
@@ -79,6 +83,11 @@ impl Gate for BudgetGate {
         "budget"
     }
 
+    /// It measures CPU share and peak RSS of children: nothing may run beside it.
+    fn runs_alone(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let bin = ctx
             .autocapture_bin
@@ -89,7 +98,7 @@ impl Gate for BudgetGate {
             .as_deref()
             .context("the budget gate measures through `autocapture-gates measure`; no harness binary was given")?;
         let mut outcome = GateOutcome::default();
-        let (spool, handoffs) = crate::corpus::build::spool(&ctx.work, ctx.seed, self.frames, 1)?;
+        let (_, handoffs) = crate::corpus::build::spool(&ctx.work, ctx.seed, self.frames, 1)?;
         let handoff = handoffs
             .first()
             .context("the generated spool has no handoff")?;
@@ -132,6 +141,8 @@ impl Gate for BudgetGate {
         );
 
         // 2. active-safe holds its CPU share; idle-max is the control.
+        let (spool, _) =
+            crate::corpus::build::spool(&ctx.work.join("paced"), ctx.seed, self.paced_frames, 1)?;
         let active_signal = ctx.work.join("active_signal.json");
         signal(&active_signal, true)?;
         let paced_data = DataRoot::new(ctx.work.join("data-active-safe"));

@@ -26,6 +26,11 @@ impl Gate for ContractGate {
         "contract"
     }
 
+    /// A few seconds: ahead of the sub-second gates.
+    fn weight(&self) -> u32 {
+        4
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let dir = default_contracts_dir()?;
         let set = ContractSet::load(&dir)?;

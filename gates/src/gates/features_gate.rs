@@ -82,6 +82,11 @@ impl Gate for FeaturesGate {
         "features"
     }
 
+    /// A few seconds: ahead of the sub-second gates.
+    fn weight(&self) -> u32 {
+        4
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let started = Instant::now();

@@ -15,10 +15,12 @@ use serde_json::{Value, json};
 use crate::corpus::build;
 use crate::corpus::digest::tree_digest;
 use crate::corpus::story::Story;
-use crate::golden::report::GoldenReport;
+use crate::golden::report::{GoldenReport, LatencySummary};
 use crate::golden::run::{EXPECTED_CASES, REPRO_RUNS, run_golden};
 use crate::golden::stories::{GOLDEN_STORIES, GoldenStory};
-use crate::harness::gate::{Gate, GateContext, GateOutcome, Target};
+use crate::harness::gate::{Chart, Gate, GateContext, GateOutcome, Target};
+use crate::view::chart::{Bar, BarChart, Reference, bar_chart};
+use crate::view::figure::millis;
 
 pub struct GoldenGate;
 
@@ -27,9 +29,15 @@ impl Gate for GoldenGate {
         "golden-q40"
     }
 
+    /// It judges query latency percentiles against a budget: nothing may run beside it.
+    fn runs_alone(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let run_truth = crate::corpus::copies::truth(&ctx.corpus)?;
+        let mut latencies = Vec::new();
         for story in &GOLDEN_STORIES {
             let (truth, data) = if story.is_run_corpus() {
                 let data = match ctx.target {
@@ -66,6 +74,13 @@ impl Gate for GoldenGate {
                 REPRO_RUNS,
             )?;
             judge(&mut outcome, story, &report, &errors);
+            latencies.push((story.name, report.latency.clone()));
+        }
+        if !latencies.is_empty() {
+            outcome.charts.push(Chart {
+                title: "query latency per story".into(),
+                svg: latency_chart(&latencies)?,
+            });
         }
         Ok(outcome)
     }
@@ -91,6 +106,40 @@ fn generated(
         frames,
         handoffs,
     )
+}
+
+/// Each story's p50 and p95 query latency against the p95 budget, as bars.
+fn latency_chart(latencies: &[(&str, LatencySummary)]) -> anyhow::Result<String> {
+    let (p50, p95) = ("#64b5f6", "#1565c0");
+    let bars = latencies
+        .iter()
+        .flat_map(|(story, l)| {
+            [("p50", l.p50_ms, p50), ("p95", l.p95_ms, p95)].map(|(which, ms, color)| Bar {
+                label: format!("{story} {which}"),
+                value: ms,
+                color,
+                text: millis(ms),
+            })
+        })
+        .collect();
+    let budget = latencies
+        .iter()
+        .map(|(_, l)| l.budget_p95_ms)
+        .fold(0.0, f64::max);
+    bar_chart(&BarChart {
+        title: format!(
+            "Golden query latency ({} questions and phrasings per story, each asked {REPRO_RUNS} times)",
+            latencies.first().map_or(0, |(_, l)| l.samples / REPRO_RUNS)
+        ),
+        x_label: "latency (milliseconds)".into(),
+        bars,
+        legend: vec![("p50".into(), p50), ("p95".into(), p95)],
+        references: vec![Reference {
+            name: "p95 budget (ms)".into(),
+            color: "#c62828",
+            value: budget,
+        }],
+    })
 }
 
 /// One story's checks and figures, each named after the story.

@@ -105,6 +105,11 @@ impl Gate for HostileGate {
         "hostile"
     }
 
+    /// The longest gate (hundreds of child processes): it starts first.
+    fn weight(&self) -> u32 {
+        40
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
         let mut reports = Vec::new();

@@ -269,7 +269,7 @@ impl Gate for SlaGate {
         if let Some(svg) = burn_down_svg(
             &format!("{} (trace {})", stem(&profile), trace.given),
             &judged,
-        ) {
+        )? {
             let chart = ctx.work.join("burn-down.svg");
             std::fs::write(&chart, &svg).with_context(|| format!("write {}", chart.display()))?;
             outcome.charts.push(Chart {
@@ -301,7 +301,7 @@ impl Gate for SlaGate {
             for path in list {
                 let inputs = load_inputs(&path)?;
                 let e = estimate(&inputs, BUILD_TIME, true);
-                if let Some(svg) = burn_down_svg(&stem(&path), &e) {
+                if let Some(svg) = burn_down_svg(&stem(&path), &e)? {
                     let chart = ctx.work.join(format!("burn-down-{}.svg", stem(&path)));
                     std::fs::write(&chart, svg)
                         .with_context(|| format!("write {}", chart.display()))?;

@@ -34,7 +34,9 @@ pub fn load_cases(
     let mut file = parse_case_file(case_text)?;
     if let Some(text) = phrasings {
         for (case, phrasing) in add_phrasings(&mut file, text)? {
-            eprintln!("autocapture-gates: golden: {case} already asks {phrasing:?}; asked once");
+            eprintln!(
+                "autocapture-gates: warning[golden_phrasing_repeated]: {case} already asks {phrasing:?}; asked once"
+            );
         }
     }
     let cases = instantiate(&file, truth)?;

@@ -259,6 +259,16 @@ pub trait Gate: Send + Sync {
     fn proves(&self) -> &'static str {
         crate::plan::proves_of(self.name())
     }
+    /// Whether the gate must run with nothing else running beside it: it measures time or
+    /// resources (CPU share, latency percentiles) that another gate's load would distort.
+    fn runs_alone(&self) -> bool {
+        false
+    }
+    /// Its expected share of a run's time, relative to the others (1 for most): when gates run
+    /// side by side the heaviest start first, so the run does not end waiting on one.
+    fn weight(&self) -> u32 {
+        1
+    }
     /// Runs the gate. `Err` means it could not run: the verdict is `error`.
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome>;
 }

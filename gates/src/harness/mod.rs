@@ -1,4 +1,5 @@
-//! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`]), the
+//! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`], saying so as it goes in
+//! [`progress`]), the
 //! signed in-toto report ([`report`], [`dsse`], [`keys`], replay checks in [`freshness`], what
 //! `verify` accepts in [`acceptance`]) and the outputs for people and CI
 //! ([`junit`], [`summary`]), the release checkpoint against the Hypervisor ([`sister`]), and
@@ -11,6 +12,7 @@ pub mod freshness;
 pub mod gate;
 pub mod junit;
 pub mod keys;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod sister;

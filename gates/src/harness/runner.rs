@@ -1,12 +1,17 @@
-//! Runs a registry of gates in its fixed order, strictly: an unknown `--gate` is a harness error,
+//! Runs a registry of gates, strictly: an unknown `--gate` is a harness error,
 //! a gate that cannot run (or panics, or checks nothing) is `error`, never skipped. A run that
 //! selects gates still reports every gate of the registry: the unselected ones as `skipped`, and
 //! the run's verdict is then `partial`, never `pass`. With `--repeat N` every gate runs N times
 //! and must give the same verdict and figures each time.
+//!
+//! Gates run side by side on `jobs` threads (the heaviest first), except those that measure time
+//! or resources ([`Gate::runs_alone`]), which run afterwards one at a time with nothing beside
+//! them. Results are reported in registry order whatever order they finished in.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -16,6 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
+use super::progress::RunProgress;
 use crate::corpus::digest::tree_digest;
 use crate::corpus::generate::{GenerateOptions, generate};
 use crate::corpus::story::Story;
@@ -40,8 +46,8 @@ pub struct RunOptions {
     pub sla_trace: Option<PathBuf>,
     /// Slow mode: gates that have a long form run it.
     pub slow: bool,
-    /// Say on stderr what the run is doing: the corpus, then one line per gate as it finishes
-    /// (the command line sets it; a long run is never silent).
+    /// Say on stderr what the run is doing: the corpus, then each gate as it starts and ends,
+    /// then the total ([`RunProgress`]; the command line sets it: a long run is never silent).
     pub progress: bool,
 }
 
@@ -183,36 +189,61 @@ pub fn run_gates(
         },
     )?;
     let corpus_sha256 = tree_digest(&corpus)?.sha256;
-    if options.progress {
-        eprintln!(
-            "autocapture-gates: corpus of {} frames (seed {}) in {}; running {} of {} gates",
-            options.frames,
-            options.seed,
-            corpus.display(),
-            selected.len(),
-            registry.len()
-        );
-    }
-    let mut results = Vec::with_capacity(registry.len());
-    let mut ran = 0;
-    for gate in registry {
-        let gate = gate.as_ref();
-        if selected.iter().any(|s| s.name() == gate.name()) {
-            let result = run_one(gate, options, &corpus, &work)?;
-            ran += 1;
-            if options.progress {
-                eprintln!(
-                    "autocapture-gates: [{ran}/{}] {} {} in {:.1} s",
-                    selected.len(),
-                    gate.name(),
-                    result.verdict.as_str(),
-                    result.duration_ms as f64 / 1000.0
-                );
-            }
-            results.push(result);
-        } else {
-            results.push(skipped(gate));
+    let progress = RunProgress::new(options.progress, selected.len());
+    progress.say(&format!(
+        "corpus of {} frames (seed {}) in {}; running {} of {} gates",
+        options.frames,
+        options.seed,
+        corpus.display(),
+        selected.len(),
+        registry.len()
+    ));
+    let is_selected = |gate: &dyn Gate| selected.iter().any(|s| s.name() == gate.name());
+    let mut side_by_side: Vec<usize> = (0..registry.len())
+        .filter(|i| is_selected(registry[*i].as_ref()) && !registry[*i].runs_alone())
+        .collect();
+    // Heaviest first; equal weights keep registry order.
+    side_by_side.sort_by_key(|i| std::cmp::Reverse(registry[*i].weight()));
+    let alone: Vec<usize> = (0..registry.len())
+        .filter(|i| is_selected(registry[*i].as_ref()) && registry[*i].runs_alone())
+        .collect();
+    let slots: Mutex<Vec<Option<anyhow::Result<GateResult>>>> =
+        Mutex::new((0..registry.len()).map(|_| None).collect());
+    let queue = Mutex::new(side_by_side.into_iter());
+    let run_index = |i: usize| {
+        let gate = registry[i].as_ref();
+        let running = progress.start(gate.name());
+        let result = run_one(gate, options, &corpus, &work);
+        match &result {
+            Ok(r) => progress.finish(running, r.verdict, r.duration_ms),
+            Err(_) => progress.finish(running, Verdict::Error, 0),
         }
+        if let Ok(mut slots) = slots.lock() {
+            slots[i] = Some(result);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.clamp(1, registry.len().max(1)) {
+            scope.spawn(|| {
+                while let Some(i) = queue.lock().ok().and_then(|mut q| q.next()) {
+                    run_index(i);
+                }
+            });
+        }
+    });
+    for i in alone {
+        run_index(i);
+    }
+    progress.total();
+    let slots = slots
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a thread running gates panicked"))?;
+    let mut results = Vec::with_capacity(registry.len());
+    for (gate, slot) in registry.iter().zip(slots) {
+        results.push(match slot {
+            Some(result) => result?,
+            None => skipped(gate.as_ref()),
+        });
     }
     let finished_at = clock.now();
     Ok(RunResults {

@@ -479,7 +479,7 @@ pub fn soak(options: &SoakOptions) -> anyhow::Result<SoakReport> {
         .iter()
         .map(|o| o.oldest_age_hours - o.allowed_age_hours)
         .fold(f64::NEG_INFINITY, f64::max);
-    if let Some(svg) = burn_down_svg("soak projection", &projection) {
+    if let Some(svg) = burn_down_svg("soak projection", &projection)? {
         std::fs::write(out.join("soak-projection.svg"), svg)?;
     }
     let report = SoakReport {

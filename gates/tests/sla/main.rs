@@ -366,25 +366,44 @@ fn burn_down_chart_is_well_formed_svg_with_both_curves_and_boundaries() {
         .expect("a checkout")
         .join("fixtures/sla/known/fail/burst-week.json");
     let e = estimate(&load_inputs(&path).expect("profile"), MONDAY, true);
-    let svg = autocapture_gates::sla::chart::burn_down_svg("burst <week>", &e).expect("series");
+    let svg = autocapture_gates::sla::chart::burn_down_svg("burst <week>", &e)
+        .expect("render")
+        .expect("series");
     let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
-    let class_of = |class: &str| {
+    let named = |name: &str| {
         doc.descendants()
-            .find(|n| n.attribute("class") == Some(class))
-            .unwrap_or_else(|| panic!("no {class} element"))
+            .find(|n| n.attribute("data-name") == Some(name))
+            .unwrap_or_else(|| panic!("no element named {name}"))
     };
-    for curve in ["backlog", "oldest-age"] {
-        let points = class_of(curve).attribute("points").expect("points");
+    for curve in ["backlog (records)", "oldest pending age (h)"] {
+        let points = named(curve).attribute("points").expect("points");
         assert!(
             points.split(' ').count() > 100,
             "{curve} has too few points"
         );
     }
-    assert!(class_of("risk").attribute("y1").is_some());
-    assert!(class_of("reap").attribute("y1").is_some());
+    assert!(named("risk age (h)").attribute("y1").is_some());
+    assert!(named("reap boundary (h)").attribute("y1").is_some());
     assert!(svg.contains("burst &lt;week&gt;"), "the title is escaped");
+    // A failing profile: the oldest age crosses the risk line, and the crossing is marked.
+    assert!(
+        svg.contains("risk age (h)") && svg.contains(": crossed at "),
+        "{svg}"
+    );
+    assert!(svg.contains("class=\"marker\""), "the crossing is marked");
+    for axis in [
+        "backlog (records)",
+        "oldest pending age (hours)",
+        "hours from ",
+    ] {
+        assert!(svg.contains(axis), "axis label {axis}");
+    }
     let without = estimate(&load_inputs(&path).expect("profile"), MONDAY, false);
-    assert!(autocapture_gates::sla::chart::burn_down_svg("x", &without).is_none());
+    assert!(
+        autocapture_gates::sla::chart::burn_down_svg("x", &without)
+            .expect("render")
+            .is_none()
+    );
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_autocapture-gates");

@@ -549,6 +549,11 @@ impl Gate for CrashGate {
         "crash"
     }
 
+    /// Dozens of killed children and the power-loss states: the second longest.
+    fn weight(&self) -> u32 {
+        16
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let started = Instant::now();
         let mut outcome = GateOutcome::default();
