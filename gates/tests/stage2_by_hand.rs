@@ -130,3 +130,30 @@ fn an_operator_runs_stage_2_by_hand_from_the_hint() {
     ]);
     assert_eq!(code, Some(2), "--even-if-active alone is a usage error");
 }
+
+/// `--now` on a DataRoot another process holds: refused with the lock's code, and no
+/// `stage2.run_by_hand` line, since nothing ran.
+#[test]
+fn a_run_by_hand_refused_for_a_held_lock_is_not_audited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, _) =
+        autocapture_gates::corpus::build::ingested(dir.path(), 9, 60, 1).expect("ingested");
+    let before = by_hand_lines(&data.root);
+    let held = autocapture_core::store::lock_data_root(&data).expect("hold the lock");
+    let root = data.root.display().to_string();
+    let (code, document) = autocapture(&["stage2", "run", "--json", "--now", "--data-dir", &root]);
+    drop(held);
+    assert_ne!(code, Some(0), "{document}");
+    assert_eq!(
+        document["error"]["code"], "instance_lock_held",
+        "{document}"
+    );
+    assert_eq!(
+        by_hand_lines(&data.root),
+        before,
+        "a refused run wrote an audit line"
+    );
+    // Once free, the same command runs and is audited once.
+    let document = stage2(&data.root, &["--now"]);
+    assert_eq!(by_hand_lines(&data.root), before + 1, "{document}");
+}

@@ -215,6 +215,8 @@ pub fn run_stage2(
     if !activity.idle {
         return paused_before_start(data_root, activity, started);
     }
+    let _lock = lock_data_root(data_root)?;
+    // Audited only once the run holds the DataRoot: a run refused for a held lock did nothing.
     if activity.reason == "operator_override" {
         let event = AuditEvent {
             action: "stage2.run_by_hand".into(),
@@ -224,7 +226,6 @@ pub fn run_stage2(
         };
         AuditLog::in_data_root(&data_root.root).append(&event, clock.now())?;
     }
-    let _lock = lock_data_root(data_root)?;
     let conn = Connection::open(&db_path).map_err(store_err(&db_path))?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
         .map_err(store_err(&db_path))?;

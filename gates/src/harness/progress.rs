@@ -110,14 +110,27 @@ impl RunProgress {
         ));
     }
 
-    /// The closing line: wall time of the gates and the sum of their own times.
+    /// The closing line: wall time of the gates, the sum of their own times, and the harness's
+    /// own peak RSS (its children, measured by the gates that judge them, are not in it).
     pub fn total(&self) {
         let sum = self.gate_ms.lock().map(|s| *s).unwrap_or_default();
+        let peak = peak_rss_mib()
+            .map(|mib| format!("; peak RSS of the harness {mib:.0} MiB"))
+            .unwrap_or_default();
         self.say(&format!(
-            "{} gates in {:.1} s wall (their own times add up to {:.1} s)",
+            "{} gates in {:.1} s wall (their own times add up to {:.1} s){peak}",
             self.done.load(Ordering::Relaxed),
             self.started.elapsed().as_secs_f64(),
             sum as f64 / 1000.0
         ));
     }
+}
+
+/// This process's peak resident set (`VmHWM` of `/proc/self/status`), in MiB; `None` where
+/// the kernel does not say.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
