@@ -14,8 +14,8 @@ use autocapture_gates::corpus::digest::digest_without_ingest_time;
 use autocapture_gates::corpus::generate::{GenerateOptions, generate};
 use autocapture_gates::corpus::story::Story;
 use autocapture_gates::gates::crash_gate::{
-    Death, Stage1Reference, build_crash_binary, kill_at, lock_free, marker_violations,
-    points_in_source, temp_files,
+    Death, Stage1Reference, crash_binary, kill_at, lock_free, marker_violations, points_in_source,
+    temp_files,
 };
 
 fn workspace() -> &'static Path {
@@ -123,7 +123,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn a_killed_child_is_seen_at_its_point_frees_its_lock_and_an_unreached_point_is_reported() {
-    let bin = build_crash_binary(workspace()).expect("build the crash binary");
+    let autocapture = autocapture_gates::harness::bins::autocapture_beside(Path::new(env!(
+        "CARGO_BIN_EXE_autocapture-gates"
+    )))
+    .expect("autocapture");
+    let bin = crash_binary(&autocapture).expect("the crash binary");
     let dir = tempfile::tempdir().expect("temp dir");
     let pristine = small_handoff(dir.path());
     for (i, (point, death)) in [

@@ -507,6 +507,14 @@ fn work_copies_go_only_after_a_pass() {
     let out = dir.path();
     assert!(out.join("corpus").is_dir() && out.join("work").is_dir());
     assert!(
+        !out.join("work").join("pass-gate").exists(),
+        "a passing gate's copies go as it ends"
+    );
+    assert!(
+        out.join("work").join("fail-gate").is_dir() && out.join("work").join("error-gate").is_dir(),
+        "a failing or erroring gate's copies stay"
+    );
+    assert!(
         !tidy(&failing, out, false).expect("tidy"),
         "a failing run keeps them"
     );

@@ -1,8 +1,10 @@
 //! Named crash points: the places in Stage 1 and Stage 2 where the `crash` gate kills the process
 //! to prove that no crash loses data or leaves a marker without its data.
 //!
-//! [`point`] compiles to nothing unless the `crash-points` feature is on; only the binary the
-//! gate builds has it. There it is armed by two environment variables:
+//! [`point`] and [`planted`] do nothing unless the process's `main` called [`arm`], and only the
+//! `autocapture-crashpoints` binary's does (it is built with `autocapture` by the same cargo
+//! invocation, from the same library, so no crate is compiled twice). The shipping `autocapture`
+//! never arms them, whatever its environment. An armed process reads two environment variables:
 //! - `AUTOCAPTURE_CRASH_AT=<name>` or `<name>@<n>`: the point, and which arrival (default 1).
 //! - `AUTOCAPTURE_CRASH_MODE=abort|pause|stop`: `abort` calls [`std::process::abort`]; `pause`
 //!   sleeps so that a parent can send `SIGKILL`; `stop` stops the process with `SIGSTOP` and goes
@@ -155,57 +157,55 @@ pub const POINTS: &[CrashPoint] = &[
     },
 ];
 
-/// Environment variable planting a known bug in a `crash-points` build, so that the `hostile`
-/// gate's mutation explorer proves it finds it (see [`PLANTS`]).
+/// Environment variable planting a known bug in the `autocapture-crashpoints` binary, so that
+/// the `hostile` gate's mutation explorer proves it finds it (see [`PLANTS`]).
 pub const ENV_PLANT: &str = "AUTOCAPTURE_PLANT";
 
-/// The ingest bugs a `crash-points` build can plant (the mutation explorer runs each):
+/// The ingest bugs the `autocapture-crashpoints` binary can plant (the mutation explorer runs each):
 /// - `skip_handoff_check`: no comparison of the handoff with what was verified, after the commit
 ///   or around the marker's rename;
 /// - `marker_by_path`: the marker is written by the handoff's path, not through the handle on
 ///   the folder that was ingested.
 pub const PLANTS: &[&str] = &["skip_handoff_check", "marker_by_path"];
 
-/// The server bugs a `crash-points` build can plant (the hostile gate's security part runs each):
+/// The server bugs the `autocapture-crashpoints` binary can plant (the hostile gate's security part runs each):
 /// - `token_any_peer`: the popup server's token route answers any peer, not only a process of
 ///   its own user.
 pub const SERVER_PLANTS: &[&str] = &["token_any_peer"];
 
-/// The audit bugs a `crash-points` build can plant (the hostile gate's security part runs each):
+/// The audit bugs the `autocapture-crashpoints` binary can plant (the hostile gate's security part runs each):
 /// - `audit_mac_unchecked`: verifying skips each line's mac, so a line made without the key
 ///   passes;
 /// - `audit_repair_any_tail`: the repair quarantines any unterminated tail, not only the start
 ///   of an audit line, so damage can be buried.
 pub const AUDIT_PLANTS: &[&str] = &["audit_mac_unchecked", "audit_repair_any_tail"];
 
-/// True when a `crash-points` build was told to plant bug `name` (never in a normal build).
+static ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Arms this process's crash points and plants; only `autocapture-crashpoints` calls it, first
+/// thing in its `main`.
+pub fn arm() {
+    ARMED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True in a process whose `main` armed its crash points ([`arm`]).
+pub fn enabled() -> bool {
+    ARMED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// True when an armed process was told to plant bug `name` (never in `autocapture`).
 pub fn planted(name: &'static str) -> bool {
-    #[cfg(feature = "crash-points")]
-    {
-        std::env::var(ENV_PLANT).is_ok_and(|v| v == name)
-    }
-    #[cfg(not(feature = "crash-points"))]
-    {
-        let _ = name;
-        false
-    }
+    enabled() && std::env::var(ENV_PLANT).is_ok_and(|v| v == name)
 }
 
-/// True in a build that can crash at its points.
-pub const fn enabled() -> bool {
-    cfg!(feature = "crash-points")
-}
-
-/// Marks crash point `name`. Without the `crash-points` feature this does nothing.
+/// Marks crash point `name`. Unless the process was armed ([`arm`]) this does nothing.
 #[inline(always)]
 pub fn point(name: &'static str) {
-    #[cfg(feature = "crash-points")]
-    armed::arrive(name);
-    #[cfg(not(feature = "crash-points"))]
-    let _ = name;
+    if enabled() {
+        armed::arrive(name);
+    }
 }
 
-#[cfg(feature = "crash-points")]
 mod armed {
     use std::io::Write;
     use std::sync::OnceLock;
@@ -280,6 +280,14 @@ mod armed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unarmed_process_ignores_its_environment() {
+        // Test binaries never call `arm`: whatever the environment says, nothing fires.
+        assert!(!enabled());
+        assert!(!planted("audit_mac_unchecked"));
+        point("ingest.after_lock");
+    }
 
     #[test]
     fn point_names_are_unique_and_dotted() {

@@ -1,7 +1,7 @@
 //! What every stage of the core uses, and nothing of the pipeline itself.
 //!
 //! - [`clock`]: time passed in.
-//! - [`crash`]: named crash points (armed only in the `crash-points` build).
+//! - [`crash`]: named crash points (armed only in the `autocapture-crashpoints` binary).
 //! - [`lock`]: `flock` locks.
 //! - [`pace`]: process-wide CPU pacing for the `active-safe` budget.
 //! - [`fsops`]: directory fsync and the file operations of the media import and the marker,

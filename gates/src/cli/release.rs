@@ -53,6 +53,7 @@ pub(super) fn run(
         sla_input: args.sla_input.clone(),
         sla_trace: args.sla_trace.clone(),
         slow: args.slow,
+        keep_work: args.keep_work,
         progress: true,
     };
     let results = run_gates(&registry(), &options, &SystemClock)?;

@@ -3,8 +3,10 @@
 //! outcome, lost data or panicked, naming the case.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
+use anyhow::Context;
 use serde_json::json;
 
 use crate::harness::gate::{Gate, GateContext, GateOutcome};
@@ -17,7 +19,7 @@ pub type Part = Box<dyn Fn(&GateContext) -> anyhow::Result<Vec<CaseReport>> + Se
 pub const MIN_CORPUS_CASES: usize = 30;
 
 pub struct HostileGate {
-    /// The parts, by name, in run order.
+    /// The parts, by name, the longest first (they run side by side in this order).
     pub parts: Vec<(&'static str, Part)>,
 }
 
@@ -25,12 +27,12 @@ impl Default for HostileGate {
     fn default() -> HostileGate {
         HostileGate {
             parts: vec![
+                ("security", Box::new(crate::hostile::security::cases)),
+                ("mutation", Box::new(crate::hostile::mutation::cases)),
+                ("concurrency", Box::new(crate::hostile::concurrency::cases)),
                 ("corpus", Box::new(crate::hostile::corpus::cases)),
                 ("property", Box::new(crate::hostile::property::cases)),
                 ("fuzz", Box::new(crate::hostile::fuzz::cases)),
-                ("concurrency", Box::new(crate::hostile::concurrency::cases)),
-                ("security", Box::new(crate::hostile::security::cases)),
-                ("mutation", Box::new(crate::hostile::mutation::cases)),
             ],
         }
     }
@@ -110,13 +112,36 @@ impl Gate for HostileGate {
         40
     }
 
+    /// The parts run side by side on `ctx.jobs` threads (each in its own work folder); their
+    /// reports are judged in the parts' order.
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
+        type Done = (u64, anyhow::Result<Vec<CaseReport>>);
+        let done: Mutex<Vec<Option<Done>>> =
+            Mutex::new((0..self.parts.len()).map(|_| None).collect());
+        let next = Mutex::new(0..self.parts.len());
+        std::thread::scope(|scope| {
+            for _ in 0..ctx.jobs.clamp(1, self.parts.len().max(1)) {
+                scope.spawn(|| {
+                    while let Some(i) = next.lock().ok().and_then(|mut n| n.next()) {
+                        let started = Instant::now();
+                        let found = (self.parts[i].1)(ctx);
+                        let ms = started.elapsed().as_millis() as u64;
+                        if let Ok(mut done) = done.lock() {
+                            done[i] = Some((ms, found));
+                        }
+                    }
+                });
+            }
+        });
+        let done = done
+            .into_inner()
+            .map_err(|_| anyhow::anyhow!("a thread running a hostile part panicked"))?;
         let mut outcome = GateOutcome::default();
         let mut reports = Vec::new();
-        for (name, part) in &self.parts {
-            let started = Instant::now();
-            let found = part(ctx)?;
-            outcome.measure(&format!("{name}_ms"), started.elapsed().as_millis() as u64);
+        for ((name, _), slot) in self.parts.iter().zip(done) {
+            let (ms, found) = slot.with_context(|| format!("part {name} did not run"))?;
+            let found = found?;
+            outcome.measure(&format!("{name}_ms"), ms);
             outcome.check(
                 &format!("part {name} tried cases"),
                 !found.is_empty(),

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub sla_trace: Option<PathBuf>,
     /// Slow mode: gates that have a long form run it.
     pub slow: bool,
+    /// Keep every gate's work folder (`--keep-work`); otherwise a gate's is removed as soon as it
+    /// passes, while the others run.
+    pub keep_work: bool,
     /// Say on stderr what the run is doing: the corpus, then each gate as it starts and ends,
     /// then the total ([`RunProgress`]; the command line sets it: a long run is never silent).
     pub progress: bool,
@@ -217,6 +220,11 @@ pub fn run_gates(
         match &result {
             Ok(r) => progress.finish(running, r.verdict, r.duration_ms),
             Err(_) => progress.finish(running, Verdict::Error, 0),
+        }
+        // A passing gate's copies are of no further use: removed now, beside the gates still
+        // running, rather than all at the end. A gate that did not pass keeps them.
+        if !options.keep_work && result.as_ref().is_ok_and(|r| r.verdict == Verdict::Pass) {
+            let _ = std::fs::remove_dir_all(work.join(gate.name()));
         }
         if let Ok(mut slots) = slots.lock() {
             slots[i] = Some(result);

@@ -1,6 +1,6 @@
 //! The mutation explorer: the concurrent cousin of the crash gate. At each named Stage-1 point
 //! (the crash points of `autocapture_core::base::crash`), the real `autocapture handoff ingest` (the
-//! `crash-points` build) stops itself with `SIGSTOP`; the explorer changes the handoff one way,
+//! `autocapture-crashpoints`) stops itself with `SIGSTOP`; the explorer changes the handoff one way,
 //! sends `SIGCONT`, and once the process has exited checks the marker's promise:
 //!
 //! > a marker exists only if every row (all columns) and media file the handoff holds at marker
@@ -408,10 +408,14 @@ pub fn cases_with(bin: &Path, base: &Path, work: &Path) -> anyhow::Result<Vec<Ca
     Ok(reports)
 }
 
-/// The `hostile` gate's mutation part: builds the `crash-points` binary and a base handoff.
+/// The `hostile` gate's mutation part: the armed `autocapture-crashpoints` binary and a base
+/// handoff.
 pub fn cases(ctx: &crate::harness::gate::GateContext) -> anyhow::Result<Vec<CaseReport>> {
-    let workspace = crate::contract::workspace_root()?;
-    let bin = crate::gates::crash_gate::build_crash_binary(&workspace)?;
+    let bin = crate::gates::crash_gate::crash_binary(
+        ctx.autocapture_bin
+            .as_deref()
+            .context("the mutation cases run the real autocapture binaries; none was given")?,
+    )?;
     let work = ctx.work.join("mutation");
     let base = super::corpus::Base::build(&work.join("base"), ctx.seed)?;
     cases_with(&bin, &base.handoff, &work.join("runs"))

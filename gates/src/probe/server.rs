@@ -146,7 +146,7 @@ impl ProcessServer {
         ProcessServer::start_with_env(bin, data, &[])
     }
 
-    /// [`ProcessServer::start`] with more environment (a planted bug in a `crash-points` build).
+    /// [`ProcessServer::start`] with more environment (a planted bug in `autocapture-crashpoints`).
     pub fn start_with_env(
         bin: &Path,
         data: &Path,

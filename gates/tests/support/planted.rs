@@ -102,6 +102,7 @@ pub fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
         sla_input: None,
         sla_trace: None,
         slow: false,
+        keep_work: false,
         progress: false,
     }
 }

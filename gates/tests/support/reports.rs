@@ -64,6 +64,7 @@ pub fn plan_run(out: &Path, select: &[&str], outcome: fn(&str) -> &'static str) 
         sla_input: None,
         sla_trace: None,
         slow: false,
+        keep_work: false,
         progress: false,
     };
     let clock = SteppingClock::new(datetime!(2026-03-01 10:00 UTC), time::Duration::seconds(1));

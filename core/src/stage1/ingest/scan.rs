@@ -198,9 +198,12 @@ fn from_payload(param: usize, field: &str) -> String {
     )
 }
 
-/// Arms `ingest.mid_row_copy`: it fires when the first row lands in the evidence table.
-#[cfg(feature = "crash-points")]
+/// Arms `ingest.mid_row_copy` in an armed process (`crash::arm`): it fires when the first row
+/// lands in the evidence table. Elsewhere no hook is installed.
 fn arm_mid_row_copy(conn: &Connection) {
+    if !crate::base::crash::enabled() {
+        return;
+    }
     conn.update_hook(Some(
         |_: rusqlite::hooks::Action, db: &str, table: &str, _: i64| {
             if db == "main" && table == "metadata" {
@@ -210,16 +213,11 @@ fn arm_mid_row_copy(conn: &Connection) {
     ));
 }
 
-#[cfg(feature = "crash-points")]
 fn disarm_mid_row_copy(conn: &Connection) {
-    conn.update_hook(None::<fn(rusqlite::hooks::Action, &str, &str, i64)>);
+    if crate::base::crash::enabled() {
+        conn.update_hook(None::<fn(rusqlite::hooks::Action, &str, &str, i64)>);
+    }
 }
-
-#[cfg(not(feature = "crash-points"))]
-fn arm_mid_row_copy(_: &Connection) {}
-
-#[cfg(not(feature = "crash-points"))]
-fn disarm_mid_row_copy(_: &Connection) {}
 
 /// What the scan of the rows found.
 #[derive(Debug, Default)]

@@ -1,11 +1,12 @@
-//! The `crash` gate: the real `autocapture` program, built with its crash points, dies at every
+//! The `crash` gate: the real `autocapture` program, with its crash points armed, dies at every
 //! point of Stage 1 and Stage 2, once by `abort` and once by the parent's `SIGKILL` while it is
 //! paused there. After each death: a marker means the DataRoot already holds the handoff whole;
 //! the lock of the dead process does not block; every database passes `integrity_check`; a rerun
 //! completes and converges to the crash-free DataRoot (or index) and leaves no temp file.
 //!
 //! - [`points_in_source`]: the crash points the core's source names, against the registry.
-//! - [`build_crash_binary`]: `cargo build --features crash-points` into its own target folder.
+//! - [`crash_binary`]: `autocapture-crashpoints`, built beside `autocapture` by the same cargo
+//!   invocation.
 //! - [`kill_at`]: one child run to its death at a point.
 //! - [`Stage1Kill`] and [`Stage2Kill`]: one kill and the checks after it.
 //! - [`power_loss_check`]: the import and marker operations of a real ingest, replayed as every
@@ -122,40 +123,53 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds `autocapture` with the `crash-points` feature into `<target>/crash-points` (never the
-/// binary that ships) and returns its path.
-pub fn build_crash_binary(workspace: &Path) -> anyhow::Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("crash-points");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "autocapture-core",
-            "--features",
-            "crash-points",
-            "--bins",
-            "--target-dir",
-        ])
-        .arg(&target)
+/// The shipping `autocapture`, told by its environment to abort at the first crash point and to
+/// plant a bug, ingests the corpus's first handoff as if told nothing: no point is reached, the
+/// ingest succeeds. (The armed binary's deaths at every point are the control.)
+fn shipping_ignores_arming(
+    ctx: &GateContext,
+    shipping: &Path,
+    outcome: &mut GateOutcome,
+) -> anyhow::Result<()> {
+    let (_, handoffs) = private_spool(&ctx.corpus, &ctx.work.join("shipping"))?;
+    let first = handoffs.first().context("the corpus has no handoff")?;
+    let data = ctx.work.join("shipping").join("data");
+    let output = Command::new(shipping)
+        .args(["handoff", "ingest", "--json", "--handoff-root"])
+        .arg(first)
+        .arg("--data-dir")
+        .arg(&data)
+        .env(crash::ENV_AT, POINTS[0].name)
+        .env(crash::ENV_MODE, "abort")
+        .env(crash::ENV_PLANT, "marker_by_path")
         .stdin(Stdio::null())
         .output()
-        .context("run cargo build")?;
-    if !output.status.success() {
-        bail!(
-            "cargo build --features crash-points failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let bin = target.join("debug").join("autocapture");
-    if !bin.is_file() {
-        bail!("no binary at {}", bin.display());
-    }
+        .context("run the shipping autocapture")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    outcome.check(
+        "the shipping autocapture ignores AUTOCAPTURE_CRASH_AT and AUTOCAPTURE_PLANT",
+        output.status.success() && !stderr.contains(crash::REACHED),
+        format!(
+            "exit {:?}, signal {:?}: {}",
+            output.status.code(),
+            output.status.signal(),
+            stderr.trim()
+        ),
+    );
+    Ok(())
+}
+
+/// `autocapture-crashpoints` beside the `autocapture` binary `autocapture` (the same library
+/// with its crash points and plants armed; cargo builds both bins of the core together).
+pub fn crash_binary(autocapture: &Path) -> anyhow::Result<PathBuf> {
+    let bin = autocapture.with_file_name("autocapture-crashpoints");
+    anyhow::ensure!(
+        bin.is_file(),
+        "no {} beside {}: build the core's binaries (`cargo build -p autocapture-core --bins`, \
+         with --release for a release harness)",
+        bin.display(),
+        autocapture.display()
+    );
     Ok(bin)
 }
 
@@ -569,8 +583,12 @@ impl Gate for CrashGate {
             json!(in_source),
         );
 
-        let bin = build_crash_binary(&workspace)?;
-        outcome.measure("build_ms", started.elapsed().as_millis() as u64);
+        let shipping = ctx
+            .autocapture_bin
+            .as_deref()
+            .context("the crash gate runs the real autocapture binaries; none was given")?;
+        let bin = crash_binary(shipping)?;
+        shipping_ignores_arming(ctx, shipping, &mut outcome)?;
 
         // Stage 1 on the corpus's first handoff: a crash-free reference, then every kill.
         let (_, handoffs) = private_spool(&ctx.corpus, &ctx.work)?;

@@ -107,8 +107,7 @@ pub fn cases(ctx: &GateContext) -> anyhow::Result<Vec<CaseReport>> {
         .harness_bin
         .as_deref()
         .context("the foreign-user token case runs the autocapture-gates binary; none was given")?;
-    let planted =
-        crate::gates::crash_gate::build_crash_binary(&crate::contract::workspace_root()?)?;
+    let planted = crate::gates::crash_gate::crash_binary(bin)?;
     cases.extend(peer::foreign_uid_cases(
         bin, &planted, harness, &data, &work,
     )?);

@@ -1,6 +1,6 @@
 //! The token route keeps the token to its user, on the real server over a loopback socket: a
 //! process of another user asking for it gets 403 `token_peer_foreign` and leaves an audit
-//! line, while the server's own user gets it; the `crash-points` build with `token_any_peer`
+//! line, while the server's own user gets it; `autocapture-crashpoints` (the armed binary) with `token_any_peer`
 //! planted hands the token to anyone, and the same check must catch it. Acting as another user
 //! needs root: without it both cases fail, saying so.
 
