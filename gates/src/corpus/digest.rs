@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use autocapture_core::contract::sha256_file;
 use autocapture_core::store::DataRoot;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -38,18 +39,29 @@ pub fn table_digest_of(db: &Path, table: &str, exprs: &[&str]) -> anyhow::Result
     if db.is_file() {
         let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("open {}", db.display()))?;
-        let quoted: Vec<String> = exprs.iter().map(|c| format!("quote({c})")).collect();
-        let sql = format!(
-            "SELECT {} FROM {table} ORDER BY id",
-            quoted.join(" || ',' || ")
-        );
+        // Each value is hashed where SQLite holds it, with its storage class and length, so a
+        // huge payload is never copied into a quoted line first.
+        let sql = format!("SELECT {} FROM {table} ORDER BY id", exprs.join(", "));
         let mut stmt = conn
             .prepare(&sql)
             .with_context(|| format!("query {table} in {}", db.display()))?;
         let mut cursor = stmt.query([])?;
         while let Some(row) = cursor.next()? {
-            let line: String = row.get(0)?;
-            hasher.update(line.as_bytes());
+            for i in 0..exprs.len() {
+                match row.get_ref(i)? {
+                    ValueRef::Null => hasher.update(b"N;"),
+                    ValueRef::Integer(v) => hasher.update(format!("I{v};").as_bytes()),
+                    ValueRef::Real(v) => hasher.update(format!("R{};", v.to_bits()).as_bytes()),
+                    ValueRef::Text(t) => {
+                        hasher.update(format!("T{}:", t.len()).as_bytes());
+                        hasher.update(t);
+                    }
+                    ValueRef::Blob(b) => {
+                        hasher.update(format!("B{}:", b.len()).as_bytes());
+                        hasher.update(b);
+                    }
+                }
+            }
             hasher.update(b"\n");
             rows += 1;
         }

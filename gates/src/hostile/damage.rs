@@ -212,21 +212,30 @@ pub fn apply(
             let nodes = *need(case, &case.nodes, "nodes")?;
             let conn = open(handoff)?;
             let (id, payload) = payload_of(&conn, &first_snapshot())?;
-            let mut text = String::with_capacity(nodes * 96 + payload.len());
-            text.push('[');
+            // The snapshot with a mark where its operables go, then the nodes written straight
+            // into the one string that is stored (a payload of ~150 MB is held once, not thrice).
+            let skeleton = replace_section(&payload, "operables", MARK_TOKEN)?;
+            let (before, after) = skeleton
+                .split_once(MARK_TOKEN)
+                .context("the snapshot's mark went missing")?;
+            let mut snapshot = String::with_capacity(before.len() + nodes * 150 + after.len());
+            snapshot.push_str(before);
+            snapshot.push('[');
             for i in 0..nodes {
                 if i > 0 {
-                    text.push(',');
+                    snapshot.push(',');
                 }
                 let (x, y) = (i % 1000, (i / 1000) % 700);
-                text.push_str(&format!(
+                use std::fmt::Write as _;
+                let _ = write!(
+                    snapshot,
                     r#"{{"eid":"n{i}","role":"Button","name":"b{i}","aid":"","class":"","rect":[{x},{y},{},{}],"enabled":true,"offscreen":false}}"#,
                     x + 20,
                     y + 10
-                ));
+                );
             }
-            text.push(']');
-            let snapshot = replace_section(&payload, "operables", &text)?;
+            snapshot.push(']');
+            snapshot.push_str(after);
             conn.execute(
                 "UPDATE metadata SET payload = ?1 WHERE id = ?2",
                 rusqlite::params![snapshot, id],
@@ -329,6 +338,9 @@ fn set_writable(dir: &Path, writable: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A token no snapshot holds, standing for a section's array until it is written.
+const MARK_TOKEN: &str = "\u{1}OPERABLES\u{1}";
 
 /// `payload` with its top-level array `section` replaced by the raw JSON text `array`.
 fn replace_section(payload: &str, section: &str, array: &str) -> anyhow::Result<String> {
