@@ -9,9 +9,19 @@
 //!   and blob hashes; [`uia`]: `uia_ref` resolution and snapshot bounds; [`signal`]: the
 //!   activity signal.
 //! - [`report`]: findings and reports (the `--json` document); [`render`]: table and JUnit.
+//! - [`identity`]: the producer's contract identity beside ours (both commands).
+//! - `conform hypervisor`: [`adapter`] (the protocol a Hypervisor build offers), [`hypervisor`]
+//!   (the run, its table, JUnit and signed report); the reference adapter's verbs: [`reference`]
+//!   (producer, activity publisher, popup client), [`reaper`]; [`addresses`] (this machine's).
 
+pub mod adapter;
+pub mod addresses;
 pub mod database;
+pub mod hypervisor;
+pub mod identity;
 pub mod media;
+pub mod reaper;
+pub mod reference;
 pub mod render;
 pub mod report;
 pub mod rows;
