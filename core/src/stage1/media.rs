@@ -23,7 +23,6 @@ use crate::base::crash;
 use crate::base::durable::temp_path_for;
 use crate::base::fsops::FileOps;
 use crate::base::pace::{Pacer, pace};
-use crate::contract::digest::sha256_reader;
 use crate::stage1::error::{IngestError, io_err, store_err};
 use crate::stage1::options::ImportMode;
 use crate::stage1::stamp::FileStamp;
@@ -58,6 +57,12 @@ struct KnownMedia {
     size: u64,
     dev: u64,
     ino: u64,
+}
+
+/// A file as the walk of the tree listed it: its path under `media/` and its `lstat`.
+struct Listed {
+    relpath: String,
+    meta: fs::Metadata,
 }
 
 struct Checked {
@@ -100,15 +105,20 @@ pub fn check_tree(
     if fs::symlink_metadata(media_root).is_err() {
         return Ok(summary);
     }
-    let out = Connection::open(scratch).map_err(store_err(scratch))?;
+    // The scratch database is thrown away after the run (and before the next): no journal, no
+    // sync, on this connection as on the ingest's.
+    let out = Connection::open(scratch)
+        .and_then(|out| {
+            out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+            Ok(out)
+        })
+        .map_err(store_err(scratch))?;
     let known = open_known(known_db)?;
-    let mut batch: Vec<(String, u64)> = Vec::with_capacity(BATCH);
-    let flush = |batch: &mut Vec<(String, u64)>,
-                 summary: &mut TreeCheck|
-     -> Result<(), IngestError> {
+    let mut batch: Vec<Listed> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<Listed>, summary: &mut TreeCheck| -> Result<(), IngestError> {
         let known: Vec<Option<KnownMedia>> = batch
             .iter()
-            .map(|(relpath, _)| lookup_known(known.as_ref(), known_db, relpath))
+            .map(|listed| lookup_known(known.as_ref(), known_db, &listed.relpath))
             .collect::<Result<_, _>>()?;
         let checked = check_batch(plan, batch, &known);
         let tx = out.unchecked_transaction().map_err(store_err(scratch))?;
@@ -161,7 +171,10 @@ pub fn check_tree(
             return Err(error);
         }
         if let Some(progress) = plan.progress {
-            progress.media_checked(batch.len() as u64, batch.iter().map(|(_, size)| size).sum());
+            progress.media_checked(
+                batch.len() as u64,
+                batch.iter().map(|listed| listed.meta.len()).sum(),
+            );
         }
         batch.clear();
         pace(pacer);
@@ -187,7 +200,10 @@ pub fn check_tree(
             .ok_or_else(|| IngestError::MediaNameInvalid {
                 path: path.to_path_buf(),
             })?;
-        batch.push((relpath.to_owned(), meta.len()));
+        batch.push(Listed {
+            relpath: relpath.to_owned(),
+            meta: meta.clone(),
+        });
         if batch.len() == BATCH {
             flush(&mut batch, &mut summary)?;
         }
@@ -215,7 +231,15 @@ fn open_known(known_db: &Path) -> Result<Option<Connection>, IngestError> {
             |row| row.get(0),
         )
         .map_err(store_err(known_db))?;
-    Ok(has_table.then_some(conn))
+    // An empty table knows no file: nothing to look up (this connection sees only what was
+    // committed before the ingest began, and nothing is committed until the check is over).
+    let has_rows = has_table
+        && conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM media_files)", [], |row| {
+                row.get(0)
+            })
+            .map_err(store_err(known_db))?;
+    Ok(has_rows.then_some(conn))
 }
 
 fn lookup_known(
@@ -243,7 +267,7 @@ fn lookup_known(
 /// result is its own, so that the links made before a failure are all known.
 fn check_batch(
     plan: &CheckPlan<'_>,
-    batch: &[(String, u64)],
+    batch: &[Listed],
     known: &[Option<KnownMedia>],
 ) -> Vec<Result<Checked, IngestError>> {
     let chunk = batch.len().div_ceil(plan.workers.max(1)).max(1);
@@ -256,9 +280,7 @@ fn check_batch(
                     files
                         .iter()
                         .zip(known)
-                        .map(|((relpath, size), known)| {
-                            check_file(plan, relpath, *size, known.as_ref())
-                        })
+                        .map(|(listed, known)| check_file(plan, listed, known.as_ref()))
                         .collect::<Vec<_>>()
                 })
             })
@@ -285,15 +307,16 @@ fn changed(relpath: &str, detail: String) -> IngestError {
     }
 }
 
-/// Hashes the open `file` and returns its hash with its stamp, which must not move while it
-/// is read (a writer at work).
+/// Hashes the open `file`, whose metadata was `before`, and returns its hash with its stamp,
+/// which must not have moved while it was read (a writer at work).
 fn hash_steady(
     file: &File,
+    before: &fs::Metadata,
     path: &Path,
     relpath: &str,
 ) -> Result<(String, FileStamp), IngestError> {
-    let before = FileStamp::of(&file.metadata().map_err(io_err(path))?);
-    let (sha256, len) = sha256_reader(file).map_err(io_err(path))?;
+    let before = FileStamp::of(before);
+    let (sha256, len) = sha256_of(file).map_err(io_err(path))?;
     let after = FileStamp::of(&file.metadata().map_err(io_err(path))?);
     if before != after || len != after.size {
         return Err(changed(
@@ -307,33 +330,54 @@ fn hash_steady(
     Ok((sha256, after))
 }
 
-/// Checks one handoff file:
-/// - the DataRoot holds this very inode, recorded with its hash at import: nothing to read;
-/// - the DataRoot holds another file there: its bytes must hash the same;
+/// Lowercase hex sha256 of everything `file` yields, and the number of bytes read, through one
+/// read buffer per thread (the `sha2` crate picks the CPU's SHA extensions when it has them).
+fn sha256_of(mut file: &File) -> io::Result<(String, u64)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 64 * 1024]);
+    }
+    BUFFER.with_borrow_mut(|buf| {
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        loop {
+            let n = match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            total += n as u64;
+        }
+        Ok((hex::encode(hasher.finalize()), total))
+    })
+}
+
+/// Checks one handoff file, as `listed` by the walk of the tree:
 /// - the DataRoot lacks it, hardlink mode, and the file has no other name than the handoff's:
 ///   link it into place, then hash it there (the link is the DataRoot's file, so the bytes
-///   hashed are the bytes kept; a write between hash and link cannot slip through);
+///   hashed are the bytes kept; a write between hash and link cannot slip through). The link is
+///   tried first: a name already in the DataRoot makes it fail, and that file is judged below;
+/// - the DataRoot holds this very inode, recorded with its hash at import: nothing to read;
+/// - the DataRoot holds another file there: its bytes must hash the same;
 /// - otherwise hash it here; the import copies it and checks the copy's hash.
 ///
 /// A file with other hard links (outside the handoff) is copied, never linked: its bytes could
 /// change through those names after the reap.
 fn check_file(
     plan: &CheckPlan<'_>,
-    relpath: &str,
-    size: u64,
+    listed: &Listed,
     known: Option<&KnownMedia>,
 ) -> Result<Checked, IngestError> {
+    let (relpath, source_meta) = (listed.relpath.as_str(), &listed.meta);
+    let size = source_meta.len();
     let source = plan.media_root.join(relpath);
     let dest = plan.dest_root.join(relpath);
-    let source_meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
     if !source_meta.is_file() {
         return Err(IngestError::MediaNotRegular { path: source });
     }
-    let dest_meta = match fs::symlink_metadata(&dest) {
-        Ok(meta) => Some(meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io_err(&dest)(e)),
-    };
     let checked = |sha256: String, import: bool, linked: bool, stamp: FileStamp| Checked {
         relpath: relpath.to_owned(),
         size,
@@ -341,6 +385,39 @@ fn check_file(
         import,
         linked,
         stamp,
+    };
+    if plan.mode == ImportMode::Hardlink && source_meta.nlink() == 1 {
+        // The folder is made only when the link finds it missing. A link and the folders made
+        // for it become durable with every other by the one `syncfs` before the commit (the
+        // ingest's write phase), so no folder is synced here one by one.
+        let linked = match plan.fs.hard_link(&source, &dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && source.is_file() => {
+                if let Some(parent) = dest.parent() {
+                    create_dirs(plan.fs, plan.dest_root, parent, false)?;
+                }
+                plan.fs.hard_link(&source, &dest)
+            }
+            other => other,
+        };
+        match linked {
+            Ok(()) => {
+                crash::point("media.between_files");
+                return verify_link(relpath, &dest, source_meta)
+                    .map(|(sha256, stamp)| checked(sha256, true, true, stamp))
+                    .inspect_err(|_| {
+                        let _ = plan.fs.remove_file(&dest);
+                    });
+            }
+            // The DataRoot holds a file there: judged below, as any file already there.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            // Another file system or no links allowed: the import copies it.
+            Err(_) => {}
+        }
+    }
+    let dest_meta = match fs::symlink_metadata(&dest) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(&dest)(e)),
     };
     if let Some(dest_meta) = &dest_meta {
         if !dest_meta.is_file() {
@@ -362,42 +439,14 @@ fn check_file(
                 known.sha256.clone(),
                 false,
                 false,
-                FileStamp::of(&source_meta),
+                FileStamp::of(source_meta),
             ));
         }
     }
-    if dest_meta.is_none() && plan.mode == ImportMode::Hardlink && source_meta.nlink() == 1 {
-        // The folder is made (durably) only when the link finds it missing.
-        let linked = match plan.fs.hard_link(&source, &dest) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound && source.is_file() => {
-                if let Some(parent) = dest.parent() {
-                    create_dirs_durably(plan.fs, plan.dest_root, parent)?;
-                }
-                plan.fs.hard_link(&source, &dest)
-            }
-            other => other,
-        };
-        match linked {
-            Ok(()) => {
-                crash::point("media.between_files");
-                return verify_link(relpath, &dest, &source_meta)
-                    .map(|(sha256, stamp)| checked(sha256, true, true, stamp))
-                    .inspect_err(|_| {
-                        let _ = plan.fs.remove_file(&dest);
-                    });
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(IngestError::MediaConflict {
-                    relpath: relpath.to_owned(),
-                });
-            }
-            // Another file system or no links allowed: the import copies it.
-            Err(_) => {}
-        }
-    }
     let file = File::open(&source).map_err(io_err(&source))?;
-    let (sha256, stamp) = hash_steady(&file, &source, relpath)?;
-    if stamp != FileStamp::of(&source_meta) || stamp.size != size {
+    let opened = file.metadata().map_err(io_err(&source))?;
+    let (sha256, stamp) = hash_steady(&file, &opened, &source, relpath)?;
+    if stamp != FileStamp::of(source_meta) || stamp.size != size {
         return Err(changed(
             relpath,
             format!("{size} bytes when listed, {} when hashed", stamp.size),
@@ -434,7 +483,7 @@ fn verify_link(
     }
     // The link moved the ctime; size and mtime must still be those listed.
     let listed = FileStamp::of(listed);
-    let (sha256, stamp) = hash_steady(&file, dest, relpath)?;
+    let (sha256, stamp) = hash_steady(&file, &meta, dest, relpath)?;
     if (stamp.size, stamp.mtime_ns) != (listed.size, listed.mtime_ns) {
         return Err(changed(relpath, "written before it was linked".to_owned()));
     }
@@ -443,7 +492,7 @@ fn verify_link(
 
 fn hash_file(path: &Path) -> Result<(String, u64), IngestError> {
     let file = File::open(path).map_err(io_err(path))?;
-    sha256_reader(file).map_err(io_err(path))
+    sha256_of(&file).map_err(io_err(path))
 }
 
 /// What [`import_checked`] did.
@@ -521,6 +570,11 @@ pub fn import_checked(
 
 /// Creates `dir` (under `root`) and fsyncs the parent of every directory it creates.
 fn create_dirs_durably(fs: &dyn FileOps, root: &Path, dir: &Path) -> Result<(), IngestError> {
+    create_dirs(fs, root, dir, true)
+}
+
+/// Creates `dir` (under `root`); with `sync`, fsyncs the parent of every directory it creates.
+fn create_dirs(fs: &dyn FileOps, root: &Path, dir: &Path, sync: bool) -> Result<(), IngestError> {
     let mut missing = Vec::new();
     let mut current = dir.to_path_buf();
     while !current.exists() && current.starts_with(root) {
@@ -535,7 +589,7 @@ fn create_dirs_durably(fs: &dyn FileOps, root: &Path, dir: &Path) -> Result<(), 
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err(path)(e)),
         }
-        if let Some(parent) = path.parent() {
+        if sync && let Some(parent) = path.parent() {
             fs.sync_dir(parent).map_err(io_err(parent))?;
         }
     }

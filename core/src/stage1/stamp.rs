@@ -132,10 +132,19 @@ pub fn media_stamps(handoff_root: &Path) -> io::Result<BTreeMap<String, FileStam
     let root = handoff_root.join(MEDIA_DIR);
     let mut out = BTreeMap::new();
     match fs::symlink_metadata(&root) {
-        Ok(meta) if meta.is_dir() => tree::walk(&root, &|_, e| e, &mut |_, relpath, meta| {
-            out.insert(relpath.to_string_lossy().into_owned(), FileStamp::of(meta));
-            Ok(())
-        })?,
+        Ok(meta) if meta.is_dir() => {
+            let parts = tree::walk_parallel(
+                &root,
+                walk_threads(),
+                &Vec::new,
+                &|_, e| e,
+                &|part: &mut Vec<(String, FileStamp)>, _, relpath, meta| {
+                    part.push((relpath.to_string_lossy().into_owned(), FileStamp::of(meta)));
+                    Ok(())
+                },
+            )?;
+            out = parts.into_iter().flatten().collect();
+        }
         Ok(meta) => {
             out.insert(String::new(), FileStamp::of(&meta));
         }
@@ -145,6 +154,11 @@ pub fn media_stamps(handoff_root: &Path) -> io::Result<BTreeMap<String, FileStam
     Ok(out)
 }
 
+/// Threads that stamp a media tree: its folders are shared out among them.
+fn walk_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
 /// The handoff is not what was verified; the words say what differs. Carried inside an
 /// `io::Error` by the marker write's check.
 #[derive(Debug, thiserror::Error)]
@@ -152,11 +166,54 @@ pub fn media_stamps(handoff_root: &Path) -> io::Result<BTreeMap<String, FileStam
 pub struct Changed(pub String);
 
 /// `Err(Changed)` (in an `io::Error`) when the handoff reached through `handoff_root` no longer
-/// matches `verified`.
+/// matches `verified`. Each file is compared as the walk meets it; only a handoff that differs
+/// is stamped whole, to say how.
 pub fn check(handoff_root: &Path, verified: &HandoffStamp) -> io::Result<()> {
+    if db_stamp(handoff_root)? == verified.db && media_matches(handoff_root, &verified.media)? {
+        return Ok(());
+    }
     match difference(verified, &take(handoff_root)?) {
         None => Ok(()),
         Some(detail) => Err(io::Error::other(Changed(detail))),
+    }
+}
+
+/// Whether the files under `<handoff_root>/media` are exactly `verified`: the same paths, each
+/// with the same stamp. `false` as soon as one differs.
+fn media_matches(handoff_root: &Path, verified: &BTreeMap<String, FileStamp>) -> io::Result<bool> {
+    enum Stop {
+        Io(io::Error),
+        Differs,
+    }
+    let root = handoff_root.join(MEDIA_DIR);
+    match fs::symlink_metadata(&root) {
+        Ok(meta) if meta.is_dir() => {}
+        // `media` that is not a folder is stamped under the empty path; let `difference` judge.
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(verified.is_empty()),
+        Err(e) => return Err(e),
+    }
+    let walked = tree::walk_parallel(
+        &root,
+        walk_threads(),
+        &|| 0usize,
+        &|_, e| Stop::Io(e),
+        &|seen: &mut usize, _, relpath, meta| match relpath
+            .to_str()
+            .and_then(|relpath| verified.get(relpath))
+        {
+            Some(stamp) if *stamp == FileStamp::of(meta) => {
+                *seen += 1;
+                Ok(())
+            }
+            _ => Err(Stop::Differs),
+        },
+    );
+    match walked {
+        // Every file seen was verified, with its stamp; none is missing when the counts agree.
+        Ok(seen) => Ok(seen.iter().sum::<usize>() == verified.len()),
+        Err(Stop::Differs) => Ok(false),
+        Err(Stop::Io(e)) => Err(e),
     }
 }
 
@@ -216,6 +273,45 @@ mod tests {
         fs::create_dir_all(dir.path().join("media/a")).expect("media");
         fs::write(dir.path().join("media/a/one.png"), b"one").expect("one");
         dir
+    }
+
+    fn check_words(dir: &Path, verified: &HandoffStamp) -> Option<String> {
+        match check(dir, verified) {
+            Ok(()) => None,
+            Err(e) => Some(
+                e.get_ref()
+                    .and_then(|inner| inner.downcast_ref::<Changed>())
+                    .expect("a change")
+                    .0
+                    .clone(),
+            ),
+        }
+    }
+
+    #[test]
+    fn the_check_says_what_the_difference_says() {
+        let dir = handoff();
+        fs::create_dir_all(dir.path().join("media/b")).expect("media");
+        fs::write(dir.path().join("media/b/two.png"), b"two").expect("two");
+        let verified = take(dir.path()).expect("stamp");
+        assert_eq!(check_words(dir.path(), &verified), None);
+        fs::write(dir.path().join("media/b/three.png"), b"3").expect("add");
+        assert_eq!(
+            check_words(dir.path(), &verified).as_deref(),
+            Some("media/b/three.png was added")
+        );
+        fs::remove_file(dir.path().join("media/b/three.png")).expect("rm");
+        assert_eq!(check_words(dir.path(), &verified), None);
+        fs::write(dir.path().join("media/b/two.png"), b"2").expect("rewrite");
+        assert_eq!(
+            check_words(dir.path(), &verified).as_deref(),
+            Some("media/b/two.png was written")
+        );
+        fs::remove_dir_all(dir.path().join("media")).expect("rm media");
+        assert_eq!(
+            check_words(dir.path(), &verified).as_deref(),
+            Some("media/a/one.png was removed")
+        );
     }
 
     #[test]

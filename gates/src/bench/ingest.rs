@@ -5,6 +5,12 @@
 //! ours, …) so both see the same machine; the figure is the ratio of the medians. A re-ingest of
 //! the same handoff into the last DataRoot is timed too. Our runs are measured from outside
 //! (`autocapture-gates measure`), which also gives their peak RSS.
+//!
+//! Each timed run starts from a clean disk: the outputs of the run before are removed and
+//! `sync(2)` flushes what the removal (and the build or generation before the first run) left
+//! dirty. Otherwise a run would pay for writing back its predecessor's cleanup and the build:
+//! ours more than the floor, since it makes the media durable with `syncfs(2)`, which waits for
+//! everything dirty on the file system, and it ran right after the removal of 40,000 links.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -98,6 +104,7 @@ fn floor_run(handoff: &Path, dest: &Path, harness: &Path) -> anyhow::Result<f64>
     }
     std::fs::create_dir_all(dest)?;
     let db = dest.join("metadata.db");
+    nix::unistd::sync();
     let mut command = if floor_sql_engine() == "sqlite3" {
         let mut c = Command::new("sqlite3");
         c.arg(&db);
@@ -198,6 +205,7 @@ pub fn bench_ingest(options: &IngestBenchOptions) -> anyhow::Result<IngestBench>
             std::fs::remove_dir_all(&ours_dir)?;
         }
         let _ = std::fs::remove_file(handoff.join(autocapture_core::stage1::marker::MARKER_FILE));
+        nix::unistd::sync();
         let measured = measure_child(&options.harness, &options.autocapture, &ingest_args)?;
         anyhow::ensure!(
             measured.exit_code == Some(0),
@@ -208,6 +216,7 @@ pub fn bench_ingest(options: &IngestBenchOptions) -> anyhow::Result<IngestBench>
         peak_kib = peak_kib.max(measured.max_rss_kib);
         report = serde_json::from_str(&measured.stdout).context("read our ingest report")?;
     }
+    nix::unistd::sync();
     let again = measure_child(&options.harness, &options.autocapture, &ingest_args)?;
     anyhow::ensure!(
         again.exit_code == Some(0),

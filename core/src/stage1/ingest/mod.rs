@@ -1,25 +1,34 @@
 //! Stage 1: ingest one handoff into the DataRoot (contract §1–§4), quickly and safely.
 //!
-//! 1. Take the DataRoot's single-writer lock (non-blocking; held → `instance_lock_held`).
+//! 1. Take the DataRoot's single-writer lock (non-blocking; held → `instance_lock_held`). A
+//!    handoff the ledger holds is stamped and, when its signature is unchanged, answered from
+//!    the ledger ([`crate::stage1::ledger`]); any other takes the full path.
 //! 2. Stamp the handoff's database (`stamp`), open it read-only and begin one read transaction.
-//! 3. In one DataRoot transaction: stream the handoff's rows in id (byte) order and copy each as
-//!    it is read with `INSERT OR IGNORE`; an id already present must hold exactly the same values
-//!    in every carried column (`metadata_id_conflict`). Collect media references and Stage-1
-//!    markers into temp tables. Meanwhile walk `media/`, refusing anything that is not a regular
-//!    file, and hash every media file (in parallel): in hardlink mode a file the DataRoot lacks
-//!    is linked first and hashed through the link. Check refs and declared hashes, copy what was
-//!    not linked (verified, fsynced), make the media durable (`syncfs`), write the Stage-1
-//!    markers, commit with `synchronous=FULL`. Any failure before the commit rolls back and takes
-//!    the links out again.
-//! 4. Stamp the handoff again: anything other than what was verified is
-//!    `handoff_changed_during_ingest` and no marker. Record the ledger entry.
+//! 3. In one DataRoot transaction: stream the handoff's rows in id (byte) order ([`scan`]) and
+//!    copy each as it is read with `INSERT OR IGNORE` ([`copy`]); an id already present must
+//!    hold exactly the same values in every carried column (`metadata_id_conflict`). Media
+//!    references go to a temp table, each frame's Stage-1 markers and UIA docs straight into
+//!    the derived store (first writer wins). Meanwhile another thread walks `media/` once,
+//!    refusing anything that is not a regular file, and hashes every media file (in parallel)
+//!    with the metadata the walk read: in hardlink mode a file the DataRoot lacks is linked
+//!    first and hashed through the link. Check refs and declared hashes ([`checks`]), copy what
+//!    was not linked (verified, fsynced), make the media durable (`syncfs`), commit with
+//!    `synchronous=FULL` ([`commit`]). Any failure before the commit rolls back and takes the
+//!    links out again.
+//! 4. Check the handoff again: anything other than what was verified is
+//!    `handoff_changed_during_ingest` and no marker. Meanwhile the write-ahead logs are
+//!    checkpointed on their own threads. Record the ledger entry.
 //! 5. Append an audit line, release the lock, then write `reap_eligible.json` atomically through
 //!    a handle on the handoff folder, checking the stamps just before its rename and once it is
 //!    durable (a difference then removes it again).
 //!
-//! Stage 1 never decodes media and never runs Stage-2 work. The row scan of step 3 is in
-//! [`scan`].
+//! Stage 1 never decodes media and never runs Stage-2 work. The steps of the full path are in
+//! [`run`].
 
+mod checks;
+mod commit;
+mod copy;
+mod run;
 mod scan;
 
 use std::fs;
@@ -28,10 +37,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEvent, AuditLog};
 use crate::base::clock::Clock;
@@ -39,19 +47,19 @@ use crate::base::crash;
 use crate::base::fsops::{FileOps, RealFs};
 use crate::base::pace::Pacer;
 use crate::contract::{format_ts_utc, ingest_run_id};
-use crate::handoff::{HandoffDb, MEDIA_DIR};
+use crate::handoff::HandoffDb;
 use crate::stage1::ledger::{self, LedgerEntry};
 use crate::stage1::marker::{self, MARKER_SCHEMA, MarkerCounts, MarkerIntegrity, ReapMarker};
+use crate::stage1::media;
 use crate::stage1::placement::Source;
 use crate::stage1::stamp::{self, DbStamp, HandoffStamp};
-use crate::stage1::{media, progress};
-use crate::store::{DataRoot, lock_data_root, open_metadata_writer};
+use crate::store::{DataRoot, lock_data_root};
 
 pub use crate::stage1::derive::{
     FRAME_RECORD_TYPE, RETENTION_RECORD_TYPE, STAGE1_COMPLETE_RECORD_TYPE,
 };
 pub use crate::stage1::error::IngestError;
-use crate::stage1::error::{full_or, io_err, store_err};
+use crate::stage1::error::{full_or, io_err};
 pub use crate::stage1::options::{ImportMode, IngestOptions};
 
 /// A problem that did not stop the ingest.
@@ -292,6 +300,12 @@ fn unchanged(
     run_id: &str,
     clock: &dyn Clock,
 ) -> Result<Option<(IngestReport, HandoffStamp)>, IngestError> {
+    // A handoff the ledger never recorded takes the full path: nothing to stamp here. (A
+    // failed look-up is reported where it was before: after the stamp, when it could matter.)
+    let recorded = ledger::recorded(data_root, handoff_root);
+    if let Ok(None) = recorded {
+        return Ok(None);
+    }
     // The signature's own stamp is what the marker's checks compare with.
     let verified = stamp::take(handoff_root).map_err(io_err(handoff_root))?;
     let Some(signature) = ledger::signature(&verified, options, &marker::identity_pair().1) else {
@@ -300,7 +314,14 @@ fn unchanged(
     if !ledger::holds_media(&verified, data_root, options) {
         return Ok(None);
     }
-    let Some(entry) = ledger::lookup(data_root, handoff_root, &signature)? else {
+    let Some((recorded_signature, entry)) = recorded? else {
+        return Ok(None);
+    };
+    // An entry that does not parse (written by another build) is no entry.
+    let Some(entry) = (recorded_signature == signature)
+        .then(|| serde_json::from_str::<LedgerEntry>(&entry).ok())
+        .flatten()
+    else {
         return Ok(None);
     };
     let layout = ["canonical", "canonical_alt_columns", "legacy"]
@@ -350,449 +371,6 @@ struct Ingest<'a> {
     fs: &'a dyn FileOps,
     /// The DataRoot transaction has committed: a later failure leaves what it wrote.
     committed: bool,
-}
-
-impl<'a> Ingest<'a> {
-    fn new(
-        handoff_root: &'a Path,
-        data_root: &'a DataRoot,
-        options: &'a IngestOptions,
-        run_id: &'a str,
-        clock: &'a dyn Clock,
-        fs: &'a dyn FileOps,
-    ) -> Result<Ingest<'a>, IngestError> {
-        // Stamped first: whatever changes from here on shows up at the end.
-        let start_db = stamp::db_stamp(handoff_root).map_err(io_err(handoff_root))?;
-        let handoff = HandoffDb::open(handoff_root)?;
-        handoff.begin_snapshot()?;
-        let db_path = data_root.metadata_db();
-        let conn = open_metadata_writer(data_root).map_err(store_err(&db_path))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS media_files (
-                 relpath TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
-                 dev INTEGER, ino INTEGER, ingest_run_id TEXT);
-             CREATE TEMP TABLE refs (relpath TEXT NOT NULL, expected_sha256 TEXT, record_id TEXT NOT NULL);
-             CREATE TEMP TABLE markers (id TEXT PRIMARY KEY, record_type TEXT, ts_utc TEXT, payload TEXT, run_id TEXT, source_record_id TEXT);",
-        )
-        .map_err(store_err(&db_path))?;
-        let scratch = data_root.root.join(MEDIA_SCRATCH);
-        Connection::open(&scratch)
-            .and_then(|c| c.execute_batch(media::SCRATCH_SCHEMA))
-            .map_err(store_err(&scratch))?;
-        conn.execute("ATTACH DATABASE ?1 AS m", [scratch.to_string_lossy()])
-            .and_then(|_| {
-                conn.execute_batch("PRAGMA m.journal_mode = OFF; PRAGMA m.synchronous = OFF;")
-            })
-            .map_err(store_err(&scratch))?;
-        // The derived database is created by its own writer so its schema exists before ATTACH.
-        let derived_path = data_root.derived_db();
-        drop(crate::store::open_derived_writer(data_root).map_err(store_err(&derived_path))?);
-        crate::store::attach_writable(&conn, "d", &derived_path)
-            .map_err(store_err(&derived_path))?;
-        let pacer = Pacer::new(options.cpu_cap);
-        if let Some(pacer) = &pacer {
-            pacer.attach(&conn);
-        }
-        Ok(Ingest {
-            handoff_root,
-            data_root,
-            options,
-            run_id,
-            clock,
-            handoff,
-            start_db,
-            conn,
-            scratch,
-            warnings: Vec::new(),
-            pacer,
-            fs,
-            committed: false,
-        })
-    }
-
-    fn run(&mut self, started: Instant) -> Result<(IngestReport, HandoffStamp), IngestError> {
-        let result = self.run_phases(started);
-        if result.is_err() && !self.committed {
-            // Failed before the commit: nothing of this run stays in the DataRoot.
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-            self.remove_imported_media();
-        }
-        let _ = self
-            .conn
-            .execute_batch("DETACH DATABASE m; DETACH DATABASE d;");
-        let _ = fs::remove_file(&self.scratch);
-        let _ = fs::remove_dir_all(self.data_root.root.join(media::TEMP_DIR));
-        result
-    }
-
-    fn run_phases(
-        &mut self,
-        started: Instant,
-    ) -> Result<(IngestReport, HandoffStamp), IngestError> {
-        let ingested_at = format_ts_utc(self.clock.now());
-        let db_path = self.data_root.metadata_db();
-        // One transaction from the first row to the commit: on any failure it rolls back and the
-        // media this run linked are taken out again (`run`). Deferred, so that it locks only the
-        // databases it writes (never the scratch database the media thread fills).
-        self.conn
-            .execute_batch("BEGIN DEFERRED")
-            .map_err(store_err(&db_path))?;
-        // Phase 1: rows on this thread (checked and copied as they are read, from one snapshot
-        // of the handoff), media on another (checked, and linked in hardlink mode).
-        let media_root = self.handoff_root.join(MEDIA_DIR);
-        let dest_root = self.data_root.media_dir();
-        let known_db = self.data_root.metadata_db();
-        let (pacer, scratch) = (self.pacer.clone(), self.scratch.clone());
-        let plan = media::CheckPlan {
-            media_root: &media_root,
-            dest_root: &dest_root,
-            known_db: &known_db,
-            scratch: &scratch,
-            workers: self.options.workers.max(1),
-            mode: self.options.mode,
-            fs: self.fs,
-            progress: self.options.progress.as_deref(),
-        };
-        let (scan, tree) = std::thread::scope(|scope| {
-            let media = scope.spawn(|| media::check_tree(&plan, pacer.as_ref()));
-            let scan = self.scan_rows(&ingested_at);
-            let tree = media.join().unwrap_or_else(|_| {
-                Err(IngestError::Io {
-                    path: media_root.clone(),
-                    source: io::Error::other("the media thread panicked"),
-                })
-            });
-            (scan, tree)
-        });
-        // A ref-level problem (unsafe ref) is reported before a file-level one.
-        let scan = scan?;
-        let tree = tree?;
-        progress::enter(self.options.progress.as_deref(), 1);
-        let scan_ms = started.elapsed().as_millis() as u64;
-        let refs_missing = self.resolve_refs()?;
-        self.verify_declared_hashes()?;
-        let media_sha256 = self.media_digest()?;
-        let media_check_ms = started.elapsed().as_millis() as u64 - scan_ms;
-        crash::point("ingest.after_scan");
-        progress::enter(self.options.progress.as_deref(), 2);
-        let written = self.write(scan.rows_copied)?;
-        crash::point("ingest.after_commit");
-        progress::enter(self.options.progress.as_deref(), 3);
-        let write_ms = started.elapsed().as_millis() as u64 - scan_ms - media_check_ms;
-        let counts = MarkerCounts {
-            metadata_rows_copied: written.rows_copied,
-            media_files_linked: written.linked,
-            media_files_copied: written.copied,
-            bytes_ingested: written.bytes,
-            stage1_complete_records: written.stage1_complete,
-            stage1_retention_marked_records: written.retention_marked,
-            stage1_missing_retention_marker_count: written
-                .stage1_complete
-                .saturating_sub(written.retention_marked),
-            stage1_uia_docs_inserted: written.uia_docs_inserted,
-            stage1_uia_frames_missing_count: scan.frames_without_uia_docs,
-        };
-        let report = IngestReport {
-            handoff_root: self.handoff_root.to_path_buf(),
-            data_root: self.data_root.root.clone(),
-            layout: self.handoff.layout.name(),
-            ingest_run_id: self.run_id.to_owned(),
-            ingested_at_utc: ingested_at,
-            rows_seen: scan.rows,
-            payloads_not_json: scan.payloads_not_json,
-            frames: scan.frames,
-            media_files_seen: tree.files,
-            media_files_present: tree.present,
-            media_refs: scan.refs,
-            media_refs_missing: refs_missing,
-            counts,
-            integrity: MarkerIntegrity {
-                rows_sha256: scan.rows_sha256,
-                media_sha256,
-                rows_count: scan.rows,
-                media_count: tree.files,
-            },
-            marker_path: PathBuf::new(),
-            unchanged: false,
-            uia_problems: scan.uia_problems,
-            warnings: {
-                let mut warnings = std::mem::take(&mut self.warnings);
-                warnings.extend(scan.uia_examples);
-                warnings
-            },
-            timings: IngestTimings {
-                scan_ms,
-                media_check_ms,
-                write_ms,
-                ..IngestTimings::default()
-            },
-        };
-        // The handoff as this run verified it: the database as it stood before it was opened,
-        // each media file as it stood once its bytes were checked (and linked).
-        let verified = HandoffStamp {
-            db: self.start_db.clone(),
-            media: self.verified_media()?,
-        };
-        // One stamp of the handoff as it stands now: compared with what was verified, and the
-        // ledger's signature, so the ledger never records a handoff this run did not ingest.
-        let now = stamp::take(self.handoff_root).map_err(io_err(self.handoff_root))?;
-        if !crash::planted("skip_handoff_check")
-            && let Some(detail) = stamp::difference(&verified, &now)
-        {
-            return Err(IngestError::HandoffChanged {
-                path: self.handoff_root.to_path_buf(),
-                detail,
-            });
-        }
-        if let Some(signature) = ledger::signature(&now, self.options, &marker::identity_pair().1) {
-            self.record_in_ledger(&report, &signature)?;
-        }
-        crash::point("ingest.after_ledger");
-        Ok((report, verified))
-    }
-
-    /// Each media file's stamp once its bytes were verified, from the scratch database.
-    fn verified_media(
-        &self,
-    ) -> Result<std::collections::BTreeMap<String, stamp::FileStamp>, IngestError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT relpath, dev, ino, size, mtime_ns, ctime_ns FROM m.checked")
-            .map_err(store_err(&self.scratch))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    stamp::FileStamp {
-                        regular: true,
-                        dev: row.get::<_, i64>(1)? as u64,
-                        ino: row.get::<_, i64>(2)? as u64,
-                        size: row.get::<_, i64>(3)? as u64,
-                        mtime_ns: row.get(4)?,
-                        ctime_ns: row.get(5)?,
-                    },
-                ))
-            })
-            .map_err(store_err(&self.scratch))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(store_err(&self.scratch))
-    }
-
-    /// After a failed write: removes the media files this run put into the DataRoot, so that
-    /// the DataRoot is left as it was. Every file marked for import had no destination when it
-    /// was checked, and the instance lock has been held since, so what is there now is ours.
-    fn remove_imported_media(&self) {
-        let dest_root = self.data_root.media_dir();
-        let relpaths: Vec<String> = match self
-            .conn
-            .prepare("SELECT relpath FROM m.checked WHERE import ORDER BY relpath")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| row.get::<_, String>(0))?
-                    .collect::<Result<_, _>>()
-            }) {
-            Ok(relpaths) => relpaths,
-            Err(_) => return,
-        };
-        for relpath in relpaths {
-            // Best effort: a file left behind is an orphan a rerun re-verifies, never a loss.
-            let _ = self.fs.remove_file(&dest_root.join(relpath));
-        }
-    }
-
-    /// After the commit: the handoff's signature (its files as they stand now, links made) and
-    /// what this ingest found, for a later re-ingest of the same files.
-    fn record_in_ledger(&self, report: &IngestReport, signature: &str) -> Result<(), IngestError> {
-        // Whether the DataRoot holds the files is checked when the entry is used, not here.
-        let entry = LedgerEntry {
-            layout: report.layout.to_owned(),
-            rows_seen: report.rows_seen,
-            payloads_not_json: report.payloads_not_json,
-            frames: report.frames,
-            media_files_seen: report.media_files_seen,
-            media_refs: report.media_refs,
-            media_refs_missing: report.media_refs_missing,
-            counts: MarkerCounts {
-                metadata_rows_copied: 0,
-                media_files_linked: 0,
-                media_files_copied: 0,
-                bytes_ingested: 0,
-                stage1_uia_docs_inserted: 0,
-                ..report.counts.clone()
-            },
-            integrity: report.integrity.clone(),
-        };
-        ledger::record(
-            &self.conn,
-            &self.data_root.metadata_db(),
-            self.handoff_root,
-            signature,
-            &entry,
-        )
-    }
-
-    /// Refs that name no file of the handoff must already be in the DataRoot (strict), or are
-    /// counted as warnings. Returns how many are missing.
-    fn resolve_refs(&mut self) -> Result<u64, IngestError> {
-        let db_path = self.data_root.metadata_db();
-        let missing: Vec<(String, String)> = {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT r.relpath, min(r.record_id) FROM temp.refs r LEFT JOIN m.checked c ON c.relpath = r.relpath
-                     WHERE c.relpath IS NULL GROUP BY r.relpath ORDER BY r.relpath",
-                )
-                .map_err(store_err(&db_path))?;
-            let rows = stmt
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .map_err(store_err(&db_path))?;
-            rows.collect::<Result<_, _>>()
-                .map_err(store_err(&db_path))?
-        };
-        let mut count = 0;
-        for (relpath, record_id) in missing {
-            let in_data_root = fs::symlink_metadata(self.data_root.media_dir().join(&relpath))
-                .is_ok_and(|m| m.is_file());
-            if in_data_root {
-                continue;
-            }
-            if self.options.strict {
-                return Err(IngestError::MediaRefMissing { record_id, relpath });
-            }
-            count += 1;
-            self.warnings.push(IngestWarning {
-                code: "media_ref_missing",
-                detail: format!("record {record_id} names {relpath}, which is in neither the handoff nor the data dir"),
-            });
-        }
-        Ok(count)
-    }
-
-    /// Every frame's declared `content_hash` must equal its blob's sha256.
-    fn verify_declared_hashes(&self) -> Result<(), IngestError> {
-        let db_path = self.data_root.metadata_db();
-        let mismatch: Option<(String, String, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT r.relpath, r.record_id, r.expected_sha256, c.sha256 FROM temp.refs r JOIN m.checked c ON c.relpath = r.relpath
-                 WHERE r.expected_sha256 IS NOT NULL AND r.expected_sha256 != c.sha256 ORDER BY r.relpath, r.record_id LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .optional()
-            .map_err(store_err(&db_path))?;
-        match mismatch {
-            Some((relpath, record_id, expected, actual)) => Err(IngestError::MediaHashMismatch {
-                relpath,
-                record_id,
-                expected,
-                actual,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// sha256 over `relpath \t sha256 \n` of every media file, in path order.
-    fn media_digest(&self) -> Result<String, IngestError> {
-        let mut hasher = Sha256::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT relpath, sha256 FROM m.checked ORDER BY relpath")
-            .map_err(store_err(&self.scratch))?;
-        let mut rows = stmt.query([]).map_err(store_err(&self.scratch))?;
-        while let Some(row) = rows.next().map_err(store_err(&self.scratch))? {
-            let relpath: String = row.get(0).map_err(store_err(&self.scratch))?;
-            let sha256: String = row.get(1).map_err(store_err(&self.scratch))?;
-            hasher.update(relpath.as_bytes());
-            hasher.update(b"\t");
-            hasher.update(sha256.as_bytes());
-            hasher.update(b"\n");
-        }
-        Ok(hex::encode(hasher.finalize()))
-    }
-
-    /// The write phase: rows here while another thread imports the media; then the media
-    /// index, one `syncfs`, the Stage-1 markers, and a full-sync commit.
-    fn write(&mut self, rows_copied: u64) -> Result<Written, IngestError> {
-        let db_path = self.data_root.metadata_db();
-        let derived_path = self.data_root.derived_db();
-        let mut written = Written {
-            rows_copied,
-            ..Written::default()
-        };
-        {
-            let tx = &self.conn;
-            let media_root = self.handoff_root.join(MEDIA_DIR);
-            let dest_root = self.data_root.media_dir();
-            let temp_dir = self.data_root.root.join(media::TEMP_DIR);
-            let imported = media::import_checked(
-                tx,
-                &self.scratch,
-                &media_root,
-                &dest_root,
-                &temp_dir,
-                self.pacer.as_ref(),
-                self.fs,
-            )?;
-            (written.linked, written.copied, written.bytes) =
-                (imported.linked, imported.copied, imported.bytes);
-            tx.execute(
-                "INSERT INTO media_files (relpath, sha256, size, dev, ino, ingest_run_id)
-                 SELECT c.relpath, c.sha256, c.size, i.dev, i.ino, ?1 FROM m.checked c JOIN m.imported i ON i.relpath = c.relpath WHERE true
-                 ON CONFLICT(relpath) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, dev = excluded.dev,
-                 ino = excluded.ino, ingest_run_id = excluded.ingest_run_id",
-                [self.run_id],
-            )
-            .map_err(store_err(&db_path))?;
-            crash::point("ingest.before_media_sync");
-            if imported.linked + imported.copied > 0 {
-                // One syncfs makes every linked file's data and every new directory entry durable.
-                self.fs.sync_fs(&dest_root).map_err(io_err(&dest_root))?;
-            }
-            // First writer wins: docs and markers already in the DataRoot are kept as they are.
-            written.uia_docs_inserted = tx
-                .execute(
-                    "INSERT OR IGNORE INTO d.derived (id, record_type, ts_utc, payload, run_id, source_record_id)
-                     SELECT id, record_type, ts_utc, payload, run_id, source_record_id FROM temp.markers
-                     WHERE record_type LIKE 'obs.uia.%'",
-                    [],
-                )
-                .map_err(store_err(&derived_path))? as u64;
-            tx.execute(
-                "INSERT OR IGNORE INTO d.derived (id, record_type, ts_utc, payload, run_id, source_record_id)
-                 SELECT id, record_type, ts_utc, payload, run_id, source_record_id FROM temp.markers
-                 WHERE record_type NOT LIKE 'obs.uia.%'",
-                [],
-            )
-            .map_err(store_err(&derived_path))?;
-            let present = |record_type: &str| -> Result<u64, IngestError> {
-                tx.query_row(
-                    "SELECT count(*) FROM temp.markers m JOIN d.derived x ON x.id = m.id WHERE m.record_type = ?1",
-                    [record_type],
-                    |row| row.get::<_, i64>(0),
-                )
-                .map(|n| n as u64)
-                .map_err(store_err(&derived_path))
-            };
-            written.stage1_complete = present(STAGE1_COMPLETE_RECORD_TYPE)?;
-            written.retention_marked = present(RETENTION_RECORD_TYPE)?;
-            crash::point("ingest.before_commit");
-            tx.execute_batch("COMMIT").map_err(store_err(&db_path))?;
-            self.committed = true;
-            self.fs.committed("data_root");
-        }
-        Ok(written)
-    }
-}
-
-#[derive(Debug, Default)]
-struct Written {
-    rows_copied: u64,
-    linked: u64,
-    copied: u64,
-    bytes: u64,
-    stage1_complete: u64,
-    retention_marked: u64,
-    uia_docs_inserted: u64,
+    /// The checkpoints of the databases the commit wrote, running beside the last checks.
+    checkpoints: Vec<std::thread::JoinHandle<()>>,
 }
