@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use autocapture_gates::conform::{self, ConformReport, Finding, HandoffReport, RULES};
+use autocapture_gates::corpus::build;
 use autocapture_gates::corpus::copies::copy_tree;
-use autocapture_gates::corpus::generate::{GenerateOptions, generate};
 use autocapture_gates::corpus::story::Story;
 use autocapture_gates::golden::stories::GOLDEN_STORIES;
 use autocapture_gates::hostile::corpus::{Base, default_dir, load};
@@ -39,18 +39,9 @@ fn listing(dir: &Path) -> BTreeMap<PathBuf, (bool, u64, std::time::SystemTime)> 
 }
 
 fn generated(out: &Path, story: &Story, seed: u64, frames: u64, handoffs: u32) -> PathBuf {
-    let spool = out.join("spool");
-    generate(
-        story,
-        &GenerateOptions {
-            out: spool.clone(),
-            seed,
-            frames,
-            handoffs,
-        },
-    )
-    .expect("generate");
-    spool
+    build::spool_of(story, out, seed, frames, handoffs)
+        .expect("generate")
+        .0
 }
 
 fn handoff_named<'r>(report: &'r ConformReport, name: &str) -> &'r HandoffReport {

@@ -304,22 +304,8 @@ fn hypervisor_run(args: &HypervisorArgs) -> anyhow::Result<u8> {
         .at(&features_dir)
         .into());
     }
-    let harness_bin = std::env::current_exe()?;
-    let autocapture_bin = crate::harness::bins::autocapture_beside(&harness_bin).map_err(|e| {
-        let beside = harness_bin.with_file_name("autocapture");
-        CliError::new("autocapture_missing", error::chain_text(&e), exit::ERROR).at(beside)
-    })?;
-    let (key, dev_signed) = keys::resolve(args.signing_key.as_deref()).map_err(|e| {
-        let code = match error::root_io(&e) {
-            Some(_) => "key_unreadable",
-            None => "key_invalid",
-        };
-        let coded = CliError::new(code, error::chain_text(&e), exit::ERROR);
-        match &args.signing_key {
-            Some(path) => coded.at(path),
-            None => coded,
-        }
-    })?;
+    let (harness_bin, autocapture_bin) = error::autocapture_beside_harness()?;
+    let (key, dev_signed) = error::signing_key(args.signing_key.as_deref())?;
     error::writable_dir(&args.out)?;
     let out = std::path::absolute(&args.out)?;
     let work = tempfile::Builder::new().prefix("work-").tempdir_in(&out)?;

@@ -234,6 +234,33 @@ pub fn writable_dir(path: &Path) -> Result<(), CliError> {
         .map_err(|e| CliError::out_unwritable(path, &e))
 }
 
+/// The `autocapture` binary beside the running harness: `autocapture_missing` (exit 2) naming
+/// where it was looked for. Returns the harness's own path and the binary's.
+pub fn autocapture_beside_harness() -> anyhow::Result<(PathBuf, PathBuf)> {
+    let harness = std::env::current_exe()?;
+    let bin = crate::harness::bins::autocapture_beside(&harness).map_err(|e| {
+        let beside = harness.with_file_name("autocapture");
+        CliError::new("autocapture_missing", chain_text(&e), exit::ERROR).at(beside)
+    })?;
+    Ok((harness, bin))
+}
+
+/// The signing key `--signing-key` names, or a throwaway dev key when none is given (`true`):
+/// `key_unreadable` or `key_invalid` (exit 2) naming the file.
+pub fn signing_key(path: Option<&Path>) -> Result<(ed25519_dalek::SigningKey, bool), CliError> {
+    crate::harness::keys::resolve(path).map_err(|e| {
+        let code = match root_io(&e) {
+            Some(_) => "key_unreadable",
+            None => "key_invalid",
+        };
+        let coded = CliError::new(code, chain_text(&e), exit::ERROR);
+        match path {
+            Some(path) => coded.at(path),
+            None => coded,
+        }
+    })
+}
+
 /// No checkout of the workspace where a command needs one: `checkout_missing` (exit 2).
 pub fn checkout_missing(error: anyhow::Error) -> CliError {
     CliError::new("checkout_missing", chain_text(&error), exit::ERROR)

@@ -18,22 +18,8 @@ pub(super) fn run(
     // Then the environment: the checkout the report reads, the binary, the key, the output.
     let contracts_dir = contract::default_contracts_dir().map_err(error::checkout_missing)?;
     let workspace_root = contract::workspace_root().map_err(error::checkout_missing)?;
-    let harness_bin = std::env::current_exe()?;
-    let bin = crate::harness::bins::autocapture_beside(&harness_bin).map_err(|e| {
-        let beside = harness_bin.with_file_name("autocapture");
-        CliError::new("autocapture_missing", error::chain_text(&e), exit::ERROR).at(beside)
-    })?;
-    let (key, dev_signed) = keys::resolve(args.signing_key.as_deref()).map_err(|e| {
-        let code = match error::root_io(&e) {
-            Some(_) => "key_unreadable",
-            None => "key_invalid",
-        };
-        let coded = CliError::new(code, error::chain_text(&e), exit::ERROR);
-        match &args.signing_key {
-            Some(path) => coded.at(path),
-            None => coded,
-        }
-    })?;
+    let (harness_bin, bin) = error::autocapture_beside_harness()?;
+    let (key, dev_signed) = error::signing_key(args.signing_key.as_deref())?;
     error::writable_dir(&args.out)?;
     let options = RunOptions {
         out: args.out.clone(),

@@ -51,15 +51,7 @@ impl HypervisorWorld {
 
     /// The real `autocapture handoff ingest` of `handoff` into `data`; its marker.
     fn ingest(&mut self, handoff: &Path, data: &Path) -> anyhow::Result<Value> {
-        let outcome = self.settings()?.autocapture(&[
-            "handoff".into(),
-            "ingest".into(),
-            "--handoff-root".into(),
-            handoff.display().to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-            "--json".into(),
-        ])?;
+        let outcome = self.settings()?.ingest(handoff, data)?;
         ensure!(outcome.succeeded(), "ingest: {}", outcome.describe());
         let text = std::fs::read_to_string(handoff.join(MARKER))
             .with_context(|| format!("the ingest of {} left no marker", handoff.display()))?;

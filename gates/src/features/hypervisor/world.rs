@@ -122,15 +122,7 @@ impl Settings {
         let handoff = self.work.join("popup-spool").join("handoff_0001");
         copy_tree(&self.template_handoff()?, &handoff)?;
         let data = self.work.join("popup-data");
-        let ingest = self.autocapture(&[
-            "handoff".into(),
-            "ingest".into(),
-            "--handoff-root".into(),
-            handoff.display().to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-            "--json".into(),
-        ])?;
+        let ingest = self.ingest(&handoff, &data)?;
         anyhow::ensure!(
             ingest.succeeded(),
             "ingest the popup DataRoot: {}",
@@ -138,6 +130,19 @@ impl Settings {
         );
         *slot = Some(data.clone());
         Ok(data)
+    }
+
+    /// The real `autocapture handoff ingest --json` of `handoff` into `data`, to its end.
+    pub(super) fn ingest(&self, handoff: &Path, data: &Path) -> anyhow::Result<Outcome> {
+        self.autocapture(&[
+            "handoff".into(),
+            "ingest".into(),
+            "--handoff-root".into(),
+            handoff.display().to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--json".into(),
+        ])
     }
 
     /// Runs the real `autocapture` with `args` to its end.
