@@ -172,6 +172,20 @@ fn repeats_catch_a_flaky_gate_but_not_timings() {
     );
     assert_eq!(results.gates[5].flake_rate, 50);
     assert_eq!(results.gates[5].repeats, 3);
+    // Repeats that error alike are not "deterministic" into a pass.
+    let (_dir, results) = run(&["error-gate", "panic-gate", "empty-gate"], 2);
+    assert_eq!(
+        verdicts(&results)
+            .into_iter()
+            .filter(|(_, v)| *v != Verdict::Skipped)
+            .collect::<Vec<_>>(),
+        vec![
+            ("error-gate", Verdict::Error),
+            ("panic-gate", Verdict::Error),
+            ("empty-gate", Verdict::Error)
+        ]
+    );
+    assert_eq!(results.verdict(), RunVerdict::Error);
 }
 
 #[test]

@@ -12,7 +12,6 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
 use crate::corpus::build::BUILD_TIME;
-use crate::harness::gate::GateContext;
 
 /// Copies the tree at `from` to `to` (regular files and directories only).
 pub fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -39,11 +38,12 @@ pub fn private_spool(corpus: &Path, work: &Path) -> anyhow::Result<(PathBuf, Vec
     Ok((spool, handoffs))
 }
 
-/// A private copy of the corpus ingested into `work/data` and indexed by Stage 2 under a fresh
-/// idle signal, with a clock standing at [`BUILD_TIME`]; and Stage 2's report.
-pub fn indexed_copy(ctx: &GateContext) -> anyhow::Result<(DataRoot, Stage2Report)> {
-    let (_, handoffs) = private_spool(&ctx.corpus, &ctx.work)?;
-    let data = DataRoot::new(ctx.work.join("data"));
+/// A copy of `corpus` under `dir` (its spool), ingested into `dir/data` and indexed by Stage 2
+/// under a fresh idle signal, with a clock standing at [`BUILD_TIME`]; and Stage 2's report.
+/// The gates read the run's one such copy through [`crate::harness::shared::Shared::indexed`].
+pub fn indexed_copy_of(corpus: &Path, dir: &Path) -> anyhow::Result<(DataRoot, Stage2Report)> {
+    let (_, handoffs) = private_spool(corpus, dir)?;
+    let data = DataRoot::new(dir.join("data"));
     let clock = SteppingClock::new(BUILD_TIME, time::Duration::ZERO);
     for handoff in &handoffs {
         ingest_handoff(handoff, &data, &IngestOptions::default(), &clock)?;

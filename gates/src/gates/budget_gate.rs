@@ -6,15 +6,18 @@
 //! - `handoff drain --budget active-safe` uses at most its CPU share of one core (with a
 //!   tolerance for process start-up), while the same ingest at `idle-max` is measured well above
 //!   it (the control that shows the measurement can tell the two apart);
-//! - `stage2 run` under a fresh "active" signal indexes nothing and writes no trace, while the
-//!   same command under an "idle" signal does index (the control that shows the check can see
-//!   work).
+//! - `stage2 run` under a fresh "active" signal indexes nothing and writes no trace in the
+//!   DataRoot the paced drain filled, while the same command under an "idle" signal does index
+//!   it (the control that shows the check can see work).
+//!
+//! The handoffs are generated in [`Gate::prepare`], beside the other gates; alone, the gate only
+//! measures.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use autocapture_core::contract::format_ts_utc;
-use autocapture_core::stage1::drain::ACTIVE_SAFE_CPU_CAP;
+use autocapture_core::stage1::drain::{ACTIVE_SAFE_CPU_CAP, list_handoffs};
 use autocapture_core::stage2::TRACE_FILE;
 use autocapture_core::store::{DERIVED_DIR, DataRoot};
 use serde_json::{Value, json};
@@ -71,6 +74,37 @@ fn report(run: &Measured, what: &str) -> anyhow::Result<Value> {
     serde_json::from_str(&run.stdout).with_context(|| format!("read the JSON report of {what}"))
 }
 
+/// The two generated handoffs the gate measures on: the large one and the paced one's spool.
+struct Inputs {
+    large: PathBuf,
+    paced_spool: PathBuf,
+}
+
+impl BudgetGate {
+    /// Generates the gate's handoffs into `ctx.work` (once: [`Gate::prepare`] or the first call;
+    /// a folder left half-built is built again).
+    fn inputs(&self, ctx: &GateContext) -> anyhow::Result<Inputs> {
+        let dir = ctx.work.join("inputs");
+        let built = dir.join(".built");
+        if !built.is_file() {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            crate::corpus::build::spool(&dir.join("large"), ctx.seed, self.frames, 1)?;
+            crate::corpus::build::spool(&dir.join("paced"), ctx.seed, self.paced_frames, 1)?;
+            std::fs::write(&built, b"")?;
+        }
+        let large = list_handoffs(&dir.join("large").join("spool"))?
+            .into_iter()
+            .next()
+            .context("the generated spool has no handoff")?;
+        Ok(Inputs {
+            large,
+            paced_spool: dir.join("paced").join("spool"),
+        })
+    }
+}
+
 /// Lines of the Stage-2 processing trace (0 when there is none).
 fn trace_lines(data: &DataRoot) -> usize {
     std::fs::read_to_string(data.root.join(DERIVED_DIR).join(TRACE_FILE))
@@ -88,6 +122,11 @@ impl Gate for BudgetGate {
         true
     }
 
+    /// Generates the handoffs, beside the other gates.
+    fn prepare(&self, ctx: &GateContext) -> anyhow::Result<()> {
+        self.inputs(ctx).map(drop)
+    }
+
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let bin = ctx
             .autocapture_bin
@@ -98,10 +137,8 @@ impl Gate for BudgetGate {
             .as_deref()
             .context("the budget gate measures through `autocapture-gates measure`; no harness binary was given")?;
         let mut outcome = GateOutcome::default();
-        let (_, handoffs) = crate::corpus::build::spool(&ctx.work, ctx.seed, self.frames, 1)?;
-        let handoff = handoffs
-            .first()
-            .context("the generated spool has no handoff")?;
+        let inputs = self.inputs(ctx)?;
+        let handoff = &inputs.large;
         let arg = |p: &Path| p.display().to_string();
 
         // 1. Peak RSS of a Stage-1 ingest, flat out.
@@ -141,8 +178,7 @@ impl Gate for BudgetGate {
         );
 
         // 2. active-safe holds its CPU share; idle-max is the control.
-        let (spool, _) =
-            crate::corpus::build::spool(&ctx.work.join("paced"), ctx.seed, self.paced_frames, 1)?;
+        let spool = &inputs.paced_spool;
         let active_signal = ctx.work.join("active_signal.json");
         signal(&active_signal, true)?;
         let paced_data = DataRoot::new(ctx.work.join("data-active-safe"));
@@ -153,7 +189,7 @@ impl Gate for BudgetGate {
                 "handoff",
                 "drain",
                 "--spool-root",
-                &arg(&spool),
+                &arg(spool),
                 "--data-dir",
                 &arg(&paced_data.root),
                 "--budget",
@@ -193,7 +229,8 @@ impl Gate for BudgetGate {
             ),
         );
 
-        // 3. Stage 2 does nothing while the signal says active; the control sees it work.
+        // 3. Stage 2 does nothing while the signal says active; the control sees it work (on the
+        // paced drain's DataRoot: its frames are not indexed yet).
         signal(&active_signal, true)?;
         let stage2 = |signal_file: &Path| -> anyhow::Result<(Measured, Value)> {
             let run = measure_child(
@@ -203,7 +240,7 @@ impl Gate for BudgetGate {
                     "stage2",
                     "run",
                     "--data-dir",
-                    &arg(&data.root),
+                    &arg(&paced_data.root),
                     "--activity-signal",
                     &arg(signal_file),
                     "--json",
@@ -212,9 +249,9 @@ impl Gate for BudgetGate {
             let value: Value = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
             Ok((run, value))
         };
-        let trace_before = trace_lines(&data);
+        let trace_before = trace_lines(&paced_data);
         let (active_run, active_report) = stage2(&active_signal)?;
-        let trace_after = trace_lines(&data);
+        let trace_after = trace_lines(&paced_data);
         outcome.measure(
             "stage2_active_cpu_ms",
             active_run.user_ms + active_run.sys_ms,
@@ -235,7 +272,7 @@ impl Gate for BudgetGate {
         let processed = idle_report["frames_processed"].as_u64().unwrap_or(0);
         outcome.check(
             "control: under an idle signal Stage 2 works and the check sees it",
-            processed > 0 && trace_lines(&data) > trace_after,
+            processed > 0 && trace_lines(&paced_data) > trace_after,
             format!("idle run report: {idle_report}"),
         );
         Ok(outcome)

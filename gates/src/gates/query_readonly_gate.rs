@@ -1,4 +1,5 @@
-//! The `query-readonly` gate: on an indexed private copy of the corpus, every kind of write
+//! The `query-readonly` gate: on the run's shared indexed DataRoot (which no gate may change:
+//! this gate's byte check would see a gate writing into it meanwhile), every kind of write
 //! through the query handle fails, a batch of questions covering every intent leaves every byte
 //! of the DataRoot as it was, the three counters stay 0, and every `ok` answer cites records.
 
@@ -41,9 +42,10 @@ impl Gate for QueryReadonlyGate {
 
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome> {
         let mut outcome = GateOutcome::default();
-        let (data, _) = crate::corpus::copies::indexed_copy(ctx)?;
+        let indexed = ctx.shared.indexed()?;
+        let data = &indexed.data;
         let before = contents(&data.root)?;
-        let handle = QueryHandle::open(&data)?;
+        let handle = QueryHandle::open(data)?;
         for sql in [
             "INSERT INTO metadata (id) VALUES ('gate')",
             "UPDATE metadata SET payload = ''",

@@ -38,17 +38,17 @@ struct CorpusStage2 {
     invalid_lines: u64,
 }
 
-/// Ingests and indexes a private copy of the corpus; returns its Stage-2 service times and how
-/// many trace lines failed the processing-trace schema.
+/// The Stage-2 service times of the run's shared indexed DataRoot, and how many of its trace
+/// lines failed the processing-trace schema.
 fn corpus_stage2(ctx: &GateContext, set: &ContractSet) -> anyhow::Result<CorpusStage2> {
-    let (data, report) = crate::corpus::copies::indexed_copy(ctx)?;
-    let trace_path = data.root.join(DERIVED_DIR).join(TRACE_FILE);
+    let indexed = ctx.shared.indexed()?;
+    let trace_path = indexed.data.root.join(DERIVED_DIR).join(TRACE_FILE);
     let text = std::fs::read_to_string(&trace_path)
         .with_context(|| format!("read {}", trace_path.display()))?;
     Ok(CorpusStage2 {
         invalid_lines: invalid_trace_lines(&text, &trace_path, set)?,
         samples_us: parse_trace(&text, &trace_path)?,
-        frames_processed: report.frames_processed,
+        frames_processed: indexed.report.frames_processed,
     })
 }
 

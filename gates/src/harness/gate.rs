@@ -4,9 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use super::shared::Shared;
 
 /// A gate's verdict. `Skipped` only ever marks a gate of the plan that a run did not select
 /// (`run --gate …`); a gate that ran is `pass`, `fail` or `error`.
@@ -229,6 +232,9 @@ pub struct GateContext {
     pub sla_trace: Option<PathBuf>,
     /// Slow mode: gates that have a long form (fuzzing for a fixed budget) run it.
     pub slow: bool,
+    /// What the gates of the run read and none changes (the corpus ingested and indexed), built
+    /// once on first use.
+    pub shared: Arc<Shared>,
 }
 
 impl GateContext {
@@ -237,8 +243,6 @@ impl GateContext {
     /// with struct update syntax: `GateContext { jobs: 2, ..GateContext::new(corpus, work) }`.
     pub fn new(corpus: PathBuf, work: PathBuf) -> GateContext {
         GateContext {
-            corpus,
-            work,
             target: Target::Embedded,
             seed: 7,
             jobs: 1,
@@ -247,6 +251,9 @@ impl GateContext {
             sla_input: None,
             sla_trace: None,
             slow: false,
+            shared: Arc::new(Shared::new(&corpus, &work.join("shared"))),
+            corpus,
+            work,
         }
     }
 }
@@ -268,6 +275,16 @@ pub trait Gate: Send + Sync {
     /// side by side the heaviest start first, so the run does not end waiting on one.
     fn weight(&self) -> u32 {
         1
+    }
+    /// Builds, in `ctx.work`, what [`Gate::run`] will read, so that a gate that [`runs_alone`]
+    /// spends its time alone measuring, not preparing: the runner calls it beside the other
+    /// gates, before `run` and with the same context. `run` must not rely on it having been
+    /// called (a gate run on its own prepares in `run`). An `Err` makes the gate's verdict
+    /// `error`.
+    ///
+    /// [`runs_alone`]: Gate::runs_alone
+    fn prepare(&self, _ctx: &GateContext) -> anyhow::Result<()> {
+        Ok(())
     }
     /// Runs the gate. `Err` means it could not run: the verdict is `error`.
     fn run(&self, ctx: &GateContext) -> anyhow::Result<GateOutcome>;

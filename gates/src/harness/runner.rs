@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
 use super::progress::RunProgress;
+use super::shared::Shared;
 use crate::corpus::digest::tree_digest;
 use crate::corpus::generate::{GenerateOptions, generate};
 use crate::corpus::story::Story;
@@ -202,21 +203,41 @@ pub fn run_gates(
         registry.len()
     ));
     let is_selected = |gate: &dyn Gate| selected.iter().any(|s| s.name() == gate.name());
-    let mut side_by_side: Vec<usize> = (0..registry.len())
-        .filter(|i| is_selected(registry[*i].as_ref()) && !registry[*i].runs_alone())
+    let shared = Arc::new(Shared::new(&corpus, &work.join(SHARED_DIR)));
+    let contexts: Vec<Vec<GateContext>> = registry
+        .iter()
+        .map(|gate| {
+            (0..options.repeat)
+                .map(|repeat| context(options, &corpus, &work, gate.name(), repeat, &shared))
+                .collect()
+        })
         .collect();
-    // Heaviest first; equal weights keep registry order.
-    side_by_side.sort_by_key(|i| std::cmp::Reverse(registry[*i].weight()));
+    // Side by side: every gate that does not run alone, and the preparation of those that do;
+    // heaviest first (equal weights keep registry order).
+    let mut side_by_side: Vec<Job> = (0..registry.len())
+        .filter(|i| is_selected(registry[*i].as_ref()))
+        .map(|i| match registry[i].runs_alone() {
+            true => Job::Prepare(i),
+            false => Job::Run(i),
+        })
+        .collect();
+    side_by_side.sort_by_key(|job| std::cmp::Reverse(registry[job.index()].weight()));
     let alone: Vec<usize> = (0..registry.len())
         .filter(|i| is_selected(registry[*i].as_ref()) && registry[*i].runs_alone())
         .collect();
     let slots: Mutex<Vec<Option<anyhow::Result<GateResult>>>> =
         Mutex::new((0..registry.len()).map(|_| None).collect());
+    let prepared: Mutex<Vec<Prepared>> =
+        Mutex::new((0..registry.len()).map(|_| Prepared::default()).collect());
     let queue = Mutex::new(side_by_side.into_iter());
     let run_index = |i: usize| {
         let gate = registry[i].as_ref();
         let running = progress.start(gate.name());
-        let result = run_one(gate, options, &corpus, &work);
+        let before = prepared
+            .lock()
+            .map(|mut p| std::mem::take(&mut p[i]))
+            .unwrap_or_default();
+        let result = run_one(gate, options, &contexts[i], before);
         match &result {
             Ok(r) => progress.finish(running, r.verdict, r.duration_ms),
             Err(_) => progress.finish(running, Verdict::Error, 0),
@@ -230,11 +251,26 @@ pub fn run_gates(
             slots[i] = Some(result);
         }
     };
+    let prepare_index = |i: usize| {
+        let started = Instant::now();
+        let failed = contexts[i]
+            .iter()
+            .find_map(|ctx| prepare_once(registry[i].as_ref(), ctx).err());
+        if let Ok(mut prepared) = prepared.lock() {
+            prepared[i] = Prepared {
+                ms: started.elapsed().as_millis() as u64,
+                failed,
+            };
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.clamp(1, registry.len().max(1)) {
             scope.spawn(|| {
-                while let Some(i) = queue.lock().ok().and_then(|mut q| q.next()) {
-                    run_index(i);
+                while let Some(job) = queue.lock().ok().and_then(|mut q| q.next()) {
+                    match job {
+                        Job::Run(i) => run_index(i),
+                        Job::Prepare(i) => prepare_index(i),
+                    }
                 }
             });
         }
@@ -331,15 +367,16 @@ fn run_once(gate: &dyn Gate, ctx: &GateContext) -> GateOutcome {
     match catch_unwind(AssertUnwindSafe(|| gate.run(ctx))) {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(error)) => errored(format!("{error:#}")),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            errored(format!("the gate panicked: {message}"))
-        }
+        Err(panic) => errored(format!("the gate panicked: {}", panic_text(panic.as_ref()))),
     }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
 /// An outcome with no checks (so its verdict is `error`) and the reason as evidence.
@@ -358,32 +395,89 @@ fn errored(detail: String) -> GateOutcome {
     }
 }
 
-fn run_one(
-    gate: &dyn Gate,
+/// The folder under the run's work folder that holds the inputs gates share.
+pub const SHARED_DIR: &str = "shared";
+
+/// A piece of work of the side-by-side part of a run.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    /// Run gate `i` (it does not run alone).
+    Run(usize),
+    /// Prepare gate `i`, which will run alone afterwards.
+    Prepare(usize),
+}
+
+impl Job {
+    fn index(self) -> usize {
+        match self {
+            Job::Run(i) | Job::Prepare(i) => i,
+        }
+    }
+}
+
+/// What preparing a gate took, and why it failed if it did.
+#[derive(Debug, Default)]
+struct Prepared {
+    ms: u64,
+    failed: Option<String>,
+}
+
+/// The context of `gate`'s run number `repeat`: its own fresh work folder.
+fn context(
     options: &RunOptions,
     corpus: &Path,
     work: &Path,
+    gate: &str,
+    repeat: u32,
+    shared: &Arc<Shared>,
+) -> GateContext {
+    GateContext {
+        target: options.target.clone(),
+        seed: options.seed,
+        jobs: options.jobs.max(1),
+        autocapture_bin: options.autocapture_bin.clone(),
+        harness_bin: options.harness_bin.clone(),
+        sla_input: options.sla_input.clone(),
+        sla_trace: options.sla_trace.clone(),
+        slow: options.slow,
+        shared: Arc::clone(shared),
+        ..GateContext::new(
+            corpus.to_path_buf(),
+            work.join(gate).join(repeat.to_string()),
+        )
+    }
+}
+
+/// [`Gate::prepare`] in a fresh work folder; a panic is an error.
+fn prepare_once(gate: &dyn Gate, ctx: &GateContext) -> Result<(), String> {
+    std::fs::create_dir_all(&ctx.work)
+        .map_err(|e| format!("create {}: {e}", ctx.work.display()))?;
+    match catch_unwind(AssertUnwindSafe(|| gate.prepare(ctx))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("prepare: {error:#}")),
+        Err(panic) => Err(format!("prepare panicked: {}", panic_text(panic.as_ref()))),
+    }
+}
+
+/// Runs `gate` once per context (one per repeat) after its preparation `before`; its time is
+/// the preparation's plus the first run's.
+fn run_one(
+    gate: &dyn Gate,
+    options: &RunOptions,
+    contexts: &[GateContext],
+    before: Prepared,
 ) -> anyhow::Result<GateResult> {
     let mut first: Option<(GateOutcome, Verdict, String, u64)> = None;
     let mut differing = 0u32;
-    for repeat in 0..options.repeat {
-        let gate_work = work.join(gate.name()).join(repeat.to_string());
-        std::fs::create_dir_all(&gate_work)
-            .with_context(|| format!("create {}", gate_work.display()))?;
-        let ctx = GateContext {
-            target: options.target.clone(),
-            seed: options.seed,
-            jobs: options.jobs.max(1),
-            autocapture_bin: options.autocapture_bin.clone(),
-            harness_bin: options.harness_bin.clone(),
-            sla_input: options.sla_input.clone(),
-            sla_trace: options.sla_trace.clone(),
-            slow: options.slow,
-            ..GateContext::new(corpus.to_path_buf(), gate_work)
-        };
+    for ctx in contexts {
+        std::fs::create_dir_all(&ctx.work)
+            .with_context(|| format!("create {}", ctx.work.display()))?;
         let started = Instant::now();
-        let outcome = run_once(gate, &ctx);
-        let duration_ms = started.elapsed().as_millis() as u64;
+        let outcome = match &before.failed {
+            Some(why) => errored(why.clone()),
+            None => run_once(gate, ctx),
+        };
+        let duration_ms = before.ms + started.elapsed().as_millis() as u64;
         let verdict = outcome.verdict();
         let sig = signature(verdict, &outcome);
         match &first {
@@ -392,7 +486,9 @@ fn run_one(
         }
     }
     let (mut outcome, _, _, duration_ms) = first.context("a gate ran zero times")?;
-    if options.repeat > 1 {
+    // An erroring gate (no checks) stays `error`: a passing determinism check must not turn it
+    // into a pass.
+    if options.repeat > 1 && outcome.verdict() != Verdict::Error {
         outcome.check(
             "deterministic across repeats",
             differing == 0,
