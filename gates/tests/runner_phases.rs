@@ -32,7 +32,10 @@ impl Gate for Beside {
         std::thread::sleep(std::time::Duration::from_millis(30));
         RUNNING.fetch_sub(1, Ordering::SeqCst);
         let indexed = indexed?;
-        SHARED_ROOTS.lock().unwrap().push(indexed.data.root.clone());
+        SHARED_ROOTS
+            .lock()
+            .expect("roots")
+            .push(indexed.data.root.clone());
         let mut outcome = GateOutcome::default();
         outcome.check(
             "the shared DataRoot is indexed",
@@ -157,7 +160,7 @@ fn alone_gates_prepare_beside_the_others_and_run_alone_and_the_shared_data_root_
             "each repeat is prepared in its own folder"
         );
     }
-    let roots = SHARED_ROOTS.lock().unwrap().clone();
+    let roots = SHARED_ROOTS.lock().expect("roots").clone();
     assert_eq!(roots.len(), 6, "three gates, two repeats each");
     assert!(
         roots.iter().all(|r| *r == roots[0]),
