@@ -3,7 +3,7 @@
 //! report ([`report`], [`dsse`], [`keys`], replay checks in [`freshness`], what `verify` accepts
 //! in [`acceptance`]) and the outputs for people and CI ([`junit`], [`summary`]), the release
 //! checkpoint against the Hypervisor ([`sister`]), and the programs gates run as real processes
-//! ([`bins`]).
+//! ([`bins`]), and independent work spread over threads ([`pool`]).
 
 pub mod acceptance;
 pub mod bins;
@@ -12,6 +12,7 @@ pub mod freshness;
 pub mod gate;
 pub mod junit;
 pub mod keys;
+pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod runner;

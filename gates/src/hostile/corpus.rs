@@ -497,26 +497,25 @@ pub fn cases_in(
     programs: &Programs,
     work: &Path,
     seed: u64,
+    workers: usize,
 ) -> anyhow::Result<Vec<CaseReport>> {
     let specs = load(dir)?;
     let base = Base::build(&work.join("base"), seed)?;
     let runs = work.join("cases");
-    specs
-        .iter()
-        .map(|case| {
-            let report = run_case(case, &base, programs, &runs)
-                .with_context(|| format!("hostile case {}", case.name))?;
-            // A passing case's copies are not needed again; a failing one's stay for a look.
-            // Some cases are large (a million-node snapshot), so the gate's disk use stays that
-            // of one case at a time.
-            if report.passed() {
-                let root = runs.join(&case.name);
-                std::fs::remove_dir_all(&root)
-                    .with_context(|| format!("remove {}", root.display()))?;
-            }
-            Ok(report)
-        })
-        .collect()
+    crate::harness::pool::parallel(&specs, workers, |case| {
+        let report = run_case(case, &base, programs, &runs)
+            .with_context(|| format!("hostile case {}", case.name))?;
+        // A passing case's copies are not needed again; a failing one's stay for a look.
+        // Some cases are large (a million-node snapshot), so the gate's disk use stays that
+        // of a few cases at a time.
+        if report.passed() {
+            let root = runs.join(&case.name);
+            std::fs::remove_dir_all(&root).with_context(|| format!("remove {}", root.display()))?;
+        }
+        Ok(report)
+    })?
+    .into_iter()
+    .collect()
 }
 
 /// The corpus part of the `hostile` gate: every case of `fixtures/hostile/`.
@@ -536,5 +535,6 @@ pub fn cases(ctx: &crate::harness::gate::GateContext) -> anyhow::Result<Vec<Case
         &programs,
         &ctx.work.join("corpus"),
         ctx.seed,
+        super::runs_at_once(ctx.jobs),
     )
 }

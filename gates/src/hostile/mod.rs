@@ -70,3 +70,11 @@ impl CaseReport {
         self.expected == self.observed && self.data_lost == 0 && self.panics == 0
     }
 }
+
+/// How many runs of the real binary a part keeps going at once on `jobs` cores. Each run is a
+/// short child process on a small handoff that spends most of its time waiting for its files to
+/// reach the disk (every commit and marker is flushed), not on a core, so twice the cores keeps
+/// them busy.
+pub fn runs_at_once(jobs: usize) -> usize {
+    jobs.max(1) * 2
+}

@@ -149,6 +149,8 @@ pub struct Tried {
     pub observed: String,
     pub marker: bool,
     pub violations: Vec<String>,
+    /// The planted bug armed in the run, if any.
+    pub plant: Option<&'static str>,
 }
 
 /// The ingest arguments of a run at `point`.
@@ -176,7 +178,7 @@ pub fn run_one(
     work: &Path,
     point: &CrashPoint,
     mutation: &Mutation,
-    plant: Option<&str>,
+    plant: Option<&'static str>,
 ) -> anyhow::Result<Option<Tried>> {
     let root = work.join(format!(
         "{}-{}-{}",
@@ -287,18 +289,28 @@ pub fn run_one(
         observed,
         marker: any_marker,
         violations,
+        plant,
     }))
 }
 
-/// Every Stage-1 point × every mutation, on the real binary.
-pub fn explore(bin: &Path, base: &Path, work: &Path) -> anyhow::Result<Vec<Tried>> {
+/// One run of the explorer: a point, a mutation, and the planted bug armed (if any).
+type Job = (&'static CrashPoint, &'static Mutation, Option<&'static str>);
+
+/// Runs `jobs` on `workers` threads (each run its own folder and child process); the runs that
+/// reached their point, in job order.
+fn run_all(
+    bin: &Path,
+    base: &Path,
+    work: &Path,
+    jobs: &[Job],
+    workers: usize,
+) -> anyhow::Result<Vec<Tried>> {
+    let runs = crate::harness::pool::parallel(jobs, workers, |(point, mutation, plant)| {
+        run_one(bin, base, work, point, mutation, *plant)
+    })?;
     let mut tried = Vec::new();
-    for point in POINTS.iter().filter(|p| p.stage == Stage::Ingest) {
-        for mutation in MUTATIONS {
-            if let Some(run) = run_one(bin, base, work, point, mutation, None)? {
-                tried.push(run);
-            }
-        }
+    for run in runs {
+        tried.extend(run?);
     }
     Ok(tried)
 }
@@ -317,8 +329,39 @@ fn plant_points(plant: &str) -> &'static [&'static str] {
 
 /// The explorer's cases for the `hostile` gate: one per mutation (no violation at any point), one
 /// per planted bug (found).
-pub fn cases_with(bin: &Path, base: &Path, work: &Path) -> anyhow::Result<Vec<CaseReport>> {
-    let tried = explore(bin, base, work)?;
+pub fn cases_with(
+    bin: &Path,
+    base: &Path,
+    work: &Path,
+    workers: usize,
+) -> anyhow::Result<Vec<CaseReport>> {
+    // Every Stage-1 point × every mutation, then each planted bug at its points: all in one
+    // pool, `workers` runs at a time.
+    let mut jobs: Vec<Job> = POINTS
+        .iter()
+        .filter(|p| p.stage == Stage::Ingest)
+        .flat_map(|point| {
+            MUTATIONS
+                .iter()
+                .map(move |mutation| (point, mutation, None))
+        })
+        .collect();
+    for plant in crash::PLANTS {
+        for name in plant_points(plant) {
+            let point = POINTS
+                .iter()
+                .find(|p| p.name == *name)
+                .with_context(|| format!("no crash point {name}"))?;
+            jobs.extend(
+                MUTATIONS
+                    .iter()
+                    .map(|mutation| (point, mutation, Some(*plant))),
+            );
+        }
+    }
+    let (planted, tried): (Vec<Tried>, Vec<Tried>) = run_all(bin, base, work, &jobs, workers)?
+        .into_iter()
+        .partition(|t| t.plant.is_some());
     let mut reports = Vec::new();
     for mutation in MUTATIONS {
         let runs: Vec<&Tried> = tried
@@ -361,32 +404,27 @@ pub fn cases_with(bin: &Path, base: &Path, work: &Path) -> anyhow::Result<Vec<Ca
             ),
         });
     }
+    // The planted runs' folders are not needed for a look once the bug is found.
+    for entry in std::fs::read_dir(work)? {
+        let path = entry?.path();
+        if crash::PLANTS
+            .iter()
+            .any(|plant| path.to_string_lossy().ends_with(plant))
+        {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
     for plant in crash::PLANTS {
-        let mut runs = 0u64;
-        let mut found = Vec::new();
-        for name in plant_points(plant) {
-            let point = POINTS
-                .iter()
-                .find(|p| p.name == *name)
-                .with_context(|| format!("no crash point {name}"))?;
-            for mutation in MUTATIONS {
-                if let Some(run) = run_one(bin, base, work, point, mutation, Some(plant))? {
-                    runs += 1;
-                    found.extend(
-                        run.violations
-                            .iter()
-                            .map(|v| format!("{} at {}: {v}", run.mutation, run.point)),
-                    );
-                }
-            }
-        }
-        // The planted runs' folders are not needed for a look once the bug is found.
-        for entry in std::fs::read_dir(work)? {
-            let path = entry?.path();
-            if path.to_string_lossy().ends_with(plant) {
-                std::fs::remove_dir_all(&path)?;
-            }
-        }
+        let runs: Vec<&Tried> = planted.iter().filter(|t| t.plant == Some(*plant)).collect();
+        let found: Vec<String> = runs
+            .iter()
+            .flat_map(|run| {
+                run.violations
+                    .iter()
+                    .map(move |v| format!("{} at {}: {v}", run.mutation, run.point))
+            })
+            .collect();
+        let runs = runs.len() as u64;
         reports.push(CaseReport {
             family: Family::Mutation,
             name: format!("planted {plant}"),
@@ -418,5 +456,10 @@ pub fn cases(ctx: &crate::harness::gate::GateContext) -> anyhow::Result<Vec<Case
     )?;
     let work = ctx.work.join("mutation");
     let base = super::corpus::Base::build(&work.join("base"), ctx.seed)?;
-    cases_with(&bin, &base.handoff, &work.join("runs"))
+    cases_with(
+        &bin,
+        &base.handoff,
+        &work.join("runs"),
+        super::runs_at_once(ctx.jobs),
+    )
 }

@@ -22,8 +22,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -532,32 +530,6 @@ fn stage2_kill(
     Ok(kill)
 }
 
-/// Runs `jobs` on `workers` threads; results in job order.
-fn parallel<T: Sync, R: Send>(jobs: &[T], workers: usize, run: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(job) = jobs.get(i) else { break };
-                    let result = run(job);
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect()
-}
-
 impl Gate for CrashGate {
     fn name(&self) -> &'static str {
         "crash"
@@ -626,16 +598,17 @@ impl Gate for CrashGate {
             .enumerate()
             .map(|(i, (p, d))| (i, p, d))
             .collect();
-        let stage1 = parallel(&stage1_jobs, ctx.jobs, |(i, point, death)| {
-            stage1_kill(
-                &bin,
-                &pristine,
-                &ctx.work.join("kills").join(i.to_string()),
-                point,
-                *death,
-                &reference,
-            )
-        });
+        let stage1 =
+            crate::harness::pool::parallel(&stage1_jobs, ctx.jobs, |(i, point, death)| {
+                stage1_kill(
+                    &bin,
+                    &pristine,
+                    &ctx.work.join("kills").join(i.to_string()),
+                    point,
+                    *death,
+                    &reference,
+                )
+            })?;
 
         // Stage 2 over enough frames for more than one batch.
         let base = DataRoot::new(ctx.work.join("stage2_base"));
@@ -665,16 +638,17 @@ impl Gate for CrashGate {
             .enumerate()
             .map(|(i, (p, d))| (i, p, d))
             .collect();
-        let stage2 = parallel(&stage2_jobs, ctx.jobs, |(i, point, death)| {
-            stage2_kill(
-                &bin,
-                &base.root,
-                &ctx.work.join("stage2_kills").join(i.to_string()),
-                point,
-                *death,
-                &stage2_reference,
-            )
-        });
+        let stage2 =
+            crate::harness::pool::parallel(&stage2_jobs, ctx.jobs, |(i, point, death)| {
+                stage2_kill(
+                    &bin,
+                    &base.root,
+                    &ctx.work.join("stage2_kills").join(i.to_string()),
+                    point,
+                    *death,
+                    &stage2_reference,
+                )
+            })?;
 
         // Verdicts per kill; coverage per point.
         let mut covered: BTreeSet<&str> = POINTS.iter().map(|p| p.name).collect();
