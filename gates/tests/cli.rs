@@ -5,6 +5,7 @@
 
 use std::process::{Command, Output};
 
+use autocapture_gates::contract::workspace_root;
 use autocapture_gates::harness::{dsse, keys};
 
 const BIN: &str = env!("CARGO_BIN_EXE_autocapture-gates");
@@ -179,8 +180,22 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
         stderr.contains("running 1 of 14 gates") && stderr.contains("[1/1] bind pass in "),
         "the run says what it does as it goes: {stderr}"
     );
-    // The same run as one JSON document.
+    // The copies were made in a scratch folder the run names, and went with it.
+    let corpus = stderr
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .map(std::path::PathBuf::from)
+        .expect("the run names its corpus");
+    let scratch = corpus.parent().expect("the corpus's folder").to_path_buf();
+    assert!(
+        corpus.ends_with("corpus") && !scratch.exists(),
+        "{} is left: {stderr}",
+        scratch.display()
+    );
+    // The same run as one JSON document, its copies in a folder of our choosing.
     let json_out = dir.path().join("json-out");
+    let chosen = dir.path().join("chosen-scratch");
     let as_json = run(&[
         "run",
         "--gate",
@@ -190,7 +205,16 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
         "--json",
         "--out",
         json_out.to_str().expect("utf8"),
+        "--scratch",
+        chosen.to_str().expect("utf8"),
     ]);
+    assert_eq!(
+        std::fs::read_dir(&chosen)
+            .expect("the chosen scratch")
+            .count(),
+        0,
+        "the run's private folder in --scratch went with its copies"
+    );
     assert_eq!(as_json.status.code(), Some(0));
     let document: serde_json::Value =
         serde_json::from_slice(as_json.stdout.trim_ascii()).expect("run --json is one document");
@@ -298,6 +322,47 @@ fn a_selected_run_is_partial_everywhere_and_verify_refuses_it() {
         text.contains("relaxed: accepted although the report is partial")
             && text.contains("relaxed: accepted although the report is dev-signed"),
         "{text}"
+    );
+}
+
+/// A failing run keeps its corpus and work copies in its scratch folder and says where.
+#[test]
+fn a_failing_run_keeps_its_copies_and_says_where() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let scratch = dir.path().join("scratch");
+    let profile = workspace_root()
+        .expect("a checkout")
+        .join("fixtures/sla/known/fail/burst-week.json");
+    let output = run(&[
+        "run",
+        "--gate",
+        "sla",
+        "--sla-input",
+        profile.to_str().expect("utf8"),
+        "--frames",
+        "60",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--scratch",
+        scratch.to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let private: Vec<std::path::PathBuf> = std::fs::read_dir(&scratch)
+        .expect("scratch")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(private.len(), 1, "one private folder: {private:?}");
+    let (corpus, work) = (private[0].join("corpus"), private[0].join("work"));
+    assert!(corpus.join("truth.json").is_file() && work.join("sla").is_dir());
+    assert!(
+        stderr.contains(&format!(
+            "the corpus and work copies are kept in {} and {}",
+            corpus.display(),
+            work.display()
+        )),
+        "{stderr}"
     );
 }
 

@@ -202,6 +202,13 @@ fn every_fault_is_reported_the_one_way() {
         fault(GATES, &["run", "--out", u], "out_unwritable", 2).at(&unwritable),
         fault(
             GATES,
+            &["run", "--out", o, "--scratch", u],
+            "scratch_unwritable",
+            2,
+        )
+        .at(&unwritable),
+        fault(
+            GATES,
             &["sla", "estimate", "--input", mf],
             "sla_input_unreadable",
             1,

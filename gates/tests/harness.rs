@@ -517,6 +517,7 @@ fn a_markdown_sister_document_carries_the_pair_in_front_matter_or_a_table() {
 #[test]
 fn work_copies_go_only_after_a_pass() {
     use autocapture_gates::harness::runner::tidy;
+    use autocapture_gates::harness::scratch::Scratch;
     let (dir, failing) = run(&[], 1);
     let out = dir.path();
     assert!(out.join("corpus").is_dir() && out.join("work").is_dir());
@@ -529,17 +530,17 @@ fn work_copies_go_only_after_a_pass() {
         "a failing or erroring gate's copies stay"
     );
     assert!(
-        !tidy(&failing, out, false).expect("tidy"),
+        !tidy(&failing, &Scratch::in_out(out), false).expect("tidy"),
         "a failing run keeps them"
     );
     assert!(out.join("corpus").is_dir() && out.join("work").is_dir());
     let (dir, passing) = run(&["pass-gate"], 1);
     let out = dir.path();
     assert!(
-        !tidy(&passing, out, true).expect("tidy"),
+        !tidy(&passing, &Scratch::in_out(out), true).expect("tidy"),
         "--keep-work keeps them"
     );
     assert!(out.join("corpus").is_dir());
-    assert!(tidy(&passing, out, false).expect("tidy"));
+    assert!(tidy(&passing, &Scratch::in_out(out), false).expect("tidy"));
     assert!(!out.join("corpus").exists() && !out.join("work").exists());
 }

@@ -397,6 +397,7 @@ fn a_failing_erroring_and_skipped_run_renders_valid_junit_counting_each_failure_
         finished_at_utc: "2026-03-01T09:30:04.000Z".into(),
         corpus: "corpus".into(),
         corpus_sha256: "ab".repeat(32),
+        scratch_fs: "tmpfs".into(),
         options_seed: 5,
         options_frames: 40,
         repeat: 1,

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use autocapture_core::base::clock::SteppingClock;
 use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target, Verdict};
 use autocapture_gates::harness::runner::{RunOptions, run_gates};
+use autocapture_gates::harness::scratch::Scratch;
 use time::macros::datetime;
 
 /// Gates running at this moment, and the most an alone gate ever saw beside it.
@@ -96,6 +97,7 @@ fn alone_gates_prepare_beside_the_others_and_run_alone_and_the_shared_data_root_
     let dir = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
         out: dir.path().to_path_buf(),
+        scratch: Scratch::in_out(dir.path()),
         select: Vec::new(),
         target: Target::Embedded,
         jobs: 3,

@@ -100,8 +100,13 @@ struct RunArgs {
     /// Slow mode: gates with a long form run it (the hostile gate fuzzes for a fixed budget).
     #[arg(long)]
     slow: bool,
+    /// Make the corpus and the gates' work copies in a private folder inside DIR. Default: in
+    /// /dev/shm when it is a RAM file system with 4 GiB free (new files cost far less there),
+    /// else in --out. The report names the file system.
+    #[arg(long, value_name = "DIR")]
+    scratch: Option<PathBuf>,
     /// Keep the corpus and the gates' work copies after a passing run too (a failing run always
-    /// keeps them).
+    /// keeps them, and says where).
     #[arg(long)]
     keep_work: bool,
     /// One JSON document on stdout instead of the table: the verdict, the counts, each gate's
@@ -500,6 +505,7 @@ fn dispatch(command: Command) -> anyhow::Result<u8> {
                 sla_input: None,
                 sla_trace: None,
                 slow: false,
+                scratch: None,
                 keep_work: false,
                 json: false,
             };

@@ -2,6 +2,7 @@
 //! table; check a signed report against the release policy.
 
 use super::*;
+use crate::harness::scratch::Scratch;
 
 /// `run`, and `signoff` with the sister document's path and checkpoint.
 pub(super) fn run(
@@ -20,9 +21,19 @@ pub(super) fn run(
     let workspace_root = contract::workspace_root().map_err(error::checkout_missing)?;
     let (harness_bin, bin) = error::autocapture_beside_harness()?;
     let (key, dev_signed) = error::signing_key(args.signing_key.as_deref())?;
-    error::writable_dir(&args.out)?;
+    let scratch = Scratch::choose(&args.out, args.scratch.as_deref()).map_err(|e| {
+        let at = args.scratch.clone().unwrap_or_else(|| args.out.clone());
+        CliError::new("scratch_unwritable", error::chain_text(&e), exit::ERROR).at(at)
+    })?;
+    if let Err(e) = error::writable_dir(&args.out) {
+        if scratch.private {
+            let _ = scratch.remove();
+        }
+        return Err(e.into());
+    }
     let options = RunOptions {
         out: args.out.clone(),
+        scratch: scratch.clone(),
         select: args.gates.clone(),
         target: target.clone(),
         jobs: args.jobs.unwrap_or_else(|| {
@@ -42,7 +53,12 @@ pub(super) fn run(
         keep_work: args.keep_work,
         progress: true,
     };
-    let results = run_gates(&registry(), &options, &SystemClock)?;
+    let results = run_gates(&registry(), &options, &SystemClock).map_err(|e| {
+        e.context(format!(
+            "the run stopped; its copies so far are in {}",
+            scratch.dir.display()
+        ))
+    })?;
     let statement = statement(&ReportInputs {
         results: &results,
         target: &target,
@@ -86,13 +102,13 @@ pub(super) fn run(
         summary::html(&results, &identity)?,
     )?;
     // Tidied before the table, so that a failure to tidy is the only document on stdout.
-    let tidied = crate::harness::runner::tidy(&results, out, args.keep_work)?;
+    let tidied = crate::harness::runner::tidy(&results, &scratch, args.keep_work)?;
     if args.json {
         print_json(&results, out, dev_signed);
     } else {
         print_table(&results, out, dev_signed);
     }
-    let copies = [out.join("corpus"), out.join("work")];
+    let copies = [scratch.corpus(), scratch.work()];
     if tidied {
         eprintln!(
             "autocapture-gates: passed; the corpus and work copies were removed (--keep-work keeps them)"

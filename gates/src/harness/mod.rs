@@ -1,9 +1,9 @@
-//! The gate harness: the gate model ([`gate`]), running a registry of gates ([`runner`], saying
-//! so as it goes in [`progress`], with the inputs gates share in [`shared`]), the signed in-toto
-//! report ([`report`], [`dsse`], [`keys`], replay checks in [`freshness`], what `verify` accepts
-//! in [`acceptance`]) and the outputs for people and CI ([`junit`], [`summary`]), the release
-//! checkpoint against the Hypervisor ([`sister`]), and the programs gates run as real processes
-//! ([`bins`]), and independent work spread over threads ([`pool`]).
+//! The gate harness: the gate model ([`gate`]); running a registry of gates ([`runner`], saying
+//! so as it goes in [`progress`], spreading work over threads with [`pool`], sharing inputs with
+//! [`shared`], keeping the copies on a [`scratch`]); the signed in-toto report ([`report`],
+//! [`dsse`], [`keys`], replay checks in [`freshness`], what `verify` accepts in [`acceptance`]);
+//! the outputs for people and CI ([`junit`], [`summary`]); the release checkpoint against the
+//! Hypervisor ([`sister`]); and the programs gates run as real processes ([`bins`]).
 
 pub mod acceptance;
 pub mod bins;
@@ -16,6 +16,7 @@ pub mod pool;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod scratch;
 pub mod shared;
 pub mod sister;
 pub mod summary;

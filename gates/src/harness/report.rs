@@ -118,6 +118,7 @@ pub fn statement(inputs: &ReportInputs<'_>) -> anyhow::Result<Value> {
             "os": std::env::consts::OS, "arch": std::env::consts::ARCH,
             "cpus": std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             "git_commit": commit, "harness_version": env!("CARGO_PKG_VERSION"),
+            "scratch_fs": results.scratch_fs,
         },
     });
     if let Some(sister) = inputs.sister {

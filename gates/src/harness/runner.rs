@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::gate::{Chart, Check, Evidence, Gate, GateContext, GateOutcome, Target, Verdict};
 use super::progress::RunProgress;
+use super::scratch::{self, Scratch};
 use super::shared::Shared;
 use crate::corpus::digest::tree_digest;
 use crate::corpus::generate::{GenerateOptions, generate};
@@ -31,6 +32,8 @@ use crate::corpus::story::Story;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub out: PathBuf,
+    /// Where the corpus and the gates' work copies go ([`Scratch::choose`]).
+    pub scratch: Scratch,
     /// Gate names to run (empty: all), in registry order whatever the order given.
     pub select: Vec<String>,
     pub target: Target,
@@ -82,6 +85,8 @@ pub struct RunResults {
     pub finished_at_utc: String,
     pub corpus: PathBuf,
     pub corpus_sha256: String,
+    /// The file system of the scratch the copies were made on (`tmpfs`, `ext4`, …).
+    pub scratch_fs: String,
     pub options_seed: u64,
     pub options_frames: u64,
     pub repeat: u32,
@@ -175,8 +180,8 @@ pub fn run_gates(
     let started_at = clock.now();
     std::fs::create_dir_all(&options.out)
         .with_context(|| format!("create {}", options.out.display()))?;
-    let corpus = options.out.join("corpus");
-    let work = options.out.join("work");
+    let corpus = options.scratch.corpus();
+    let work = options.scratch.work();
     for dir in [&corpus, &work] {
         if dir.exists() {
             std::fs::remove_dir_all(dir).with_context(|| format!("clear {}", dir.display()))?;
@@ -195,10 +200,11 @@ pub fn run_gates(
     let corpus_sha256 = tree_digest(&corpus)?.sha256;
     let progress = RunProgress::new(options.progress, selected.len());
     progress.say(&format!(
-        "corpus of {} frames (seed {}) in {}; running {} of {} gates",
+        "corpus of {} frames (seed {}) in {} ({}); running {} of {} gates",
         options.frames,
         options.seed,
         corpus.display(),
+        scratch::fs_name(&options.scratch.dir),
         selected.len(),
         registry.len()
     ));
@@ -299,6 +305,7 @@ pub fn run_gates(
         finished_at_utc: format_ts_utc(finished_at),
         corpus,
         corpus_sha256,
+        scratch_fs: scratch::fs_name(&options.scratch.dir),
         options_seed: options.seed,
         options_frames: options.frames,
         repeat: options.repeat,
@@ -307,10 +314,11 @@ pub fn run_gates(
 }
 
 /// After a run whose gates all passed (or were not selected), removes the corpus and the work
-/// copies under `out`, keeping what a reader needs: the report and its envelope, the test
-/// result, JUnit, the summaries and the public key (the corpus's digest is in the report).
-/// A run with a failing or erroring gate, or `keep`, keeps everything. True when removed.
-pub fn tidy(results: &RunResults, out: &Path, keep: bool) -> anyhow::Result<bool> {
+/// copies (the scratch), keeping what a reader needs in `--out`: the report and its envelope,
+/// the test result, JUnit, the summaries and the public key (the corpus's digest is in the
+/// report). A run with a failing or erroring gate, or `keep`, keeps everything. True when
+/// removed.
+pub fn tidy(results: &RunResults, scratch: &Scratch, keep: bool) -> anyhow::Result<bool> {
     let passed = results
         .gates
         .iter()
@@ -318,11 +326,7 @@ pub fn tidy(results: &RunResults, out: &Path, keep: bool) -> anyhow::Result<bool
     if !passed || keep {
         return Ok(false);
     }
-    for dir in [out.join("work"), out.join("corpus")] {
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
-        }
-    }
+    scratch.remove()?;
     Ok(true)
 }
 

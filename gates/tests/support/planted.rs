@@ -11,6 +11,7 @@ use autocapture_gates::harness::dsse;
 use autocapture_gates::harness::gate::{Chart, Gate, GateContext, GateOutcome, Target};
 use autocapture_gates::harness::report::{ReportInputs, statement};
 use autocapture_gates::harness::runner::{RunOptions, RunResults, run_gates};
+use autocapture_gates::harness::scratch::Scratch;
 use autocapture_gates::harness::{keys, summary};
 use serde_json::{Value, json};
 use time::macros::datetime;
@@ -90,6 +91,7 @@ impl Gate for Planted {
 pub fn options(out: &Path, select: &[&str], repeat: u32) -> RunOptions {
     RunOptions {
         out: out.to_path_buf(),
+        scratch: Scratch::in_out(out),
         select: select.iter().map(|s| (*s).to_owned()).collect(),
         target: Target::Embedded,
         jobs: 1,

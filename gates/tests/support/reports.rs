@@ -10,6 +10,7 @@ use autocapture_gates::harness::dsse;
 use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target};
 use autocapture_gates::harness::report::{ReportInputs, statement, test_result};
 use autocapture_gates::harness::runner::{RunOptions, RunResults, run_gates};
+use autocapture_gates::harness::scratch::Scratch;
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 use time::macros::datetime;
@@ -52,6 +53,7 @@ pub fn plan_run(out: &Path, select: &[&str], outcome: fn(&str) -> &'static str) 
         .collect();
     let options = RunOptions {
         out: out.to_path_buf(),
+        scratch: Scratch::in_out(out),
         select: select.iter().map(|s| (*s).to_owned()).collect(),
         target: Target::Embedded,
         jobs: 1,
