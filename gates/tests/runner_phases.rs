@@ -7,9 +7,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use autocapture_core::base::clock::SteppingClock;
-use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Target, Verdict};
+use autocapture_gates::harness::gate::{Gate, GateContext, GateOutcome, Verdict};
 use autocapture_gates::harness::runner::{RunOptions, run_gates};
-use autocapture_gates::harness::scratch::Scratch;
+
+#[path = "support/planted.rs"]
+mod planted;
 use time::macros::datetime;
 
 /// Gates running at this moment, and the most an alone gate ever saw beside it.
@@ -96,22 +98,11 @@ fn alone_gates_prepare_beside_the_others_and_run_alone_and_the_shared_data_root_
     ];
     let dir = tempfile::tempdir().expect("temp dir");
     let options = RunOptions {
-        out: dir.path().to_path_buf(),
-        scratch: Scratch::in_out(dir.path()),
-        select: Vec::new(),
-        target: Target::Embedded,
         jobs: 3,
-        repeat: 2,
         seed: 5,
         frames: 60,
-        handoffs: 2,
-        autocapture_bin: None,
-        harness_bin: None,
-        sla_input: None,
-        sla_trace: None,
-        slow: false,
         keep_work: true,
-        progress: false,
+        ..planted::options(dir.path(), &[], 2)
     };
     let clock = SteppingClock::new(
         datetime!(2026-02-21 09:00:00 UTC),

@@ -55,15 +55,7 @@ impl ContractWorld {
     pub(super) fn ingest_path(&mut self, handoff: &Path) -> anyhow::Result<()> {
         self.remember_data_root()?;
         let data = self.data()?;
-        self.autocapture(&[
-            "handoff".into(),
-            "ingest".into(),
-            "--handoff-root".into(),
-            handoff.display().to_string(),
-            "--data-dir".into(),
-            data.root.display().to_string(),
-            "--json".into(),
-        ])
+        self.autocapture(&super::ingest_args(handoff, &data.root))
     }
 
     pub fn ingest(&mut self) -> anyhow::Result<()> {

@@ -50,6 +50,19 @@ use crate::corpus::digest::{DataRootDigest, digest};
 use crate::probe::http::Client;
 use crate::probe::server::LoopbackServer;
 
+/// The arguments of `autocapture handoff ingest --json` of `handoff` into the DataRoot `data`.
+pub fn ingest_args(handoff: &Path, data: &Path) -> Vec<String> {
+    vec![
+        "handoff".into(),
+        "ingest".into(),
+        "--handoff-root".into(),
+        handoff.display().to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--json".into(),
+    ]
+}
+
 /// What every scenario of a run shares.
 #[derive(Debug)]
 pub struct Settings {

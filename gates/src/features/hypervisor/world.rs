@@ -134,15 +134,7 @@ impl Settings {
 
     /// The real `autocapture handoff ingest --json` of `handoff` into `data`, to its end.
     pub(super) fn ingest(&self, handoff: &Path, data: &Path) -> anyhow::Result<Outcome> {
-        self.autocapture(&[
-            "handoff".into(),
-            "ingest".into(),
-            "--handoff-root".into(),
-            handoff.display().to_string(),
-            "--data-dir".into(),
-            data.display().to_string(),
-            "--json".into(),
-        ])
+        self.autocapture(&crate::features::driver::ingest_args(handoff, data))
     }
 
     /// Runs the real `autocapture` with `args` to its end.
