@@ -134,6 +134,31 @@ fn the_reference_adapter_passes_every_hypervisor_and_both_scenario() {
     let envelope = std::fs::read(out.join("report.dsse.json")).expect("envelope");
     let verified = dsse::verify(&envelope, &[key]).expect("the signature verifies");
     assert_eq!(verified.statement, report);
+    // The predicate is what `verify` reads: its schema holds, and `verify` accepts the report
+    // (dev-signed, so only when told to) and refuses it otherwise.
+    assert_eq!(
+        autocapture_gates::harness::acceptance::conform::violations(predicate).expect("schema"),
+        Vec::<String>::new()
+    );
+    let verify = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_autocapture-gates"))
+            .arg("verify")
+            .arg(out.join("report.dsse.json"))
+            .arg("--public-key")
+            .arg(out.join("signing-key.pub.json"))
+            .args(extra)
+            .output()
+            .expect("run verify")
+    };
+    let accepted = verify(&["--allow-dev-signed"]);
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&accepted.stdout).starts_with("verified: conform report"));
+    assert_eq!(verify(&[]).status.code(), Some(9), "dev-signed is refused");
     // JUnit: one suite per feature file, one passing case per scenario.
     let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit");
     let doc = roxmltree::Document::parse(&junit).expect("junit parses");

@@ -341,3 +341,167 @@ fn an_independently_computed_dsse_vector_matches_byte_for_byte() {
         "a changed payload byte verified"
     );
 }
+
+/// A conform report's Statement as `conform hypervisor` writes it, passing, for this build's
+/// contract (the reference adapter's real report is checked against the same schema in
+/// `tests/conform_hypervisor.rs`).
+fn conform_statement(dev_signed: bool) -> Value {
+    let ours = autocapture_core::contract::ContractIdentity::embedded().expect("contract");
+    let scenario = |line: u64, name: &str| {
+        json!({"file": "reap.feature", "line": line, "name": name, "side": "hypervisor",
+               "duration_ms": 12, "status": "passed"})
+    };
+    json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "adapter:hv.toml", "digest": {"sha256": "ab".repeat(32)}}],
+        "predicateType": "urn:autocapture:predicate:conform-hypervisor:v1",
+        "predicate": {
+            "run_id": "conform_20261204T100000000000Z",
+            "started_at_utc": "2026-12-04T10:00:00.000000Z",
+            "finished_at_utc": "2026-12-04T10:01:00.000000Z",
+            "dev_signed": dev_signed,
+            "verdict": "pass",
+            "contract_version": ours.contract_version,
+            "schema_hash": ours.schema_hash,
+            "producer": {"contract_version": ours.contract_version, "schema_hash": ours.schema_hash,
+                         "source": "flags",
+                         "ours": {"contract_version": ours.contract_version, "schema_hash": ours.schema_hash},
+                         "matches": true},
+            "adapter": {"name": "hv", "path": "/ci/hv.toml", "sha256": "ab".repeat(32), "commands": {}},
+            "counts": {"scenarios": 2, "passed": 2, "failed": 0, "skipped": 0, "problems": 0},
+            "scenarios": [scenario(3, "the reaper keeps an unmarked handoff"), scenario(9, "the reaper deletes a marked one")],
+            "problems": [],
+            "environment": {"os": "linux", "arch": "x86_64", "git_commit": null, "harness_version": "0.1.0"},
+        },
+    })
+}
+
+fn sign_statement(dir: &Path, name: &str, statement: &Value, key: &SigningKey) -> PathBuf {
+    let body = serde_json::to_vec(statement).expect("json");
+    let path = dir.join(format!("{name}.dsse.json"));
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&dsse::sign(&body, key)).expect("json"),
+    )
+    .expect("write");
+    path
+}
+
+/// A change made to a predicate.
+type Change = Box<dyn Fn(&mut Value)>;
+
+/// `verify` judges a signed `conform hypervisor` report by its own policy: passing, for this
+/// contract, every scenario run, release-signed; each way of falling short has the refusal (and
+/// exit code) of the gate reports.
+#[test]
+fn a_conform_report_is_verified_by_its_own_policy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = keys_in(dir.path());
+    let key = ["--public-key", path_str(&keys.json)];
+    let good = sign_statement(dir.path(), "good", &conform_statement(false), &keys.release);
+    let answer = verify(&good, &key);
+    assert_eq!(answer.0, 0, "{}", answer.1);
+    assert_eq!(answer.1["kind"], "conform report");
+    assert_eq!(answer.1["gates"]["passed"], 2);
+
+    let planted: Vec<(&str, Change, i32, &str)> = vec![
+        (
+            "failed",
+            Box::new(|p: &mut Value| {
+                p["verdict"] = json!("fail");
+                p["scenarios"][1]["status"] = json!("failed");
+                p["scenarios"][1]["rule"] = json!("reap_marker_not_v1");
+            }),
+            7,
+            "report_not_pass",
+        ),
+        (
+            "failed-but-pass",
+            Box::new(|p: &mut Value| {
+                p["scenarios"][0]["status"] = json!("failed");
+            }),
+            7,
+            "report_not_pass",
+        ),
+        (
+            "problem",
+            Box::new(|p: &mut Value| {
+                p["problems"] = json!(["a scenario of the catalogue did not run"]);
+            }),
+            7,
+            "report_not_pass",
+        ),
+        (
+            "producer-differs",
+            Box::new(|p: &mut Value| {
+                p["producer"]["matches"] = json!(false);
+            }),
+            7,
+            "report_not_pass",
+        ),
+        (
+            "skipped",
+            Box::new(|p: &mut Value| {
+                p["scenarios"][0]["status"] = json!("skipped");
+            }),
+            8,
+            "report_partial",
+        ),
+        (
+            "empty",
+            Box::new(|p: &mut Value| {
+                p["scenarios"] = json!([]);
+            }),
+            8,
+            "report_partial",
+        ),
+        (
+            "other-contract",
+            Box::new(|p: &mut Value| {
+                p["schema_hash"] = json!("0".repeat(64));
+            }),
+            5,
+            "report_invalid",
+        ),
+        (
+            "unknown-member",
+            Box::new(|p: &mut Value| {
+                p["extra"] = json!(1);
+            }),
+            5,
+            "report_invalid",
+        ),
+        (
+            "dev-signed",
+            Box::new(|p: &mut Value| {
+                p["dev_signed"] = json!(true);
+            }),
+            9,
+            "report_dev_signed",
+        ),
+    ];
+    for (name, change, exit, code) in planted {
+        let mut statement = conform_statement(false);
+        change(&mut statement["predicate"]);
+        let envelope = sign_statement(dir.path(), name, &statement, &keys.release);
+        assert_eq!(refused(&verify(&envelope, &key)), (exit, code), "{name}");
+    }
+    // The relaxations say what they relaxed.
+    let mut skipped = conform_statement(true);
+    skipped["predicate"]["scenarios"][0]["status"] = json!("skipped");
+    let relaxed = sign_statement(dir.path(), "relaxed", &skipped, &keys.release);
+    let answer = verify(
+        &relaxed,
+        &[
+            "--public-key",
+            path_str(&keys.json),
+            "--allow-partial",
+            "--allow-dev-signed",
+        ],
+    );
+    assert_eq!(answer.0, 0, "{}", answer.1);
+    assert_eq!(answer.1["relaxed"].as_array().map(Vec::len), Some(2));
+    // A key it does not trust is refused first.
+    let other = ["--public-key", path_str(&keys.other)];
+    assert_eq!(refused(&verify(&good, &other)), (4, "envelope_wrong_key"));
+}

@@ -22,7 +22,7 @@ use crate::features::hypervisor::world::{self, OutcomeStatus, Settings};
 use crate::harness::report::{STATEMENT_TYPE, git_commit};
 
 /// The predicate type of the signed report.
-pub const PREDICATE_TYPE: &str = "urn:autocapture:predicate:conform-hypervisor:v1";
+pub use crate::harness::acceptance::conform::PREDICATE_TYPE;
 
 /// What a run needs.
 #[derive(Debug, Clone)]

@@ -5,7 +5,10 @@
 //! skipped); and it is not dev-signed. `--allow-partial` and `--allow-dev-signed` relax the last
 //! two, and the answer says so. Every refusal has its own code word and exit code
 //! ([`Refusal::exit_code`]); the checks run in the order of that table, so the first refusal
-//! reported is the most basic one.
+//! reported is the most basic one. A signed `conform hypervisor` report is judged by
+//! [`conform`] with the same refusals.
+
+pub mod conform;
 
 use std::collections::BTreeMap;
 
@@ -51,7 +54,7 @@ pub enum Refusal {
     Envelope(VerifyError),
     #[error("no trusted signature: {0}")]
     Untrusted(VerifyError),
-    #[error("the signed Statement is not a valid gate report: {0}")]
+    #[error("the signed Statement is not a valid report: {0}")]
     Invalid(String),
     #[error("{0}")]
     Replayed(ReplayError),
@@ -60,7 +63,7 @@ pub enum Refusal {
         verdict: String,
         failing: Vec<String>,
     },
-    #[error("the report does not cover every gate of the plan: {}", .uncovered.join(", "))]
+    #[error("the report does not cover every gate of the plan (or scenario): {}", .uncovered.join(", "))]
     Partial { uncovered: Vec<String> },
     #[error("the report is dev-signed (a throwaway key): it cannot release anything")]
     DevSigned,
@@ -104,12 +107,15 @@ impl Refusal {
 /// A report `verify` accepted, and what it relaxed to accept it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Accepted {
+    /// `gate report` or `conform report`.
+    pub kind: &'static str,
     pub keyid: String,
     pub run_id: Option<String>,
     pub git_commit: Option<String>,
     pub verdict: String,
     pub dev_signed: bool,
-    /// Gates per verdict (`pass`, `fail`, `error`, `skipped`).
+    /// Gates per verdict (`pass`, `fail`, `error`, `skipped`); for a conform report,
+    /// scenarios per status (`passed`, `failed`, `skipped`).
     pub gates: BTreeMap<String, usize>,
     /// Each relaxation that was needed: `partial: …`, `dev-signed`.
     pub relaxed: Vec<String>,
@@ -119,8 +125,13 @@ impl Accepted {
     /// The one-line answer for people.
     pub fn describe(&self) -> String {
         let counts: Vec<String> = self.gates.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        // A gate report's line is as it always was; a conform report's says so.
+        let (kind, what) = match self.kind {
+            "conform report" => ("conform report ", "scenarios"),
+            _ => ("", "gates"),
+        };
         let mut line = format!(
-            "verified: signed by {}; verdict {}; gates {}; run {}",
+            "verified: {kind}signed by {}; verdict {}; {what} {}; run {}",
             self.keyid,
             self.verdict,
             counts.join(", "),
@@ -167,19 +178,31 @@ pub fn check(
         return Err(Refusal::Usage("no trusted public key given".into()));
     }
     let Verified { statement, keyid } = dsse::verify(envelope, keys).map_err(classify)?;
-    let predicate = &statement["predicate"];
     let predicate_type = statement["predicateType"].as_str().unwrap_or_default();
-    if predicate_type != PREDICATE_TYPE {
-        return Err(Refusal::Invalid(format!(
-            "predicateType {predicate_type:?}, not {PREDICATE_TYPE}"
-        )));
+    match predicate_type {
+        PREDICATE_TYPE => gate_report(&statement, keyid, policy, plan),
+        conform::PREDICATE_TYPE => conform::check(&statement, keyid, policy),
+        other => Err(Refusal::Invalid(format!(
+            "predicateType {other:?}, neither {PREDICATE_TYPE} nor {}",
+            conform::PREDICATE_TYPE
+        ))),
     }
+}
+
+/// A gate report: complete, passing, release-signed (with the policy's relaxations).
+fn gate_report(
+    statement: &Value,
+    keyid: String,
+    policy: &Policy,
+    plan: &[&str],
+) -> Result<Accepted, Refusal> {
+    let predicate = &statement["predicate"];
     let violations =
         predicate_violations(predicate).map_err(|e| Refusal::Invalid(e.to_string()))?;
     if !violations.is_empty() {
         return Err(Refusal::Invalid(violations.join("; ")));
     }
-    freshness::check(&statement, &policy.expect).map_err(Refusal::Replayed)?;
+    freshness::check(statement, &policy.expect).map_err(Refusal::Replayed)?;
 
     let gates: Vec<(&str, &str)> = predicate["gates"]
         .as_array()
@@ -231,6 +254,7 @@ pub fn check(
         *counts.entry((*v).to_owned()).or_insert(0) += 1;
     }
     Ok(Accepted {
+        kind: "gate report",
         keyid,
         run_id: predicate["run_id"].as_str().map(str::to_owned),
         git_commit: predicate["environment"]["git_commit"]
