@@ -82,7 +82,8 @@ impl Gate for Alone {
 }
 
 #[test]
-fn alone_gates_prepare_beside_the_others_and_run_alone_and_the_shared_data_root_is_built_once() {
+fn alone_gates_prepare_beside_the_others_and_run_alone_and_the_shared_data_root_is_built_once_per_repeat()
+ {
     let registry: Vec<Box<dyn Gate>> = vec![
         Box::new(Alone {
             name: "alone",
@@ -155,9 +156,14 @@ fn alone_gates_prepare_beside_the_others_and_run_alone_and_the_shared_data_root_
     }
     let roots = SHARED_ROOTS.lock().expect("roots").clone();
     assert_eq!(roots.len(), 6, "three gates, two repeats each");
-    assert!(
-        roots.iter().all(|r| *r == roots[0]),
-        "one shared DataRoot for the whole run: {roots:?}"
+    let distinct: std::collections::BTreeSet<&PathBuf> = roots.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        2,
+        "one shared DataRoot per repeat, built again for the second: {roots:?}"
     );
-    assert!(roots[0].starts_with(dir.path().join("work").join("shared")));
+    for root in distinct {
+        assert_eq!(roots.iter().filter(|r| *r == root).count(), 3);
+        assert!(root.starts_with(dir.path().join("work").join("shared")));
+    }
 }

@@ -68,7 +68,8 @@ struct RunArgs {
     /// Run only these gates (repeatable); the order is always the registry's.
     #[arg(long = "gate")]
     gates: Vec<String>,
-    /// Where the report, JUnit, summaries, corpus and work files go.
+    /// Where the report, its envelope, JUnit and the summaries go (the corpus and work copies:
+    /// see --scratch).
     #[arg(long, default_value = "out/gates")]
     out: PathBuf,
     /// Ed25519 key file (see `keygen`); else $AUTOCAPTURE_GATES_SIGNING_KEY; else a throwaway key
@@ -168,7 +169,8 @@ enum Command {
         /// The sister document (default contracts/sister/hypervisor.lock.json).
         #[arg(long)]
         sister: Option<PathBuf>,
-        /// Where the report, JUnit, summaries, corpus and work files go.
+        /// Where the report, its envelope, JUnit and the summaries go (the corpus and work copies
+        /// go to a private folder in /dev/shm when it is tmpfs with room, else here).
         #[arg(long)]
         out: PathBuf,
         /// Ed25519 key file (see `keygen`); else $AUTOCAPTURE_GATES_SIGNING_KEY; a signoff without

@@ -59,48 +59,59 @@ pub(super) fn run(
             scratch.dir.display()
         ))
     })?;
-    let statement = statement(&ReportInputs {
-        results: &results,
-        target: &target,
-        dev_signed,
-        autocapture_bin: Some(&bin),
-        contracts_dir: &contracts_dir,
-        workspace_root: &workspace_root,
-        sister: sister.as_ref().map(|(_, checkpoint)| checkpoint),
-    })?;
-    // The harness checks its own report against the predicate schema before signing it.
-    let violations = predicate_violations(&statement["predicate"])?;
-    anyhow::ensure!(
-        violations.is_empty(),
-        "the report does not validate against its schema: {violations:?}"
-    );
     let out = &args.out;
-    let body = serde_json::to_vec_pretty(&statement)?;
-    write_signed(out, "report", &body, &key)?;
-    let test_result = serde_json::to_vec_pretty(&test_result(&statement, &body, &results))?;
-    write_signed(out, "test-result", &test_result, &key)?;
-    let public = out.join("signing-key.pub.json");
-    keys::write_public(&public, &key.verifying_key())?;
-    keys::write_public_pem(&out.join("signing-key.pub.pem"), &key.verifying_key())?;
-    let predicate = &statement["predicate"];
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-    let properties = [
-        ("commit", text(&predicate["environment"]["git_commit"])),
-        ("contract_version", text(&predicate["contract_version"])),
-        ("schema_hash", text(&predicate["schema_hash"])),
-        ("target", text(&predicate["target"])),
-        ("dev_signed", predicate["dev_signed"].to_string()),
-    ];
-    std::fs::write(out.join("junit.xml"), junit::render(&results, &properties)?)?;
-    let identity = summary::identity(&statement, &keys::keyid(&key.verifying_key()), dev_signed);
-    std::fs::write(
-        out.join("summary.md"),
-        summary::markdown(&results, &identity),
-    )?;
-    std::fs::write(
-        out.join("summary.html"),
-        summary::html(&results, &identity)?,
-    )?;
+    // A failure to write the outputs keeps the copies, and says where.
+    let written = (|| -> anyhow::Result<()> {
+        let statement = statement(&ReportInputs {
+            results: &results,
+            target: &target,
+            dev_signed,
+            autocapture_bin: Some(&bin),
+            contracts_dir: &contracts_dir,
+            workspace_root: &workspace_root,
+            sister: sister.as_ref().map(|(_, checkpoint)| checkpoint),
+        })?;
+        // The harness checks its own report against the predicate schema before signing it.
+        let violations = predicate_violations(&statement["predicate"])?;
+        anyhow::ensure!(
+            violations.is_empty(),
+            "the report does not validate against its schema: {violations:?}"
+        );
+        let body = serde_json::to_vec_pretty(&statement)?;
+        write_signed(out, "report", &body, &key)?;
+        let test_result = serde_json::to_vec_pretty(&test_result(&statement, &body, &results))?;
+        write_signed(out, "test-result", &test_result, &key)?;
+        let public = out.join("signing-key.pub.json");
+        keys::write_public(&public, &key.verifying_key())?;
+        keys::write_public_pem(&out.join("signing-key.pub.pem"), &key.verifying_key())?;
+        let predicate = &statement["predicate"];
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let properties = [
+            ("commit", text(&predicate["environment"]["git_commit"])),
+            ("contract_version", text(&predicate["contract_version"])),
+            ("schema_hash", text(&predicate["schema_hash"])),
+            ("target", text(&predicate["target"])),
+            ("dev_signed", predicate["dev_signed"].to_string()),
+        ];
+        std::fs::write(out.join("junit.xml"), junit::render(&results, &properties)?)?;
+        let identity =
+            summary::identity(&statement, &keys::keyid(&key.verifying_key()), dev_signed);
+        std::fs::write(
+            out.join("summary.md"),
+            summary::markdown(&results, &identity),
+        )?;
+        std::fs::write(
+            out.join("summary.html"),
+            summary::html(&results, &identity)?,
+        )?;
+        Ok(())
+    })();
+    if let Err(error) = written {
+        return Err(error.context(format!(
+            "the outputs could not be written; the corpus and work copies are kept in {}",
+            scratch.dir.display()
+        )));
+    }
     // Tidied before the table, so that a failure to tidy is the only document on stdout.
     let tidied = crate::harness::runner::tidy(&results, &scratch, args.keep_work)?;
     if args.json {

@@ -122,6 +122,11 @@ impl Gate for BudgetGate {
         true
     }
 
+    /// Its preparation (25,000 generated frames) starts early, after the two longest gates.
+    fn weight(&self) -> u32 {
+        8
+    }
+
     /// Generates the handoffs, beside the other gates.
     fn prepare(&self, ctx: &GateContext) -> anyhow::Result<()> {
         self.inputs(ctx).map(drop)

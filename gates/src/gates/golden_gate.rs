@@ -36,6 +36,12 @@ impl Gate for GoldenGate {
         true
     }
 
+    /// Its preparation (the shared DataRoot, which two other gates wait for, and a second
+    /// story's corpus) starts early.
+    fn weight(&self) -> u32 {
+        8
+    }
+
     /// The DataRoots the embedded target asks: the shared one and each other story's.
     fn prepare(&self, ctx: &GateContext) -> anyhow::Result<()> {
         if ctx.target != Target::Embedded {

@@ -1,5 +1,6 @@
 //! The `query-readonly` gate: on the run's shared indexed DataRoot (which no gate may change:
-//! this gate's byte check would see a gate writing into it meanwhile), every kind of write
+//! this gate's byte check would also see another gate writing into it while it runs), every
+//! kind of write
 //! through the query handle fails, a batch of questions covering every intent leaves every byte
 //! of the DataRoot as it was, the three counters stay 0, and every `ok` answer cites records.
 

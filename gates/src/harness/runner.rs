@@ -209,12 +209,22 @@ pub fn run_gates(
         registry.len()
     ));
     let is_selected = |gate: &dyn Gate| selected.iter().any(|s| s.name() == gate.name());
-    let shared = Arc::new(Shared::new(&corpus, &work.join(SHARED_DIR)));
+    // One shared DataRoot per repeat, so that a repeat builds it again as it builds the rest.
+    let shared: Vec<Arc<Shared>> = (0..options.repeat)
+        .map(|repeat| {
+            let dir = work.join(SHARED_DIR).join(repeat.to_string());
+            Arc::new(Shared::new(&corpus, &dir))
+        })
+        .collect();
     let contexts: Vec<Vec<GateContext>> = registry
         .iter()
         .map(|gate| {
-            (0..options.repeat)
-                .map(|repeat| context(options, &corpus, &work, gate.name(), repeat, &shared))
+            shared
+                .iter()
+                .zip(0..)
+                .map(|(shared, repeat)| {
+                    context(options, &corpus, &work, gate.name(), repeat, shared)
+                })
                 .collect()
         })
         .collect();
@@ -258,15 +268,18 @@ pub fn run_gates(
         }
     };
     let prepare_index = |i: usize| {
-        let started = Instant::now();
-        let failed = contexts[i]
-            .iter()
-            .find_map(|ctx| prepare_once(registry[i].as_ref(), ctx).err());
+        let mut done = Prepared::default();
+        for ctx in &contexts[i] {
+            let started = Instant::now();
+            let result = prepare_once(registry[i].as_ref(), ctx);
+            done.ms.push(started.elapsed().as_millis() as u64);
+            if let Err(why) = result {
+                done.failed = Some(why);
+                break;
+            }
+        }
         if let Ok(mut prepared) = prepared.lock() {
-            prepared[i] = Prepared {
-                ms: started.elapsed().as_millis() as u64,
-                failed,
-            };
+            prepared[i] = done;
         }
     };
     std::thread::scope(|scope| {
@@ -419,10 +432,10 @@ impl Job {
     }
 }
 
-/// What preparing a gate took, and why it failed if it did.
+/// What preparing a gate took (per repeat), and why it failed if it did.
 #[derive(Debug, Default)]
 struct Prepared {
-    ms: u64,
+    ms: Vec<u64>,
     failed: Option<String>,
 }
 
@@ -464,7 +477,7 @@ fn prepare_once(gate: &dyn Gate, ctx: &GateContext) -> Result<(), String> {
 }
 
 /// Runs `gate` once per context (one per repeat) after its preparation `before`; its time is
-/// the preparation's plus the first run's.
+/// the first repeat's preparation plus its run.
 fn run_one(
     gate: &dyn Gate,
     options: &RunOptions,
@@ -473,7 +486,7 @@ fn run_one(
 ) -> anyhow::Result<GateResult> {
     let mut first: Option<(GateOutcome, Verdict, String, u64)> = None;
     let mut differing = 0u32;
-    for ctx in contexts {
+    for (repeat, ctx) in contexts.iter().enumerate() {
         std::fs::create_dir_all(&ctx.work)
             .with_context(|| format!("create {}", ctx.work.display()))?;
         let started = Instant::now();
@@ -481,7 +494,8 @@ fn run_one(
             Some(why) => errored(why.clone()),
             None => run_once(gate, ctx),
         };
-        let duration_ms = before.ms + started.elapsed().as_millis() as u64;
+        let prepared_ms = before.ms.get(repeat).copied().unwrap_or(0);
+        let duration_ms = prepared_ms + started.elapsed().as_millis() as u64;
         let verdict = outcome.verdict();
         let sig = signature(verdict, &outcome);
         match &first {

@@ -43,20 +43,29 @@ impl Scratch {
 
     /// The run's scratch: a new private folder in `parent` when given; else one in [`RAM_DIR`]
     /// when it is a RAM file system with room; else `out`.
+    /// A default that cannot be made in [`RAM_DIR`] falls back to `out`.
     pub fn choose(out: &Path, parent: Option<&Path>) -> anyhow::Result<Scratch> {
-        let parent = match parent {
+        match parent {
             Some(parent) => {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("create {}", parent.display()))?;
-                parent.to_owned()
+                Scratch::private_in(parent)
             }
-            None if ram_has_room(Path::new(RAM_DIR)) => PathBuf::from(RAM_DIR),
-            None => return Ok(Scratch::in_out(out)),
-        };
+            None if ram_has_room(Path::new(RAM_DIR)) => Ok(
+                Scratch::private_in(Path::new(RAM_DIR)).unwrap_or_else(|_| Scratch::in_out(out))
+            ),
+            None => Ok(Scratch::in_out(out)),
+        }
+    }
+
+    /// A new folder with a random name in `parent`, mode 0711: only the run's user may list or
+    /// change it, and others may pass through it to the one folder a hostile case opens to
+    /// another user (`hostile::security`).
+    fn private_in(parent: &Path) -> anyhow::Result<Scratch> {
         let dir = tempfile::Builder::new()
             .prefix("autocapture-gates-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir_in(&parent)
+            .permissions(std::fs::Permissions::from_mode(0o711))
+            .tempdir_in(parent)
             .with_context(|| format!("make a private folder in {}", parent.display()))?
             .keep();
         Ok(Scratch { dir, private: true })
@@ -89,13 +98,64 @@ impl Scratch {
     }
 }
 
-/// True when `dir` is a tmpfs with at least [`RAM_FREE_MIN`] free.
+/// True when `dir` is a tmpfs with at least [`RAM_FREE_MIN`] free, and the memory it takes from
+/// is there too: the machine's available memory and, inside a memory-limited control group, the
+/// headroom under its limit (tmpfs pages count against the writer's group).
 fn ram_has_room(dir: &Path) -> bool {
     let is_ram = statfs::statfs(dir).is_ok_and(|s| s.filesystem_type() == statfs::TMPFS_MAGIC);
     let free = nix::sys::statvfs::statvfs(dir)
         .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
         .unwrap_or(0);
-    is_ram && free >= RAM_FREE_MIN
+    is_ram && free >= RAM_FREE_MIN && memory_headroom().is_some_and(|m| m >= RAM_FREE_MIN)
+}
+
+/// Bytes of memory this process's copies could still take: `MemAvailable`, or less when its
+/// memory control group (v1 or v2) has a lower headroom under its limit. `None` when unknown.
+fn memory_headroom() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        .saturating_mul(1024);
+    Some(group_headroom().map_or(available, |g| g.min(available)))
+}
+
+/// The headroom under this process's memory control group's limit, when it has one.
+fn group_headroom() -> Option<u64> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    groups.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let path = path.trim_start_matches('/');
+        let (dir, limit, usage) = if controllers.is_empty() {
+            (
+                Path::new("/sys/fs/cgroup").join(path),
+                "memory.max",
+                "memory.current",
+            )
+        } else if controllers.split(',').any(|c| c == "memory") {
+            (
+                Path::new("/sys/fs/cgroup/memory").join(path),
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
+        } else {
+            return None;
+        };
+        let read = |name: &str| -> Option<u64> {
+            std::fs::read_to_string(dir.join(name))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some(read(limit)?.saturating_sub(read(usage)?))
+    })
 }
 
 /// The name of the file system `path` is on (`tmpfs`, `ext4`, …; else its magic number).
@@ -133,7 +193,11 @@ mod tests {
             .expect("stat")
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o700, "only the run's user may enter it");
+        assert_eq!(
+            mode & 0o777,
+            0o711,
+            "only the run's user may list or change it"
+        );
         std::fs::create_dir_all(scratch.work().join("g")).expect("work");
         std::fs::create_dir_all(scratch.corpus()).expect("corpus");
         scratch.remove().expect("remove");
@@ -150,6 +214,12 @@ mod tests {
         scratch.remove().expect("remove");
         assert!(!scratch.work().exists() && !scratch.corpus().exists());
         assert!(out.path().join("report.json").is_file());
+    }
+
+    #[test]
+    fn the_memory_headroom_is_read_on_linux() {
+        let headroom = memory_headroom().expect("/proc/meminfo has MemAvailable");
+        assert!(headroom > 0);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! What several gates of a run read and none of them changes, built once, by the first gate that
-//! asks, while the others that ask wait for it: the corpus ingested and indexed.
+//! What several gates of a run read and none of them changes, built by the first gate that asks
+//! (once per repeat of the run), while the others that ask wait for it: the corpus ingested and
+//! indexed.
 //!
-//! A gate that would change it makes its own copy. The `query-readonly` gate asks its questions on
-//! this shared DataRoot and checks that no byte of it changed, so a gate that wrote into it while
-//! that gate ran would be caught there.
+//! A gate that would change it makes its own copy. The `query-readonly` gate asks its questions
+//! on it and checks that no byte of it changed meanwhile, so a gate writing into it while that
+//! gate runs is caught there; the gates that read it are reviewed not to write.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -71,10 +71,14 @@ impl CaseReport {
     }
 }
 
-/// How many runs of the real binary a part keeps going at once on `jobs` cores. Each run is a
-/// short child process on a small handoff that spends most of its time waiting for its files to
-/// reach the disk (every commit and marker is flushed), not on a core, so twice the cores keeps
-/// them busy.
+/// How many runs of the real binary a part keeps going at once on `jobs` cores: twice as many
+/// (at most [`MAX_RUNS_AT_ONCE`]). Each run is a short child process on a small handoff that
+/// spends much of its time starting, stopped at a point, or waiting on its files (on a disk,
+/// for every flushed commit and marker) rather than on a core.
 pub fn runs_at_once(jobs: usize) -> usize {
-    jobs.max(1) * 2
+    (jobs.max(1) * 2).min(MAX_RUNS_AT_ONCE)
 }
+
+/// The most children one part runs at once, whatever the cores (each holds a few descriptors of
+/// the harness's).
+pub const MAX_RUNS_AT_ONCE: usize = 16;

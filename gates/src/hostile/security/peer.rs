@@ -36,8 +36,13 @@ fn fetch(client: &Path, addr: SocketAddr, uid: Option<u32>) -> anyhow::Result<(u
     ))
 }
 
-/// The harness binary copied where another user may run it (a fresh 0755 folder).
-fn runnable_copy(harness: &Path, work: &Path) -> anyhow::Result<PathBuf> {
+/// The harness binary copied where another user may run it (a fresh 0755 folder), and the
+/// temporary folder that holds it when the work folder is closed to others (removed when the
+/// guard is dropped; a random name, made by this process).
+fn runnable_copy(
+    harness: &Path,
+    work: &Path,
+) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
     let dir = work.join("foreign-client");
     std::fs::create_dir_all(&dir)?;
     let mut path = dir.clone();
@@ -47,14 +52,16 @@ fn runnable_copy(harness: &Path, work: &Path) -> anyhow::Result<PathBuf> {
         }
         let mode = std::fs::metadata(&path)?.permissions().mode();
         if mode & 0o001 == 0 {
-            // A folder on the way that others cannot enter: use the system's temp folder.
-            return runnable_copy_in(
-                harness,
-                &std::env::temp_dir().join(format!("autocapture-foreign-{}", std::process::id())),
-            );
+            // A folder on the way that others cannot enter: a fresh folder in the system's
+            // temp folder.
+            let temp = tempfile::Builder::new()
+                .prefix("autocapture-foreign-")
+                .tempdir()?;
+            let copy = runnable_copy_in(harness, temp.path())?;
+            return Ok((copy, Some(temp)));
         }
     }
-    runnable_copy_in(harness, &dir)
+    Ok((runnable_copy_in(harness, &dir)?, None))
 }
 
 fn runnable_copy_in(harness: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
@@ -85,7 +92,7 @@ pub(super) fn foreign_uid_cases(
         }
         return Ok(vec![report, planted]);
     }
-    let client = runnable_copy(harness, work)?;
+    let (client, _temp) = runnable_copy(harness, work)?;
     let audit = data.join("audit.ndjson");
     let refusals = || {
         std::fs::read_to_string(&audit)
