@@ -312,6 +312,8 @@ fn the_gate_passes_with_no_cargo_and_an_empty_cargo_home() {
     let output = Command::new(HARNESS)
         .args(["run", "--gate", "import-guard", "--out"])
         .arg(&out)
+        .arg("--scratch")
+        .arg(dir.path().join("scratch"))
         .env_remove("CARGO")
         .env("CARGO_HOME", &cargo_home)
         .env("CARGO_NET_OFFLINE", "true")

@@ -254,7 +254,19 @@ fn the_real_run_junit_validates_and_carries_the_run_identity() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out");
     let out_arg = out.to_str().expect("utf8");
-    let mut args = vec!["run", "--out", out_arg, "--seed", SEED, "--frames", FRAMES];
+    let scratch = dir.path().join("scratch");
+    let scratch_arg = scratch.to_str().expect("utf8");
+    let mut args = vec![
+        "run",
+        "--out",
+        out_arg,
+        "--scratch",
+        scratch_arg,
+        "--seed",
+        SEED,
+        "--frames",
+        FRAMES,
+    ];
     for gate in FAST_GATES {
         args.extend(["--gate", gate]);
     }

@@ -125,7 +125,18 @@ fn a_gate_run_says_each_gate_as_it_starts_and_ends() {
     let harness = Path::new(env!("CARGO_BIN_EXE_autocapture-gates"));
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("plain").display().to_string();
-    let args = ["run", "--gate", "bind", "--gate", "uia", "--frames", "300"];
+    let scratch = dir.path().join("scratch").display().to_string();
+    let args = [
+        "run",
+        "--gate",
+        "bind",
+        "--gate",
+        "uia",
+        "--frames",
+        "300",
+        "--scratch",
+        &scratch,
+    ];
     // Not a terminal: plain lines, one as each gate starts and one as it ends, and the total.
     let output = Command::new(harness)
         .args(args)

@@ -357,6 +357,8 @@ fn run_with_a_slow_sla_trace_exits_1_and_reports_the_trace() {
     let output = std::process::Command::new(BIN)
         .args(["run", "--gate", "sla", "--frames", "40", "--out"])
         .arg(&out)
+        .arg("--scratch")
+        .arg(dir.path().join("scratch"))
         .arg("--sla-trace")
         .arg(&slow)
         .env("TZ", "UTC")
