@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use autocapture_core::contract::ContractIdentity;
 use serde_json::Value;
 
-use super::{Accepted, Policy, Refusal};
+use super::{Accepted, Judged, Policy, Refusal, accept};
 use crate::harness::freshness;
 
 /// The predicate type of the signed `conform hypervisor` report.
@@ -91,7 +91,6 @@ pub fn check(statement: &Value, keyid: String, policy: &Policy) -> Result<Accept
     if verdict != "pass" || !failing.is_empty() {
         return Err(Refusal::NotPass { verdict, failing });
     }
-    let mut relaxed = Vec::new();
     let mut uncovered: Vec<String> = scenarios
         .iter()
         .filter(|s| status(s) != "passed")
@@ -100,36 +99,20 @@ pub fn check(statement: &Value, keyid: String, policy: &Policy) -> Result<Accept
     if scenarios.is_empty() {
         uncovered.push("no scenario ran".into());
     }
-    if !uncovered.is_empty() {
-        if !policy.allow_partial {
-            return Err(Refusal::Partial { uncovered });
-        }
-        relaxed.push(format!(
-            "the report is partial (--allow-partial): {}",
-            uncovered.join(", ")
-        ));
-    }
-    let dev_signed = predicate["dev_signed"].as_bool() != Some(false);
-    if dev_signed {
-        if !policy.allow_dev_signed {
-            return Err(Refusal::DevSigned);
-        }
-        relaxed.push("the report is dev-signed (--allow-dev-signed)".into());
-    }
     let mut counts = BTreeMap::new();
     for scenario in &scenarios {
         *counts.entry(status(scenario)).or_insert(0) += 1;
     }
-    Ok(Accepted {
-        kind: "conform report",
+    accept(
+        Judged {
+            kind: "conform report",
+            partial: !uncovered.is_empty(),
+            verdict,
+            uncovered,
+            counts,
+        },
         keyid,
-        run_id: predicate["run_id"].as_str().map(str::to_owned),
-        git_commit: predicate["environment"]["git_commit"]
-            .as_str()
-            .map(str::to_owned),
-        verdict,
-        dev_signed,
-        gates: counts,
-        relaxed,
-    })
+        predicate,
+        policy,
+    )
 }

@@ -224,7 +224,6 @@ fn gate_report(
     if !(verdict == "pass" || verdict == "partial") || !failing.is_empty() {
         return Err(Refusal::NotPass { verdict, failing });
     }
-    let mut relaxed = Vec::new();
     let uncovered: Vec<String> = plan
         .iter()
         .filter_map(|name| match gates.iter().find(|(n, _)| n == name) {
@@ -233,13 +232,54 @@ fn gate_report(
             Some(_) => None,
         })
         .collect();
-    if !uncovered.is_empty() || verdict != "pass" {
+    let mut counts = BTreeMap::new();
+    for (_, v) in &gates {
+        *counts.entry((*v).to_owned()).or_insert(0) += 1;
+    }
+    accept(
+        Judged {
+            kind: "gate report",
+            partial: !uncovered.is_empty() || verdict != "pass",
+            verdict,
+            uncovered,
+            counts,
+        },
+        keyid,
+        predicate,
+        policy,
+    )
+}
+
+/// What a report's own policy found, for the checks every report shares.
+struct Judged {
+    kind: &'static str,
+    verdict: String,
+    /// Not everything it should cover ran.
+    partial: bool,
+    /// What did not run.
+    uncovered: Vec<String>,
+    /// Gates or scenarios per verdict.
+    counts: BTreeMap<String, usize>,
+}
+
+/// The last two checks of every report, each relaxed only by its flag (and then said): complete
+/// (`--allow-partial`) and not dev-signed (`--allow-dev-signed`); then the answer.
+fn accept(
+    judged: Judged,
+    keyid: String,
+    predicate: &Value,
+    policy: &Policy,
+) -> Result<Accepted, Refusal> {
+    let mut relaxed = Vec::new();
+    if judged.partial {
         if !policy.allow_partial {
-            return Err(Refusal::Partial { uncovered });
+            return Err(Refusal::Partial {
+                uncovered: judged.uncovered,
+            });
         }
         relaxed.push(format!(
             "the report is partial (--allow-partial): {}",
-            uncovered.join(", ")
+            judged.uncovered.join(", ")
         ));
     }
     let dev_signed = predicate["dev_signed"].as_bool() != Some(false);
@@ -249,20 +289,16 @@ fn gate_report(
         }
         relaxed.push("the report is dev-signed (--allow-dev-signed)".into());
     }
-    let mut counts = BTreeMap::new();
-    for (_, v) in &gates {
-        *counts.entry((*v).to_owned()).or_insert(0) += 1;
-    }
     Ok(Accepted {
-        kind: "gate report",
+        kind: judged.kind,
         keyid,
         run_id: predicate["run_id"].as_str().map(str::to_owned),
         git_commit: predicate["environment"]["git_commit"]
             .as_str()
             .map(str::to_owned),
-        verdict,
+        verdict: judged.verdict,
         dev_signed,
-        gates: counts,
+        gates: judged.counts,
         relaxed,
     })
 }
