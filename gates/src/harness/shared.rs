@@ -49,11 +49,6 @@ impl Shared {
         }
     }
 
-    /// The folder the shared inputs are built in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The corpus ingested and indexed, read-only: built by the first caller; the others wait.
     pub fn indexed(&self) -> anyhow::Result<Arc<Indexed>> {
         let mut slot = self
