@@ -85,15 +85,11 @@ impl BudgetGate {
     /// a folder left half-built is built again).
     fn inputs(&self, ctx: &GateContext) -> anyhow::Result<Inputs> {
         let dir = ctx.work.join("inputs");
-        let built = dir.join(".built");
-        if !built.is_file() {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
-            }
+        crate::corpus::build::once(&dir, || {
             crate::corpus::build::spool(&dir.join("large"), ctx.seed, self.frames, 1)?;
             crate::corpus::build::spool(&dir.join("paced"), ctx.seed, self.paced_frames, 1)?;
-            std::fs::write(&built, b"")?;
-        }
+            Ok(())
+        })?;
         let large = list_handoffs(&dir.join("large").join("spool"))?
             .into_iter()
             .next()

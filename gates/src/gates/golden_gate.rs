@@ -116,30 +116,19 @@ fn generated(
     run_truth: &Value,
 ) -> anyhow::Result<(PathBuf, DataRoot, Value)> {
     let dir = ctx.work.join(story.name);
-    let built = dir.join(".built");
-    if built.is_file() {
-        let spool = dir.join("spool");
-        let truth = build::truth(&spool)?;
-        return Ok((spool, DataRoot::new(dir.join("data")), truth));
-    }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    let frames = run_truth["frames_total"]
-        .as_u64()
-        .ok_or_else(|| anyhow::anyhow!("the run corpus's truth.json has no frames_total"))?;
-    let handoffs = run_truth["handoffs"]
-        .as_array()
-        .map_or(3, |h| h.len() as u32);
-    let made = build::indexed_of(
-        &Story::parse(story.story)?,
-        &dir,
-        ctx.seed,
-        frames,
-        handoffs,
-    )?;
-    std::fs::write(&built, b"")?;
-    Ok(made)
+    build::once(&dir, || {
+        let frames = run_truth["frames_total"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("the run corpus's truth.json has no frames_total"))?;
+        let handoffs = run_truth["handoffs"]
+            .as_array()
+            .map_or(3, |h| h.len() as u32);
+        let story = Story::parse(story.story)?;
+        build::indexed_of(&story, &dir, ctx.seed, frames, handoffs).map(drop)
+    })?;
+    let spool = dir.join("spool");
+    let truth = build::truth(&spool)?;
+    Ok((spool, DataRoot::new(dir.join("data")), truth))
 }
 
 /// Each story's p50 and p95 query latency against the p95 budget, as bars.
